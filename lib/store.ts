@@ -1,0 +1,301 @@
+/**
+ * The served folder: the rules a name from the network must follow, the
+ * listing, opening a file for reading, and uploads that are written to a
+ * hidden file and committed under their name only when complete.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { join, resolve } from "node:path";
+import { CancelError, type ListEntry } from "./protocol.ts";
+
+/** Every file privateshare itself keeps in a served folder starts with this. */
+export const RESERVED_PREFIX = ".privateshare-";
+
+const _PARTIAL_PREFIX = RESERVED_PREFIX + "partial-";
+const _TEMP_PREFIX = RESERVED_PREFIX + "tmp-";
+const _encoder = new TextEncoder();
+// C0 controls, DEL and C1 controls.
+// deno-lint-ignore no-control-regex
+const _CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * Checks that a name from the network is one harmless path component.
+ *
+ * @param name the name as received
+ * @throws {CancelError} `invalid-name`, saying which rule it broke
+ * @example
+ * ```ts
+ * validateName("apple.jpg"); // fine
+ * validateName("../etc/passwd"); // throws CancelError("invalid-name", ...)
+ * ```
+ */
+export function validateName(name: string): void {
+  const problem = nameProblem(name);
+  if (problem) throw new CancelError("invalid-name", `Invalid name ${_quote(name)}: ${problem}`);
+}
+
+/**
+ * Says what is wrong with a name, if anything.
+ *
+ * @param name the name to check
+ * @returns a phrase naming the broken rule, or undefined for a good name
+ */
+export function nameProblem(name: string): string | undefined {
+  if (name.length === 0) return "it is empty";
+  if (_encoder.encode(name).length > 255) return "it is longer than 255 bytes";
+  if (name === "." || name === "..") return "it names a folder";
+  if (name.includes("/") || name.includes("\\")) return "it contains a path separator";
+  if (_CONTROL.test(name)) return "it contains a control character";
+  if (/^[A-Za-z]:/.test(name)) return "it starts with a drive letter";
+  if (name.startsWith(RESERVED_PREFIX)) {
+    return `names starting with '${RESERVED_PREFIX}' are reserved`;
+  }
+  if (name.includes("%")) {
+    let decoded: string | undefined;
+    try {
+      decoded = decodeURIComponent(name);
+    } catch {
+      decoded = undefined;
+    }
+    if (decoded !== undefined && decoded !== name && nameProblem(decoded)) {
+      return "its URL-decoded form is not a plain file name";
+    }
+  }
+  return undefined;
+}
+
+function _quote(name: string): string {
+  return JSON.stringify(name.length > 80 ? name.slice(0, 77) + "..." : name);
+}
+
+/** An upload in progress: a hidden file that becomes the named file on commit. */
+export interface Upload {
+  /** The hidden file, open for writing at {@link offset}. */
+  readonly file: Deno.FsFile;
+  /** Bytes already in the hidden file from an earlier, interrupted upload. */
+  readonly offset: number;
+  /** Empties the hidden file to start over. */
+  restart(): Promise<void>;
+  /**
+   * Flushes the file to disk and makes it visible under its name, never
+   * replacing an existing file.
+   *
+   * @throws {CancelError} `exists` when the name was taken meanwhile
+   */
+  commit(): Promise<void>;
+  /**
+   * Gives up: closes the hidden file and, unless `keep`, removes it.
+   *
+   * @param keep keep the partial file so that a later put can resume it
+   */
+  abort(keep: boolean): Promise<void>;
+}
+
+/** How a {@link Store} behaves. */
+export interface StoreOptions {
+  /** Whether uploads are accepted. */
+  writable: boolean;
+}
+
+/** The folder a server serves. */
+export class Store {
+  /** Absolute path of the folder. */
+  readonly root: string;
+  /** Whether uploads are accepted. */
+  readonly writable: boolean;
+  #uploading = new Set<string>();
+
+  /**
+   * @param root the folder to serve
+   * @param options whether uploads are accepted
+   */
+  constructor(root: string, options: StoreOptions) {
+    this.root = resolve(root);
+    this.writable = options.writable;
+  }
+
+  /**
+   * The regular files of the folder, by name, without privateshare's own
+   * hidden files.
+   *
+   * @returns the entries, sorted by name
+   */
+  list(): ListEntry[] {
+    const entries: ListEntry[] = [];
+    for (const entry of Deno.readDirSync(this.root)) {
+      if (!entry.isFile || entry.name.startsWith(RESERVED_PREFIX)) continue;
+      try {
+        const info = Deno.statSync(join(this.root, entry.name));
+        entries.push({ name: entry.name, size: info.size, mtime: info.mtime?.getTime() ?? 0 });
+      } catch (error) {
+        // Removed between the listing and the stat: it is simply not there.
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    }
+    return entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  }
+
+  /**
+   * Opens a regular file of the folder for reading. A link is never
+   * followed: the name must be a regular file itself.
+   *
+   * @param name a name from the network
+   * @returns the open file and its size
+   * @throws {CancelError} `invalid-name` or `not-found`
+   */
+  async open(name: string): Promise<{ file: Deno.FsFile; size: number }> {
+    validateName(name);
+    const path = join(this.root, name);
+    const notFound = new CancelError("not-found", `No file named ${_quote(name)} on the server`);
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw notFound;
+      throw error;
+    }
+    if (!info.isFile) throw notFound;
+    const file = await Deno.open(path, { read: true });
+    const opened = await file.stat();
+    // The name may have been swapped for a link between lstat and open.
+    if (opened.ino !== info.ino || opened.dev !== info.dev || !opened.isFile) {
+      file.close();
+      throw notFound;
+    }
+    return { file, size: opened.size };
+  }
+
+  /**
+   * Whether a name is taken by anything in the folder (a link included).
+   *
+   * @param name a valid name
+   */
+  async exists(name: string): Promise<boolean> {
+    try {
+      await Deno.lstat(join(this.root, name));
+      return true;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Starts an upload of `name`. With `size` the upload is resumable: its
+   * hidden file is named after the name and size, kept when the upload is
+   * cut off, and continued by the next put of the same name and size.
+   * Without `size` (the classic protocol) it is a one-off temporary file.
+   *
+   * @param name a name from the network
+   * @param size the announced size, or undefined when unknown
+   * @param resume whether to continue an earlier partial upload
+   * @returns the upload
+   * @throws {CancelError} `read-only`, `invalid-name`, `exists` or `busy`
+   */
+  async beginUpload(name: string, size: number | undefined, resume: boolean): Promise<Upload> {
+    if (!this.writable) {
+      throw new CancelError(
+        "read-only",
+        "This server is read-only: restart it with --allow-write to accept uploads",
+      );
+    }
+    validateName(name);
+    if (await this.exists(name)) {
+      throw new CancelError("exists", `${_quote(name)} already exists on the server`);
+    }
+    if (this.#uploading.has(name)) {
+      throw new CancelError("busy", `Another upload of ${_quote(name)} is in progress`);
+    }
+    this.#uploading.add(name);
+    try {
+      return await this.#openUpload(name, size, resume);
+    } catch (error) {
+      this.#uploading.delete(name);
+      throw error;
+    }
+  }
+
+  async #openUpload(name: string, size: number | undefined, resume: boolean): Promise<Upload> {
+    const path = size === undefined
+      ? join(this.root, _TEMP_PREFIX + crypto.randomUUID())
+      : join(this.root, _PARTIAL_PREFIX + _partialKey(name, size));
+    const file = await Deno.open(path, { read: true, write: true, create: true });
+    let offset = 0;
+    if (resume && size !== undefined) {
+      offset = (await file.stat()).size;
+      if (offset > size) {
+        await file.truncate(0);
+        offset = 0;
+      }
+    } else {
+      await file.truncate(0);
+    }
+    const finalPath = join(this.root, name);
+    const release = () => this.#uploading.delete(name);
+    let closed = false;
+    const close = () => {
+      if (!closed) file.close();
+      closed = true;
+    };
+    return {
+      file,
+      offset,
+      async restart() {
+        await file.truncate(0);
+        await file.seek(0, Deno.SeekMode.Start);
+      },
+      async commit() {
+        try {
+          await file.syncData();
+          close();
+          try {
+            await Deno.link(path, finalPath);
+          } catch (error) {
+            if (error instanceof Deno.errors.AlreadyExists) {
+              throw new CancelError("exists", `${_quote(name)} already exists on the server`);
+            }
+            throw error;
+          }
+          await Deno.remove(path);
+        } finally {
+          release();
+        }
+      },
+      async abort(keep: boolean) {
+        close();
+        release();
+        if (!keep || size === undefined) await Deno.remove(path).catch(() => {});
+      },
+    };
+  }
+
+  /**
+   * Removes partial uploads older than `ttlMs` that no upload is using.
+   *
+   * @param ttlMs age after which a partial upload is removed
+   * @returns how many were removed
+   */
+  async removeStalePartials(ttlMs: number): Promise<number> {
+    const cutoff = Date.now() - ttlMs;
+    let removed = 0;
+    for await (const entry of Deno.readDir(this.root)) {
+      if (!entry.isFile || !entry.name.startsWith(RESERVED_PREFIX)) continue;
+      const path = join(this.root, entry.name);
+      try {
+        const info = await Deno.stat(path);
+        if ((info.mtime?.getTime() ?? 0) > cutoff) continue;
+        await Deno.remove(path);
+        removed++;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    }
+    return removed;
+  }
+}
+
+function _partialKey(name: string, size: number): string {
+  return createHash("sha256").update(`${name}\0${size}`).digest("hex").slice(0, 32);
+}

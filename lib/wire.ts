@@ -1,0 +1,226 @@
+/**
+ * Framed reads and writes on a `Deno.Conn`: lines with a size limit, exact
+ * byte counts, whole writes, and a deadline on every read and write.
+ *
+ * @module
+ */
+
+import { CancelError } from "./protocol.ts";
+
+/** A read or write made no progress before its deadline. */
+export class TimeoutError extends Error {
+  constructor(message = "The connection made no progress before its deadline") {
+    super(message);
+    this.name = "TimeoutError";
+  }
+}
+
+/** The peer closed the connection before a message or body was complete. */
+export class TruncatedError extends Error {
+  constructor(message = "The connection closed before the message was complete") {
+    super(message);
+    this.name = "TruncatedError";
+  }
+}
+
+const _BUFFER_BYTES = 16 * 1024;
+
+/**
+ * A buffered connection. Lines are read through a small internal buffer;
+ * bodies are read straight into the caller's buffer once it is drained, so a
+ * file's bytes are never copied twice.
+ */
+export class Wire {
+  /** The underlying connection. */
+  readonly conn: Deno.Conn;
+  #buf = new Uint8Array(_BUFFER_BYTES);
+  #start = 0;
+  #end = 0;
+  #deadlineMs = 0;
+  #lastProgress = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timedOut = false;
+  #closed = false;
+
+  /** @param conn the connection to wrap */
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
+
+  /** Bytes already read from the connection and not yet consumed. */
+  get buffered(): Uint8Array {
+    return this.#buf.subarray(this.#start, this.#end);
+  }
+
+  /**
+   * Drops bytes from the front of the internal buffer.
+   *
+   * @param n how many of the buffered bytes to drop
+   */
+  consume(n: number): void {
+    this.#start = Math.min(this.#start + n, this.#end);
+  }
+
+  /**
+   * Sets the deadline: a read or write that makes no progress for this long
+   * closes the connection and fails with {@link TimeoutError}.
+   *
+   * @param ms milliseconds without progress; 0 for none
+   */
+  setDeadline(ms: number): void {
+    this.#deadlineMs = ms;
+    this.#lastProgress = performance.now();
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (ms > 0) this.#arm(ms);
+  }
+
+  #arm(ms: number): void {
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      const idle = performance.now() - this.#lastProgress;
+      if (idle >= this.#deadlineMs) {
+        this.#timedOut = true;
+        this.close();
+      } else {
+        this.#arm(this.#deadlineMs - idle);
+      }
+    }, ms);
+  }
+
+  #progress(): void {
+    this.#lastProgress = performance.now();
+  }
+
+  async #read(target: Uint8Array): Promise<number | null> {
+    try {
+      const n = await this.conn.read(target);
+      this.#progress();
+      return n;
+    } catch (error) {
+      if (this.#timedOut) throw new TimeoutError();
+      throw error;
+    }
+  }
+
+  /**
+   * Reads more bytes into the internal buffer.
+   *
+   * @returns false at end of stream
+   */
+  async fill(): Promise<boolean> {
+    if (this.#start > 0 && this.#start === this.#end) this.#start = this.#end = 0;
+    if (this.#end === this.#buf.length) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
+      this.#start = 0;
+    }
+    const n = await this.#read(this.#buf.subarray(this.#end));
+    if (n === null) return false;
+    this.#end += n;
+    return true;
+  }
+
+  /**
+   * Reads one line ending in `\n`, without the newline.
+   *
+   * @param limit largest line in bytes, newline included
+   * @returns the line, or null at a clean end of stream before any byte
+   * @throws {CancelError} `bad-request` when the line is longer than `limit`
+   * @throws {TruncatedError} when the stream ends inside a line
+   */
+  async readLine(limit: number): Promise<Uint8Array | null> {
+    let scanned = 0;
+    while (true) {
+      const view = this.#buf.subarray(this.#start + scanned, this.#end);
+      const at = view.indexOf(0x0a);
+      if (at >= 0) {
+        const end = this.#start + scanned + at;
+        if (end + 1 - this.#start > limit) break;
+        const line = this.#buf.slice(this.#start, end);
+        this.#start = end + 1;
+        return line;
+      }
+      scanned = this.#end - this.#start;
+      if (scanned >= limit) break;
+      if (!await this.fill()) {
+        if (this.#end === this.#start) return null;
+        throw new TruncatedError();
+      }
+    }
+    throw new CancelError("bad-request", `Message is longer than ${limit} bytes`);
+  }
+
+  /**
+   * Reads up to `target.length` bytes: first what is buffered, then straight
+   * from the connection.
+   *
+   * @param target where the bytes go
+   * @returns the number of bytes read, 0 at end of stream
+   */
+  async readInto(target: Uint8Array): Promise<number> {
+    if (target.length === 0) return 0;
+    if (this.#end > this.#start) {
+      const n = Math.min(target.length, this.#end - this.#start);
+      target.set(this.#buf.subarray(this.#start, this.#start + n));
+      this.#start += n;
+      return n;
+    }
+    return await this.#read(target) ?? 0;
+  }
+
+  /**
+   * Fills `target` completely.
+   *
+   * @param target where the bytes go
+   * @throws {TruncatedError} when the stream ends first
+   */
+  async readFull(target: Uint8Array): Promise<void> {
+    let got = 0;
+    while (got < target.length) {
+      const n = await this.readInto(target.subarray(got));
+      if (n === 0) throw new TruncatedError();
+      got += n;
+    }
+  }
+
+  /**
+   * Writes all of `bytes`.
+   *
+   * @param bytes what to send
+   */
+  async write(bytes: Uint8Array): Promise<void> {
+    let sent = 0;
+    while (sent < bytes.length) {
+      try {
+        sent += await this.conn.write(bytes.subarray(sent));
+      } catch (error) {
+        if (this.#timedOut) throw new TimeoutError();
+        throw error;
+      }
+      this.#progress();
+    }
+  }
+
+  /** Shuts down the sending side: the peer reads end of stream. */
+  async closeWrite(): Promise<void> {
+    try {
+      await this.conn.closeWrite();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotConnected)) throw error;
+    }
+  }
+
+  /** Closes the connection; safe to call more than once. */
+  close(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BadResource)) throw error;
+    }
+  }
+}
