@@ -1,0 +1,327 @@
+/**
+ * Test helpers: a real server process on port 0, the real client CLI as a
+ * subprocess, temporary folders, and files of random bytes compared byte
+ * for byte.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root. */
+export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
+/** The server entry point. */
+export const SERVER_TS: string = join(ROOT, "server.ts");
+/** The client entry point. */
+export const CLIENT_TS: string = join(ROOT, "client.ts");
+
+const _decoder = new TextDecoder();
+
+/** A server process under test. */
+export interface TestServer {
+  /** The port it listens on. */
+  port: number;
+  /** The served folder. */
+  root: string;
+  /** The process. */
+  process: Deno.ChildProcess;
+  /** Every log line so far (JSON objects). */
+  lines: Record<string, unknown>[];
+  /** Resolves with the exit code when the process ends. */
+  exited: Promise<number>;
+  /** Waits for a log line that matches. */
+  waitFor(
+    match: (line: Record<string, unknown>) => boolean,
+    ms?: number,
+  ): Promise<Record<string, unknown>>;
+  /** Stops the process (SIGTERM, then SIGKILL) and waits for it. */
+  stop(): Promise<void>;
+}
+
+/** How to start a test server. */
+export interface ServerSpec {
+  /** The folder to serve (required). */
+  root: string;
+  /** Grant --allow-write (default true). */
+  write?: boolean;
+  /** More server flags. */
+  args?: string[];
+}
+
+/**
+ * Starts the real server CLI on port 0 with JSON logs, and waits until it
+ * listens.
+ *
+ * @param spec folder, permissions and flags
+ * @returns the running server
+ */
+export async function startTestServer(spec: ServerSpec): Promise<TestServer> {
+  const perms = ["--allow-net", "--allow-read", ...(spec.write === false ? [] : ["--allow-write"])];
+  const process = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      ...perms,
+      SERVER_TS,
+      "0",
+      "--root",
+      spec.root,
+      "--log-format",
+      "json",
+      ...(spec.args ?? []),
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: Record<string, unknown>[] = [];
+  const waiters: {
+    match: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }[] = [];
+  let stderr = "";
+  const stderrDone = (async () => {
+    for await (const chunk of process.stderr) stderr += _decoder.decode(chunk);
+  })();
+  const stdoutDone = (async () => {
+    let pending = "";
+    for await (const chunk of process.stdout) {
+      pending += _decoder.decode(chunk, { stream: true });
+      let at: number;
+      while ((at = pending.indexOf("\n")) >= 0) {
+        const text = pending.slice(0, at);
+        pending = pending.slice(at + 1);
+        let line: Record<string, unknown>;
+        try {
+          line = JSON.parse(text);
+        } catch {
+          line = { raw: text };
+        }
+        lines.push(line);
+        for (const w of [...waiters]) {
+          if (w.match(line)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(line);
+          }
+        }
+      }
+    }
+  })();
+  const exited = (async () => {
+    const status = await process.status;
+    await Promise.all([stdoutDone, stderrDone]);
+    return status.code;
+  })();
+  const waitFor = (match: (l: Record<string, unknown>) => boolean, ms = 20_000) => {
+    const found = lines.find(match);
+    if (found) return Promise.resolve(found);
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new Error(
+            `No matching server log line in ${ms} ms; stderr: ${stderr}; lines: ${
+              JSON.stringify(lines)
+            }`,
+          ),
+        );
+      }, ms);
+      waiters.push({
+        match,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
+      exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`Server exited; stderr: ${stderr}; lines: ${JSON.stringify(lines)}`));
+      });
+    });
+  };
+  const listening = await waitFor((l) => l.event === "listening");
+  const server: TestServer = {
+    port: listening.port as number,
+    root: spec.root,
+    process,
+    lines,
+    exited,
+    waitFor,
+    async stop() {
+      try {
+        process.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      const timer = setTimeout(() => {
+        try {
+          process.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }, 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  return server;
+}
+
+/** What a CLI run printed and how it ended. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the real client CLI.
+ *
+ * @param args arguments after `client.ts`
+ * @param options working folder and permissions (default: net, read, write)
+ * @returns exit code and output
+ */
+export async function runClient(
+  args: string[],
+  options: { cwd?: string; perms?: string[] } = {},
+): Promise<RunResult> {
+  const perms = options.perms ?? ["--allow-net", "--allow-read", "--allow-write"];
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...perms, CLIENT_TS, ...args],
+    cwd: options.cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: output.code,
+    stdout: _decoder.decode(output.stdout),
+    stderr: _decoder.decode(output.stderr),
+  };
+}
+
+/**
+ * Runs the real server CLI to completion (for argument errors and the like).
+ *
+ * @param args arguments after `server.ts`
+ * @param perms permissions
+ * @returns exit code and output
+ */
+export async function runServer(
+  args: string[],
+  perms: string[] = ["--allow-net", "--allow-read"],
+): Promise<RunResult> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...perms, SERVER_TS, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: output.code,
+    stdout: _decoder.decode(output.stdout),
+    stderr: _decoder.decode(output.stderr),
+  };
+}
+
+/**
+ * A temporary folder, removed by the returned disposer.
+ *
+ * @returns the path and `[Symbol.asyncDispose]`
+ */
+export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "privateshare-test-" });
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/**
+ * Writes a file of pseudo-random bytes (a fast deterministic generator
+ * seeded from `seed`), streaming, so large files cost little memory.
+ *
+ * @param path where to write
+ * @param size bytes
+ * @param seed varies the content
+ */
+export async function writeRandomFile(path: string, size: number, seed = 1): Promise<void> {
+  using file = await Deno.open(path, { write: true, create: true, truncate: true });
+  const block = new Uint8Array(1024 * 1024);
+  const words = new Uint32Array(block.buffer);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  let left = size;
+  while (left > 0) {
+    for (let i = 0; i < words.length; i++) {
+      // xorshift32
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      words[i] = x;
+    }
+    const part = block.subarray(0, Math.min(block.length, left));
+    let written = 0;
+    while (written < part.length) written += await file.write(part.subarray(written));
+    left -= part.length;
+  }
+}
+
+/**
+ * Whether two files hold the same bytes.
+ *
+ * @param a one file
+ * @param b the other
+ * @returns true when equal byte for byte
+ */
+export async function sameBytes(a: string, b: string): Promise<boolean> {
+  using fa = await Deno.open(a);
+  using fb = await Deno.open(b);
+  if ((await fa.stat()).size !== (await fb.stat()).size) return false;
+  const ba = new Uint8Array(1 << 20);
+  const bb = new Uint8Array(1 << 20);
+  while (true) {
+    const na = await _fill(fa, ba);
+    const nb = await _fill(fb, bb);
+    if (na !== nb) return false;
+    if (na === 0) return true;
+    for (let i = 0; i < na; i++) if (ba[i] !== bb[i]) return false;
+  }
+}
+
+async function _fill(file: Deno.FsFile, buf: Uint8Array): Promise<number> {
+  let got = 0;
+  while (got < buf.length) {
+    const n = await file.read(buf.subarray(got));
+    if (n === null) break;
+    got += n;
+  }
+  return got;
+}
+
+/**
+ * The names in a folder, sorted, hidden ones included.
+ *
+ * @param dir the folder
+ * @returns file names
+ */
+export function namesIn(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+}
+
+/**
+ * Waits until `check` is true, polling.
+ *
+ * @param check the condition
+ * @param ms give up after this long
+ */
+export async function until(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`Condition not met in ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
