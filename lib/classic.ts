@@ -101,6 +101,7 @@ export async function handleClassic(wire: Wire, context: HandlerContext): Promis
       // The code goes out in a write of its own, before any data is read,
       // because the original client compares its first receive with "pass".
       await wire.write(_PASS);
+      if (opened.size > 0) await new Promise((r) => setTimeout(r, 50));
       await sendBody(opened.file, wire, opened.size, options());
     } finally {
       opened.file.close();

@@ -282,6 +282,14 @@ async function _detect(wire: Wire): Promise<"ps2" | "classic" | "empty" | "other
   }
 }
 
+/** Whether an error means the peer went away (as opposed to a failure here). */
+function _isConnectionError(error: unknown): boolean {
+  return error instanceof TimeoutError || error instanceof TruncatedError ||
+    error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.NotConnected;
+}
+
 function _recordError(record: RequestRecord, error: unknown): void {
   if (error instanceof CancelError) {
     record.outcome = "cancel";
@@ -290,11 +298,7 @@ function _recordError(record: RequestRecord, error: unknown): void {
   } else if (error instanceof TimeoutError) {
     record.outcome = "timeout";
     record.message = error.message;
-  } else if (
-    error instanceof TruncatedError || error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.BadResource ||
-    error instanceof Deno.errors.ConnectionAborted || error instanceof Deno.errors.NotConnected
-  ) {
+  } else if (_isConnectionError(error)) {
     record.outcome = "closed";
     record.message = error.message;
   } else {
@@ -438,12 +442,14 @@ async function _put(
     if (start > 0) context.record.resumedFrom = start;
     await _receiveAndCommit(wire, context, upload, size, start, hash, () => keep = false);
   } catch (error) {
-    const cancel = toCancel(error);
-    if (cancel.reason === "no-space" || cancel.reason === "internal") {
-      // Tell the client why, then let its data drain so that it reads the
-      // reason instead of a reset.
-      await _cancelAndDrain(wire, cancel);
+    if (!_isConnectionError(error) && !(error instanceof CancelError)) {
+      // A full disk or a failure of ours: tell the client why, then let its
+      // data drain so that it reads the reason instead of a reset.
+      await _cancelAndDrain(wire, toCancel(error));
       keep = false;
+    } else if (error instanceof CancelError && error.reason === "bad-request") {
+      await _reply(wire, { code: "cancel", reason: error.reason, message: error.message })
+        .catch(() => {});
     }
     throw error;
   } finally {

@@ -194,15 +194,24 @@ export async function receiveBody(
       if (buffers.length === 1 && pending) await pending;
       const want = length === undefined ? buffer.length : Math.min(buffer.length, length - done);
       let got = 0;
-      while (got < want) {
-        const n = await wire.readInto(buffer.subarray(got, want));
-        if (n === 0) {
-          if (length !== undefined) throw new TruncatedError();
-          ended = true;
-          break;
+      try {
+        while (got < want) {
+          const n = await wire.readInto(buffer.subarray(got, want));
+          if (n === 0) {
+            if (length !== undefined) throw new TruncatedError();
+            ended = true;
+            break;
+          }
+          options.hash.update(buffer.subarray(got, got + n));
+          got += n;
         }
-        options.hash.update(buffer.subarray(got, got + n));
-        got += n;
+      } catch (error) {
+        // Keep what did arrive, so that a resumed transfer loses nothing.
+        if (got > 0) {
+          await pending?.catch(() => {});
+          pending = _writeFileFull(file, buffer.subarray(0, got)).catch(() => {});
+        }
+        throw error;
       }
       if (pending) await pending;
       if (got === 0) break;
