@@ -15,6 +15,12 @@ import { TruncatedError, type Wire } from "./wire.ts";
 /** The original reads a command with one receive of at most this many bytes. */
 export const CLASSIC_COMMAND_BYTES = 32;
 
+/**
+ * How long a classic get waits between its `pass` and the first data, so that
+ * the original client's first receive holds the code alone.
+ */
+export const CLASSIC_CODE_PAUSE_MS = 50;
+
 /** Longest classic command privateshare accepts: an op, a comma and a 255-byte name. */
 const _MAX_COMMAND = 4 + 255;
 
@@ -100,8 +106,11 @@ export async function handleClassic(wire: Wire, context: HandlerContext): Promis
     try {
       // The code goes out in a write of its own, before any data is read,
       // because the original client compares its first receive with "pass".
+      // A write of its own is not enough: data sent right after it reaches
+      // the client before it has read the code, and the two arrive in one
+      // receive. A short pause lets the client read the code alone.
       await wire.write(_PASS);
-      if (opened.size > 0) await new Promise((r) => setTimeout(r, 50));
+      if (opened.size > 0) await new Promise((r) => setTimeout(r, CLASSIC_CODE_PAUSE_MS));
       await sendBody(opened.file, wire, opened.size, options());
     } finally {
       opened.file.close();

@@ -283,7 +283,7 @@ async function _detect(wire: Wire): Promise<"ps2" | "classic" | "empty" | "other
 }
 
 /** Whether an error means the peer went away (as opposed to a failure here). */
-function _isConnectionError(error: unknown): boolean {
+function _isConnectionError(error: unknown): error is Error {
   return error instanceof TimeoutError || error instanceof TruncatedError ||
     error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||
     error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionAborted ||

@@ -106,6 +106,7 @@ export class Store {
   /** Whether uploads are accepted. */
   readonly writable: boolean;
   #uploading = new Set<string>();
+  #open = new Set<string>();
 
   /**
    * @param root the folder to serve
@@ -222,6 +223,7 @@ export class Store {
       ? join(this.root, _TEMP_PREFIX + crypto.randomUUID())
       : join(this.root, _PARTIAL_PREFIX + _partialKey(name, size));
     const file = await Deno.open(path, { read: true, write: true, create: true });
+    this.#open.add(path);
     let offset = 0;
     if (resume && size !== undefined) {
       offset = (await file.stat()).size;
@@ -233,7 +235,10 @@ export class Store {
       await file.truncate(0);
     }
     const finalPath = join(this.root, name);
-    const release = () => this.#uploading.delete(name);
+    const release = () => {
+      this.#uploading.delete(name);
+      this.#open.delete(path);
+    };
     let closed = false;
     const close = () => {
       if (!closed) file.close();
@@ -283,6 +288,7 @@ export class Store {
     for await (const entry of Deno.readDir(this.root)) {
       if (!entry.isFile || !entry.name.startsWith(RESERVED_PREFIX)) continue;
       const path = join(this.root, entry.name);
+      if (this.#open.has(path)) continue;
       try {
         const info = await Deno.stat(path);
         if ((info.mtime?.getTime() ?? 0) > cutoff) continue;
