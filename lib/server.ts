@@ -287,7 +287,9 @@ function _isConnectionError(error: unknown): error is Error {
   return error instanceof TimeoutError || error instanceof TruncatedError ||
     error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||
     error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.NotConnected;
+    error instanceof Deno.errors.NotConnected ||
+    // A read or write cut short by our own close (shutdown, deadline).
+    error instanceof Deno.errors.Interrupted;
 }
 
 function _recordError(record: RequestRecord, error: unknown): void {
@@ -445,8 +447,10 @@ async function _put(
     if (!_isConnectionError(error) && !(error instanceof CancelError)) {
       // A full disk or a failure of ours: tell the client why, then let its
       // data drain so that it reads the reason instead of a reset.
-      await _cancelAndDrain(wire, toCancel(error));
+      const cancel = toCancel(error);
+      await _cancelAndDrain(wire, cancel);
       keep = false;
+      if (cancel.reason === "no-space") throw cancel;
     } else if (error instanceof CancelError && error.reason === "bad-request") {
       await _reply(wire, { code: "cancel", reason: error.reason, message: error.message })
         .catch(() => {});

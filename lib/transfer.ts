@@ -154,6 +154,8 @@ export async function sendBody(
         const reported = done;
         pending = pending.then(() => options.onProgress!(reported));
       }
+      // Awaited on the next round; until then a failure must not count as unhandled.
+      pending.catch(() => {});
     }
     await pending;
     pending = undefined;
@@ -221,6 +223,8 @@ export async function receiveBody(
         const reported = done;
         pending = pending.then(() => options.onProgress!(reported));
       }
+      // Awaited on the next round; until then a failure must not count as unhandled.
+      pending.catch(() => {});
     }
     await pending;
     pending = undefined;
