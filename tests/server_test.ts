@@ -20,7 +20,7 @@ Deno.test("the server shuts itself down after its idle timeout and says so", asy
   await using served = await tempDir();
   const server = await startTestServer({ root: served.path, args: ["--idle-timeout", "1"] });
   try {
-    const announced = server.lines.find((l) => l.event === "idle-timeout")!;
+    const announced = await server.waitFor((l) => l.event === "idle-timeout");
     assert.equal(announced.idleSeconds, 1);
     // A request resets the idle clock.
     const run = await runClient(["localhost", String(server.port), "list"]);
