@@ -7,6 +7,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import {
   readClassicCode,
@@ -26,6 +27,7 @@ import {
   type Reason,
   type Reply,
 } from "./protocol.ts";
+import { nameProblem } from "./store.ts";
 import { clientPool, hashPrefix, newHash, receiveBody, sendBody } from "./transfer.ts";
 import { TimeoutError, TruncatedError, Wire } from "./wire.ts";
 
@@ -249,6 +251,15 @@ export async function get(
   options: TransferOptions & { output?: string; force?: boolean },
 ): Promise<TransferResult> {
   const started = performance.now();
+  const problem = nameProblem(name);
+  if (problem) {
+    // The server would refuse it too; a bad name must not become a local path.
+    throw new ClientError(
+      "refused",
+      `Invalid name ${JSON.stringify(name)}: ${problem}`,
+      "invalid-name",
+    );
+  }
   const dest = _destination(name, options.output);
   _requirePermission(
     { name: "write", path: dirname(dest) },
@@ -262,7 +273,7 @@ export async function get(
       `${_q(dest)} already exists: add --force to overwrite it, or --output to save elsewhere`,
     );
   }
-  const partialPath = join(dirname(dest), `.${basename(dest)}.privateshare-partial`);
+  const partialPath = _partialPath(dest);
   const resume = (options.resume ?? true) && !options.classic;
   const file = await _openPartial(partialPath, resume);
   let keep = true;
@@ -552,6 +563,15 @@ function _destination(name: string, output: string | undefined): string {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   return output;
+}
+
+/** The hidden file a download is written to: beside its destination, within 255 bytes. */
+function _partialPath(dest: string): string {
+  const base = basename(dest);
+  const name = `.${base}.privateshare-partial`;
+  if (new TextEncoder().encode(name).length <= 255) return join(dirname(dest), name);
+  const key = createHash("sha256").update(base).digest("hex").slice(0, 32);
+  return join(dirname(dest), `.${key}.privateshare-partial`);
 }
 
 async function _exists(path: string): Promise<boolean> {

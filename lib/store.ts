@@ -52,18 +52,24 @@ export function nameProblem(name: string): string | undefined {
   if (name.startsWith(RESERVED_PREFIX)) {
     return `names starting with '${RESERVED_PREFIX}' are reserved`;
   }
+  if (!name.isWellFormed()) return "it is not valid Unicode";
   if (name.includes("%")) {
-    let decoded: string | undefined;
-    try {
-      decoded = decodeURIComponent(name);
-    } catch {
-      decoded = undefined;
-    }
-    if (decoded !== undefined && decoded !== name && nameProblem(decoded)) {
+    // Decode leniently (a bad escape elsewhere must not switch the check off),
+    // so that no tool that decodes names can read this one as a path.
+    const decoded = _percentDecode(name);
+    if (decoded !== name && nameProblem(decoded)) {
       return "its URL-decoded form is not a plain file name";
     }
   }
   return undefined;
+}
+
+/** Decodes every run of valid `%XX` escapes, leaving anything else as it is. */
+function _percentDecode(text: string): string {
+  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    const bytes = Uint8Array.from(run.slice(1).split("%"), (hex) => parseInt(hex, 16));
+    return new TextDecoder().decode(bytes);
+  });
 }
 
 function _quote(name: string): string {

@@ -10,6 +10,9 @@ import { createHash, type Hash } from "node:crypto";
 import { CHUNK_SIZE } from "./protocol.ts";
 import { TruncatedError, type Wire } from "./wire.ts";
 
+/** Chunks a pool keeps for reuse when no transfer holds them. */
+const _SPARE_CHUNKS = 4;
+
 /**
  * A budget of bytes for transfer buffers. Full chunks are kept and reused;
  * a buffer for a small file is only as large as the file.
@@ -63,7 +66,9 @@ export class ChunkPool {
   /** @param buffer a buffer from this pool, no longer in use */
   release(buffer: Uint8Array): void {
     this.#used -= buffer.length;
-    if (buffer.length === CHUNK_SIZE) this.#free.push(buffer);
+    // Keep a few chunks for the next transfers; the rest go back to the
+    // system, so that a burst of transfers does not hold memory forever.
+    if (buffer.length === CHUNK_SIZE && this.#free.length < _SPARE_CHUNKS) this.#free.push(buffer);
     this.#waiters.shift()?.();
   }
 }
