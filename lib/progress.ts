@@ -109,7 +109,8 @@ export class ProgressBar {
       parts.push(`${formatBytes(p.done)} / ${formatBytes(p.total)}`);
       parts.push(formatRate(moved, ms));
       const left = rate > 0 ? ((p.total - p.done) / rate) * 1000 : NaN;
-      parts.push(Number.isFinite(left) ? `${formatDuration(left)} left` : "");
+      if (p.done >= p.total) parts.push("verifying");
+      else parts.push(Number.isFinite(left) ? `${formatDuration(left)} left` : "");
     } else {
       parts.push(formatBytes(p.done), formatRate(moved, ms));
     }

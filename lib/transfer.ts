@@ -153,12 +153,8 @@ export async function sendBody(
       await _readFileFull(file, chunk);
       options.hash.update(chunk);
       if (pending) await pending;
-      pending = wire.write(chunk);
+      pending = _writeReporting(wire, chunk, done, options.onProgress);
       done += chunk.length;
-      if (options.onProgress) {
-        const reported = done;
-        pending = pending.then(() => options.onProgress!(reported));
-      }
       // Awaited on the next round; until then a failure must not count as unhandled.
       pending.catch(() => {});
     }
@@ -211,6 +207,7 @@ export async function receiveBody(
           }
           options.hash.update(buffer.subarray(got, got + n));
           got += n;
+          options.onProgress?.(done + got);
         }
       } catch (error) {
         // Keep what did arrive, so that a resumed transfer loses nothing.
@@ -224,10 +221,6 @@ export async function receiveBody(
       if (got === 0) break;
       pending = _writeFileFull(file, buffer.subarray(0, got));
       done += got;
-      if (options.onProgress) {
-        const reported = done;
-        pending = pending.then(() => options.onProgress!(reported));
-      }
       // Awaited on the next round; until then a failure must not count as unhandled.
       pending.catch(() => {});
     }
@@ -246,6 +239,24 @@ async function _acquirePair(pool: ChunkPool, length: number): Promise<Uint8Array
   if (length <= first.length) return [first];
   const second = pool.tryAcquire(length - first.length);
   return second ? [first, second] : [first];
+}
+
+/** Progress is reported at least this often while a chunk goes out. */
+const _PROGRESS_STEP = 4 * 1024 * 1024;
+
+/** Writes a chunk to the wire, reporting progress every few MiB on the way. */
+async function _writeReporting(
+  wire: Wire,
+  chunk: Uint8Array,
+  before: number,
+  onProgress: ProgressCallback | undefined,
+): Promise<void> {
+  if (!onProgress) return await wire.write(chunk);
+  for (let at = 0; at < chunk.length; at += _PROGRESS_STEP) {
+    const piece = chunk.subarray(at, Math.min(at + _PROGRESS_STEP, chunk.length));
+    await wire.write(piece);
+    onProgress(before + at + piece.length);
+  }
 }
 
 async function _readFileFull(file: Deno.FsFile, target: Uint8Array): Promise<void> {
