@@ -139,6 +139,9 @@ async function main(args: string[]): Promise<number> {
         `The folder '${root}' does not exist: give an existing folder to --root`,
       );
     }
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      throw new UsageError(`Cannot serve '${root}': ${error.message}`);
+    }
     throw error;
   }
   const writable = Deno.permissions.querySync({ name: "write", path: root }).state === "granted";

@@ -418,12 +418,15 @@ async function _connect(options: ConnectOptions): Promise<Wire> {
     `to connect to ${where}`,
   );
   let conn: Deno.Conn;
+  // A timer of our own, cleared once connected, rather than AbortSignal.timeout,
+  // whose timer would outlive every request of a long-running caller.
+  const abort = new AbortController();
+  const timer = setTimeout(
+    () => abort.abort(new DOMException("No answer", "TimeoutError")),
+    options.timeoutMs ?? _DEFAULT_TIMEOUT_MS,
+  );
   try {
-    conn = await Deno.connect({
-      hostname: options.host,
-      port: options.port,
-      signal: AbortSignal.timeout(options.timeoutMs ?? _DEFAULT_TIMEOUT_MS),
-    });
+    conn = await Deno.connect({ hostname: options.host, port: options.port, signal: abort.signal });
   } catch (error) {
     const why = error instanceof Deno.errors.ConnectionRefused
       ? "connection refused"
@@ -436,6 +439,8 @@ async function _connect(options: ConnectOptions): Promise<Wire> {
       "connection",
       `Cannot connect to ${where} (${why}): check that the server is running and the address is right`,
     );
+  } finally {
+    clearTimeout(timer);
   }
   const wire = new Wire(conn);
   wire.setDeadline(options.timeoutMs ?? _DEFAULT_TIMEOUT_MS);

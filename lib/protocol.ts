@@ -11,8 +11,20 @@ export const VERSION = "0.1.0";
 /** Every default-protocol command starts with these bytes. */
 export const MAGIC = "PS/2 ";
 
-/** Chunk size for reading and writing file bodies: 32 MiB, as the original. */
-export const CHUNK_SIZE = 32 * 1024 * 1024;
+/**
+ * The chunk in which the original privateshare reads and writes files:
+ * 32 MiB. It is not visible on the wire in either format.
+ */
+export const CLASSIC_CHUNK_SIZE = 32 * 1024 * 1024;
+
+/**
+ * The chunk in which privateshare reads and writes file bodies: 4 MiB.
+ * Measured against 32 MiB (bench/RESULTS.md): a 1 GiB put takes about 27%
+ * less time and half the memory, because a 4 MiB chunk stays in the CPU's
+ * cache between the socket, the SHA-256 and the page cache, where a 32 MiB
+ * one is read back from memory at every step.
+ */
+export const CHUNK_SIZE = 4 * 1024 * 1024;
 
 /** Largest command line, magic and newline included. */
 export const MAX_COMMAND_BYTES = 8 * 1024;

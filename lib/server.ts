@@ -15,6 +15,7 @@ import {
   decodeStart,
   decodeTrailer,
   encodeLine,
+  type ListEntry,
   MAGIC,
   MAX_COMMAND_BYTES,
   MAX_REPLY_BYTES,
@@ -341,6 +342,9 @@ async function _handlePs2(wire: Wire, context: HandlerContext): Promise<void> {
   }
 }
 
+/** The reply for a listing the store reuses is encoded once. */
+const _encodedListings = new WeakMap<ListEntry[], Uint8Array>();
+
 async function _list(wire: Wire, context: HandlerContext): Promise<void> {
   let entries;
   try {
@@ -350,9 +354,13 @@ async function _list(wire: Wire, context: HandlerContext): Promise<void> {
     await _reply(wire, { code: "cancel", reason: cancel.reason, message: cancel.message });
     throw error;
   }
-  let text = JSON.stringify({ code: "pass", count: entries.length }) + "\n";
-  for (const entry of entries) text += JSON.stringify(entry) + "\n";
-  const bytes = new TextEncoder().encode(text);
+  let bytes = _encodedListings.get(entries);
+  if (!bytes) {
+    let text = JSON.stringify({ code: "pass", count: entries.length }) + "\n";
+    for (const entry of entries) text += JSON.stringify(entry) + "\n";
+    bytes = new TextEncoder().encode(text);
+    _encodedListings.set(entries, bytes);
+  }
   await wire.write(bytes);
   context.record.bytes = bytes.length;
 }

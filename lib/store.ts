@@ -16,6 +16,7 @@ export const RESERVED_PREFIX = ".privateshare-";
 const _PARTIAL_PREFIX = RESERVED_PREFIX + "partial-";
 const _TEMP_PREFIX = RESERVED_PREFIX + "tmp-";
 const _encoder = new TextEncoder();
+const _LISTING_TTL_MS = 1000;
 // C0 controls, DEL and C1 controls.
 // deno-lint-ignore no-control-regex
 const _CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -112,6 +113,7 @@ export class Store {
   /** Whether uploads are accepted. */
   readonly writable: boolean;
   #uploading = new Set<string>();
+  #listing?: { entries: ListEntry[]; folderMtime: number; at: number };
   #open = new Set<string>();
 
   /**
@@ -130,6 +132,22 @@ export class Store {
    * @returns the entries, sorted by name
    */
   list(): ListEntry[] {
+    // Listing costs a stat per file; a listing is reused while the folder is
+    // unchanged (its mtime, which every create, link, rename and remove
+    // moves) and for at most a second, which bounds how stale the size of a
+    // file that another program rewrites in place can be.
+    const now = performance.now();
+    const folderMtime = Deno.statSync(this.root).mtime?.getTime() ?? 0;
+    const cached = this.#listing;
+    if (cached && cached.folderMtime === folderMtime && now - cached.at < _LISTING_TTL_MS) {
+      return cached.entries;
+    }
+    const entries = this.#readListing();
+    this.#listing = { entries, folderMtime, at: now };
+    return entries;
+  }
+
+  #readListing(): ListEntry[] {
     const entries: ListEntry[] = [];
     for (const entry of Deno.readDirSync(this.root)) {
       if (!entry.isFile || entry.name.startsWith(RESERVED_PREFIX)) continue;
@@ -241,6 +259,7 @@ export class Store {
       await file.truncate(0);
     }
     const finalPath = join(this.root, name);
+    const invalidate = () => this.#listing = undefined;
     const release = () => {
       this.#uploading.delete(name);
       this.#open.delete(path);
@@ -272,6 +291,7 @@ export class Store {
           await Deno.remove(path);
         } finally {
           release();
+          invalidate();
         }
       },
       async abort(keep: boolean) {

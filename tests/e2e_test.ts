@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { CHUNK_SIZE, CLASSIC_CHUNK_SIZE } from "../lib/protocol.ts";
 import {
   namesIn,
   runClient,
@@ -13,15 +14,19 @@ import {
 } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
-const CHUNK = 32 * MiB;
+// Around the chunk privateshare reads and writes in, and the original's.
+const CHUNK = CHUNK_SIZE;
+const CLASSIC = CLASSIC_CHUNK_SIZE;
 
 for (
   const [label, size] of [
     ["0 bytes", 0],
     ["1 byte", 1],
-    ["32 MiB - 1", CHUNK - 1],
-    ["32 MiB", CHUNK],
-    ["32 MiB + 1", CHUNK + 1],
+    ["4 MiB - 1", CHUNK - 1],
+    ["4 MiB + 1", CHUNK + 1],
+    ["32 MiB - 1", CLASSIC - 1],
+    ["32 MiB", CLASSIC],
+    ["32 MiB + 1", CLASSIC + 1],
     ["100 MiB", 100 * MiB],
   ] as const
 ) {
