@@ -89,13 +89,6 @@ export interface BodyOptions {
   onProgress?: ProgressCallback;
 }
 
-/**
- * While receiving, flush the file to disk in the background every this many
- * bytes, so that the final flush before a file becomes visible is short
- * instead of writing the whole file back at the end.
- */
-export const SYNC_EVERY = 64 * 1024 * 1024;
-
 /** A new SHA-256. */
 export function newHash(): Hash {
   return createHash("sha256");
@@ -197,8 +190,6 @@ export async function receiveBody(
   const buffers = await _acquirePair(options.pool, length ?? CHUNK_SIZE);
   let pending: Promise<void> | undefined;
   let done = 0;
-  let syncedAt = 0;
-  let syncing: Promise<void> | undefined;
   try {
     let ended = false;
     for (let i = 0; !ended && (length === undefined || done < length); i++) {
@@ -228,11 +219,6 @@ export async function receiveBody(
       }
       if (pending) await pending;
       if (got === 0) break;
-      if (!syncing && done - syncedAt >= SYNC_EVERY) {
-        syncedAt = done;
-        syncing = file.syncData().finally(() => syncing = undefined);
-        syncing.catch(() => {}); // A failure shows again in the final flush.
-      }
       pending = _writeFileFull(file, buffer.subarray(0, got));
       done += got;
       // Awaited on the next round; until then a failure must not count as unhandled.
@@ -243,7 +229,6 @@ export async function receiveBody(
     return done;
   } finally {
     await pending?.catch(() => {});
-    await syncing?.catch(() => {});
     for (const buffer of buffers) options.pool.release(buffer);
   }
 }
