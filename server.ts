@@ -140,7 +140,7 @@ async function main(args: string[]): Promise<number> {
       );
     }
     if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-      throw new UsageError(`Cannot serve '${root}': ${error.message}`);
+      throw new UsageError(`Cannot serve '${root}': ${error.message}`, false);
     }
     throw error;
   }
@@ -153,15 +153,20 @@ async function main(args: string[]): Promise<number> {
     if (error instanceof Deno.errors.AddrInUse) {
       throw new UsageError(
         `Port ${port} is already in use: choose another port or stop the program using it`,
+        false,
       );
     }
     if (error instanceof Deno.errors.PermissionDenied) {
       throw new UsageError(
         `Port ${port} needs administrator rights here: choose a port above 1023`,
+        false,
       );
     }
     if (error instanceof Deno.errors.AddrNotAvailable) {
-      throw new UsageError(`Address '${options.host}' is not one of this computer's: check --host`);
+      throw new UsageError(
+        `Address '${options.host}' is not one of this computer's: check --host`,
+        false,
+      );
     }
     throw error;
   }
@@ -209,7 +214,9 @@ if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (error) {
-    if (error instanceof UsageError) fail(PROGRAM, error.message, EXIT.usage, USAGE);
+    if (error instanceof UsageError) {
+      fail(PROGRAM, error.message, EXIT.usage, error.showUsage ? USAGE : undefined);
+    }
     if (isParseArgsError(error)) fail(PROGRAM, error.message, EXIT.usage, USAGE);
     fail(
       PROGRAM,

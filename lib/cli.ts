@@ -37,11 +37,22 @@ export const EXIT_FOR: Record<FailureKind, number> = {
   protocol: EXIT.protocol,
 };
 
-/** A command-line mistake: printed with the usage line, exit 2. */
+/**
+ * A command-line mistake, or a setting the program cannot use: exit 2,
+ * printed with the usage line when the arguments themselves were wrong.
+ */
 export class UsageError extends Error {
-  constructor(message: string) {
+  /** Whether to print the usage line after the message. */
+  readonly showUsage: boolean;
+
+  /**
+   * @param message what was wrong and what to do
+   * @param showUsage print the usage line too (default true)
+   */
+  constructor(message: string, showUsage = true) {
     super(message);
     this.name = "UsageError";
+    this.showUsage = showUsage;
   }
 }
 

@@ -217,7 +217,7 @@ Deno.test("server usage errors: missing, out-of-range and taken ports exit 2", a
   using taken = Deno.listen({ hostname: "0.0.0.0", port: 0 });
   const busy = await runServer([String(taken.addr.port)]);
   assert.equal(busy.code, 2);
-  assert.match(busy.stderr, /Port \d+ is already in use/);
+  oneLine(busy.stderr, /^privateshare-server: Port \d+ is already in use: choose another port/);
   const noRoot = await runServer(["0", "--root", "/nonexistent/folder"]);
   assert.equal(noRoot.code, 2);
   assert.match(noRoot.stderr, /does not exist/);
