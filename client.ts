@@ -11,6 +11,7 @@
 
 import { parseArgs } from "node:util";
 import {
+  describeUnexpected,
   EXIT,
   EXIT_FOR,
   fail,
@@ -172,7 +173,7 @@ if (import.meta.main) {
     if (error instanceof ClientError) fail(PROGRAM, error.message, EXIT_FOR[error.kind]);
     fail(
       PROGRAM,
-      `Unexpected error: ${error instanceof Error ? error.stack : error}`,
+      describeUnexpected(error),
       EXIT.internal,
     );
   }

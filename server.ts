@@ -10,6 +10,7 @@
 
 import { parseArgs } from "node:util";
 import {
+  describeUnexpected,
   EXIT,
   fail,
   isParseArgsError,
@@ -220,7 +221,7 @@ if (import.meta.main) {
     if (isParseArgsError(error)) fail(PROGRAM, error.message, EXIT.usage, USAGE);
     fail(
       PROGRAM,
-      `Unexpected error: ${error instanceof Error ? error.stack : error}`,
+      describeUnexpected(error),
       EXIT.internal,
     );
   }

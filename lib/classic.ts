@@ -12,9 +12,6 @@ import { CancelError } from "./protocol.ts";
 import { type BodyOptions, newHash, receiveBody, sendBody } from "./transfer.ts";
 import { TruncatedError, type Wire } from "./wire.ts";
 
-/** The original reads a command with one receive of at most this many bytes. */
-export const CLASSIC_COMMAND_BYTES = 32;
-
 /**
  * How long a classic get waits between its `pass` and the first data, so that
  * the original client's first receive holds the code alone.

@@ -131,3 +131,17 @@ export function isParseArgsError(error: unknown): error is Error {
   const code = (error as { code?: string })?.code;
   return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
 }
+
+/**
+ * One line for an error nobody expected (a bug): its message and where it
+ * was thrown, for the report.
+ *
+ * @param error what was thrown
+ * @returns the line, without the program name
+ */
+export function describeUnexpected(error: unknown): string {
+  if (!(error instanceof Error)) return `Unexpected error: ${String(error)}: please report it`;
+  const frame = error.stack?.split("\n").find((line) => line.trim().startsWith("at "))?.trim();
+  return `Unexpected error: ${error.name}: ${error.message}${frame ? ` (${frame})` : ""}: ` +
+    "please report it";
+}

@@ -32,9 +32,6 @@ export const MAX_COMMAND_BYTES = 8 * 1024;
 /** Largest reply, trailer or list entry line, newline included. */
 export const MAX_REPLY_BYTES = 8 * 1024;
 
-/** Largest file size the protocol carries (2^53 - 1, JSON's safe integers). */
-export const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
-
 /** Why a request was cancelled: a closed set, each with its own meaning. */
 export type Reason =
   | "bad-request"
