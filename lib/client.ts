@@ -310,7 +310,9 @@ export async function get(
     } catch (closeError) {
       if (!(closeError instanceof Deno.errors.BadResource)) throw closeError;
     }
-    if (!keep) await Deno.remove(partialPath).catch(() => {});
+    // Keep a partial download only when it holds something to resume from.
+    const size = await Deno.stat(partialPath).then((info) => info.size, () => 0);
+    if (!keep || size === 0) await Deno.remove(partialPath).catch(() => {});
     throw error;
   }
 }

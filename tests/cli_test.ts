@@ -163,6 +163,10 @@ Deno.test("a server that is not running gives a connection error, exit 4", async
   const run = await runClient(["127.0.0.1", String(port), "list"]);
   assert.equal(run.code, 4);
   oneLine(run.stderr, /Cannot connect to 127\.0\.0\.1:\d+ \(connection refused\)/);
+  await using local = await tempDir();
+  const get = await runClient(["127.0.0.1", String(port), "get", "a.txt"], { cwd: local.path });
+  assert.equal(get.code, 4);
+  assert.deepEqual(namesIn(local.path), [], "a get that never started leaves no partial file");
 });
 
 Deno.test("client usage errors exit 2 with a usage line", async () => {
