@@ -125,6 +125,11 @@ export class Server {
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
+      if (this.#closing) {
+        // Accepted just as the server began to stop: not served.
+        conn.close();
+        break;
+      }
       const handler = this.#handle(conn);
       this.#handlers.add(handler);
       handler.finally(() => this.#handlers.delete(handler));
