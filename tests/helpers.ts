@@ -186,18 +186,7 @@ export async function runClient(
   options: { cwd?: string; perms?: string[] } = {},
 ): Promise<RunResult> {
   const perms = options.perms ?? ["--allow-net", "--allow-read", "--allow-write"];
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...perms, CLIENT_TS, ...args],
-    cwd: options.cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: output.code,
-    stdout: _decoder.decode(output.stdout),
-    stderr: _decoder.decode(output.stderr),
-  };
+  return await _run(CLIENT_TS, args, perms, options.cwd);
 }
 
 /**
@@ -211,8 +200,19 @@ export async function runServer(
   args: string[],
   perms: string[] = ["--allow-net", "--allow-read"],
 ): Promise<RunResult> {
+  return await _run(SERVER_TS, args, perms);
+}
+
+/** Runs one of the CLIs to completion and collects what it printed. */
+async function _run(
+  script: string,
+  args: string[],
+  perms: string[],
+  cwd?: string,
+): Promise<RunResult> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...perms, SERVER_TS, ...args],
+    args: ["run", "--no-prompt", ...perms, script, ...args],
+    cwd,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
