@@ -17,12 +17,11 @@ import {
 } from "./classic.ts";
 import {
   CancelError,
-  decodeListEntry,
+  decodeListing,
   decodeReply,
   decodeTrailer,
   encodeCommand,
   encodeLine,
-  type ListEntry,
   MAX_REPLY_BYTES,
   type Reason,
   type Reply,
@@ -398,13 +397,17 @@ export async function list(options: ConnectOptions): Promise<RemoteFile[]> {
     await wire.write(encodeCommand({ op: "list" }));
     const reply = await _firstReply(wire, options);
     if (reply.count === undefined) throw _unexpected(reply);
-    const entries: ListEntry[] = [];
-    for (let i = 0; i < reply.count; i++) {
-      const line = await wire.readLine(MAX_REPLY_BYTES);
-      if (line === null) throw new TruncatedError("The listing ended early");
-      entries.push(decodeListEntry(line));
+    const body = await wire.readToEnd(reply.count * MAX_REPLY_BYTES);
+    try {
+      return decodeListing(body, reply.count);
+    } catch (error) {
+      if (!(error instanceof CancelError)) throw error;
+      throw new ClientError(
+        "protocol",
+        `The listing from ${options.host}:${options.port} was incomplete or malformed ` +
+          `(${error.message}): try again`,
+      );
     }
-    return entries;
   } catch (error) {
     throw _clientError(error, options, "list");
   } finally {

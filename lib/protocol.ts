@@ -246,7 +246,30 @@ export function decodeTrailer(line: Uint8Array): string {
  * @returns the entry
  */
 export function decodeListEntry(line: Uint8Array): ListEntry {
-  const value = _parseObject(_decodeText(line, "List entry"), "List entry");
+  return _listEntry(_decodeText(line, "List entry"));
+}
+
+/**
+ * Decodes the entries that follow a list's `pass`, all at once: `count`
+ * lines, each a list entry, and nothing after them. Decoding the whole body
+ * in one go costs far less than line by line for a large folder.
+ *
+ * @param body every byte after the `pass` line, up to the end of stream
+ * @param count how many entries the `pass` announced
+ * @returns the entries
+ * @throws {CancelError} `bad-request` when the body is not `count` valid lines
+ */
+export function decodeListing(body: Uint8Array, count: number): ListEntry[] {
+  const lines = _decodeText(body, "Listing").split("\n");
+  if (lines.length !== count + 1 || lines[count] !== "") {
+    throw new CancelError("bad-request", `Listing does not hold the ${count} entries announced`);
+  }
+  lines.pop();
+  return lines.map(_listEntry);
+}
+
+function _listEntry(text: string): ListEntry {
+  const value = _parseObject(text, "List entry");
   return { name: _string(value, "name"), size: _size(value, "size"), mtime: _size(value, "mtime") };
 }
 

@@ -170,6 +170,37 @@ export class Wire {
   }
 
   /**
+   * Reads everything up to the end of stream.
+   *
+   * @param limit most bytes to accept
+   * @returns the bytes
+   * @throws {CancelError} `too-large` when the stream holds more than `limit`
+   */
+  async readToEnd(limit: number): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [this.buffered.slice()];
+    let total = parts[0]!.length;
+    this.consume(total);
+    const chunk = new Uint8Array(64 * 1024);
+    while (true) {
+      if (total > limit) {
+        throw new CancelError("too-large", `The answer is longer than ${limit} bytes`);
+      }
+      const n = await this.readInto(chunk);
+      if (n === 0) break;
+      parts.push(chunk.slice(0, n));
+      total += n;
+    }
+    if (parts.length === 1) return parts[0]!;
+    const all = new Uint8Array(total);
+    let at = 0;
+    for (const part of parts) {
+      all.set(part, at);
+      at += part.length;
+    }
+    return all;
+  }
+
+  /**
    * Fills `target` completely.
    *
    * @param target where the bytes go

@@ -7,6 +7,7 @@ import {
   type Command,
   decodeCommand,
   decodeListEntry,
+  decodeListing,
   decodeReply,
   decodeStart,
   decodeTrailer,
@@ -205,4 +206,18 @@ Deno.test("readFull reports a body cut off by the end of stream as truncated", a
   } finally {
     wire.close();
   }
+});
+
+Deno.test("a listing decodes whole, and one that does not hold its announced count is refused", () => {
+  const entries = [
+    { name: "a.txt", size: 1, mtime: 2 },
+    { name: "b, c 文件.bin", size: 3, mtime: 4 },
+  ];
+  const body = new Uint8Array(entries.flatMap((e) => [...encodeLine(e)]));
+  assert.deepEqual(decodeListing(body, 2), entries);
+  assert.deepEqual(decodeListing(new Uint8Array(), 0), []);
+  rejects(() => decodeListing(body, 3), "bad-request", /3 entries/);
+  rejects(() => decodeListing(body.subarray(0, body.length - 1), 2), "bad-request");
+  rejects(() => decodeListing(line('{"name":"a","size":-1,"mtime":0}\n'), 1), "bad-request");
+  rejects(() => decodeListing(new Uint8Array([0xff, 0x0a]), 1), "bad-request", /UTF-8/);
 });
