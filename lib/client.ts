@@ -135,7 +135,7 @@ export async function put(
   _requirePermission({ name: "read", path }, "--allow-read", `to read ${_q(path)}`);
   const file = await _openLocal(path);
   try {
-    const size = (await file.stat()).size;
+    const size = file.statSync().size;
     const wire = await _connect(options);
     try {
       const moved = options.classic
@@ -266,7 +266,7 @@ export async function get(
     `to save ${_q(dest)}`,
   );
   _requirePermission({ name: "read", path: dirname(dest) }, "--allow-read", `to save ${_q(dest)}`);
-  if (!options.force && await _exists(dest)) {
+  if (!options.force && _exists(dest)) {
     throw new ClientError(
       "local",
       `${_q(dest)} already exists: add --force to overwrite it, or --output to save elsewhere`,
@@ -274,7 +274,7 @@ export async function get(
   }
   const partialPath = _partialPath(dest);
   const resume = (options.resume ?? true) && !options.classic;
-  const file = await _openPartial(partialPath, resume);
+  const file = _openPartial(partialPath, resume);
   let keep = true;
   try {
     const wire = await _connect(options);
@@ -293,7 +293,7 @@ export async function get(
     }
     await file.syncData();
     file.close();
-    await _commitLocal(partialPath, dest, options.force ?? false);
+    _commitLocal(partialPath, dest, options.force ?? false);
     return {
       name,
       path: dest,
@@ -323,7 +323,7 @@ async function _getPs2(
   options: TransferOptions,
 ): Promise<{ size: number; resumedFrom: number; sha256: string }> {
   let hash = newHash();
-  const have = (await file.stat()).size;
+  const have = file.statSync().size;
   if (have > 0) await hashPrefix(file, have, hash, clientPool);
   await wire.write(encodeCommand(
     have > 0
@@ -584,9 +584,9 @@ function _partialPath(dest: string): string {
   return join(dirname(dest), `.${key}.privateshare-partial`);
 }
 
-async function _exists(path: string): Promise<boolean> {
+function _exists(path: string): boolean {
   try {
-    await Deno.lstat(path);
+    Deno.lstatSync(path);
     return true;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
@@ -594,10 +594,10 @@ async function _exists(path: string): Promise<boolean> {
   }
 }
 
-async function _openPartial(path: string, resume: boolean): Promise<Deno.FsFile> {
+function _openPartial(path: string, resume: boolean): Deno.FsFile {
   try {
-    const file = await Deno.open(path, { read: true, write: true, create: true });
-    if (!resume) await file.truncate(0);
+    const file = Deno.openSync(path, { read: true, write: true, create: true });
+    if (!resume) file.truncateSync(0);
     return file;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
@@ -613,14 +613,19 @@ async function _openPartial(path: string, resume: boolean): Promise<Deno.FsFile>
   }
 }
 
-/** Moves a verified download into place; without `force`, never over a file. */
-async function _commitLocal(partial: string, dest: string, force: boolean): Promise<void> {
-  if (force) return await Deno.rename(partial, dest);
+/**
+ * Moves a verified download into place; without `force`, never over a file.
+ * Metadata calls on the client are synchronous: each takes microseconds,
+ * where the async form's round trip through the thread pool costs more
+ * than the call itself (measured on gets of 4 KiB).
+ */
+function _commitLocal(partial: string, dest: string, force: boolean): void {
+  if (force) return Deno.renameSync(partial, dest);
   try {
-    await Deno.link(partial, dest);
+    Deno.linkSync(partial, dest);
   } catch (error) {
     if (error instanceof Deno.errors.AlreadyExists) {
-      await Deno.remove(partial);
+      Deno.removeSync(partial);
       throw new ClientError(
         "local",
         `${_q(dest)} appeared while downloading and was left alone: add --force to overwrite it`,
@@ -628,7 +633,7 @@ async function _commitLocal(partial: string, dest: string, force: boolean): Prom
     }
     throw error;
   }
-  await Deno.remove(partial);
+  Deno.removeSync(partial);
 }
 
 function _q(text: string): string {
