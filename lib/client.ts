@@ -28,7 +28,7 @@ import {
 } from "./protocol.ts";
 import { nameProblem } from "./store.ts";
 import { clientPool, hashPrefix, newHash, receiveBody, sendBody } from "./transfer.ts";
-import { TimeoutError, TruncatedError, Wire } from "./wire.ts";
+import { isConnectionError, TimeoutError, TruncatedError, Wire } from "./wire.ts";
 
 /** What kind of failure ended an operation; the CLI maps each to an exit code. */
 export type FailureKind = "usage" | "refused" | "connection" | "corrupt" | "local" | "protocol";
@@ -512,11 +512,7 @@ function _clientError(error: unknown, options: ConnectOptions, op: string): Clie
   ) {
     return new ClientError("local", "The local file shrank while it was being sent: try again");
   }
-  if (
-    error instanceof TruncatedError || error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.BadResource || error instanceof Deno.errors.NotConnected
-  ) {
+  if (isConnectionError(error)) {
     return new ClientError("connection", `The connection to ${where} was lost: ${again}`);
   }
   if ((error as { code?: string })?.code === "ENOSPC") {

@@ -24,7 +24,7 @@ import {
 } from "./protocol.ts";
 import { Store, type Upload } from "./store.ts";
 import { ChunkPool, hashPrefix, newHash, receiveBody, sendBody } from "./transfer.ts";
-import { TimeoutError, TruncatedError, Wire } from "./wire.ts";
+import { isConnectionError, TimeoutError, TruncatedError, Wire } from "./wire.ts";
 
 /** How a server is set up. */
 export interface ServerOptions {
@@ -288,16 +288,6 @@ async function _detect(wire: Wire): Promise<"ps2" | "classic" | "empty" | "other
   }
 }
 
-/** Whether an error means the peer went away (as opposed to a failure here). */
-function _isConnectionError(error: unknown): error is Error {
-  return error instanceof TimeoutError || error instanceof TruncatedError ||
-    error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.NotConnected ||
-    // A read or write cut short by our own close (shutdown, deadline).
-    error instanceof Deno.errors.Interrupted;
-}
-
 function _recordError(record: RequestRecord, error: unknown): void {
   if (error instanceof CancelError) {
     record.outcome = "cancel";
@@ -306,7 +296,7 @@ function _recordError(record: RequestRecord, error: unknown): void {
   } else if (error instanceof TimeoutError) {
     record.outcome = "timeout";
     record.message = error.message;
-  } else if (_isConnectionError(error)) {
+  } else if (isConnectionError(error)) {
     record.outcome = "closed";
     record.message = error.message;
   } else {
@@ -317,6 +307,13 @@ function _recordError(record: RequestRecord, error: unknown): void {
 
 async function _reply(wire: Wire, reply: Reply): Promise<void> {
   await wire.write(encodeLine(reply));
+}
+
+/** Sends the cancel that an error stands for, and returns it. */
+async function _cancel(wire: Wire, error: unknown): Promise<CancelError> {
+  const cancel = toCancel(error);
+  await _reply(wire, { code: "cancel", reason: cancel.reason, message: cancel.message });
+  return cancel;
 }
 
 async function _handlePs2(wire: Wire, context: HandlerContext): Promise<void> {
@@ -331,9 +328,7 @@ async function _handlePs2(wire: Wire, context: HandlerContext): Promise<void> {
       throw new CancelError("busy", "The server is serving its maximum of connections: try again");
     }
   } catch (error) {
-    if (error instanceof CancelError) {
-      await _reply(wire, { code: "cancel", reason: error.reason, message: error.message });
-    }
+    if (error instanceof CancelError) await _cancel(wire, error);
     throw error;
   }
   wire.setDeadline(context.options.dataTimeoutMs);
@@ -355,8 +350,7 @@ async function _list(wire: Wire, context: HandlerContext): Promise<void> {
   try {
     entries = context.store.list();
   } catch (error) {
-    const cancel = toCancel(error);
-    await _reply(wire, { code: "cancel", reason: cancel.reason, message: cancel.message });
+    await _cancel(wire, error);
     throw error;
   }
   let bytes = _encodedListings.get(entries);
@@ -381,8 +375,7 @@ async function _get(
   try {
     opened = await context.store.open(name);
   } catch (error) {
-    const cancel = toCancel(error);
-    await _reply(wire, { code: "cancel", reason: cancel.reason, message: cancel.message });
+    const cancel = await _cancel(wire, error);
     throw cancel === error ? error : new Error(`Opening ${JSON.stringify(name)}: ${error}`);
   }
   const { file, size } = opened;
@@ -422,8 +415,7 @@ async function _put(
   try {
     upload = await context.store.beginUpload(name, size, resume);
   } catch (error) {
-    const cancel = toCancel(error);
-    await _reply(wire, { code: "cancel", reason: cancel.reason, message: cancel.message });
+    await _cancel(wire, error);
     throw error;
   }
   let keep = true;
@@ -457,7 +449,7 @@ async function _put(
     if (start > 0) context.record.resumedFrom = start;
     await _receiveAndCommit(wire, context, upload, size, start, hash, () => keep = false);
   } catch (error) {
-    if (!_isConnectionError(error) && !(error instanceof CancelError)) {
+    if (!isConnectionError(error) && !(error instanceof CancelError)) {
       // A full disk or a failure of ours: tell the client why, then let its
       // data drain so that it reads the reason instead of a reset.
       const cancel = toCancel(error);
@@ -465,8 +457,7 @@ async function _put(
       keep = false;
       if (cancel.reason === "no-space") throw cancel;
     } else if (error instanceof CancelError && error.reason === "bad-request") {
-      await _reply(wire, { code: "cancel", reason: error.reason, message: error.message })
-        .catch(() => {});
+      await _cancel(wire, error).catch(() => {});
     }
     throw error;
   } finally {
@@ -493,19 +484,19 @@ async function _receiveAndCommit(
   const digest = hash.digest("hex");
   if (decodeTrailer(trailer) !== digest) {
     discard();
-    const cancel = new CancelError(
-      "corrupt",
-      "The data the server received does not match the sender's SHA-256: nothing was kept",
+    throw await _cancel(
+      wire,
+      new CancelError(
+        "corrupt",
+        "The data the server received does not match the sender's SHA-256: nothing was kept",
+      ),
     );
-    await _reply(wire, { code: "cancel", reason: cancel.reason, message: cancel.message });
-    throw cancel;
   }
   try {
     await upload.commit();
   } catch (error) {
     discard();
-    const cancel = toCancel(error);
-    await _reply(wire, { code: "cancel", reason: cancel.reason, message: cancel.message });
+    await _cancel(wire, error);
     throw error;
   }
   await _reply(wire, { code: "done", sha256: digest });
@@ -513,7 +504,7 @@ async function _receiveAndCommit(
 
 async function _cancelAndDrain(wire: Wire, cancel: CancelError): Promise<void> {
   try {
-    await _reply(wire, { code: "cancel", reason: cancel.reason, message: cancel.message });
+    await _cancel(wire, cancel);
     await wire.closeWrite();
     wire.setDeadline(2000);
     const sink = new Uint8Array(64 * 1024);

@@ -23,6 +23,21 @@ export class TruncatedError extends Error {
   }
 }
 
+/**
+ * Whether an error means the peer went away or the connection was cut (a
+ * deadline, our own close), as opposed to a failure on this side.
+ *
+ * @param error what was thrown
+ */
+export function isConnectionError(error: unknown): error is Error {
+  return error instanceof TimeoutError || error instanceof TruncatedError ||
+    error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.NotConnected ||
+    // A read or write cut short by our own close (shutdown, deadline).
+    error instanceof Deno.errors.Interrupted;
+}
+
 const _BUFFER_BYTES = 16 * 1024;
 
 /**
