@@ -14,7 +14,7 @@
 
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
-import { get, list } from "../lib/client.ts";
+import { get, list } from "../lib/mod.ts";
 import { emptyDir, ensureRandomFile, removeIfPresent, sha256File } from "./data.ts";
 import {
   type ClientRun,

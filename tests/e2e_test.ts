@@ -3,7 +3,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { CHUNK_SIZE, CLASSIC_CHUNK_SIZE } from "../lib/protocol.ts";
+import { CLASSIC_CHUNK_SIZE } from "../lib/protocol/classic.ts";
+import { CHUNK_SIZE } from "../lib/transfer/pool.ts";
 import {
   namesIn,
   runClient,

@@ -12,7 +12,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { CHUNK_SIZE, CLASSIC_CHUNK_SIZE, encodeCommand, encodeLine } from "../lib/protocol.ts";
+import { CLASSIC_CHUNK_SIZE } from "../lib/protocol/classic.ts";
+import { encodeCommand, encodeLine } from "../lib/protocol/ps2.ts";
+import { CHUNK_SIZE } from "../lib/transfer/pool.ts";
 import {
   CLIENT_TS,
   type Direction,

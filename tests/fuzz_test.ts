@@ -6,9 +6,10 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { looksClassic, parseClassic } from "../lib/classic.ts";
-import { CancelError, type Command, decodeCommand, MAGIC, REASONS } from "../lib/protocol.ts";
-import { nameProblem, RESERVED_PREFIX, validateName } from "../lib/store.ts";
+import { looksClassic, parseClassic } from "../lib/protocol/classic.ts";
+import { CancelError, ProtocolError, REASONS } from "../lib/protocol/errors.ts";
+import { nameProblem, RESERVED_PREFIX, validateName } from "../lib/protocol/names.ts";
+import { type Command, decodeCommand, MAGIC } from "../lib/protocol/ps2.ts";
 import { runClient, startTestServer, tempDir, until } from "./helpers.ts";
 
 const enc = new TextEncoder();
@@ -398,8 +399,12 @@ function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-/** A refusal must be a CancelError with a known reason; anything else is a bug. */
+/**
+ * A refusal must be a ProtocolError (malformed input, answered `bad-request`)
+ * or a CancelError with a known reason; anything else is a bug.
+ */
 function checkRefusal(error: unknown, where: string): string {
+  if (error instanceof ProtocolError && error.message.length > 0) return "bad-request";
   if (!(error instanceof CancelError)) throw new Error(`${where} threw ${describe(error)}`);
   if (!REASONS.includes(error.reason)) throw new Error(`${where}: unknown reason ${error.reason}`);
   if (typeof error.message !== "string" || error.message.length === 0) {
@@ -408,7 +413,7 @@ function checkRefusal(error: unknown, where: string): string {
   return error.reason;
 }
 
-/** Every rule of a good name, checked independently of lib/store.ts. */
+/** Every rule of a good name, checked independently of lib/protocol/names.ts. */
 function checkGoodName(name: string): void {
   const bytes = enc.encode(name).length;
   const broken = name.length === 0

@@ -1,12 +1,12 @@
-// Hostile names: the rules of lib/store.ts against a table of traversal,
+// Hostile names: the rules of lib/protocol/names.ts against a table of traversal,
 // encoding, control-character and length attacks; the same names through the
 // real client and server; and links in the served folder that point out of it.
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { CancelError } from "../lib/protocol.ts";
-import { nameProblem, RESERVED_PREFIX, validateName } from "../lib/store.ts";
+import { CancelError } from "../lib/protocol/errors.ts";
+import { nameProblem, RESERVED_PREFIX, validateName } from "../lib/protocol/names.ts";
 import { namesIn, runClient, startTestServer, tempDir } from "./helpers.ts";
 
 const enc = new TextEncoder();

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { encodeCommand, encodeLine } from "../lib/protocol.ts";
+import { encodeCommand, encodeLine } from "../lib/protocol/ps2.ts";
 import {
   namesIn,
   runClient,

@@ -1,81 +1,21 @@
 /**
- * The served folder: the rules a name from the network must follow, the
- * listing, opening a file for reading, and uploads that are written to a
- * hidden file and committed under their name only when complete.
+ * The served folder: every file-system operation the network can trigger on
+ * the server lives here. The listing, opening a file for reading, uploads
+ * written to a hidden file and committed under their name only when
+ * complete, and the sweep of stale partial uploads.
  *
  * @module
  */
 
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
-import { CancelError, type ListEntry } from "./protocol.ts";
+import { CancelError } from "../protocol/errors.ts";
+import { quoteName, RESERVED_PREFIX, validateName } from "../protocol/names.ts";
+import type { ListEntry } from "../protocol/ps2.ts";
 
-/** Every file privateshare itself keeps in a served folder starts with this. */
-export const RESERVED_PREFIX = ".privateshare-";
-
-const _PARTIAL_PREFIX = RESERVED_PREFIX + "partial-";
-const _TEMP_PREFIX = RESERVED_PREFIX + "tmp-";
-const _encoder = new TextEncoder();
-const _LISTING_TTL_MS = 1000;
-// C0 controls, DEL and C1 controls.
-// deno-lint-ignore no-control-regex
-const _CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
-/**
- * Checks that a name from the network is one harmless path component.
- *
- * @param name the name as received
- * @throws {CancelError} `invalid-name`, saying which rule it broke
- * @example
- * ```ts
- * validateName("apple.jpg"); // fine
- * validateName("../etc/passwd"); // throws CancelError("invalid-name", ...)
- * ```
- */
-export function validateName(name: string): void {
-  const problem = nameProblem(name);
-  if (problem) throw new CancelError("invalid-name", `Invalid name ${_quote(name)}: ${problem}`);
-}
-
-/**
- * Says what is wrong with a name, if anything.
- *
- * @param name the name to check
- * @returns a phrase naming the broken rule, or undefined for a good name
- */
-export function nameProblem(name: string): string | undefined {
-  if (name.length === 0) return "it is empty";
-  if (_encoder.encode(name).length > 255) return "it is longer than 255 bytes";
-  if (name === "." || name === "..") return "it names a folder";
-  if (name.includes("/") || name.includes("\\")) return "it contains a path separator";
-  if (_CONTROL.test(name)) return "it contains a control character";
-  if (/^[A-Za-z]:/.test(name)) return "it starts with a drive letter";
-  if (name.startsWith(RESERVED_PREFIX)) {
-    return `names starting with '${RESERVED_PREFIX}' are reserved`;
-  }
-  if (!name.isWellFormed()) return "it is not valid Unicode";
-  if (name.includes("%")) {
-    // Decode leniently (a bad escape elsewhere must not switch the check off),
-    // so that no tool that decodes names can read this one as a path.
-    const decoded = _percentDecode(name);
-    if (decoded !== name && nameProblem(decoded)) {
-      return "its URL-decoded form is not a plain file name";
-    }
-  }
-  return undefined;
-}
-
-/** Decodes every run of valid `%XX` escapes, leaving anything else as it is. */
-function _percentDecode(text: string): string {
-  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
-    const bytes = Uint8Array.from(run.slice(1).split("%"), (hex) => parseInt(hex, 16));
-    return new TextDecoder().decode(bytes);
-  });
-}
-
-function _quote(name: string): string {
-  return JSON.stringify(name.length > 80 ? name.slice(0, 77) + "..." : name);
-}
+const PARTIAL_PREFIX = RESERVED_PREFIX + "partial-";
+const TEMP_PREFIX = RESERVED_PREFIX + "tmp-";
+const LISTING_TTL_MS = 1000;
 
 /** An upload in progress: a hidden file that becomes the named file on commit. */
 export interface Upload {
@@ -102,27 +42,36 @@ export interface Upload {
 
 /** How a {@link Store} behaves. */
 export interface StoreOptions {
-  /** Whether uploads are accepted. */
-  writable: boolean;
+  /** Refuse uploads. */
+  readOnly: boolean;
+  /** What a client that tries to upload to a read-only store is told. */
+  readOnlyMessage?: string;
 }
+
+/** What a read-only server tells a client that tries to upload, unless told otherwise. */
+export const READ_ONLY_MESSAGE = "This server is read-only: it does not accept uploads";
 
 /** The folder a server serves. */
 export class Store {
   /** Absolute path of the folder. */
   readonly root: string;
-  /** Whether uploads are accepted. */
-  readonly writable: boolean;
+  /** Whether uploads are refused. */
+  readonly readOnly: boolean;
+  readonly #readOnlyMessage: string;
   #uploading = new Set<string>();
   #listing?: { entries: ListEntry[]; folderMtime: number; at: number };
   #open = new Set<string>();
 
   /**
+   * Creates a Store.
+   *
    * @param root the folder to serve
-   * @param options whether uploads are accepted
+   * @param options whether uploads are refused, and what to say then
    */
   constructor(root: string, options: StoreOptions) {
     this.root = resolve(root);
-    this.writable = options.writable;
+    this.readOnly = options.readOnly;
+    this.#readOnlyMessage = options.readOnlyMessage ?? READ_ONLY_MESSAGE;
   }
 
   /**
@@ -139,7 +88,7 @@ export class Store {
     const now = performance.now();
     const folderMtime = Deno.statSync(this.root).mtime?.getTime() ?? 0;
     const cached = this.#listing;
-    if (cached && cached.folderMtime === folderMtime && now - cached.at < _LISTING_TTL_MS) {
+    if (cached && cached.folderMtime === folderMtime && now - cached.at < LISTING_TTL_MS) {
       return cached.entries;
     }
     const entries = this.#readListing();
@@ -173,7 +122,7 @@ export class Store {
   async open(name: string): Promise<{ file: Deno.FsFile; size: number }> {
     validateName(name);
     const path = join(this.root, name);
-    const notFound = new CancelError("not-found", `No file named ${_quote(name)} on the server`);
+    const notFound = new CancelError("not-found", `No file named ${quoteName(name)} on the server`);
     let info: Deno.FileInfo;
     try {
       info = await Deno.lstat(path);
@@ -220,18 +169,13 @@ export class Store {
    * @throws {CancelError} `read-only`, `invalid-name`, `exists` or `busy`
    */
   async beginUpload(name: string, size: number | undefined, resume: boolean): Promise<Upload> {
-    if (!this.writable) {
-      throw new CancelError(
-        "read-only",
-        "This server is read-only: restart it with --allow-write to accept uploads",
-      );
-    }
+    if (this.readOnly) throw new CancelError("read-only", this.#readOnlyMessage);
     validateName(name);
     if (await this.exists(name)) {
-      throw new CancelError("exists", `${_quote(name)} already exists on the server`);
+      throw new CancelError("exists", `${quoteName(name)} already exists on the server`);
     }
     if (this.#uploading.has(name)) {
-      throw new CancelError("busy", `Another upload of ${_quote(name)} is in progress`);
+      throw new CancelError("busy", `Another upload of ${quoteName(name)} is in progress`);
     }
     this.#uploading.add(name);
     try {
@@ -244,8 +188,8 @@ export class Store {
 
   async #openUpload(name: string, size: number | undefined, resume: boolean): Promise<Upload> {
     const path = size === undefined
-      ? join(this.root, _TEMP_PREFIX + crypto.randomUUID())
-      : join(this.root, _PARTIAL_PREFIX + _partialKey(name, size));
+      ? join(this.root, TEMP_PREFIX + crypto.randomUUID())
+      : join(this.root, PARTIAL_PREFIX + partialKey(name, size));
     const file = await Deno.open(path, { read: true, write: true, create: true });
     this.#open.add(path);
     let offset = 0;
@@ -284,7 +228,7 @@ export class Store {
             await Deno.link(path, finalPath);
           } catch (error) {
             if (error instanceof Deno.errors.AlreadyExists) {
-              throw new CancelError("exists", `${_quote(name)} already exists on the server`);
+              throw new CancelError("exists", `${quoteName(name)} already exists on the server`);
             }
             throw error;
           }
@@ -328,6 +272,6 @@ export class Store {
   }
 }
 
-function _partialKey(name: string, size: number): string {
+function partialKey(name: string, size: number): string {
   return createHash("sha256").update(`${name}\0${size}`).digest("hex").slice(0, 32);
 }

@@ -5,10 +5,15 @@
  * @module
  */
 
-import { CancelError } from "./protocol.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 
 /** A read or write made no progress before its deadline. */
 export class TimeoutError extends Error {
+  /**
+   * Creates a TimeoutError.
+   *
+   * @param message what timed out
+   */
   constructor(message = "The connection made no progress before its deadline") {
     super(message);
     this.name = "TimeoutError";
@@ -17,6 +22,11 @@ export class TimeoutError extends Error {
 
 /** The peer closed the connection before a message or body was complete. */
 export class TruncatedError extends Error {
+  /**
+   * Creates a TruncatedError.
+   *
+   * @param message what was cut short
+   */
   constructor(message = "The connection closed before the message was complete") {
     super(message);
     this.name = "TruncatedError";
@@ -38,7 +48,7 @@ export function isConnectionError(error: unknown): error is Error {
     error instanceof Deno.errors.Interrupted;
 }
 
-const _BUFFER_BYTES = 16 * 1024;
+const BUFFER_BYTES = 16 * 1024;
 
 /**
  * A buffered connection. Lines are read through a small internal buffer;
@@ -48,7 +58,7 @@ const _BUFFER_BYTES = 16 * 1024;
 export class Wire {
   /** The underlying connection. */
   readonly conn: Deno.Conn;
-  #buf = new Uint8Array(_BUFFER_BYTES);
+  #buf = new Uint8Array(BUFFER_BYTES);
   #start = 0;
   #end = 0;
   #deadlineMs = 0;
@@ -57,7 +67,11 @@ export class Wire {
   #timedOut = false;
   #closed = false;
 
-  /** @param conn the connection to wrap */
+  /**
+   * Creates a Wire.
+   *
+   * @param conn the connection to wrap
+   */
   constructor(conn: Deno.Conn) {
     this.conn = conn;
   }
@@ -141,7 +155,7 @@ export class Wire {
    *
    * @param limit largest line in bytes, newline included
    * @returns the line, or null at a clean end of stream before any byte
-   * @throws {CancelError} `bad-request` when the line is longer than `limit`
+   * @throws {ProtocolError} when the line is longer than `limit`
    * @throws {TruncatedError} when the stream ends inside a line
    */
   async readLine(limit: number): Promise<Uint8Array | null> {
@@ -163,7 +177,7 @@ export class Wire {
         throw new TruncatedError();
       }
     }
-    throw new CancelError("bad-request", `Message is longer than ${limit} bytes`);
+    throw new ProtocolError(`Message is longer than ${limit} bytes`);
   }
 
   /**
@@ -189,7 +203,7 @@ export class Wire {
    *
    * @param limit most bytes to accept
    * @returns the bytes
-   * @throws {CancelError} `too-large` when the stream holds more than `limit`
+   * @throws {ProtocolError} when the stream holds more than `limit`
    */
   async readToEnd(limit: number): Promise<Uint8Array> {
     const parts: Uint8Array[] = [this.buffered.slice()];
@@ -198,7 +212,7 @@ export class Wire {
     const chunk = new Uint8Array(64 * 1024);
     while (true) {
       if (total > limit) {
-        throw new CancelError("too-large", `The answer is longer than ${limit} bytes`);
+        throw new ProtocolError(`The answer is longer than ${limit} bytes`);
       }
       const n = await this.readInto(chunk);
       if (n === 0) break;

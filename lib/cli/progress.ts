@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Progress } from "./client.ts";
+import type { Progress } from "../mod.ts";
 
 /**
  * A size for a person: `0 B`, `512 B`, `1.5 KiB`, `3.2 GiB`.
@@ -63,6 +63,8 @@ export class ProgressBar {
   #encoder = new TextEncoder();
 
   /**
+   * Creates a ProgressBar.
+   *
    * @param label what is moving, such as `put apple.jpg`
    * @param out where to draw (default stderr)
    */

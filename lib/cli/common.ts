@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { FailureKind } from "./client.ts";
+import type { FailureKind } from "../mod.ts";
 
 /** Exit codes of both programs; README.md lists them. */
 export const EXIT = {
@@ -25,6 +25,8 @@ export const EXIT = {
   local: 6,
   /** The server does not speak the expected protocol. */
   protocol: 7,
+  /** Cancelled (Ctrl-C): 128 + SIGINT, as shells report it. */
+  interrupted: 130,
 } as const;
 
 /** The exit code for each kind of client failure. */
@@ -35,6 +37,7 @@ export const EXIT_FOR: Record<FailureKind, number> = {
   corrupt: EXIT.corrupt,
   local: EXIT.local,
   protocol: EXIT.protocol,
+  aborted: EXIT.interrupted,
 };
 
 /**
@@ -46,6 +49,8 @@ export class UsageError extends Error {
   readonly showUsage: boolean;
 
   /**
+   * Creates an UsageError.
+   *
    * @param message what was wrong and what to do
    * @param showUsage print the usage line too (default true)
    */

@@ -1,80 +1,76 @@
 /**
- * Sending and receiving a file body: 32 MiB chunks through `Deno.FsFile`,
- * SHA-256 on the way, two buffers so that disk and network overlap, and a
- * pool that bounds how much memory all transfers together may hold.
+ * Sending and receiving a file body: chunks from a reader-shaped source (a
+ * file, a stream of known size) to a connection and back, SHA-256 on the
+ * way, and two buffers so that disk and network overlap.
  *
  * @module
  */
 
 import { createHash, type Hash } from "node:crypto";
-import { CHUNK_SIZE } from "./protocol.ts";
-import { TruncatedError, type Wire } from "./wire.ts";
+import { TruncatedError, type Wire } from "../net/wire.ts";
+import { CHUNK_SIZE, type ChunkPool } from "./pool.ts";
 
-/** Chunks a pool keeps for reuse when no transfer holds them. */
-const _SPARE_CHUNKS = 4;
-
-/**
- * A budget of bytes for transfer buffers. Full chunks are kept and reused;
- * a buffer for a small file is only as large as the file.
- */
-export class ChunkPool {
-  /** Most bytes all buffers may hold at once. */
-  readonly budget: number;
-  #used = 0;
-  #free: Uint8Array[] = [];
-  #waiters: (() => void)[] = [];
-
-  /** @param budget most bytes all buffers may hold at once (at least one chunk) */
-  constructor(budget: number) {
-    this.budget = Math.max(budget, CHUNK_SIZE);
-  }
-
-  /** Bytes held by buffers in use now. */
-  get used(): number {
-    return this.#used;
-  }
-
+/** Where a body's bytes come from: a `Deno.FsFile`, or a stream through {@link streamSource}. */
+export interface BodySource {
   /**
-   * A buffer of `size` bytes (at most one chunk), waiting until the budget
-   * has room.
+   * Reads up to `p.length` bytes.
    *
-   * @param size bytes wanted
-   * @returns the buffer; give it back with {@link release}
+   * @param p where the bytes go
+   * @returns how many were read, or null at the end
    */
-  async acquire(size: number): Promise<Uint8Array> {
-    while (true) {
-      const buffer = this.tryAcquire(size);
-      if (buffer) return buffer;
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    }
-  }
+  read(p: Uint8Array): Promise<number | null>;
+}
 
+/** Where a received body's bytes go: a `Deno.FsFile`, say. */
+export interface BodySink {
   /**
-   * A buffer of `size` bytes if the budget has room now.
+   * Writes some of `p`.
    *
-   * @param size bytes wanted
-   * @returns the buffer, or undefined
+   * @param p the bytes
+   * @returns how many were written
    */
-  tryAcquire(size: number): Uint8Array | undefined {
-    const bytes = Math.min(Math.max(size, 1), CHUNK_SIZE);
-    if (this.#used + bytes > this.budget) return undefined;
-    this.#used += bytes;
-    if (bytes === CHUNK_SIZE) return this.#free.pop() ?? new Uint8Array(CHUNK_SIZE);
-    return new Uint8Array(bytes);
-  }
+  write(p: Uint8Array): Promise<number>;
+}
 
-  /** @param buffer a buffer from this pool, no longer in use */
-  release(buffer: Uint8Array): void {
-    this.#used -= buffer.length;
-    // Keep a few chunks for the next transfers; the rest go back to the
-    // system, so that a burst of transfers does not hold memory forever.
-    if (buffer.length === CHUNK_SIZE && this.#free.length < _SPARE_CHUNKS) this.#free.push(buffer);
-    this.#waiters.shift()?.();
+/** A source ended before the size it announced: a file shrank while it was sent. */
+export class SourceEndedError extends Error {
+  /**
+   * Creates a SourceEndedError.
+   *
+   * @param message what ended early
+   */
+  constructor(message = "The file ended before its expected size") {
+    super(message);
+    this.name = "SourceEndedError";
   }
 }
 
-/** The pool a client uses: one transfer, two chunks. */
-export const clientPool: ChunkPool = new ChunkPool(2 * CHUNK_SIZE);
+/**
+ * A {@link BodySource} over a stream, such as a browser upload.
+ *
+ * @param stream the bytes
+ * @returns a source that reads the stream in order
+ */
+export function streamSource(stream: ReadableStream<Uint8Array>): BodySource & Disposable {
+  const reader = stream.getReader();
+  let rest: Uint8Array | undefined;
+  return {
+    async read(p: Uint8Array): Promise<number | null> {
+      if (!rest || rest.length === 0) {
+        const next = await reader.read();
+        if (next.done) return null;
+        rest = next.value;
+      }
+      const n = Math.min(p.length, rest.length);
+      p.set(rest.subarray(0, n));
+      rest = rest.subarray(n);
+      return n;
+    },
+    [Symbol.dispose]() {
+      reader.releaseLock();
+    },
+  };
+}
 
 /** Called with the bytes of the body moved so far. */
 export type ProgressCallback = (bytes: number) => void;
@@ -95,17 +91,17 @@ export function newHash(): Hash {
 }
 
 /**
- * Feeds the first `length` bytes of a file into a hash, leaving the file's
+ * Feeds the next `length` bytes of a source into a hash, leaving a file's
  * position at `length`. Used to verify and continue a partial file.
  *
- * @param file an open file, positioned at its start
+ * @param source an open file positioned at its start, or any source
  * @param length bytes to hash
  * @param hash the hash to feed
  * @param pool buffers
- * @throws {TruncatedError} when the file is shorter than `length`
+ * @throws {SourceEndedError} when the source is shorter than `length`
  */
 export async function hashPrefix(
-  file: Deno.FsFile,
+  source: BodySource,
   length: number,
   hash: Hash,
   pool: ChunkPool,
@@ -116,7 +112,7 @@ export async function hashPrefix(
     let remaining = length;
     while (remaining > 0) {
       const chunk = buffer.subarray(0, Math.min(buffer.length, remaining));
-      await _readFileFull(file, chunk);
+      await readFull(source, chunk);
       hash.update(chunk);
       remaining -= chunk.length;
     }
@@ -126,23 +122,23 @@ export async function hashPrefix(
 }
 
 /**
- * Sends `length` bytes of `file`, from its current position, to `wire`.
+ * Sends `length` bytes of `source`, from its current position, to `wire`.
  * The next chunk is read from disk while the previous one is on the wire.
  *
- * @param file the source, positioned where sending starts
+ * @param source the source, positioned where sending starts
  * @param wire the destination
  * @param length bytes to send
  * @param options pool, hash and progress
- * @throws {TruncatedError} when the file ends early (it shrank while sent)
+ * @throws {SourceEndedError} when the source ends early (a file shrank while sent)
  */
 export async function sendBody(
-  file: Deno.FsFile,
+  source: BodySource,
   wire: Wire,
   length: number,
   options: BodyOptions,
 ): Promise<void> {
   if (length === 0) return;
-  const buffers = await _acquirePair(options.pool, length);
+  const buffers = await acquirePair(options.pool, length);
   let pending: Promise<void> | undefined;
   try {
     let done = 0;
@@ -150,10 +146,10 @@ export async function sendBody(
       const buffer = buffers[i % buffers.length]!;
       if (buffers.length === 1 && pending) await pending;
       const chunk = buffer.subarray(0, Math.min(buffer.length, length - done));
-      await _readFileFull(file, chunk);
+      await readFull(source, chunk);
       options.hash.update(chunk);
       if (pending) await pending;
-      pending = _writeReporting(wire, chunk, done, options.onProgress);
+      pending = writeReporting(wire, chunk, done, options.onProgress);
       done += chunk.length;
       // Awaited on the next round; until then a failure must not count as unhandled.
       pending.catch(() => {});
@@ -168,13 +164,13 @@ export async function sendBody(
 }
 
 /**
- * Receives a body from `wire` into `file`: exactly `length` bytes, or, when
+ * Receives a body from `wire` into `sink`: exactly `length` bytes, or, when
  * `length` is undefined (the classic protocol), everything until end of
  * stream. The next chunk is read from the network while the previous one is
  * written to disk.
  *
  * @param wire the source
- * @param file the destination, positioned where writing starts
+ * @param sink the destination, positioned where writing starts
  * @param length bytes expected, or undefined for "until end of stream"
  * @param options pool, hash and progress
  * @returns the number of bytes received
@@ -182,12 +178,12 @@ export async function sendBody(
  */
 export async function receiveBody(
   wire: Wire,
-  file: Deno.FsFile,
+  sink: BodySink,
   length: number | undefined,
   options: BodyOptions,
 ): Promise<number> {
   if (length === 0) return 0;
-  const buffers = await _acquirePair(options.pool, length ?? CHUNK_SIZE);
+  const buffers = await acquirePair(options.pool, length ?? CHUNK_SIZE);
   let pending: Promise<void> | undefined;
   let done = 0;
   try {
@@ -213,13 +209,13 @@ export async function receiveBody(
         // Keep what did arrive, so that a resumed transfer loses nothing.
         if (got > 0) {
           await pending?.catch(() => {});
-          pending = _writeFileFull(file, buffer.subarray(0, got)).catch(() => {});
+          pending = writeAll(sink, buffer.subarray(0, got)).catch(() => {});
         }
         throw error;
       }
       if (pending) await pending;
       if (got === 0) break;
-      pending = _writeFileFull(file, buffer.subarray(0, got));
+      pending = writeAll(sink, buffer.subarray(0, got));
       done += got;
       // Awaited on the next round; until then a failure must not count as unhandled.
       pending.catch(() => {});
@@ -234,7 +230,7 @@ export async function receiveBody(
 }
 
 /** One buffer, and a second one for overlap when the body needs and the pool has it. */
-async function _acquirePair(pool: ChunkPool, length: number): Promise<Uint8Array[]> {
+async function acquirePair(pool: ChunkPool, length: number): Promise<Uint8Array[]> {
   const first = await pool.acquire(length);
   if (length <= first.length) return [first];
   const second = pool.tryAcquire(length - first.length);
@@ -242,33 +238,33 @@ async function _acquirePair(pool: ChunkPool, length: number): Promise<Uint8Array
 }
 
 /** Progress is reported at least this often while a chunk goes out. */
-const _PROGRESS_STEP = 4 * 1024 * 1024;
+const PROGRESS_STEP = 4 * 1024 * 1024;
 
 /** Writes a chunk to the wire, reporting progress every few MiB on the way. */
-async function _writeReporting(
+async function writeReporting(
   wire: Wire,
   chunk: Uint8Array,
   before: number,
   onProgress: ProgressCallback | undefined,
 ): Promise<void> {
   if (!onProgress) return await wire.write(chunk);
-  for (let at = 0; at < chunk.length; at += _PROGRESS_STEP) {
-    const piece = chunk.subarray(at, Math.min(at + _PROGRESS_STEP, chunk.length));
+  for (let at = 0; at < chunk.length; at += PROGRESS_STEP) {
+    const piece = chunk.subarray(at, Math.min(at + PROGRESS_STEP, chunk.length));
     await wire.write(piece);
     onProgress(before + at + piece.length);
   }
 }
 
-async function _readFileFull(file: Deno.FsFile, target: Uint8Array): Promise<void> {
+async function readFull(source: BodySource, target: Uint8Array): Promise<void> {
   let got = 0;
   while (got < target.length) {
-    const n = await file.read(target.subarray(got));
-    if (n === null) throw new TruncatedError("The file ended before its expected size");
+    const n = await source.read(target.subarray(got));
+    if (n === null) throw new SourceEndedError();
     got += n;
   }
 }
 
-async function _writeFileFull(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+async function writeAll(sink: BodySink, bytes: Uint8Array): Promise<void> {
   let written = 0;
-  while (written < bytes.length) written += await file.write(bytes.subarray(written));
+  while (written < bytes.length) written += await sink.write(bytes.subarray(written));
 }

@@ -1,0 +1,205 @@
+/**
+ * The client's command line: flags, help, the progress bar, the summary and
+ * exit codes. The only place that names a client flag, so the wording that
+ * suggests one (`add --force`, `add --classic`) is added here.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  CLIENT_DEFAULTS,
+  ClientError,
+  get,
+  list,
+  put,
+  type TransferOptions,
+  type TransferResult,
+  VERSION,
+} from "../mod.ts";
+import {
+  describeUnexpected,
+  EXIT,
+  EXIT_FOR,
+  fail,
+  isParseArgsError,
+  parsePort,
+  parseSeconds,
+  UsageError,
+} from "./common.ts";
+import { formatBytes, formatDuration, formatRate, ProgressBar } from "./progress.ts";
+
+const PROGRAM = "privateshare";
+const USAGE = "Usage: client.ts HOST PORT put FILE | get NAME | list [options] (--help for more)";
+
+const HELP = `privateshare client ${VERSION}: put, get and list files on a privateshare server.
+
+Usage:
+  deno run --allow-net --allow-read client.ts HOST PORT put FILE [--as NAME]
+  deno run --allow-net --allow-read --allow-write client.ts HOST PORT get NAME [--output PATH] [--force]
+  deno run --allow-net client.ts HOST PORT list [--json]
+
+Options:
+  --as NAME          put: store the file under NAME instead of its own name
+  -o, --output PATH  get: save to PATH (a file, or a folder to save into)
+  -f, --force        get: overwrite a local file of the same name
+  --json             list: print JSON instead of a table
+  --no-resume        put/get: start over instead of continuing an interrupted transfer
+  --classic          speak the original privateshare protocol (no size, no checksum)
+  --timeout SECONDS  give up when the server makes no progress this long (default ${
+  CLIENT_DEFAULTS.timeoutMs / 1000
+})
+  -q, --quiet        no progress bar and no summary line
+  -h, --help         show this help
+  -V, --version      show the version
+
+Exit codes: 0 success, 1 unexpected error, 2 bad arguments or missing permission,
+3 refused by the server, 4 connection failed or lost, 5 verification failed,
+6 local file problem, 7 the server speaks another protocol.
+`;
+
+/**
+ * Runs the client's command line and exits with its code.
+ *
+ * @param args the arguments after the script
+ */
+export async function main(args: string[]): Promise<void> {
+  try {
+    Deno.exit(await run(args));
+  } catch (error) {
+    if (error instanceof UsageError || isParseArgsError(error)) {
+      fail(PROGRAM, error.message, EXIT.usage, USAGE);
+    }
+    if (error instanceof ClientError) fail(PROGRAM, describe(error), EXIT_FOR[error.kind]);
+    fail(PROGRAM, describeUnexpected(error), EXIT.internal);
+  }
+}
+
+/**
+ * A client failure in the words of the command line: where a flag fixes it,
+ * the line says which.
+ *
+ * @param error the failure
+ * @returns one line
+ */
+export function describe(error: ClientError): string {
+  switch (error.code) {
+    case "permission": {
+      const flag = `--allow-${error.permission}`;
+      return `privateshare needs ${flag} ${error.purpose}: run it with ${flag}`;
+    }
+    case "exists":
+      return `${error.message}: add --force to overwrite it, or --output to save elsewhere`;
+    case "appeared":
+      return `${error.message}: add --force to overwrite it`;
+    case "not-privateshare":
+      return `${error.message}: if it is an original privateshare server, add --classic`;
+    default:
+      return error.message;
+  }
+}
+
+async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      as: { type: "string" },
+      output: { type: "string", short: "o" },
+      force: { type: "boolean", short: "f" },
+      json: { type: "boolean" },
+      "no-resume": { type: "boolean" },
+      classic: { type: "boolean" },
+      timeout: { type: "string" },
+      quiet: { type: "boolean", short: "q" },
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "V" },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return EXIT.ok;
+  }
+  if (values.version) {
+    console.log(`privateshare ${VERSION}`);
+    return EXIT.ok;
+  }
+  const [host, portText, op, file, ...extra] = positionals;
+  if (host === undefined) throw new UsageError("Missing HOST: give the server's address");
+  const port = parsePort(portText);
+  if (op === undefined) throw new UsageError("Missing operation: give put, get or list");
+  if (op !== "put" && op !== "get" && op !== "list") {
+    throw new UsageError(`Unknown operation '${op}': give put, get or list`);
+  }
+  if (op !== "list" && file === undefined) {
+    throw new UsageError(`Missing ${op === "put" ? "FILE" : "NAME"}: ${op} takes one file`);
+  }
+  const surplus = op === "list" ? [file, ...extra] : extra;
+  if (surplus[0] !== undefined) throw new UsageError(`Unexpected argument '${surplus[0]}'`);
+  const misplaced = (flag: string, ops: string) => {
+    throw new UsageError(`${flag} goes with ${ops}, not with ${op}`);
+  };
+  if (values.as !== undefined && op !== "put") misplaced("--as", "put");
+  if (values.output !== undefined && op !== "get") misplaced("--output", "get");
+  if (values.force && op !== "get") misplaced("--force", "get");
+  if (values.json && op !== "list") misplaced("--json", "list");
+
+  const options: TransferOptions = {
+    host,
+    port,
+    classic: values.classic ?? false,
+    timeoutMs: parseSeconds("--timeout", values.timeout, CLIENT_DEFAULTS.timeoutMs),
+    resume: !values["no-resume"],
+  };
+  const quiet = values.quiet ?? false;
+
+  if (op === "list") {
+    const files = await list(options);
+    if (values.json) {
+      console.log(JSON.stringify(files, null, 2));
+    } else if (files.length === 0) {
+      console.error("(no files)");
+    } else {
+      for (const f of files) {
+        const size = f.size === undefined ? "" : formatBytes(f.size).padStart(10);
+        const time = f.mtime === undefined ? "" : localTime(f.mtime);
+        console.log([size, time, f.name].filter((x) => x !== "").join("  "));
+      }
+    }
+    return EXIT.ok;
+  }
+
+  const bar = !quiet && Deno.stderr.isTerminal() ? new ProgressBar(`${op} ${file}`) : undefined;
+  if (bar) options.onProgress = (p) => bar.update(p);
+  let result: TransferResult;
+  try {
+    result = op === "put"
+      ? await put(file!, { ...options, ...(values.as !== undefined ? { as: values.as } : {}) })
+      : await get(file!, {
+        ...options,
+        ...(values.output !== undefined ? { output: values.output } : {}),
+        force: values.force ?? false,
+      });
+  } finally {
+    bar?.finish();
+  }
+  if (!quiet) console.log(summary(op, result));
+  return EXIT.ok;
+}
+
+function summary(op: "put" | "get", r: TransferResult): string {
+  const where = op === "put" ? `'${r.name}'` : `'${r.name}' -> '${r.path}'`;
+  const resumed = r.resumedFrom > 0 ? `, resumed at ${formatBytes(r.resumedFrom)}` : "";
+  const check = r.sha256
+    ? `verified sha256 ${r.sha256.slice(0, 16)}…`
+    : "not verified: classic protocol";
+  return `${op} ${where}: ${formatBytes(r.size)} in ${formatDuration(r.ms)} ` +
+    `(${formatRate(r.moved, r.ms)}${resumed}), ${check}`;
+}
+
+function localTime(ms: number): string {
+  const d = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}

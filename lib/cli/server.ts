@@ -1,0 +1,246 @@
+/**
+ * The server's command line: flags, help, the startup lines, signals and
+ * exit codes. The only place that names a server flag.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  checkRoot,
+  ListenError,
+  type LogFormat,
+  Logger,
+  READ_ONLY_MESSAGE,
+  RootError,
+  type Server,
+  SERVER_DEFAULTS,
+  type ServerEvent,
+  startServer,
+  VERSION,
+} from "../mod.ts";
+import {
+  describeUnexpected,
+  EXIT,
+  fail,
+  isParseArgsError,
+  parseCount,
+  parsePort,
+  parseSeconds,
+  UsageError,
+} from "./common.ts";
+
+const PROGRAM = "privateshare-server";
+const USAGE = "Usage: server.ts PORT [--root DIR] [--host ADDR] [--read-only] " +
+  "[--idle-timeout SECONDS] [--max-connections N] [--log-format text|json] (--help for more)";
+
+const seconds = (ms: number) => ms / 1000;
+
+const HELP = `privateshare server ${VERSION}: serves one folder over TCP.
+
+Usage:
+  deno run --allow-net --allow-read [--allow-write] server.ts PORT [options]
+
+Without --allow-write, or with --read-only, the server is read-only: it serves
+get and list and refuses every put. With --allow-write it accepts uploads too.
+
+Options:
+  --root DIR               folder to serve (default: the current folder)
+  --host ADDR              address to listen on (default: all interfaces, IPv4 and IPv6)
+  --read-only              refuse uploads even where writing is allowed
+  --idle-timeout SECONDS   shut down after this long without a connection (default ${
+  seconds(SERVER_DEFAULTS.idleTimeoutMs)
+}; 0 never)
+  --max-connections N      connections served at once; more are refused as busy (default ${SERVER_DEFAULTS.maxConnections})
+  --command-timeout SECONDS  drop a client that sends no command for this long (default ${
+  seconds(SERVER_DEFAULTS.commandTimeoutMs)
+})
+  --data-timeout SECONDS   drop a transfer that makes no progress for this long (default ${
+  seconds(SERVER_DEFAULTS.dataTimeoutMs)
+})
+  --partial-ttl SECONDS    remove interrupted uploads older than this (default ${
+  seconds(SERVER_DEFAULTS.partialTtlMs)
+})
+  --grace SECONDS          on SIGINT/SIGTERM, let transfers finish this long (default ${
+  seconds(SERVER_DEFAULTS.graceMs)
+})
+  --log-format text|json   log lines for people or for machines (default text)
+  -h, --help               show this help
+  -V, --version            show the version
+
+Exit codes: 0 stopped normally, 1 unexpected error, 2 bad arguments or unusable port.
+`;
+
+/**
+ * Runs the server's command line and exits with its code.
+ *
+ * @param args the arguments after the script
+ */
+export async function main(args: string[]): Promise<void> {
+  try {
+    Deno.exit(await run(args));
+  } catch (error) {
+    if (error instanceof UsageError) {
+      fail(PROGRAM, error.message, EXIT.usage, error.showUsage ? USAGE : undefined);
+    }
+    if (isParseArgsError(error)) fail(PROGRAM, error.message, EXIT.usage, USAGE);
+    fail(PROGRAM, describeUnexpected(error), EXIT.internal);
+  }
+}
+
+async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      root: { type: "string" },
+      host: { type: "string" },
+      "read-only": { type: "boolean" },
+      "idle-timeout": { type: "string" },
+      "max-connections": { type: "string" },
+      "command-timeout": { type: "string" },
+      "data-timeout": { type: "string" },
+      "partial-ttl": { type: "string" },
+      grace: { type: "string" },
+      "log-format": { type: "string" },
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "V" },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return EXIT.ok;
+  }
+  if (values.version) {
+    console.log(`privateshare-server ${VERSION}`);
+    return EXIT.ok;
+  }
+  if (positionals.length > 1) {
+    throw new UsageError(`Unexpected argument '${positionals[1]}': give only PORT and options`);
+  }
+  const port = parsePort(positionals[0]);
+  const format = values["log-format"] ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw new UsageError(`Invalid --log-format '${format}': give text or json`);
+  }
+  const root = values.root ?? ".";
+  const timing = {
+    idleTimeoutMs: parseSeconds(
+      "--idle-timeout",
+      values["idle-timeout"],
+      SERVER_DEFAULTS.idleTimeoutMs,
+    ),
+    maxConnections: parseCount(
+      "--max-connections",
+      values["max-connections"],
+      SERVER_DEFAULTS.maxConnections,
+    ),
+    commandTimeoutMs: parseSeconds(
+      "--command-timeout",
+      values["command-timeout"],
+      SERVER_DEFAULTS.commandTimeoutMs,
+    ),
+    dataTimeoutMs: parseSeconds(
+      "--data-timeout",
+      values["data-timeout"],
+      SERVER_DEFAULTS.dataTimeoutMs,
+    ),
+    partialTtlMs: parseSeconds(
+      "--partial-ttl",
+      values["partial-ttl"],
+      SERVER_DEFAULTS.partialTtlMs,
+    ),
+  };
+  const graceMs = parseSeconds("--grace", values.grace, SERVER_DEFAULTS.graceMs);
+  const log = new Logger(format as LogFormat);
+
+  if (Deno.permissions.querySync({ name: "read", path: root }).state !== "granted") {
+    throw new UsageError(`Serving '${root}' needs --allow-read: run deno with --allow-read`);
+  }
+  if (Deno.permissions.querySync({ name: "net" }).state !== "granted") {
+    throw new UsageError("Listening needs --allow-net: run deno with --allow-net");
+  }
+  try {
+    checkRoot(root);
+  } catch (error) {
+    if (!(error instanceof RootError)) throw error;
+    if (error.code === "missing") {
+      throw new UsageError(`${error.message}: give an existing folder to --root`);
+    }
+    throw new UsageError(error.message, error.code !== "denied");
+  }
+  // Read-only is the library's option; without write permission it is forced
+  // on, and a client that tries to upload is told how to turn uploads on.
+  const writeGranted =
+    Deno.permissions.querySync({ name: "write", path: root }).state === "granted";
+  const readOnly = values["read-only"] === true || !writeGranted;
+  const mode = !readOnly
+    ? "accepting uploads"
+    : writeGranted
+    ? "read-only (--read-only)"
+    : "read-only: restart with --allow-write to accept uploads";
+
+  let server: Server;
+  let signalName: string | undefined;
+  const onEvent = (event: ServerEvent) => {
+    if (event.type === "started") {
+      const where = event.host === "::" || event.host === "0.0.0.0" ? "all interfaces" : event.host;
+      log.event(
+        "listening",
+        `privateshare ${VERSION} serving '${event.root}' on port ${event.port} (${where}), ${mode}`,
+        { port: event.port, host: event.host, root: event.root, writable: !event.readOnly },
+      );
+      log.event(
+        "idle-timeout",
+        event.idleTimeoutMs > 0
+          ? `Shutting down after ${
+            seconds(event.idleTimeoutMs)
+          } s without a connection (--idle-timeout 0 to keep running)`
+          : "No idle shutdown: running until stopped",
+        { idleSeconds: seconds(event.idleTimeoutMs) },
+      );
+    } else if (event.type === "stopping" && signalName !== undefined) {
+      log.event(
+        "stopping",
+        `${signalName}: not accepting connections; letting ${event.active} connection(s) ` +
+          `finish for up to ${seconds(event.graceMs)} s`,
+        { signal: signalName, active: event.active, graceSeconds: seconds(event.graceMs) },
+      );
+    } else {
+      log.handle(event);
+    }
+  };
+  try {
+    server = startServer({
+      ...timing,
+      root,
+      port,
+      ...(values.host !== undefined ? { host: values.host } : {}),
+      readOnly,
+      readOnlyMessage: writeGranted
+        ? READ_ONLY_MESSAGE
+        : "This server is read-only: restart it with --allow-write to accept uploads",
+      bufferBytes: SERVER_DEFAULTS.bufferBytes,
+      onEvent,
+    });
+  } catch (error) {
+    if (!(error instanceof ListenError)) throw error;
+    throw new UsageError(
+      error.code === "address" ? `${error.message}: check --host` : error.message,
+      false,
+    );
+  }
+
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    try {
+      Deno.addSignalListener(signal, () => {
+        signalName ??= signal;
+        server.close(graceMs);
+      });
+    } catch {
+      // Not every signal exists on every system (Windows has no SIGTERM).
+    }
+  }
+  await server.finished;
+  return EXIT.ok;
+}

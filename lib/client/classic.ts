@@ -1,0 +1,93 @@
+/**
+ * The client's side of the original privateshare format ("classic"), for
+ * talking to an original server: no size, no checksum, no resume.
+ *
+ * @module
+ */
+
+import { CancelError } from "../protocol/errors.ts";
+import type { Wire } from "../net/wire.ts";
+import {
+  finishClassicPut,
+  readClassicCode,
+  readClassicList,
+  sendClassicCommand,
+} from "../exchange/classic.ts";
+import { type BodySource, newHash, receiveBody, sendBody } from "../transfer/body.ts";
+import type { Moved, StepOptions } from "./ps2.ts";
+
+/** The longest classic listing the client accepts. */
+const MAX_CLASSIC_LIST = 64 * 1024 * 1024;
+
+/**
+ * Sends a file to an original server.
+ *
+ * @param wire the connection
+ * @param source the local data
+ * @param name the name on the server
+ * @param size bytes
+ * @param options where, pool, progress
+ * @returns what was moved
+ */
+export async function putClassic(
+  wire: Wire,
+  source: BodySource,
+  name: string,
+  size: number,
+  options: StepOptions,
+): Promise<Moved> {
+  await sendClassicCommand(wire, "put", name);
+  if (await readClassicCode(wire) === "cancel") {
+    throw new CancelError(
+      "exists",
+      `The server refused to store '${name}': the name is taken, invalid, or uploads are off`,
+    );
+  }
+  const progress = options.onProgress;
+  await sendBody(source, wire, size, {
+    pool: options.pool,
+    hash: newHash(),
+    onProgress: progress && ((n) => progress({ done: n, total: size, resumedFrom: 0 })),
+  });
+  await finishClassicPut(wire);
+  return { size, resumedFrom: 0 };
+}
+
+/**
+ * Receives a file from an original server, until it closes.
+ *
+ * @param wire the connection
+ * @param file where the bytes go
+ * @param name the name on the server
+ * @param options where, pool, progress
+ * @returns what was moved
+ */
+export async function getClassic(
+  wire: Wire,
+  file: Deno.FsFile,
+  name: string,
+  options: StepOptions,
+): Promise<Moved> {
+  await sendClassicCommand(wire, "get", name);
+  if (await readClassicCode(wire) === "cancel") {
+    throw new CancelError("not-found", `The server has no file named '${name}'`);
+  }
+  const progress = options.onProgress;
+  const size = await receiveBody(wire, file, undefined, {
+    pool: options.pool,
+    hash: newHash(),
+    onProgress: progress && ((n) => progress({ done: n, resumedFrom: 0 })),
+  });
+  return { size, resumedFrom: 0 };
+}
+
+/**
+ * Lists an original server's files, by name.
+ *
+ * @param wire the connection
+ * @returns the names
+ */
+export async function listClassic(wire: Wire): Promise<string[]> {
+  await sendClassicCommand(wire, "list", "");
+  return await readClassicList(wire, MAX_CLASSIC_LIST);
+}

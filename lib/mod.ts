@@ -1,0 +1,56 @@
+/**
+ * privateshare's public API: start a server, and put, get and list files on
+ * one. The command-line programs and the GUI are built on exactly this.
+ *
+ * @example Serve a folder and fetch a file from it
+ * ```ts
+ * import { get, startServer } from "./mod.ts";
+ *
+ * await using server = startServer({ root: ".", port: 0, readOnly: true });
+ * const result = await get("README.md", {
+ *   host: "localhost",
+ *   port: server.addr.port,
+ *   output: await Deno.makeTempDir(),
+ * });
+ * console.log(result.sha256);
+ * ```
+ *
+ * @module
+ */
+
+export { VERSION } from "./version.ts";
+export { CancelError, ProtocolError, type Reason, REASONS } from "./protocol/errors.ts";
+export { nameProblem, RESERVED_PREFIX, validateName } from "./protocol/names.ts";
+export type { ListEntry } from "./protocol/ps2.ts";
+export { ListenError, type ListenFailure } from "./net/socket.ts";
+export {
+  checkRoot,
+  RootError,
+  Server,
+  SERVER_DEFAULTS,
+  type ServerOptions,
+  startServer,
+} from "./server/server.ts";
+export {
+  type RequestRecord,
+  type ServerEvent,
+  ServerEvents,
+  type ServerListener,
+} from "./server/events.ts";
+export { type EventLogLine, type LogFormat, Logger, type RequestLogLine } from "./server/log.ts";
+export { READ_ONLY_MESSAGE } from "./server/store.ts";
+export {
+  CLIENT_DEFAULTS,
+  type ConnectOptions,
+  get,
+  type GetOptions,
+  list,
+  put,
+  type PutOptions,
+  type PutStream,
+  type RemoteFile,
+  type TransferOptions,
+  type TransferResult,
+} from "./client/client.ts";
+export type { Progress } from "./client/ps2.ts";
+export { ClientError, type FailureCode, type FailureKind } from "./client/errors.ts";

@@ -1,0 +1,79 @@
+/**
+ * The rules a file name from the network must follow: one harmless path
+ * component (docs/PROTOCOL.md#names). Both ends apply them: the server to
+ * every name it is sent, the client before a name becomes a local path.
+ *
+ * @module
+ */
+
+import { CancelError } from "./errors.ts";
+
+/** Every file privateshare itself keeps in a folder starts with this. */
+export const RESERVED_PREFIX = ".privateshare-";
+
+const encoder = new TextEncoder();
+// C0 controls, DEL and C1 controls.
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * Checks that a name from the network is one harmless path component.
+ *
+ * @param name the name as received
+ * @throws {CancelError} `invalid-name`, saying which rule it broke
+ * @example
+ * ```ts
+ * validateName("apple.jpg"); // fine
+ * validateName("../etc/passwd"); // throws CancelError("invalid-name", ...)
+ * ```
+ */
+export function validateName(name: string): void {
+  const problem = nameProblem(name);
+  if (problem) throw new CancelError("invalid-name", `Invalid name ${quoteName(name)}: ${problem}`);
+}
+
+/**
+ * Says what is wrong with a name, if anything.
+ *
+ * @param name the name to check
+ * @returns a phrase naming the broken rule, or undefined for a good name
+ */
+export function nameProblem(name: string): string | undefined {
+  if (name.length === 0) return "it is empty";
+  if (encoder.encode(name).length > 255) return "it is longer than 255 bytes";
+  if (name === "." || name === "..") return "it names a folder";
+  if (name.includes("/") || name.includes("\\")) return "it contains a path separator";
+  if (CONTROL.test(name)) return "it contains a control character";
+  if (/^[A-Za-z]:/.test(name)) return "it starts with a drive letter";
+  if (name.startsWith(RESERVED_PREFIX)) {
+    return `names starting with '${RESERVED_PREFIX}' are reserved`;
+  }
+  if (!name.isWellFormed()) return "it is not valid Unicode";
+  if (name.includes("%")) {
+    // Decode leniently (a bad escape elsewhere must not switch the check off),
+    // so that no tool that decodes names can read this one as a path.
+    const decoded = percentDecode(name);
+    if (decoded !== name && nameProblem(decoded)) {
+      return "its URL-decoded form is not a plain file name";
+    }
+  }
+  return undefined;
+}
+
+/** Decodes every run of valid `%XX` escapes, leaving anything else as it is. */
+function percentDecode(text: string): string {
+  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    const bytes = Uint8Array.from(run.slice(1).split("%"), (hex) => parseInt(hex, 16));
+    return new TextDecoder().decode(bytes);
+  });
+}
+
+/**
+ * Quotes a name for a message, shortened when long.
+ *
+ * @param name the name
+ * @returns the name as a JSON string, at most 80 characters inside
+ */
+export function quoteName(name: string): string {
+  return JSON.stringify(name.length > 80 ? name.slice(0, 77) + "..." : name);
+}

@@ -1,0 +1,100 @@
+/**
+ * What a server tells its subscribers: typed events for the start, each
+ * request (began, progressed, ended), idleness, housekeeping and the stop.
+ * The log is one subscriber; a GUI is another.
+ *
+ * @module
+ */
+
+/** What one request did; handlers fill it in as they go. */
+export interface RequestRecord {
+  /** A number unique within this server's run. */
+  id: number;
+  /** Peer address, `host:port`. */
+  peer: string;
+  /** `ps2` for the default protocol, `classic` for the original's. */
+  protocol: "ps2" | "classic" | "unknown";
+  /** put, get, list, or `-` before the command was read. */
+  op: string;
+  /** The file name, when the operation has one. */
+  name?: string;
+  /** The body's size, when known. */
+  size?: number;
+  /** Body bytes moved in this request. */
+  bytes: number;
+  /** Where a resumed transfer started. */
+  resumedFrom?: number;
+  /** ok, cancel, closed, timeout or error. */
+  outcome: "ok" | "cancel" | "closed" | "timeout" | "error";
+  /** The reason code of a cancel. */
+  reason?: string;
+  /** What went wrong, for a person. */
+  message?: string;
+}
+
+/** Everything a server reports, one `type` each. */
+export type ServerEvent =
+  | {
+    type: "started";
+    /** The port it listens on. */
+    port: number;
+    /** The address it listens on. */
+    host: string;
+    /** The served folder, absolute. */
+    root: string;
+    /** Whether uploads are refused. */
+    readOnly: boolean;
+    /** Shutdown after this long without a connection; 0 never. */
+    idleTimeoutMs: number;
+  }
+  | { type: "request-start"; record: Readonly<RequestRecord> }
+  | { type: "request-progress"; record: Readonly<RequestRecord> }
+  | { type: "request-end"; record: Readonly<RequestRecord>; ms: number }
+  | { type: "idle-shutdown"; idleTimeoutMs: number }
+  | { type: "partials-removed"; count: number }
+  | { type: "error"; what: "accept" | "sweep"; message: string }
+  | { type: "stopping"; active: number; graceMs: number }
+  | { type: "stopped" };
+
+/** A function that receives a server's events. */
+export type ServerListener = (event: ServerEvent) => void;
+
+/**
+ * The subscribers of one server. A subscriber that throws is reported on
+ * stderr and kept from harming the server or the other subscribers.
+ */
+export class ServerEvents {
+  #listeners = new Set<ServerListener>();
+
+  /**
+   * Adds a subscriber.
+   *
+   * @param listener called with each event
+   * @returns a function that removes it
+   */
+  subscribe(listener: ServerListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Whether anyone listens (progress events are only built then). */
+  get active(): boolean {
+    return this.#listeners.size > 0;
+  }
+
+  /**
+   * Sends an event to every subscriber.
+   *
+   * @param event the event
+   */
+  emit(event: ServerEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        // A broken subscriber must not break a transfer.
+        console.error(`privateshare: an event subscriber failed: ${error}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * What every request handler shares: the context the server hands it, and
+ * how an error becomes the cancel a client hears and the outcome the log
+ * records.
+ *
+ * @module
+ */
+
+import { CancelError, ProtocolError } from "../protocol/errors.ts";
+import { isConnectionError, TimeoutError } from "../net/wire.ts";
+import type { ChunkPool } from "../transfer/pool.ts";
+import type { RequestRecord } from "./events.ts";
+import type { Store } from "./store.ts";
+
+/** What a protocol handler needs from the server. */
+export interface HandlerContext {
+  /** The served folder. */
+  store: Store;
+  /** Buffers for bodies. */
+  pool: ChunkPool;
+  /** The request being served; handlers fill it in. */
+  record: RequestRecord;
+  /** Deadline for progress while data flows. */
+  dataTimeoutMs: number;
+  /** Whether this connection is over the connection limit. */
+  overLimit: boolean;
+  /** Reports body bytes moved so far. */
+  progress(bytes: number): void;
+}
+
+/**
+ * Turns an error into the cancel the client should hear: a refusal as it
+ * is, malformed input `bad-request`, a full disk `no-space`, anything
+ * unexpected `internal` (the details stay in the server's log).
+ *
+ * @param error what was thrown
+ * @returns the cancel to send
+ */
+export function toCancel(error: unknown): CancelError {
+  if (error instanceof CancelError) return error;
+  if (error instanceof ProtocolError) {
+    return new CancelError("bad-request", error.message, { cause: error });
+  }
+  if ((error as { code?: string })?.code === "ENOSPC") {
+    return new CancelError(
+      "no-space",
+      "The server's disk is full: free some space and try again",
+      { cause: error },
+    );
+  }
+  return new CancelError(
+    "internal",
+    "The server failed to complete the request: see its log",
+    { cause: error },
+  );
+}
+
+/**
+ * Records how a request ended from what it threw.
+ *
+ * @param record the request's record
+ * @param error what was thrown
+ */
+export function recordError(record: RequestRecord, error: unknown): void {
+  if (error instanceof CancelError || error instanceof ProtocolError) {
+    const cancel = toCancel(error);
+    record.outcome = "cancel";
+    record.reason = cancel.reason;
+    record.message = cancel.message;
+  } else if (error instanceof TimeoutError) {
+    record.outcome = "timeout";
+    record.message = error.message;
+  } else if (isConnectionError(error)) {
+    record.outcome = "closed";
+    record.message = error.message;
+  } else {
+    record.outcome = "error";
+    record.message = error instanceof Error ? error.message : String(error);
+  }
+}
