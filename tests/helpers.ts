@@ -8,6 +8,7 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type Server, type ServerEvent, type ServerOptions, startServer } from "../lib/mod.ts";
 
 /** The repository root. */
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
@@ -165,6 +166,51 @@ export async function startTestServer(spec: ServerSpec): Promise<TestServer> {
     },
   };
   return server;
+}
+
+/** A server of the library, in this process, with every event it sent. */
+export interface LibraryServer extends AsyncDisposable {
+  /** The server; `server.addr.port` is its port. */
+  server: Server;
+  /** Its port. */
+  port: number;
+  /** Every event so far, in order. */
+  events: ServerEvent[];
+}
+
+/**
+ * Starts the library's server in this process on 127.0.0.1, port 0, with no
+ * idle shutdown unless asked: faster than a process, and its events can be
+ * read directly. `await using` stops it.
+ *
+ * @param root the folder to serve
+ * @param options more server options
+ * @returns the server and its events
+ */
+export function serveFolder(
+  root: string,
+  options: Partial<ServerOptions> = {},
+): LibraryServer {
+  const events: ServerEvent[] = [];
+  const server = startServer({
+    port: 0,
+    host: "127.0.0.1",
+    idleTimeoutMs: 0,
+    ...options,
+    root,
+    onEvent: (event) => {
+      events.push(event);
+      options.onEvent?.(event);
+    },
+  });
+  return {
+    server,
+    port: server.addr.port,
+    events,
+    async [Symbol.asyncDispose]() {
+      await server.close();
+    },
+  };
 }
 
 /** What a CLI run printed and how it ended. */

@@ -93,12 +93,7 @@ export async function readClassicCode(wire: Wire): Promise<"pass" | "cancel"> {
  * @throws {ProtocolError} when the listing is longer than `limit`
  */
 export async function readClassicList(wire: Wire, limit: number): Promise<string[]> {
-  while (await wire.fill()) {
-    if (wire.buffered.length > limit) {
-      throw new ProtocolError(`The listing is longer than ${limit} bytes`);
-    }
-  }
-  return decodeClassicList(wire.buffered);
+  return decodeClassicList(await wire.readToEnd(limit));
 }
 
 /**

@@ -64,6 +64,7 @@ export class Wire {
   #deadlineMs = 0;
   #lastProgress = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #budgetTimer: ReturnType<typeof setTimeout> | undefined;
   #timedOut = false;
   #closed = false;
 
@@ -104,6 +105,25 @@ export class Wire {
     if (ms > 0) this.#arm(ms);
   }
 
+  /**
+   * Sets a budget: the connection is closed when this much time has passed,
+   * however steadily bytes trickle in, and pending reads and writes fail
+   * with {@link TimeoutError}. Unlike {@link setDeadline}, progress does not
+   * extend it.
+   *
+   * @param ms milliseconds from now; 0 to remove the budget
+   */
+  setBudget(ms: number): void {
+    if (this.#budgetTimer !== undefined) clearTimeout(this.#budgetTimer);
+    this.#budgetTimer = undefined;
+    if (ms <= 0 || this.#closed) return;
+    this.#budgetTimer = setTimeout(() => {
+      this.#budgetTimer = undefined;
+      this.#timedOut = true;
+      this.close();
+    }, ms);
+  }
+
   #arm(ms: number): void {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -133,13 +153,19 @@ export class Wire {
   }
 
   /**
-   * Reads more bytes into the internal buffer.
+   * Reads more bytes into the internal buffer. Every call either adds at
+   * least one byte, reports the end of the stream, or fails: it never
+   * returns having read nothing.
    *
    * @returns false at end of stream
+   * @throws {ProtocolError} when the buffer is full of unconsumed bytes
    */
   async fill(): Promise<boolean> {
     if (this.#start > 0 && this.#start === this.#end) this.#start = this.#end = 0;
     if (this.#end === this.#buf.length) {
+      if (this.#start === 0) {
+        throw new ProtocolError(`Message is longer than ${this.#buf.length} bytes`);
+      }
       this.#buf.copyWithin(0, this.#start, this.#end);
       this.#end -= this.#start;
       this.#start = 0;
@@ -275,6 +301,8 @@ export class Wire {
   close(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#budgetTimer !== undefined) clearTimeout(this.#budgetTimer);
+    this.#budgetTimer = undefined;
     if (this.#closed) return;
     this.#closed = true;
     try {
