@@ -54,3 +54,4 @@ export {
 } from "./client/client.ts";
 export type { Progress } from "./client/ps2.ts";
 export { ClientError, type FailureCode, type FailureKind } from "./client/errors.ts";
+export { printable } from "./protocol/printable.ts";
