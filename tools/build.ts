@@ -145,8 +145,9 @@ export class CompileError extends Error {
    *
    * @param message one line: what failed and what to do
    * @param output everything `deno compile` printed
+   * @param runtimeMissing whether it failed because it could not download its runtime
    */
-  constructor(message: string, readonly output: string) {
+  constructor(message: string, readonly output: string, readonly runtimeMissing: boolean) {
     super(message);
     this.name = "CompileError";
   }
@@ -174,10 +175,12 @@ export async function compile(spec: CompileSpec, signal?: AbortSignal): Promise<
   if (code === 0) return;
   const decoder = new TextDecoder();
   const output = decoder.decode(stdout) + decoder.decode(stderr);
+  const { text, runtimeMissing } = explain(output);
   throw new CompileError(
     `deno compile of ${spec.program.entry}${spec.target ? ` for ${spec.target}` : ""} ` +
-      `failed (exit ${code}): ${explain(output)}`,
+      `failed (exit ${code}): ${text}`,
     output,
+    runtimeMissing,
   );
 }
 
@@ -185,7 +188,7 @@ export async function compile(spec: CompileSpec, signal?: AbortSignal): Promise<
  * One line from what `deno compile` printed: its error and deepest cause,
  * and what to do when it could not download its runtime.
  */
-function explain(output: string): string {
+function explain(output: string): { text: string; runtimeMissing: boolean } {
   const lines = output.split("Stack backtrace:")[0]!.split("\n").map((line) => line.trim());
   const error = lines.find((line) => line.startsWith("error:"))?.slice(6).trim() ??
     lines.filter((line) => line !== "").at(-1) ?? "no output";
@@ -194,8 +197,11 @@ function explain(output: string): string {
   );
   const download = /^Download (\S*denort\S*)$/m.exec(output.replace(/\r/g, ""));
   if (download && causes.length > 0) {
-    return `it could not download its runtime from ${download[1]} (${causes.at(-1)}): ` +
-      "allow it to reach Deno's servers, or set DENORT_BIN to a denort binary for this target";
+    return {
+      text: `it could not download its runtime from ${download[1]} (${causes.at(-1)}): ` +
+        "allow it to reach Deno's servers, or set DENORT_BIN to a denort binary for this target",
+      runtimeMissing: true,
+    };
   }
-  return causes.length > 0 ? `${error} (${causes.at(-1)})` : error;
+  return { text: causes.length > 0 ? `${error} (${causes.at(-1)})` : error, runtimeMissing: false };
 }
