@@ -135,7 +135,8 @@ function steady(text: string): string {
 
 /** A request log line without what differs from run to run. */
 function request(line: Record<string, unknown>): Record<string, unknown> {
-  const { time: _time, peer: _peer, ms: _ms, mibps: _mibps, ...rest } = line;
+  const rest = { ...line };
+  for (const key of ["time", "peer", "ms", "mibps"]) delete rest[key];
   if (rest.op === "list") delete rest.bytes; // the listing holds modification times
   return rest;
 }
