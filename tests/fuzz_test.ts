@@ -122,6 +122,14 @@ const NAME_PIECES = [
   "$HOME",
   "CON",
   "nul",
+  "Aux ",
+  "com7",
+  "LPT¹",
+  "conout$",
+  "<",
+  ">",
+  '"',
+  "|",
   RESERVED_PREFIX,
   RESERVED_PREFIX + "partial-",
   RESERVED_PREFIX + "tmp-",
@@ -413,6 +421,9 @@ function checkRefusal(error: unknown, where: string): string {
   return error.reason;
 }
 
+/** CON, PRN, AUX, NUL, CONIN$, CONOUT$, COMn, LPTn: alone, or before a dot (spaces between). */
+const WINDOWS_DEVICE = /^(CON|PRN|AUX|NUL|CONIN\$|CONOUT\$|COM[0-9¹²³]|LPT[0-9¹²³]) *(\.|$)/i;
+
 /** Every rule of a good name, checked independently of lib/protocol/names.ts. */
 function checkGoodName(name: string): void {
   const bytes = enc.encode(name).length;
@@ -429,6 +440,12 @@ function checkGoodName(name: string): void {
     ? "a control character"
     : /^[A-Za-z]:/.test(name)
     ? "a drive letter"
+    : /[<>:"|?*]/.test(name)
+    ? "a character Windows forbids"
+    : name.endsWith(".") || name.endsWith(" ")
+    ? "a trailing dot or space"
+    : WINDOWS_DEVICE.test(name)
+    ? "a Windows device name"
     : name.startsWith(RESERVED_PREFIX)
     ? "the reserved prefix"
     : undefined;

@@ -74,6 +74,16 @@ const HOSTILE: [name: string, rule: RegExp][] = [
   [RESERVED_PREFIX, /reserved/],
   [RESERVED_PREFIX + "partial-0123", /reserved/],
   [RESERVED_PREFIX + "tmp-x", /reserved/],
+  // What Windows cannot hold is refused everywhere (more in portable_names_test.ts).
+  ["...", /ends with a dot/],
+  ["....", /ends with a dot/],
+  ["a..", /ends with a dot/],
+  ["trailing space ", /ends with a dot or a space/],
+  ["ab:c.txt", /':'/],
+  ["1:2", /':'/],
+  ["aux.txt", /device name/],
+  ["nul.tar.gz", /device name/],
+  ["%3f", /URL-decoded/],
 ];
 
 /** Names that break no rule, however odd they look. */
@@ -82,7 +92,6 @@ const GOOD = [
   "apple.jpg",
   "with spaces.txt",
   " leading space",
-  "trailing space ",
   "a, b, c.txt",
   "Ελληνικά.txt",
   "русский.doc",
@@ -94,12 +103,19 @@ const GOOD = [
   "हिन्दी",
   "🍎.jpg",
   "👩‍👩‍👧‍👦 family.png",
-  "...",
-  "....",
   ".hidden",
+  ". leading dot and space",
   "..hidden",
   "a..b",
-  "a..",
+  "a..b.txt",
+  "console.log",
+  "auxiliary.txt",
+  "null.txt",
+  "com10",
+  "lpt",
+  "x.con",
+  "x.aux.txt",
+  " aux",
   "100%.txt",
   "50% off",
   "%",
@@ -110,8 +126,6 @@ const GOOD = [
   ".privateshare",
   "privateshare-x",
   "x.privateshare-partial",
-  "ab:c.txt",
-  "1:2",
   "\u00a0nbsp",
   "a".repeat(255),
 ];
@@ -276,6 +290,10 @@ const CLI_HOSTILE = [
   RESERVED_PREFIX + "partial-x",
   "../outside/secret.txt",
   "..%2foutside%2fsecret.txt",
+  "aux.txt",
+  "Nul.tar.gz",
+  "ends with a dot.",
+  "why?.txt",
 ];
 
 /** Names that only put can take through the CLI: get maps them to a local path first. */
@@ -366,7 +384,7 @@ Deno.test("put and get take every good name, unusual ones included", async () =>
     const names = [
       "with spaces, and commas.txt",
       "中文文件 🍎.txt",
-      "...",
+      ". leading dot and space",
       ".hidden",
       "a..b",
       "100%.txt",

@@ -1,7 +1,15 @@
 /**
  * The rules a file name from the network must follow: one harmless path
- * component (docs/PROTOCOL.md#names). Both ends apply them: the server to
- * every name it is sent, the client before a name becomes a local path.
+ * component that every system privateshare runs on can hold
+ * (docs/PROTOCOL.md#names). Both ends apply them, on every system: the
+ * server to every name it is sent, the client before a name becomes a local
+ * path, so that a folder shared from Linux can be fetched to Windows.
+ *
+ * Names are never rewritten: no case folding, no Unicode normalisation.
+ * Whether two names are one file is for the file system where the file
+ * lands to say; both ends create files only where nothing is, so a name that
+ * a case-insensitive file system folds onto an existing file is refused,
+ * never written over it.
  *
  * @module
  */
@@ -15,6 +23,22 @@ const encoder = new TextEncoder();
 // C0 controls, DEL and C1 controls.
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** Characters that Windows does not allow in a file name (besides separators and controls). */
+const WINDOWS_FORBIDDEN = /[<>:"|?*]/;
+/**
+ * Windows' device names: a file named so, with any extension and in any
+ * case (`aux.txt`, `Nul.tar.gz`), opens the device instead. Microsoft's
+ * naming rules also list COM0, LPT0 and the superscript digits.
+ */
+const DEVICES = new Set([
+  "CON",
+  "PRN",
+  "AUX",
+  "NUL",
+  "CONIN$",
+  "CONOUT$",
+  ...[..."0123456789\u00b9\u00b2\u00b3"].flatMap((digit) => [`COM${digit}`, `LPT${digit}`]),
+]);
 
 /**
  * Checks that a name from the network is one harmless path component.
@@ -45,6 +69,11 @@ export function nameProblem(name: string): string | undefined {
   if (name.includes("/") || name.includes("\\")) return "it contains a path separator";
   if (CONTROL.test(name)) return "it contains a control character";
   if (/^[A-Za-z]:/.test(name)) return "it starts with a drive letter";
+  const forbidden = WINDOWS_FORBIDDEN.exec(name);
+  if (forbidden) return `it contains '${forbidden[0]}', which Windows does not allow in a name`;
+  if (/[. ]$/.test(name)) return "it ends with a dot or a space, which Windows drops";
+  const device = deviceName(name);
+  if (device) return `'${device}' is a device name on Windows, with or without an extension`;
   if (name.startsWith(RESERVED_PREFIX)) {
     return `names starting with '${RESERVED_PREFIX}' are reserved`;
   }
@@ -58,6 +87,15 @@ export function nameProblem(name: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The Windows device a name opens, if any: Windows reads the part before the
+ * first dot, without its trailing spaces, in any case (`Aux .txt` is `AUX`).
+ */
+function deviceName(name: string): string | undefined {
+  const stem = name.split(".", 1)[0]!.replace(/ +$/, "").toUpperCase();
+  return DEVICES.has(stem) ? stem : undefined;
 }
 
 /** Decodes every run of valid `%XX` escapes, leaving anything else as it is. */

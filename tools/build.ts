@@ -1,0 +1,207 @@
+/**
+ * How privateshare's two programs are compiled with `deno compile`: their
+ * entry points, the permissions they carry, the assets they include, and
+ * the systems a release is built for. `deno task compile` and
+ * `deno task release` both compile through here.
+ *
+ * @module
+ */
+
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root. */
+export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
+
+/** One of the two programs. */
+export interface Program {
+  /** The file name of the compiled program, without `.exe`. */
+  readonly name: string;
+  /** Its entry point, relative to the repository root. */
+  readonly entry: string;
+  /** The permissions it is compiled with: the narrowest that do its job. */
+  readonly permissions: readonly string[];
+}
+
+/**
+ * The two programs. The server needs the network to listen, read to serve
+ * its folder, and write to accept uploads (it is read-only with
+ * `--read-only`); the client needs the network to connect, read to put a
+ * file, and write to save a download. Neither may run programs, read the
+ * environment or load libraries.
+ */
+export const PROGRAMS: readonly Program[] = [
+  {
+    name: "privateshare-server",
+    entry: "server.ts",
+    permissions: ["--allow-net", "--allow-read", "--allow-write"],
+  },
+  {
+    name: "privateshare-client",
+    entry: "client.ts",
+    permissions: ["--allow-net", "--allow-read", "--allow-write"],
+  },
+];
+
+/** The systems a release is built for, as `deno compile --target` names them. */
+export const TARGETS: readonly string[] = [
+  "x86_64-unknown-linux-gnu",
+  "aarch64-unknown-linux-gnu",
+  "x86_64-apple-darwin",
+  "aarch64-apple-darwin",
+  "x86_64-pc-windows-msvc",
+];
+
+/**
+ * Folders of files the programs read at run time (not imported as modules),
+ * relative to the repository root. Each one that exists is compiled in with
+ * `--include`; add a folder here when the programs start reading one.
+ */
+export const ASSET_FOLDERS: readonly string[] = ["lib/gui"];
+
+/**
+ * Whether a target is a Windows one, whose programs end in `.exe`.
+ *
+ * @param target a `deno compile --target` name
+ * @returns true for Windows
+ */
+export function isWindows(target: string): boolean {
+  return target.includes("windows");
+}
+
+/**
+ * The file name of a compiled program for a target.
+ *
+ * @param program the program
+ * @param target the target
+ * @returns `privateshare-server`, or `privateshare-server.exe` on Windows
+ */
+export function programFile(program: Program, target: string): string {
+  return isWindows(target) ? `${program.name}.exe` : program.name;
+}
+
+/**
+ * The asset folders that exist in a checkout, to pass to `--include`.
+ *
+ * @param root the repository root
+ * @returns the folders, relative to `root`
+ */
+export function assetFolders(root: string = ROOT): string[] {
+  return ASSET_FOLDERS.filter((folder) => existsSync(join(root, folder)));
+}
+
+/** What to compile: a program, where to, and for which system. */
+export interface CompileSpec {
+  /** The program. */
+  program: Program;
+  /** The output file. */
+  output: string;
+  /** A `--target`; the system it runs on when absent. */
+  target?: string;
+  /** Folders to `--include`, relative to the repository root. */
+  include?: readonly string[];
+}
+
+/**
+ * The arguments of `deno` that compile a program.
+ *
+ * @param spec the program, output, target and included folders
+ * @returns the arguments, starting with `compile`
+ * @example
+ * ```ts
+ * const args = compileArgs({ program: PROGRAMS[0]!, output: "dist/privateshare-server" });
+ * // ["compile", "--no-prompt", "--allow-net", "--allow-read", "--allow-write", "--output", ...]
+ * ```
+ */
+export function compileArgs(spec: CompileSpec): string[] {
+  return [
+    "compile",
+    "--no-prompt",
+    ...spec.program.permissions,
+    ...(spec.include ?? []).flatMap((folder) => ["--include", folder]),
+    ...(spec.target !== undefined ? ["--target", spec.target] : []),
+    "--output",
+    spec.output,
+    spec.program.entry,
+  ];
+}
+
+/**
+ * Whether an error is `parseArgs` refusing the command line.
+ *
+ * @param error what was thrown
+ * @returns true for an unknown option, a missing value and the like
+ */
+export function isParseArgsError(error: unknown): error is TypeError {
+  return error instanceof TypeError &&
+    String((error as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS");
+}
+
+/** `deno compile` failed; the message holds its last words. */
+export class CompileError extends Error {
+  /**
+   * Creates a CompileError.
+   *
+   * @param message one line: what failed and what to do
+   * @param output everything `deno compile` printed
+   * @param runtimeMissing whether it failed because it could not download its runtime
+   */
+  constructor(message: string, readonly output: string, readonly runtimeMissing: boolean) {
+    super(message);
+    this.name = "CompileError";
+  }
+}
+
+/**
+ * Compiles a program with the `deno` that runs this script, in the
+ * repository root. `deno compile` downloads its runtime (`denort`) for the
+ * target unless `DENORT_BIN` names one.
+ *
+ * @param spec the program, output, target and included folders
+ * @param signal stops the compile
+ * @throws {CompileError} when `deno compile` fails
+ */
+export async function compile(spec: CompileSpec, signal?: AbortSignal): Promise<void> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: compileArgs(spec),
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+    ...(signal ? { signal } : {}),
+  }).output();
+  if (code === 0) return;
+  const decoder = new TextDecoder();
+  const output = decoder.decode(stdout) + decoder.decode(stderr);
+  const { text, runtimeMissing } = explain(output);
+  throw new CompileError(
+    `deno compile of ${spec.program.entry}${spec.target ? ` for ${spec.target}` : ""} ` +
+      `failed (exit ${code}): ${text}`,
+    output,
+    runtimeMissing,
+  );
+}
+
+/**
+ * One line from what `deno compile` printed: its error and deepest cause,
+ * and what to do when it could not download its runtime.
+ */
+function explain(output: string): { text: string; runtimeMissing: boolean } {
+  const lines = output.split("Stack backtrace:")[0]!.split("\n").map((line) => line.trim());
+  const error = lines.find((line) => line.startsWith("error:"))?.slice(6).trim() ??
+    lines.filter((line) => line !== "").at(-1) ?? "no output";
+  const causes = lines.filter((line) => /^\d+: /.test(line)).map((line) =>
+    line.replace(/^\d+: /, "")
+  );
+  const download = /^Download (\S*denort\S*)$/m.exec(output.replace(/\r/g, ""));
+  if (download && causes.length > 0) {
+    return {
+      text: `it could not download its runtime from ${download[1]} (${causes.at(-1)}): ` +
+        "allow it to reach Deno's servers, or set DENORT_BIN to a denort binary for this target",
+      runtimeMissing: true,
+    };
+  }
+  return { text: causes.length > 0 ? `${error} (${causes.at(-1)})` : error, runtimeMissing: false };
+}
