@@ -1,11 +1,13 @@
 /**
- * Test helpers: a real server process on port 0, the real client CLI as a
- * subprocess, temporary folders, and files of random bytes compared byte
- * for byte.
+ * Test helpers, shared with bench/: a real server process on port 0, the
+ * real client CLI as a subprocess, the library's server in process, fake
+ * peers that speak raw bytes, temporary folders, files of random bytes
+ * compared byte for byte, and a deadline for every test.
  *
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Server, type ServerEvent, type ServerOptions, startServer } from "../lib/mod.ts";
@@ -16,8 +18,23 @@ export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
 export const SERVER_TS: string = join(ROOT, "server.ts");
 /** The client entry point. */
 export const CLIENT_TS: string = join(ROOT, "client.ts");
+/** Every permission a program of privateshare may need. */
+export const ALL_PERMS: readonly string[] = ["--allow-net", "--allow-read", "--allow-write"];
 
-const _decoder = new TextDecoder();
+const decoder = new TextDecoder();
+
+/**
+ * The arguments of `deno` that run one of the programs with exactly the
+ * given permissions and never prompt for more.
+ *
+ * @param script {@link SERVER_TS} or {@link CLIENT_TS}
+ * @param args the program's arguments
+ * @param perms permission flags
+ * @returns the arguments after `deno`
+ */
+export function denoRunArgs(script: string, args: string[], perms: readonly string[]): string[] {
+  return ["run", "--no-prompt", ...perms, script, ...args];
+}
 
 /** A server process under test. */
 export interface TestServer {
@@ -27,16 +44,19 @@ export interface TestServer {
   root: string;
   /** The process. */
   process: Deno.ChildProcess;
-  /** Every log line so far (JSON objects). */
+  /** Every log line so far (JSON objects); only the first with `record: false`. */
   lines: Record<string, unknown>[];
   /** Resolves with the exit code when the process ends. */
   exited: Promise<number>;
-  /** Waits for a log line that matches. */
+  /**
+   * Waits for a log line that matches; fails when the server exits first or
+   * after `ms` (default 20 s).
+   */
   waitFor(
     match: (line: Record<string, unknown>) => boolean,
     ms?: number,
   ): Promise<Record<string, unknown>>;
-  /** Stops the process (SIGTERM, then SIGKILL) and waits for it. */
+  /** Stops the process (SIGTERM, then SIGKILL after 5 s) and waits for it. */
   stop(): Promise<void>;
 }
 
@@ -48,34 +68,33 @@ export interface ServerSpec {
   write?: boolean;
   /** More server flags. */
   args?: string[];
+  /**
+   * Keep the log lines after `listening` (default true). Without, they are
+   * drained unparsed, so that a benchmark does not pay for parsing them.
+   */
+  record?: boolean;
+  /** Called with the process as soon as it is spawned (a benchmark tracks it to kill it). */
+  onSpawn?: (process: Deno.ChildProcess) => void;
 }
 
 /**
  * Starts the real server CLI on port 0 with JSON logs, and waits until it
- * listens.
+ * listens. A server that does not come up within 20 s is killed.
  *
  * @param spec folder, permissions and flags
  * @returns the running server
  */
 export async function startTestServer(spec: ServerSpec): Promise<TestServer> {
-  const perms = ["--allow-net", "--allow-read", ...(spec.write === false ? [] : ["--allow-write"])];
+  const perms = spec.write === false ? ["--allow-net", "--allow-read"] : ALL_PERMS;
+  const args = ["0", "--root", spec.root, "--log-format", "json"];
   const process = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      ...perms,
-      SERVER_TS,
-      "0",
-      "--root",
-      spec.root,
-      "--log-format",
-      "json",
-      ...(spec.args ?? []),
-    ],
+    args: denoRunArgs(SERVER_TS, [...args, ...(spec.args ?? [])], perms),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  spec.onSpawn?.(process);
+  const record = spec.record ?? true;
   const lines: Record<string, unknown>[] = [];
   const waiters: {
     match: (l: Record<string, unknown>) => boolean;
@@ -83,12 +102,15 @@ export async function startTestServer(spec: ServerSpec): Promise<TestServer> {
   }[] = [];
   let stderr = "";
   const stderrDone = (async () => {
-    for await (const chunk of process.stderr) stderr += _decoder.decode(chunk);
+    for await (const chunk of process.stderr) stderr += decoder.decode(chunk, { stream: true });
   })();
+  // The server logs a line per request to stdout: it is read all the time,
+  // or a full pipe would stall the server.
   const stdoutDone = (async () => {
     let pending = "";
     for await (const chunk of process.stdout) {
-      pending += _decoder.decode(chunk, { stream: true });
+      if (!record && lines.length > 0) continue;
+      pending += decoder.decode(chunk, { stream: true });
       let at: number;
       while ((at = pending.indexOf("\n")) >= 0) {
         const text = pending.slice(0, at);
@@ -96,7 +118,8 @@ export async function startTestServer(spec: ServerSpec): Promise<TestServer> {
         let line: Record<string, unknown>;
         try {
           line = JSON.parse(text);
-        } catch {
+        } catch (error) {
+          if (!(error instanceof SyntaxError)) throw error;
           line = { raw: text };
         }
         lines.push(line);
@@ -140,32 +163,43 @@ export async function startTestServer(spec: ServerSpec): Promise<TestServer> {
       });
     });
   };
-  const listening = await waitFor((l) => l.event === "listening");
-  const server: TestServer = {
+  const stop = async () => {
+    kill(process, "SIGTERM");
+    const timer = setTimeout(() => kill(process, "SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  let listening;
+  try {
+    listening = await waitFor((l) => l.event === "listening");
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
     port: listening.port as number,
     root: spec.root,
     process,
     lines,
     exited,
     waitFor,
-    async stop() {
-      try {
-        process.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-      const timer = setTimeout(() => {
-        try {
-          process.kill("SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }, 5000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop,
   };
-  return server;
+}
+
+/**
+ * Sends a signal to a child process that may already have exited.
+ *
+ * @param child the process
+ * @param signal the signal
+ */
+export function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    child.kill(signal);
+  } catch (error) {
+    // Deno throws a TypeError for a child that has already exited.
+    if (!(error instanceof TypeError)) throw error;
+  }
 }
 
 /** A server of the library, in this process, with every event it sent. */
@@ -231,8 +265,7 @@ export async function runClient(
   args: string[],
   options: { cwd?: string; perms?: string[] } = {},
 ): Promise<RunResult> {
-  const perms = options.perms ?? ["--allow-net", "--allow-read", "--allow-write"];
-  return await _run(CLIENT_TS, args, perms, options.cwd);
+  return await runCli(CLIENT_TS, args, options.perms ?? ALL_PERMS, options.cwd);
 }
 
 /**
@@ -246,18 +279,18 @@ export async function runServer(
   args: string[],
   perms: string[] = ["--allow-net", "--allow-read"],
 ): Promise<RunResult> {
-  return await _run(SERVER_TS, args, perms);
+  return await runCli(SERVER_TS, args, perms);
 }
 
 /** Runs one of the CLIs to completion and collects what it printed. */
-async function _run(
+async function runCli(
   script: string,
   args: string[],
-  perms: string[],
+  perms: readonly string[],
   cwd?: string,
 ): Promise<RunResult> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...perms, script, ...args],
+    args: denoRunArgs(script, args, perms),
     cwd,
     stdin: "null",
     stdout: "piped",
@@ -265,8 +298,8 @@ async function _run(
   }).output();
   return {
     code: output.code,
-    stdout: _decoder.decode(output.stdout),
-    stderr: _decoder.decode(output.stderr),
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
   };
 }
 
@@ -330,15 +363,15 @@ export async function sameBytes(a: string, b: string): Promise<boolean> {
   const ba = new Uint8Array(1 << 20);
   const bb = new Uint8Array(1 << 20);
   while (true) {
-    const na = await _fill(fa, ba);
-    const nb = await _fill(fb, bb);
+    const na = await fillFrom(fa, ba);
+    const nb = await fillFrom(fb, bb);
     if (na !== nb) return false;
     if (na === 0) return true;
     for (let i = 0; i < na; i++) if (ba[i] !== bb[i]) return false;
   }
 }
 
-async function _fill(file: Deno.FsFile, buf: Uint8Array): Promise<number> {
+async function fillFrom(file: Deno.FsFile, buf: Uint8Array): Promise<number> {
   let got = 0;
   while (got < buf.length) {
     const n = await file.read(buf.subarray(got));
@@ -518,4 +551,270 @@ export function startRelay(port: number, spec: RelaySpec = {}): Relay {
       await accepting.catch(() => {});
     },
   };
+}
+
+/** How long a test may run unless it says otherwise. */
+export const TEST_DEADLINE_MS = 60_000;
+
+/**
+ * Waits for `work`, failing once `ms` have passed: whatever it waits on, a
+ * test fails instead of hanging.
+ *
+ * @param ms the deadline
+ * @param what what is awaited, for the message
+ * @param work a promise, or a function that starts the work
+ * @returns what the work returned
+ * @throws {Error} `<what> did not finish within <ms> ms` at the deadline
+ */
+export async function within<T>(
+  ms: number,
+  what: string,
+  work: Promise<T> | (() => Promise<T>),
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([typeof work === "function" ? work() : work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Registers a test with a deadline of its own: it fails, rather than hangs,
+ * when something it waits for never happens.
+ *
+ * @param name the behaviour the test checks
+ * @param fn the test
+ * @param ms its deadline (default {@link TEST_DEADLINE_MS})
+ */
+export function test(name: string, fn: () => Promise<void>, ms = TEST_DEADLINE_MS): void {
+  Deno.test(name, () => within(ms, "The test", fn));
+}
+
+/** A connected pair of real TCP connections over loopback. */
+export interface ConnPair extends Disposable {
+  /** The end that connected. */
+  client: Deno.Conn;
+  /** The end that accepted. */
+  server: Deno.Conn;
+}
+
+/**
+ * Opens a real TCP connection to itself on 127.0.0.1, port 0. Disposing it
+ * closes both ends (an end already closed is fine).
+ *
+ * @returns both ends
+ */
+export async function connPair(): Promise<ConnPair> {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const [client, server] = await Promise.all([
+    Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+    listener.accept(),
+  ]);
+  return {
+    client,
+    server,
+    [Symbol.dispose]() {
+      for (const conn of [client, server]) closeQuietly(conn);
+    },
+  };
+}
+
+/**
+ * Closes a connection or listener that may already be closed.
+ *
+ * @param resource what to close
+ */
+export function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BadResource)) throw error;
+  }
+}
+
+/** A peer written in a test that speaks raw bytes: a hostile or broken server. */
+export interface FakeServer extends AsyncDisposable {
+  /** The port it listens on (127.0.0.1). */
+  port: number;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+}
+
+/**
+ * Listens on 127.0.0.1, port 0, and runs `serve` on every connection, which
+ * is closed when `serve` returns or throws (a peer that hangs up on it is
+ * the point of many such tests). `await using` stops it and closes every
+ * connection still open.
+ *
+ * @param serve what to do with each connection
+ * @returns the fake server
+ */
+export function fakeServer(serve: (conn: Deno.Conn) => Promise<void>): FakeServer {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = new Set<Deno.Conn>();
+  const served = new Set<Promise<void>>();
+  let accepted = 0;
+  const accepting = (async () => {
+    while (true) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (error instanceof Deno.errors.BadResource) return;
+        throw error;
+      }
+      accepted++;
+      open.add(conn);
+      const one = serve(conn).catch(() => {}).finally(() => {
+        open.delete(conn);
+        closeQuietly(conn);
+      });
+      served.add(one);
+      one.finally(() => served.delete(one));
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    get accepted() {
+      return accepted;
+    },
+    async [Symbol.asyncDispose]() {
+      closeQuietly(listener);
+      for (const conn of open) closeQuietly(conn);
+      await accepting;
+      await Promise.allSettled([...served]);
+    },
+  };
+}
+
+/**
+ * Reads from a connection until `\n`, byte by byte so that nothing after
+ * the line is consumed: what a fake peer reads a command or a line with.
+ *
+ * @param conn the connection
+ * @param limit most bytes to read
+ * @returns the line without its newline, or null at end of stream
+ */
+export async function readRawLine(conn: Deno.Conn, limit = 16 * 1024): Promise<string | null> {
+  const bytes: number[] = [];
+  const one = new Uint8Array(1);
+  while (bytes.length < limit) {
+    const n = await conn.read(one);
+    if (n === null) return bytes.length === 0 ? null : decoder.decode(new Uint8Array(bytes));
+    if (one[0] === 0x0a) return decoder.decode(new Uint8Array(bytes));
+    bytes.push(one[0]!);
+  }
+  throw new Error(`No newline in the first ${limit} bytes`);
+}
+
+/**
+ * Reads exactly `length` bytes from a connection.
+ *
+ * @param conn the connection
+ * @param length bytes to read
+ * @returns the bytes (fewer when the stream ends first)
+ */
+export async function readRawBytes(conn: Deno.Conn, length: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(length);
+  let got = 0;
+  while (got < length) {
+    const n = await conn.read(bytes.subarray(got));
+    if (n === null) return bytes.subarray(0, got);
+    got += n;
+  }
+  return bytes;
+}
+
+/**
+ * Writes all of `bytes` to a connection, or text as UTF-8.
+ *
+ * @param conn the connection
+ * @param bytes what to write
+ */
+export async function writeRaw(conn: Deno.Conn, bytes: Uint8Array | string): Promise<void> {
+  const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+  let sent = 0;
+  while (sent < data.length) sent += await conn.write(data.subarray(sent));
+}
+
+/** A stream that a test feeds by hand, so that it can pause a transfer at an exact byte. */
+export interface HandFedStream {
+  /** The stream to give to the code under test. */
+  stream: ReadableStream<Uint8Array>;
+  /** Makes `bytes` available to the reader. */
+  push(bytes: Uint8Array): void;
+  /** Ends the stream. */
+  end(): void;
+  /** Resolves once the reader has asked for more than it was given: it is waiting. */
+  drained(): Promise<void>;
+}
+
+/**
+ * A ReadableStream whose bytes the test pushes one piece at a time.
+ *
+ * @returns the stream and its controls
+ */
+export function handFedStream(): HandFedStream {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let waiting: (() => void) | undefined;
+  let hungry = false;
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    pull() {
+      hungry = true;
+      waiting?.();
+      waiting = undefined;
+    },
+  }, { highWaterMark: 0 });
+  return {
+    stream,
+    push(bytes) {
+      hungry = false;
+      controller.enqueue(bytes);
+    },
+    end() {
+      controller.close();
+    },
+    drained() {
+      if (hungry) return Promise.resolve();
+      return new Promise((resolve) => waiting = resolve);
+    },
+  };
+}
+
+/**
+ * The SHA-256 of some bytes.
+ *
+ * @param bytes the bytes
+ * @returns the digest in hex
+ */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * Bytes of a deterministic pseudo-random pattern, for in-memory transfers.
+ *
+ * @param size how many
+ * @param seed varies the content
+ * @returns the bytes
+ */
+export function randomBytes(size: number, seed = 1): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    bytes[i] = x & 0xff;
+  }
+  return bytes;
 }
