@@ -7,8 +7,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ClientError, get, list, type Progress, put } from "../lib/mod.ts";
+import { CHUNK_SIZE } from "../lib/transfer/pool.ts";
 import {
   fakeServer,
+  handFedStream,
   namesIn,
   randomBytes,
   readRawBytes,
@@ -19,6 +21,7 @@ import {
   tempDir,
   test,
   until,
+  within,
   writeRandomFile,
   writeRaw,
 } from "./helpers.ts";
@@ -467,4 +470,80 @@ test("a file that appears under the name during a get is left alone (appeared), 
     }
     assert.deepEqual(namesIn(local.path), ["late.bin"], "no partial download is left");
   }
+});
+
+test("an AbortSignal cancels a put whose stream is waiting for data", async () => {
+  // A browser upload may stall; cancelling must not wait for its next bytes.
+  await using served = await tempDir();
+  await using server = serveFolder(served.path);
+  const fed = handFedStream();
+  const abort = new AbortController();
+  const putting = put({ name: "stalled.bin", size: 2 * CHUNK_SIZE, stream: fed.stream }, {
+    host: HOST,
+    port: server.port,
+    signal: abort.signal,
+  });
+  putting.catch(() => {});
+  fed.push(randomBytes(CHUNK_SIZE, 10));
+  await fed.drained();
+  abort.abort();
+  await within(10_000, "the cancelled put", failsWith(putting, "aborted"));
+});
+
+test("a cancel from the server ends a put whose stream is waiting for data", async () => {
+  await using fake = fakeServer(async (conn) => {
+    await readCommand(conn);
+    await writeRaw(conn, json({ code: "pass", offset: 0 }));
+    await readRawLine(conn);
+    await readRawBytes(conn, CHUNK_SIZE);
+    await writeRaw(conn, json({ code: "cancel", reason: "no-space", message: "Disk full" }));
+  });
+  const fed = handFedStream();
+  const putting = put({ name: "stalled.bin", size: 2 * CHUNK_SIZE, stream: fed.stream }, {
+    host: HOST,
+    port: fake.port,
+  });
+  putting.catch(() => {});
+  fed.push(randomBytes(CHUNK_SIZE, 11));
+  const error = await within(10_000, "the refused put", failsWith(putting, "refused"));
+  assert.equal(error.reason, "no-space");
+});
+
+test("a put whose stream is waiting for data fails as a connection failure when the server goes away", async () => {
+  await using fake = fakeServer(async (conn) => {
+    await readCommand(conn);
+    await writeRaw(conn, json({ code: "pass", offset: 0 }));
+    await readRawLine(conn);
+    await readRawBytes(conn, CHUNK_SIZE);
+  });
+  const fed = handFedStream();
+  const putting = put({ name: "stalled.bin", size: 2 * CHUNK_SIZE, stream: fed.stream }, {
+    host: HOST,
+    port: fake.port,
+  });
+  putting.catch(() => {});
+  fed.push(randomBytes(CHUNK_SIZE, 12));
+  const error = await within(10_000, "the cut put", failsWith(putting, "connection"));
+  assert.match(error.message, /connection to .* was lost/);
+});
+
+test("an AbortSignal cancels a classic put whose stream is waiting for data", async () => {
+  await using fake = fakeServer(async (conn) => {
+    await conn.read(new Uint8Array(32));
+    await writeRaw(conn, "pass");
+    while (await conn.read(new Uint8Array(64 * 1024)) !== null) { /* take everything */ }
+  });
+  const fed = handFedStream();
+  const abort = new AbortController();
+  const putting = put({ name: "stalled.bin", size: 2 * CHUNK_SIZE, stream: fed.stream }, {
+    host: HOST,
+    port: fake.port,
+    classic: true,
+    signal: abort.signal,
+  });
+  putting.catch(() => {});
+  fed.push(randomBytes(CHUNK_SIZE, 13));
+  await fed.drained();
+  abort.abort();
+  await within(10_000, "the cancelled put", failsWith(putting, "aborted"));
 });

@@ -265,6 +265,14 @@ test("streamSource reads a ReadableStream of uneven chunks in order, then report
   assert.equal(stream.locked, false, "disposing the source releases the stream");
 });
 
+test("cancelling a streamSource ends a read that waits for data, as at the end of the data", async () => {
+  const stream = new ReadableStream<Uint8Array>({ start() {} });
+  const source = streamSource(stream);
+  const reading = source.read(new Uint8Array(10));
+  await source.cancel();
+  assert.equal(await within(5000, "the read", reading), null);
+});
+
 test("hashPrefix hashes the first bytes of a file and leaves it positioned after them", async () => {
   await using dir = await tempDir();
   const path = join(dir.path, "prefix.bin");
