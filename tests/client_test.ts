@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { ClientError, get, list, type Progress, put } from "../lib/mod.ts";
 import { CHUNK_SIZE } from "../lib/transfer/pool.ts";
 import {
+  assertBytes,
   fakeServer,
   handFedStream,
   namesIn,
@@ -118,7 +119,7 @@ test("put of a PutStream stores exactly the stream's bytes under its name", asyn
   assert.equal(result.name, "upload.bin");
   assert.equal(result.path, "", "a stream has no local path");
   assert.equal(result.sha256, sha256Hex(bytes));
-  assert.deepEqual(await Deno.readFile(join(served.path, "upload.bin")), bytes);
+  assertBytes(await Deno.readFile(join(served.path, "upload.bin")), bytes);
 });
 
 test("put with `as` stores the file under another name", async () => {
@@ -295,12 +296,31 @@ test("a server that answers garbage is a protocol failure, not a refusal", async
 });
 
 test("a server that sends garbage after its pass is a protocol failure", async () => {
+  await using local = await tempDir();
   await using fake = fakeServer(async (conn) => {
-    await readRawLine(conn);
-    await writeRaw(conn, json({ code: "pass", count: 2 }) + json({ name: "a" }) + "{oops\n");
+    const command = await readCommand(conn);
+    if (command.op === "list") {
+      await writeRaw(conn, json({ code: "pass", count: 2 }) + json({ name: "a" }) + "{oops\n");
+    } else if (command.name === "no-size.txt") {
+      await writeRaw(conn, json({ code: "pass", offset: 0 }));
+    } else {
+      await writeRaw(
+        conn,
+        json({ code: "pass", size: 5, offset: 0 }) + "hello" + "not a trailer\n",
+      );
+    }
   });
-  const error = await failsWith(list({ host: HOST, port: fake.port }), "protocol");
-  assert.match(error.message, /listing .* was incomplete or malformed/);
+  const options = { host: HOST, port: fake.port, output: local.path };
+  const listing = await failsWith(list(options), "protocol");
+  assert.match(listing.message, /listing .* was incomplete or malformed/);
+  for (const name of ["no-size.txt", "bad-trailer.txt"]) {
+    const error = await failsWith(get(name, options), "protocol");
+    assert.match(
+      error.message,
+      /sent a malformed or unexpected answer .*: is it a privateshare server\?$/,
+    );
+  }
+  assert.deepEqual(namesIn(local.path), [], "a failed get leaves nothing");
 });
 
 test("a cancel is a refusal with the server's reason and message, for every operation", async () => {
@@ -397,7 +417,7 @@ test("a connection closed halfway through a get is a connection failure that kee
   );
   assert.match(error.message, /connection to .* was lost: run the same command again to resume/);
   assert.deepEqual(namesIn(local.path), [".cut.bin.privateshare-partial"]);
-  assert.deepEqual(await Deno.readFile(join(local.path, ".cut.bin.privateshare-partial")), data);
+  assertBytes(await Deno.readFile(join(local.path, ".cut.bin.privateshare-partial")), data);
 });
 
 test("a connection closed halfway through a put is a connection failure", async () => {
@@ -462,7 +482,7 @@ test("a file that appears under the name during a get is left alone (appeared), 
     paused = undefined;
     if (force) {
       await getting;
-      assert.deepEqual(await Deno.readFile(dest), data, "force replaces it");
+      assertBytes(await Deno.readFile(dest), data, "the file that force put in place");
     } else {
       const error = await failsWith(getting, "local");
       assert.equal(error.code, "appeared");

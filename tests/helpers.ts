@@ -818,3 +818,23 @@ export function randomBytes(size: number, seed = 1): Uint8Array {
   }
   return bytes;
 }
+
+/**
+ * Fails unless two byte arrays are equal, naming the first difference.
+ * Unlike `assert.deepEqual`, it never renders the arrays: a diff of
+ * megabytes would block the event loop for minutes, deadlines included.
+ *
+ * @param actual the bytes got
+ * @param expected the bytes wanted
+ * @param what what they are, for the message
+ */
+export function assertBytes(actual: Uint8Array, expected: Uint8Array, what = "the bytes"): void {
+  const n = Math.min(actual.length, expected.length);
+  let at = 0;
+  while (at < n && actual[at] === expected[at]) at++;
+  if (at === n && actual.length === expected.length) return;
+  throw new Error(
+    `${what} differ: ${actual.length} bytes against ${expected.length} expected, ` +
+      (at < n ? `first difference at offset ${at}` : `equal for the first ${n}`),
+  );
+}
