@@ -346,26 +346,97 @@ test("a cancel is a refusal with the server's reason and message, for every oper
   assert.deepEqual(namesIn(local.path), ["s.txt"], "a refused get leaves nothing");
 });
 
-test("a cancel that arrives while a put is sending stops the put with the server's reason", async () => {
-  // The server may cancel at any moment after pass (a full disk, say): the
-  // client reads replies while it sends.
+test("a cancel that arrives while a put is sending stops the put, and its sending, with the server's reason", async () => {
+  // PROTOCOL.md: the server may cancel at any moment after pass (a full
+  // disk, say); a client reads replies while it sends, and stops sending.
   await using local = await tempDir();
+  const size = 64 * MiB;
+  let received = 0;
+  let counted!: () => void;
+  const allCounted = new Promise<void>((resolve) => counted = resolve);
   await using fake = fakeServer(async (conn) => {
     const command = await readCommand(conn);
     assert.equal(command.op, "put");
     await writeRaw(conn, json({ code: "pass", offset: 0 }));
     await readRawLine(conn);
-    await readRawBytes(conn, 1 * MiB);
+    received = (await readRawBytes(conn, 1 * MiB)).length;
     await writeRaw(conn, json({ code: "cancel", reason: "no-space", message: "Disk full" }));
     await conn.closeWrite();
-    // Drain the rest, as privateshare's server does, so that the client reads the cancel.
-    while (await conn.read(new Uint8Array(64 * 1024)) !== null) { /* drain */ }
+    // Take whatever else comes, as privateshare's server does, so that the client reads the cancel.
+    const sink = new Uint8Array(64 * 1024);
+    while (true) {
+      const n = await conn.read(sink).catch(() => null);
+      if (n === null) break;
+      received += n;
+    }
+    counted();
   });
   const src = join(local.path, "big.bin");
-  await writeRandomFile(src, 64 * MiB, 6);
+  await writeRandomFile(src, size, 6);
   const error = await failsWith(put(src, { host: HOST, port: fake.port }), "refused");
   assert.equal(error.reason, "no-space");
   assert.match(error.message, /Disk full/);
+  await within(10_000, "the end of the connection", allCounted);
+  assert.ok(received < size, `the client stopped sending (${received} of ${size} bytes sent)`);
+});
+
+test("a put whose server closes after the data without a verdict is not done", async () => {
+  // PROTOCOL.md: "A put is done only when the client has read done."
+  await using fake = fakeServer(async (conn) => {
+    const command = await readCommand(conn);
+    await writeRaw(conn, json({ code: "pass", offset: 0 }));
+    await readRawLine(conn);
+    await readRawBytes(conn, command.size as number);
+    await readRawLine(conn);
+  });
+  const stream = ReadableStream.from([new TextEncoder().encode("abc")]);
+  const error = await failsWith(
+    put({ name: "c.txt", size: 3, stream }, { host: HOST, port: fake.port }),
+    "connection",
+  );
+  assert.match(error.message, /was lost/);
+});
+
+test("resume: false starts a put and a get over from the first byte", async () => {
+  // README: "--no-resume starts either over from the first byte."
+  await using served = await tempDir();
+  await using local = await tempDir();
+  await using server = serveFolder(served.path);
+  const options = { host: HOST, port: server.port };
+  const size = 24 * MiB;
+  const src = join(local.path, "again.bin");
+  await writeRandomFile(src, size, 14);
+  const abort = new AbortController();
+  await failsWith(
+    put(src, {
+      ...options,
+      signal: abort.signal,
+      onProgress: (p) => p.done >= 12 * MiB && abort.abort(),
+    }),
+    "aborted",
+  );
+  await until(() => server.events.some((e) => e.type === "request-end"));
+  assert.equal(
+    namesIn(served.path).filter((n) => n.startsWith(".privateshare-partial-")).length,
+    1,
+    "a partial upload to resume from is there",
+  );
+  const put2 = await put(src, { ...options, resume: false });
+  assert.equal(put2.resumedFrom, 0);
+  assert.equal(put2.moved, size);
+  assert.ok(await sameBytes(src, join(served.path, "again.bin")));
+
+  // A partial download that would resume: the file's own first 5 MiB.
+  const down = join(local.path, "down");
+  await Deno.mkdir(down);
+  await Deno.writeFile(
+    join(down, ".again.bin.privateshare-partial"),
+    (await Deno.readFile(src)).subarray(0, 5 * MiB),
+  );
+  const get2 = await get("again.bin", { ...options, output: down, resume: false });
+  assert.equal(get2.resumedFrom, 0);
+  assert.equal(get2.moved, size);
+  assert.ok(await sameBytes(src, get2.path));
 });
 
 test("a get whose trailer does not match the data is corrupt and keeps nothing", async () => {

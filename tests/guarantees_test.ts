@@ -187,6 +187,16 @@ test("a listing holds regular files only: no folders, links, or privateshare's h
   assert.deepEqual(listed, [".hidden-but-ours-not", "file.txt"]);
 });
 
+test("a listing is sorted by name", async () => {
+  // PROTOCOL.md: "one per regular file, sorted by name".
+  await using served = await tempDir();
+  await using server = serveFolder(served.path);
+  const names = ["b.txt", "Z.txt", "a b.txt", "é.txt", "a.txt", "10.txt", "9.txt"];
+  for (const name of names) await Deno.writeTextFile(join(served.path, name), name);
+  const listed = (await list({ host: HOST, port: server.port })).map((f) => f.name);
+  assert.deepEqual(listed, ["10.txt", "9.txt", "Z.txt", "a b.txt", "a.txt", "b.txt", "é.txt"]);
+});
+
 test("the client ignores fields it does not know in the server's answers", async () => {
   // PROTOCOL.md: "Unknown JSON fields must be ignored, so that later
   // versions can add fields."
