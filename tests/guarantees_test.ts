@@ -15,6 +15,7 @@ import {
   assertBytes,
   fakeServer,
   handFedStream,
+  jsonLine,
   namesIn,
   randomBytes,
   readRawLine,
@@ -201,18 +202,17 @@ test("the client ignores fields it does not know in the server's answers", async
   // PROTOCOL.md: "Unknown JSON fields must be ignored, so that later
   // versions can add fields."
   await using local = await tempDir();
-  const line = (value: unknown) => JSON.stringify(value) + "\n";
   await using fake = fakeServer(async (conn) => {
     const command = await readRawLine(conn);
     if (command?.includes('"list"')) {
-      await writeRaw(conn, line({ code: "pass", count: 1, future: [1, 2] }));
-      await writeRaw(conn, line({ name: "a.txt", size: 1, mtime: 5, owner: "x" }));
+      await writeRaw(conn, jsonLine({ code: "pass", count: 1, future: [1, 2] }));
+      await writeRaw(conn, jsonLine({ name: "a.txt", size: 1, mtime: 5, owner: "x" }));
     } else {
-      await writeRaw(conn, line({ code: "pass", size: 5, offset: 0, compression: "none" }));
+      await writeRaw(conn, jsonLine({ code: "pass", size: 5, offset: 0, compression: "none" }));
       await writeRaw(conn, "hello");
       await writeRaw(
         conn,
-        line({
+        jsonLine({
           sha256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
           signature: "later",
         }),

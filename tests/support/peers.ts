@@ -1,12 +1,20 @@
 /**
  * The other end of a connection, in this process: the library's server,
  * a fake server that speaks raw bytes (a hostile or broken peer), a loopback
- * connection pair, and raw reads and writes for fakes.
+ * connection pair, raw reads and writes for fakes, and what the client
+ * library's caller sees when a peer fails it.
  *
  * @module
  */
 
-import { type Server, type ServerEvent, type ServerOptions, startServer } from "../../lib/mod.ts";
+import assert from "node:assert/strict";
+import {
+  ClientError,
+  type Server,
+  type ServerEvent,
+  type ServerOptions,
+  startServer,
+} from "../../lib/mod.ts";
 
 const decoder = new TextDecoder();
 
@@ -200,4 +208,50 @@ export async function writeRaw(conn: Deno.Conn, bytes: Uint8Array | string): Pro
   const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
   let sent = 0;
   while (sent < data.length) sent += await conn.write(data.subarray(sent));
+}
+
+/**
+ * Reads a PS/2 command line as a fake server: the JSON after `PS/2 `.
+ *
+ * @param conn the connection
+ * @returns the command's fields
+ * @throws {Error} when the line is not a PS/2 command
+ */
+export async function readPs2Command(conn: Deno.Conn): Promise<Record<string, unknown>> {
+  const line = await readRawLine(conn);
+  if (!line?.startsWith("PS/2 ")) throw new Error(`Not a PS/2 command: ${line}`);
+  return JSON.parse(line.slice(5));
+}
+
+/**
+ * A value as one JSON line, as a fake peer writes it.
+ *
+ * @param value the value
+ * @returns its JSON and a newline
+ */
+export function jsonLine(value: unknown): string {
+  return JSON.stringify(value) + "\n";
+}
+
+/**
+ * Waits for a client operation that must fail with a {@link ClientError} of
+ * `kind` whose message is one line.
+ *
+ * @param promise the operation
+ * @param kind the kind of failure expected
+ * @returns the error, for more checks
+ */
+export async function failsWith(
+  promise: Promise<unknown>,
+  kind: ClientError["kind"],
+): Promise<ClientError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof ClientError, `a ClientError, not ${error}`);
+    assert.equal(error.kind, kind, `kind of: ${error.message}`);
+    assert.ok(!error.message.includes("\n"), "one line");
+    return error;
+  }
+  assert.fail(`expected a ClientError of kind ${kind}`);
 }
