@@ -24,7 +24,6 @@ import {
   killAll,
   readCpu,
   readPeak,
-  ROOT,
   runClient,
   runSocat,
   socatVersion,
@@ -42,6 +41,7 @@ import {
   type TransferResults,
 } from "./report.ts";
 import { MiB, num } from "./stats.ts";
+import { ROOT } from "../tests/helpers.ts";
 
 const USAGE = "Usage: deno task bench [--size-mib N] [--runs N] [--memory-4g] [--only LIST] " +
   "(--help for more)";
@@ -131,13 +131,13 @@ function parseOptions(args: string[]): Options | undefined {
   }
   if (values["memory-4g"]) only.add("memory");
   const buffers = (values["socat-buffers"] ?? "1048576,4194304,33554432").split(",")
-    .map((text) => _count("--socat-buffers", text));
+    .map((text) => count("--socat-buffers", text));
   return {
-    sizeMiB: _count("--size-mib", values["size-mib"] ?? "1024"),
-    runs: _count("--runs", values.runs ?? "3"),
-    clients: _count("--clients", values.clients ?? "16"),
-    clientMiB: _count("--client-mib", values["client-mib"] ?? "64"),
-    smallSeconds: _positive("--small-seconds", values["small-seconds"] ?? "3"),
+    sizeMiB: count("--size-mib", values["size-mib"] ?? "1024"),
+    runs: count("--runs", values.runs ?? "3"),
+    clients: count("--clients", values.clients ?? "16"),
+    clientMiB: count("--client-mib", values["client-mib"] ?? "64"),
+    smallSeconds: positive("--small-seconds", values["small-seconds"] ?? "3"),
     socatBuffers: buffers,
     only,
     output: values.output ?? join(ROOT, "bench", "RESULTS.md"),
@@ -152,14 +152,14 @@ class UsageError extends Error {
   }
 }
 
-function _count(flag: string, text: string): number {
+function count(flag: string, text: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1) {
     throw new UsageError(`Invalid ${flag} '${text}': give a whole number, 1 or more`);
   }
   return Number(text);
 }
 
-function _positive(flag: string, text: string): number {
+function positive(flag: string, text: string): number {
   const value = Number(text);
   if (text.trim() === "" || !Number.isFinite(value) || value <= 0) {
     throw new UsageError(`Invalid ${flag} '${text}': give a number above 0`);
@@ -167,10 +167,10 @@ function _positive(flag: string, text: string): number {
   return value;
 }
 
-const _started = performance.now();
+const started = performance.now();
 
 function progress(message: string): void {
-  const seconds = ((performance.now() - _started) / 1000).toFixed(1).padStart(6);
+  const seconds = ((performance.now() - started) / 1000).toFixed(1).padStart(6);
   console.error(`[${seconds} s] ${message}`);
 }
 
@@ -180,7 +180,7 @@ function progress(message: string): void {
 async function measurePut(src: string, sha: string): Promise<PsSample> {
   await emptyDir(DIRS.served);
   await syncDisks();
-  const sample = await _withServer(
+  const sample = await withServer(
     DIRS.served,
     "put",
     (port) => runClient([HOST, String(port), "put", src, "--quiet"]),
@@ -200,7 +200,7 @@ async function measureGet(src: string, sha: string): Promise<PsSample> {
   await Deno.link(src, join(DIRS.served, name));
   await syncDisks();
   const output = join(DIRS.downloads, name);
-  const sample = await _withServer(
+  const sample = await withServer(
     DIRS.served,
     "get",
     (port) => runClient([HOST, String(port), "get", name, "--output", output, "--quiet"]),
@@ -215,7 +215,7 @@ async function measureGet(src: string, sha: string): Promise<PsSample> {
  * Starts a fresh server (so that its lifetime peak memory belongs to this
  * one transfer), runs one client against it, and records both sides.
  */
-async function _withServer(
+async function withServer(
   root: string,
   op: string,
   client: (port: number) => Promise<ClientRun>,
@@ -234,7 +234,7 @@ async function _withServer(
     return {
       ms: run.ms,
       client: run.usage,
-      server: _cpuDelta(before, after),
+      server: cpuDelta(before, after),
       serverPeak,
       serverMs: record.ms as number,
     };
@@ -243,7 +243,7 @@ async function _withServer(
   }
 }
 
-function _cpuDelta(before: CpuTimes, after: CpuTimes): CpuTimes {
+function cpuDelta(before: CpuTimes, after: CpuTimes): CpuTimes {
   return {
     userS: after.userS - before.userS,
     sysS: after.sysS - before.sysS,
@@ -348,7 +348,7 @@ async function concurrentCase(
         sources.map((s) => runClient([HOST, String(server.port), "put", s.path, "--quiet"], 50)),
       );
       results.wallMs.push(performance.now() - started);
-      results.serverCpu.push(_cpuDelta(before, readCpu(server.pid)!));
+      results.serverCpu.push(cpuDelta(before, readCpu(server.pid)!));
       results.serverPeak.push(readPeak(server.pid)!);
     } finally {
       await server.stop();
@@ -380,16 +380,16 @@ async function concurrentCase(
 
 // --- small operations --------------------------------------------------------
 
-const _SMALL_FILES = 100;
-const _SMALL_SIZE = 4096;
+const SMALL_FILES = 100;
+const SMALL_SIZE = 4096;
 
 async function smallCase(seconds: number, runs: number): Promise<RateResults[]> {
   await Deno.mkdir(DIRS.small, { recursive: true });
   const names: string[] = [];
-  for (let i = 0; i < _SMALL_FILES; i++) {
+  for (let i = 0; i < SMALL_FILES; i++) {
     const name = `file-${String(i).padStart(3, "0")}.bin`;
     names.push(name);
-    await ensureRandomFile(join(DIRS.small, name), _SMALL_SIZE);
+    await ensureRandomFile(join(DIRS.small, name), SMALL_SIZE);
   }
   const target = names[0]!;
   const expected = await Deno.readFile(join(DIRS.small, target));
@@ -407,7 +407,7 @@ async function smallCase(seconds: number, runs: number): Promise<RateResults[]> 
     const options = { host: HOST, port: server.port };
     const doList = async () => {
       const files = await list(options);
-      if (files.length !== _SMALL_FILES) throw new Error(`list gave ${files.length} files`);
+      if (files.length !== SMALL_FILES) throw new Error(`list gave ${files.length} files`);
     };
     const getTo = (dir: string) => async () => {
       const result = await get(target, {
@@ -416,7 +416,7 @@ async function smallCase(seconds: number, runs: number): Promise<RateResults[]> 
         force: true,
         resume: false,
       });
-      if (result.size !== _SMALL_SIZE) throw new Error(`get gave ${result.size} bytes`);
+      if (result.size !== SMALL_SIZE) throw new Error(`get gave ${result.size} bytes`);
     };
     const connectOnly = async () => {
       const conn = await Deno.connect({ hostname: HOST, port: server.port });
@@ -436,7 +436,7 @@ async function smallCase(seconds: number, runs: number): Promise<RateResults[]> 
       await Deno.rename(localPartial, localPath);
     };
     const loops: { label: string; op: () => Promise<void>; serverSide: boolean }[] = [
-      { label: `list (${_SMALL_FILES} files)`, op: doList, serverSide: true },
+      { label: `list (${SMALL_FILES} files)`, op: doList, serverSide: true },
       { label: "get 4 KiB", op: getTo(DIRS.smallOut), serverSide: true },
       ...(tmpfsDir
         ? [{
@@ -472,8 +472,8 @@ async function smallCase(seconds: number, runs: number): Promise<RateResults[]> 
           count++;
         }
         const elapsed = (performance.now() - started) / 1000;
-        const client = _cpuDelta(clientBefore, readCpu(Deno.pid)!);
-        const server_ = _cpuDelta(serverBefore, readCpu(server.pid)!);
+        const client = cpuDelta(clientBefore, readCpu(Deno.pid)!);
+        const server_ = cpuDelta(serverBefore, readCpu(server.pid)!);
         result.perSecond.push(count / elapsed);
         result.clientCpuMs.push((client.userS + client.sysS) * 1000 / count);
         result.serverCpuMs.push(
@@ -552,7 +552,7 @@ async function machine(): Promise<string> {
     `${Deno.build.os} ${Deno.osRelease()}, Deno ${Deno.version.deno}`;
 }
 
-async function _loadAverage(): Promise<string> {
+async function loadAverage(): Promise<string> {
   try {
     return (await Deno.readTextFile("/proc/loadavg")).split(" ")[0] ?? "?";
   } catch (error) {
@@ -578,11 +578,11 @@ async function main(args: string[]): Promise<number> {
   if (!options) return 0;
   await initClockTicks();
   const input: ReportInput = {
-    options: { ...options, smallFiles: _SMALL_FILES },
+    options: { ...options, smallFiles: SMALL_FILES },
     args,
     machine: await machine(),
     date: new Date().toISOString(),
-    loadStart: await _loadAverage(),
+    loadStart: await loadAverage(),
   };
   const socat = await socatVersion();
   if (socat) {
@@ -634,7 +634,7 @@ async function main(args: string[]): Promise<number> {
     input.memory = await memoryCase(input.transfer);
   }
 
-  input.loadEnd = await _loadAverage();
+  input.loadEnd = await loadAverage();
   await Deno.writeTextFile(options.output, report(input));
   // Formatted as `deno fmt` would, so that `deno task check` stays clean
   // after a benchmark rewrites the report.

@@ -10,9 +10,9 @@ import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 
 /** Random bytes are made and written in blocks of this size. */
-const _BLOCK = 8 * 1024 * 1024;
+const BLOCK = 8 * 1024 * 1024;
 /** `crypto.getRandomValues` fills at most this many bytes per call. */
-const _RANDOM_MAX = 65536;
+const RANDOM_MAX = 65536;
 
 /**
  * Makes a file of `size` random bytes at `path`, unless a file of exactly
@@ -35,14 +35,14 @@ export async function ensureRandomFile(path: string, size: number): Promise<bool
   const partial = `${path}.partial`;
   {
     using file = await Deno.open(partial, { write: true, create: true, truncate: true });
-    const block = new Uint8Array(_BLOCK);
+    const block = new Uint8Array(BLOCK);
     let left = size;
     while (left > 0) {
       const part = block.subarray(0, Math.min(block.length, left));
-      for (let at = 0; at < part.length; at += _RANDOM_MAX) {
-        crypto.getRandomValues(part.subarray(at, at + _RANDOM_MAX));
+      for (let at = 0; at < part.length; at += RANDOM_MAX) {
+        crypto.getRandomValues(part.subarray(at, at + RANDOM_MAX));
       }
-      await _writeAll(file, part);
+      await writeAll(file, part);
       left -= part.length;
     }
   }
@@ -59,7 +59,7 @@ export async function ensureRandomFile(path: string, size: number): Promise<bool
 export async function sha256File(path: string): Promise<string> {
   using file = await Deno.open(path, { read: true });
   const hash = createHash("sha256");
-  const buffer = new Uint8Array(_BLOCK);
+  const buffer = new Uint8Array(BLOCK);
   while (true) {
     const n = await file.read(buffer);
     if (n === null) break;
@@ -91,18 +91,7 @@ export async function removeIfPresent(path: string): Promise<void> {
   }
 }
 
-/**
- * Flushes the file to disk (fdatasync), as privateshare does before it
- * reports a transfer done.
- *
- * @param path the file
- */
-export async function syncFile(path: string): Promise<void> {
-  using file = await Deno.open(path, { read: true });
-  await file.syncData();
-}
-
-async function _writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   let written = 0;
   while (written < bytes.length) written += await file.write(bytes.subarray(written));
 }

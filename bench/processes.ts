@@ -1,28 +1,28 @@
 /**
  * The processes a benchmark runs: the real privateshare server and client
- * CLIs, socat, and `sync`. Every child is tracked so that {@link killAll} can
- * end it when the benchmark finishes or fails, and `/proc` is read for peak
- * resident memory (VmHWM) and CPU time.
+ * CLIs (started as the tests start them, through tests/helpers.ts), socat,
+ * and `sync`. Every child is tracked so that {@link killAll} can end it when
+ * the benchmark finishes or fails, and `/proc` is read for peak resident
+ * memory (VmHWM) and CPU time.
  *
  * @module
  */
 
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import {
+  ALL_PERMS,
+  CLIENT_TS,
+  denoRunArgs,
+  kill,
+  startTestServer,
+  type TestServer,
+} from "../tests/helpers.ts";
 
-/** The repository root. */
-export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
-/** The server entry point. */
-export const SERVER_TS: string = join(ROOT, "server.ts");
-/** The client entry point. */
-export const CLIENT_TS: string = join(ROOT, "client.ts");
 /** Where clients connect: IPv4 loopback, as socat does. */
 export const HOST = "127.0.0.1";
 
-const _PERMS = ["--allow-net", "--allow-read", "--allow-write"];
-const _decoder = new TextDecoder();
-const _children = new Set<Deno.ChildProcess>();
-let _ticksPerSecond = 100;
+const decoder = new TextDecoder();
+const children = new Set<Deno.ChildProcess>();
+let ticksPerSecond = 100;
 
 /**
  * Reads the kernel's clock-tick rate, which /proc's CPU times are counted in.
@@ -31,8 +31,8 @@ let _ticksPerSecond = 100;
 export async function initClockTicks(): Promise<void> {
   try {
     const out = await new Deno.Command("getconf", { args: ["CLK_TCK"], stderr: "null" }).output();
-    const ticks = Number(_decoder.decode(out.stdout).trim());
-    if (out.success && ticks > 0) _ticksPerSecond = ticks;
+    const ticks = Number(decoder.decode(out.stdout).trim());
+    if (out.success && ticks > 0) ticksPerSecond = ticks;
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
@@ -58,9 +58,14 @@ export function spawn(
     stderr: options.stderr ?? "piped",
     ...(options.cwd ? { cwd: options.cwd } : {}),
   }).spawn();
-  _children.add(child);
-  child.status.then(() => _children.delete(child));
+  track(child);
   return child;
+}
+
+/** Tracks a child until it exits, so that {@link killAll} can end it. */
+function track(child: Deno.ChildProcess): void {
+  children.add(child);
+  child.status.then(() => children.delete(child));
 }
 
 /**
@@ -68,18 +73,9 @@ export function spawn(
  * benchmark's cleanup, on success and on failure alike.
  */
 export async function killAll(): Promise<void> {
-  const running = [..._children];
-  for (const child of running) _kill(child, "SIGKILL");
+  const running = [...children];
+  for (const child of running) kill(child, "SIGKILL");
   await Promise.allSettled(running.map((child) => child.status));
-}
-
-function _kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
-  try {
-    child.kill(signal);
-  } catch (error) {
-    // Deno throws a TypeError for a child that has already exited.
-    if (!(error instanceof TypeError)) throw error;
-  }
 }
 
 /** What a process used: peak memory and CPU time. */
@@ -111,8 +107,8 @@ export interface CpuTimes {
  * @returns its times, or undefined when it has already gone
  */
 export function readCpu(pid: number): CpuTimes | undefined {
-  const all = _readStat(`/proc/${pid}/stat`);
-  const main = _readStat(`/proc/${pid}/task/${pid}/stat`);
+  const all = readStat(`/proc/${pid}/stat`);
+  const main = readStat(`/proc/${pid}/task/${pid}/stat`);
   if (all === undefined || main === undefined) return undefined;
   return { userS: all.user, sysS: all.sys, mainS: main.user + main.sys };
 }
@@ -124,23 +120,23 @@ export function readCpu(pid: number): CpuTimes | undefined {
  * @returns bytes, or undefined when it has gone (or is a zombie, which has none)
  */
 export function readPeak(pid: number): number | undefined {
-  const status = _readProc(`/proc/${pid}/status`);
+  const status = readProc(`/proc/${pid}/status`);
   const match = status?.match(/^VmHWM:\s+(\d+)\s+kB$/m);
   return match ? Number(match[1]) * 1024 : undefined;
 }
 
-function _readStat(path: string): { user: number; sys: number } | undefined {
-  const text = _readProc(path);
+function readStat(path: string): { user: number; sys: number } | undefined {
+  const text = readProc(path);
   if (text === undefined) return undefined;
   // The command name, in parentheses, may hold spaces: count fields after it.
   const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
   return {
-    user: Number(fields[11]) / _ticksPerSecond,
-    sys: Number(fields[12]) / _ticksPerSecond,
+    user: Number(fields[11]) / ticksPerSecond,
+    sys: Number(fields[12]) / ticksPerSecond,
   };
 }
 
-function _readProc(path: string): string | undefined {
+function readProc(path: string): string | undefined {
   try {
     return Deno.readTextFileSync(path);
   } catch (error) {
@@ -210,7 +206,7 @@ export interface ClientRun {
  */
 export async function runClient(args: string[], intervalMs = 20): Promise<ClientRun> {
   const started = performance.now();
-  const child = spawn(Deno.execPath(), ["run", "--no-prompt", ..._PERMS, CLIENT_TS, ...args]);
+  const child = spawn(Deno.execPath(), denoRunArgs(CLIENT_TS, args, ALL_PERMS));
   const watch = new Watch(child.pid, intervalMs);
   let output: Deno.CommandOutput;
   let ms: number;
@@ -224,7 +220,7 @@ export async function runClient(args: string[], intervalMs = 20): Promise<Client
   return {
     ms,
     code: output.code,
-    stderr: _decoder.decode(output.stderr),
+    stderr: decoder.decode(output.stderr),
     usage,
   };
 }
@@ -241,7 +237,7 @@ export interface BenchServer {
    * Waits for a request log line that matches.
    *
    * @param match the test
-   * @param ms how long to wait
+   * @param ms how long to wait (default 5 s)
    */
   waitForRequest(
     match: (line: Record<string, unknown>) => boolean,
@@ -252,8 +248,8 @@ export interface BenchServer {
 }
 
 /**
- * Starts the real server CLI on port 0 with JSON logs, serving `root`, and
- * waits until it listens.
+ * Starts the real server CLI on port 0 with JSON logs and no idle shutdown,
+ * serving `root`, and waits until it listens.
  *
  * @param root the folder to serve
  * @param options `record: false` to keep no log lines after "listening"
@@ -263,94 +259,19 @@ export async function startServer(
   root: string,
   options: { record?: boolean } = {},
 ): Promise<BenchServer> {
-  const record = options.record ?? true;
-  const child = spawn(Deno.execPath(), [
-    "run",
-    "--no-prompt",
-    ..._PERMS,
-    SERVER_TS,
-    "0",
-    "--root",
+  const server: TestServer = await startTestServer({
     root,
-    "--log-format",
-    "json",
-    "--idle-timeout",
-    "0",
-  ]);
-  const lines: Record<string, unknown>[] = [];
-  let stderr = "";
-  let notify = () => {};
-  // The server logs a line per request to stdout: read it all the time, or a
-  // full pipe would stall the server.
-  const stdoutDone = (async () => {
-    let pending = "";
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-      pending += chunk;
-      let at: number;
-      while ((at = pending.indexOf("\n")) >= 0) {
-        const text = pending.slice(0, at);
-        pending = pending.slice(at + 1);
-        if (!record && lines.length > 0) continue;
-        try {
-          lines.push(JSON.parse(text));
-        } catch (error) {
-          if (!(error instanceof SyntaxError)) throw error;
-          lines.push({ raw: text });
-        }
-        notify();
-      }
-    }
-  })();
-  const stderrDone = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
-  })();
-  let exited = false;
-  const done = child.status.then(async (status) => {
-    exited = true;
-    notify();
-    await Promise.allSettled([stdoutDone, stderrDone]);
-    return status;
+    args: ["--idle-timeout", "0"],
+    record: options.record ?? true,
+    onSpawn: track,
   });
-  const waitFor = async (
-    match: (line: Record<string, unknown>) => boolean,
-    ms: number,
-  ): Promise<Record<string, unknown>> => {
-    const deadline = performance.now() + ms;
-    while (true) {
-      const found = lines.find(match);
-      if (found) return found;
-      if (exited) throw new Error(`The server exited early; stderr: ${stderr.trim()}`);
-      const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`No matching server log line in ${ms} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        notify = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  };
-  const stop = async () => {
-    _kill(child, "SIGTERM");
-    const timer = setTimeout(() => _kill(child, "SIGKILL"), 5000);
-    await done;
-    clearTimeout(timer);
-  };
-  let listening;
-  try {
-    listening = await waitFor((line) => line.event === "listening", 20_000);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
   return {
-    pid: child.pid,
-    port: listening.port as number,
-    lines,
+    pid: server.process.pid,
+    port: server.port,
+    lines: server.lines,
     waitForRequest: (match, ms = 5000) =>
-      waitFor((line) => line.event === "request" && match(line), ms),
-    stop,
+      server.waitFor((line) => line.event === "request" && match(line), ms),
+    stop: server.stop,
   };
 }
 
@@ -374,7 +295,7 @@ export interface SocatRun {
 export async function socatVersion(): Promise<string | undefined> {
   try {
     const out = await new Deno.Command("socat", { args: ["-V"], stderr: "null" }).output();
-    const line = _decoder.decode(out.stdout).split("\n").find((l) => l.startsWith("socat version"));
+    const line = decoder.decode(out.stdout).split("\n").find((l) => l.startsWith("socat version"));
     return line?.replace(/ on .*$/, "") ?? "socat";
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
@@ -403,7 +324,7 @@ export async function runSocat(
     // socat's address syntax gives these characters meaning.
     if (/[,:!\s]/.test(path)) throw new Error(`socat cannot take the path '${path}'`);
   }
-  const port = _freePort();
+  const port = freePort();
   const receiver = spawn("socat", [
     "-b",
     String(bufferBytes),
@@ -414,9 +335,9 @@ export async function runSocat(
   const receiverOut = receiver.output();
   const receiverWatch = new Watch(receiver.pid);
   try {
-    await _waitListening(port, receiver);
+    await waitListening(port, receiver);
   } catch (error) {
-    _kill(receiver, "SIGKILL");
+    kill(receiver, "SIGKILL");
     await receiverOut;
     receiverWatch.stop();
     throw error;
@@ -436,7 +357,7 @@ export async function runSocat(
   const receiverUsage = receiverWatch.stop();
   for (const [name, out] of [["sender", sent], ["receiver", received]] as const) {
     if (!out.success) {
-      throw new Error(`socat ${name} failed (exit ${out.code}): ${_decoder.decode(out.stderr)}`);
+      throw new Error(`socat ${name} failed (exit ${out.code}): ${decoder.decode(out.stderr)}`);
     }
   }
   const syncStarted = performance.now();
@@ -450,7 +371,7 @@ export async function runSocat(
   };
 }
 
-function _freePort(): number {
+function freePort(): number {
   const listener = Deno.listen({ hostname: HOST, port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -458,7 +379,7 @@ function _freePort(): number {
 }
 
 /** Waits until something listens on `port`, by reading /proc/net/tcp, so no connection is spent. */
-async function _waitListening(port: number, child: Deno.ChildProcess): Promise<void> {
+async function waitListening(port: number, child: Deno.ChildProcess): Promise<void> {
   const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
   const pattern = new RegExp(`^\\s*\\d+: [0-9A-F]+:${hexPort} [0-9A-F]+:0000 0A `, "m");
   let exited = false;

@@ -91,15 +91,15 @@ const TARGET = {
   memoryGrowth: 1.10,
 };
 
-function _mib(bytes: number | undefined): string {
+function mib(bytes: number | undefined): string {
   return bytes === undefined ? "—" : num(bytes / MiB, 0);
 }
 
-function _met(ok: boolean | undefined): string {
+function met(ok: boolean | undefined): string {
   return ok === undefined ? "n/a" : ok ? "yes" : "**no**";
 }
 
-function _cpu(usages: { userS: number; sysS: number; mainS: number }[]): string {
+function cpu(usages: { userS: number; sysS: number; mainS: number }[]): string {
   if (usages.length === 0) return "—";
   const m = (pick: (u: { userS: number; sysS: number; mainS: number }) => number) =>
     summarize(usages.map(pick)).median;
@@ -108,7 +108,7 @@ function _cpu(usages: { userS: number; sysS: number; mainS: number }[]): string 
   }; main ${num(m((u) => u.mainS))})`;
 }
 
-function _commandLine(args: string[]): string {
+function commandLine(args: string[]): string {
   const quoted = args.map((a) => /^[\w.,=\/-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`);
   return ["deno", "run", "--allow-all", "bench/bench.ts", ...quoted].join(" ");
 }
@@ -172,7 +172,7 @@ export function report(input: ReportInput): string {
     `- Load average (1 min) at start and end: ${input.loadStart} / ${input.loadEnd ?? "—"} ` +
       "(other processes on the machine add noise; see the min–max ranges)",
   );
-  head.push(`- Command: \`${_commandLine(input.args)}\``);
+  head.push(`- Command: \`${commandLine(input.args)}\``);
   if (input.socat && calibration) {
     head.push(
       `- Baseline: ${input.socat}, receiver \`socat -b ${calibration.buffer} -u ` +
@@ -210,7 +210,7 @@ export function report(input: ReportInput): string {
     const rate = (s: Summary | undefined) => s && size / MiB / (s.median / 1000);
     const ratio = (a: Summary, b: Summary | undefined) => b && a.median / b.median;
     const peak = (xs: number[]) => xs.length ? Math.max(...xs) : undefined;
-    out.push(`## Whole transfers of ${size / MiB} MiB (${_runs(options.runs)}, alternating)\n`);
+    out.push(`## Whole transfers of ${size / MiB} MiB (${runs(options.runs)}, alternating)\n`);
     out.push(table(
       [
         "case",
@@ -224,36 +224,36 @@ export function report(input: ReportInput): string {
       [
         [
           "privateshare put",
-          spread(_seconds(put)),
+          spread(seconds(put)),
           num(rate(put), 0),
           num(ratio(put, socat)),
           num(ratio(put, socatSync)),
-          _mib(peak(transfer.put.map((s) => s.serverPeak))),
-          _mib(peak(transfer.put.map((s) => s.client.peakBytes))),
+          mib(peak(transfer.put.map((s) => s.serverPeak))),
+          mib(peak(transfer.put.map((s) => s.client.peakBytes))),
         ],
         [
           "privateshare get",
-          spread(_seconds(got)),
+          spread(seconds(got)),
           num(rate(got), 0),
           num(ratio(got, socat)),
           num(ratio(got, socatSync)),
-          _mib(peak(transfer.get.map((s) => s.serverPeak))),
-          _mib(peak(transfer.get.map((s) => s.client.peakBytes))),
+          mib(peak(transfer.get.map((s) => s.serverPeak))),
+          mib(peak(transfer.get.map((s) => s.client.peakBytes))),
         ],
         ...(socat && socatSync
           ? [
             [
               "socat",
-              spread(_seconds(socat)),
+              spread(seconds(socat)),
               num(rate(socat), 0),
               "1.00",
               "—",
-              _mib(peak(transfer.socat.map((s) => s.receiver.peakBytes))),
-              _mib(peak(transfer.socat.map((s) => s.sender.peakBytes))),
+              mib(peak(transfer.socat.map((s) => s.receiver.peakBytes))),
+              mib(peak(transfer.socat.map((s) => s.sender.peakBytes))),
             ],
             [
               "socat + fdatasync of the copy",
-              spread(_seconds(socatSync)),
+              spread(seconds(socatSync)),
               num(rate(socatSync), 0),
               "—",
               "1.00",
@@ -279,30 +279,30 @@ export function report(input: ReportInput): string {
         [
           "privateshare put",
           num(put.median / 1000),
-          _cpu(transfer.put.map((s) => s.client)),
-          _cpu(transfer.put.map((s) => s.server)),
+          cpu(transfer.put.map((s) => s.client)),
+          cpu(transfer.put.map((s) => s.server)),
           num(summarize(transfer.put.map((s) => s.serverMs)).median / 1000),
         ],
         [
           "privateshare get",
           num(got.median / 1000),
-          _cpu(transfer.get.map((s) => s.client)),
-          _cpu(transfer.get.map((s) => s.server)),
+          cpu(transfer.get.map((s) => s.client)),
+          cpu(transfer.get.map((s) => s.server)),
           num(summarize(transfer.get.map((s) => s.serverMs)).median / 1000),
         ],
         ...(socat
           ? [[
             "socat",
             num(socat.median / 1000),
-            _cpu(transfer.socat.map((s) => s.sender)),
-            _cpu(transfer.socat.map((s) => s.receiver)),
+            cpu(transfer.socat.map((s) => s.sender)),
+            cpu(transfer.socat.map((s) => s.receiver)),
             "—",
           ]]
           : []),
         [
           "client CLI start-up (`client.ts --version`)",
           num(startup.median / 1000),
-          _cpu(transfer.startup.map((r) => r.usage)),
+          cpu(transfer.startup.map((r) => r.usage)),
           "—",
           "—",
         ],
@@ -325,7 +325,7 @@ export function report(input: ReportInput): string {
       targets.push([
         `${label} of 1 GiB ≤ ${TARGET.socatRatio}× the time of ${baseLabel}${at}`,
         r === undefined ? "socat missing" : `${num(r)}×`,
-        _met(r === undefined ? undefined : r <= TARGET.socatRatio),
+        met(r === undefined ? undefined : r <= TARGET.socatRatio),
       ]);
     }
     const serverPeak = Math.max(...[...transfer.put, ...transfer.get].map((s) => s.serverPeak));
@@ -334,13 +334,13 @@ export function report(input: ReportInput): string {
     );
     targets.push([
       `server peak RSS ≤ 150 MiB during a 1 GiB put or get${at}`,
-      `${_mib(serverPeak)} MiB`,
-      _met(serverPeak <= TARGET.peakBytes),
+      `${mib(serverPeak)} MiB`,
+      met(serverPeak <= TARGET.peakBytes),
     ]);
     targets.push([
       `client peak RSS ≤ 150 MiB during a 1 GiB put or get${at}`,
-      `${_mib(clientPeak)} MiB`,
-      _met(clientPeak <= TARGET.peakBytes),
+      `${mib(clientPeak)} MiB`,
+      met(clientPeak <= TARGET.peakBytes),
     ]);
   }
 
@@ -353,7 +353,7 @@ export function report(input: ReportInput): string {
     const serverPeak = Math.max(...concurrent.serverPeak);
     out.push(
       `## ${options.clients} clients putting ${options.clientMiB} MiB each at once ` +
-        `(${_runs(options.runs)})\n`,
+        `(${runs(options.runs)})\n`,
     );
     out.push(table(
       [
@@ -366,12 +366,12 @@ export function report(input: ReportInput): string {
         "verified",
       ],
       [[
-        spread(_seconds(wall)),
+        spread(seconds(wall)),
         num(aggregate, 0),
         single ? `${num(aggregate / single)} (single put: ${num(single, 0)} MiB/s)` : "—",
-        _mib(serverPeak),
-        _mib(Math.max(...concurrent.clientPeak)),
-        _cpu(concurrent.serverCpu),
+        mib(serverPeak),
+        mib(Math.max(...concurrent.clientPeak)),
+        cpu(concurrent.serverCpu),
         concurrent.failures.length === 0
           ? `all ${options.clients * options.runs} exit 0, SHA-256 equal`
           : `**${concurrent.failures.length} failures**`,
@@ -383,7 +383,7 @@ export function report(input: ReportInput): string {
       `${options.clients}×${options.clientMiB} MiB concurrent puts: aggregate ≥ ` +
       `${TARGET.concurrentRatio}× a single transfer's throughput`,
       single ? `${num(aggregate / single)}×` : "no single put measured",
-      _met(
+      met(
         single && concurrent.failures.length === 0
           ? aggregate / single >= TARGET.concurrentRatio
           : undefined,
@@ -391,15 +391,15 @@ export function report(input: ReportInput): string {
     ]);
     targets.push([
       `${options.clients}×${options.clientMiB} MiB concurrent puts: server peak ≤ 600 MiB`,
-      `${_mib(serverPeak)} MiB`,
-      _met(serverPeak <= TARGET.concurrentServerPeak),
+      `${mib(serverPeak)} MiB`,
+      met(serverPeak <= TARGET.concurrentServerPeak),
     ]);
   }
 
   if (small) {
     out.push(
       `## Small operations: one client process, lib/client.ts in a loop ` +
-        `(~${options.smallSeconds} s a loop, ${_runs(options.runs)})\n`,
+        `(~${options.smallSeconds} s a loop, ${runs(options.runs)})\n`,
     );
     out.push(table(
       [
@@ -431,12 +431,12 @@ export function report(input: ReportInput): string {
     targets.push([
       `≥ ${TARGET.listsPerSecond} lists/s (folder of ${options.smallFiles} files)`,
       `${num(lists, 0)}/s`,
-      _met(lists === undefined ? undefined : lists >= TARGET.listsPerSecond),
+      met(lists === undefined ? undefined : lists >= TARGET.listsPerSecond),
     ]);
     targets.push([
       `≥ ${TARGET.getsPerSecond} gets of 4 KiB/s`,
       `${num(gets, 0)}/s`,
-      _met(gets === undefined ? undefined : gets >= TARGET.getsPerSecond),
+      met(gets === undefined ? undefined : gets >= TARGET.getsPerSecond),
     ]);
   }
 
@@ -446,17 +446,17 @@ export function report(input: ReportInput): string {
       ["process", "1 GiB peak MiB", "4 GiB peak MiB", "4 GiB / 1 GiB", "within 10%"],
       memory.rows.map((r) => [
         r.label,
-        _mib(r.small),
-        _mib(r.large),
+        mib(r.small),
+        mib(r.large),
         num(r.large / r.small),
-        _met(r.large <= r.small * TARGET.memoryGrowth),
+        met(r.large <= r.small * TARGET.memoryGrowth),
       ]),
     ));
     const worst = Math.max(...memory.rows.map((r) => r.large / r.small));
     targets.push([
       "peak memory of a 4 GiB transfer within 10% of a 1 GiB one",
       `worst ${num(worst)}×`,
-      _met(worst <= TARGET.memoryGrowth),
+      met(worst <= TARGET.memoryGrowth),
     ]);
   }
 
@@ -467,10 +467,10 @@ export function report(input: ReportInput): string {
   return [...head, ...summary, ...out].join("\n");
 }
 
-function _runs(n: number): string {
+function runs(n: number): string {
   return n === 1 ? "1 run" : `${n} runs`;
 }
 
-function _seconds(s: Summary): Summary {
+function seconds(s: Summary): Summary {
   return { ...s, median: s.median / 1000, min: s.min / 1000, max: s.max / 1000 };
 }

@@ -68,11 +68,11 @@ export function spread(summary: Summary | undefined, digits = 2): string {
  * @returns the table, one line per row, with a trailing newline
  */
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const line = (cells: readonly string[]) => `| ${cells.map(_cell).join(" | ")} |`;
+  const line = (cells: readonly string[]) => `| ${cells.map(cell).join(" | ")} |`;
   return [line(headers), line(headers.map(() => "---")), ...rows.map(line)].join("\n") + "\n";
 }
 
-function _cell(text: string): string {
+function cell(text: string): string {
   // A pipe inside a cell would split it into two columns.
   return text.replaceAll("|", "\\|");
 }

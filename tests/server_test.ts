@@ -1,5 +1,8 @@
 // The server under load and misbehaviour: concurrent clients, silent and
 // cut-off clients, idle shutdown, connection limits and the request log.
+// Every test has a deadline of its own (`test` from helpers.ts), and every
+// wait for something the server should do has a shorter one, so that a
+// server that never does it fails the test instead of hanging it.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -10,13 +13,15 @@ import {
   sameBytes,
   startTestServer,
   tempDir,
+  test,
   until,
+  within,
   writeRandomFile,
 } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
 
-Deno.test("the server shuts itself down after its idle timeout and says so", async () => {
+test("the server shuts itself down after its idle timeout and says so", async () => {
   await using served = await tempDir();
   const server = await startTestServer({ root: served.path, args: ["--idle-timeout", "1"] });
   try {
@@ -25,7 +30,8 @@ Deno.test("the server shuts itself down after its idle timeout and says so", asy
     // A request resets the idle clock.
     const run = await runClient(["localhost", String(server.port), "list"]);
     assert.equal(run.code, 0, run.stderr);
-    const code = await server.exited;
+    // A timer that never fires must fail the test, not hang it.
+    const code = await within(20_000, "The idle shutdown", server.exited);
     assert.equal(code, 0);
     const shutdown = server.lines.find((l) => l.event === "idle-shutdown");
     assert.ok(shutdown, "an idle-shutdown line is logged");
@@ -35,7 +41,7 @@ Deno.test("the server shuts itself down after its idle timeout and says so", asy
   }
 });
 
-Deno.test("idle shutdown never cuts an active transfer", async () => {
+test("idle shutdown never cuts an active transfer", async () => {
   await using served = await tempDir();
   await using local = await tempDir();
   const server = await startTestServer({ root: served.path, args: ["--idle-timeout", "0.3"] });
@@ -57,14 +63,15 @@ Deno.test("idle shutdown never cuts an active transfer", async () => {
     const n = await conn.read(reply);
     assert.match(new TextDecoder().decode(reply.subarray(0, n!)), /"code":"done"/);
     conn.close();
-    assert.equal(await server.exited, 0, "after the transfer, the idle timeout applies");
+    const code = await within(20_000, "The idle shutdown after the transfer", server.exited);
+    assert.equal(code, 0, "after the transfer, the idle timeout applies");
     assert.ok(await sameBytes(join(local.path, "slow.bin"), join(served.path, "slow.bin")));
   } finally {
     await server.stop();
   }
 });
 
-Deno.test("a client that connects and sends nothing is dropped; others are served meanwhile", async () => {
+test("a client that connects and sends nothing is dropped; others are served meanwhile", async () => {
   await using served = await tempDir();
   await Deno.writeTextFile(join(served.path, "a.txt"), "a");
   const server = await startTestServer({
@@ -74,13 +81,22 @@ Deno.test("a client that connects and sends nothing is dropped; others are serve
   try {
     const silent = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
     const started = performance.now();
+    // Read while the other client is served, so that the moment of the drop
+    // is measured rather than the end of that client's run.
+    const dropped = silent.read(new Uint8Array(16)).then((n) => ({
+      n,
+      after: performance.now() - started,
+    }));
     const list = await runClient(["localhost", String(server.port), "list", "--json"]);
     assert.equal(list.code, 0, list.stderr);
     assert.deepEqual(JSON.parse(list.stdout).map((f: { name: string }) => f.name), ["a.txt"]);
     // The server closes the silent connection: the read sees end of stream.
-    const n = await silent.read(new Uint8Array(16));
+    const { n, after } = await within(10_000, "The drop of the silent connection", dropped);
     assert.equal(n, null);
-    assert.ok(performance.now() - started >= 400, "dropped at its deadline, not before");
+    assert.ok(after >= 400, `dropped at its deadline, not before (${after.toFixed(0)} ms)`);
+    // A generous bound, ten times the deadline: a server that waited for
+    // another deadline (the data deadline, 30 s) is caught.
+    assert.ok(after <= 5000, `dropped within 5 s of a 0.5 s deadline, not ${after.toFixed(0)} ms`);
     silent.close();
     const record = await server.waitFor((l) => l.event === "request" && l.outcome === "timeout");
     assert.equal(record.op, "-");
@@ -89,7 +105,7 @@ Deno.test("a client that connects and sends nothing is dropped; others are serve
   }
 });
 
-Deno.test("a transfer that stalls is dropped after the data deadline and leaves no file", async () => {
+test("a transfer that stalls is dropped after the data deadline and leaves no file", async () => {
   await using served = await tempDir();
   const server = await startTestServer({ root: served.path, args: ["--data-timeout", "0.5"] });
   try {
@@ -107,7 +123,7 @@ Deno.test("a transfer that stalls is dropped after the data deadline and leaves 
   }
 });
 
-Deno.test("two simultaneous puts of one name: exactly one wins and the file is intact", async () => {
+test("two simultaneous puts of one name: exactly one wins and the file is intact", async () => {
   await using served = await tempDir();
   await using local = await tempDir();
   const server = await startTestServer({ root: served.path });
@@ -133,7 +149,7 @@ Deno.test("two simultaneous puts of one name: exactly one wins and the file is i
   }
 });
 
-Deno.test("a put cut off halfway leaves nothing under its name, and its partial is never listed or served", async () => {
+test("a put cut off halfway leaves nothing under its name, and its partial is never listed or served", async () => {
   await using served = await tempDir();
   await using down = await tempDir();
   const server = await startTestServer({ root: served.path });
@@ -161,7 +177,7 @@ Deno.test("a put cut off halfway leaves nothing under its name, and its partial 
   }
 });
 
-Deno.test("a put whose client process is killed mid-transfer leaves no file", async () => {
+test("a put whose client process is killed mid-transfer leaves no file", async () => {
   await using served = await tempDir();
   await using local = await tempDir();
   const server = await startTestServer({ root: served.path });
@@ -198,7 +214,7 @@ Deno.test("a put whose client process is killed mid-transfer leaves no file", as
   }
 });
 
-Deno.test("--max-connections answers busy rather than hanging", async () => {
+test("--max-connections answers busy rather than hanging", async () => {
   await using served = await tempDir();
   await Deno.writeTextFile(join(served.path, "a.txt"), "a");
   const server = await startTestServer({
@@ -223,7 +239,7 @@ Deno.test("--max-connections answers busy rather than hanging", async () => {
   }
 });
 
-Deno.test("each request gets one log line with peer, op, name, bytes, duration and outcome", async () => {
+test("each request gets one log line with peer, op, name, bytes, duration and outcome", async () => {
   await using served = await tempDir();
   await using local = await tempDir();
   const server = await startTestServer({ root: served.path });
@@ -247,7 +263,7 @@ Deno.test("each request gets one log line with peer, op, name, bytes, duration a
   }
 });
 
-Deno.test("stale partial uploads are removed after --partial-ttl; fresh ones are kept", async () => {
+test("stale partial uploads are removed after --partial-ttl; fresh ones are kept", async () => {
   await using served = await tempDir();
   const stale = join(served.path, ".privateshare-partial-stale");
   const fresh = join(served.path, ".privateshare-partial-fresh");

@@ -67,11 +67,17 @@ export class ProgressBar {
    *
    * @param label what is moving, such as `put apple.jpg`
    * @param out where to draw (default stderr)
+   * @param columns the width to draw in (default the console's, or 80)
    */
-  constructor(label: string, out: { writeSync(p: Uint8Array): number } = Deno.stderr) {
+  constructor(
+    label: string,
+    out: { writeSync(p: Uint8Array): number } = Deno.stderr,
+    columns?: number,
+  ) {
     this.#label = label;
     this.#out = out;
     this.#width = () => {
+      if (columns !== undefined) return columns;
       try {
         return Deno.consoleSize().columns;
       } catch {

@@ -138,6 +138,9 @@ export async function put(
     const reader = streamSource(source.stream);
     local = { source: reader, size: source.size, close: () => reader[Symbol.dispose]() };
   }
+  // A cancel must not wait for a stalled stream's next bytes.
+  const onAbort = () => void local.source.cancel?.();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
   try {
     const moved = await session(
       options,
@@ -149,6 +152,7 @@ export async function put(
     );
     return result(name, path, moved, started);
   } finally {
+    options.signal?.removeEventListener("abort", onAbort);
     local.close();
   }
 }

@@ -134,8 +134,12 @@ export async function putPs2(
     // A verdict other than done ends the exchange: stop sending.
     const verdict = error instanceof CancelError || error instanceof ProtocolError;
     if (verdict) wire.close();
+    // The exchange is over: a source still waiting for its data (a stalled
+    // stream) must not hold the put, nor its buffers, until the data comes.
+    const cancelled = sendFailure === undefined && source.cancel !== undefined;
+    if (cancelled) await source.cancel!();
     await sending;
-    throw verdict ? error : sendFailure ?? error;
+    throw verdict || cancelled ? error : sendFailure ?? error;
   }
   const sent = await sending;
   if (sendFailure) throw sendFailure;

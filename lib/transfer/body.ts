@@ -19,6 +19,11 @@ export interface BodySource {
    * @returns how many were read, or null at the end
    */
   read(p: Uint8Array): Promise<number | null>;
+  /**
+   * Stops a source that may wait for its data (a stream): a read in progress
+   * ends as at the end of the data. A file has none and needs none.
+   */
+  cancel?(): Promise<void>;
 }
 
 /** Where a received body's bytes go: a `Deno.FsFile`, say. */
@@ -51,7 +56,9 @@ export class SourceEndedError extends Error {
  * @param stream the bytes
  * @returns a source that reads the stream in order
  */
-export function streamSource(stream: ReadableStream<Uint8Array>): BodySource & Disposable {
+export function streamSource(
+  stream: ReadableStream<Uint8Array>,
+): Required<BodySource> & Disposable {
   const reader = stream.getReader();
   let rest: Uint8Array | undefined;
   return {
@@ -65,6 +72,10 @@ export function streamSource(stream: ReadableStream<Uint8Array>): BodySource & D
       p.set(rest.subarray(0, n));
       rest = rest.subarray(n);
       return n;
+    },
+    async cancel() {
+      // A stream that failed is stopped already; its error reaches the read.
+      await reader.cancel().catch(() => {});
     },
     [Symbol.dispose]() {
       reader.releaseLock();

@@ -1,0 +1,103 @@
+// The shape of lib/ that issue 9 set: each layer imports only the layers
+// below it (so server and client never import each other, and only the CLI
+// imports the public API), no import cycle, no module over 400 lines, and no
+// command-line flag named outside lib/cli/. Read from the sources, so that a
+// change that breaks the shape fails here, not in a later review.
+
+import assert from "node:assert/strict";
+import { dirname, join, relative, resolve } from "node:path";
+import { ROOT } from "./helpers.ts";
+
+const LIB = join(ROOT, "lib");
+
+/** What each layer may import, besides its own modules. */
+const ALLOWED: Record<string, readonly string[]> = {
+  protocol: [],
+  net: ["protocol"],
+  transfer: ["protocol", "net"],
+  exchange: ["protocol", "net", "transfer"],
+  server: ["protocol", "net", "transfer", "exchange"],
+  client: ["protocol", "net", "transfer", "exchange"],
+  cli: ["mod.ts"],
+  "mod.ts": ["version.ts", "protocol", "net", "transfer", "exchange", "server", "client"],
+  "version.ts": ["deno.json"],
+};
+
+/** Every .ts file under lib/, relative to it. */
+function modules(dir = LIB): string[] {
+  const found: string[] = [];
+  for (const entry of Deno.readDirSync(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) found.push(...modules(path));
+    else if (entry.name.endsWith(".ts")) found.push(relative(LIB, path));
+  }
+  return found.sort();
+}
+
+/** The lines of a module that are code, not comments (JSDoc examples hold imports too). */
+function codeLines(module: string): string[] {
+  return Deno.readTextFileSync(join(LIB, module)).split("\n").filter((line) => {
+    const trimmed = line.trim();
+    return !trimmed.startsWith("*") && !trimmed.startsWith("//") && !trimmed.startsWith("/*");
+  });
+}
+
+/** The relative imports of a module, as paths relative to lib/ (outside lib/ starts with ..). */
+function importsOf(module: string): string[] {
+  const found: string[] = [];
+  for (const line of codeLines(module)) {
+    for (const match of line.matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)) {
+      found.push(relative(LIB, resolve(LIB, dirname(module), match[1]!)));
+    }
+  }
+  return found;
+}
+
+/** The layer a module belongs to: its folder under lib/, or its own name at the top. */
+function layerOf(module: string): string {
+  if (module.startsWith("..")) return module.replace(/^(\.\.\/)+/, "");
+  return module.includes("/") ? module.split("/")[0]! : module;
+}
+
+Deno.test("each layer of lib/ imports only the layers below it", () => {
+  const wrong: string[] = [];
+  for (const module of modules()) {
+    const layer = layerOf(module);
+    const allowed = ALLOWED[layer];
+    assert.ok(allowed, `${module} is in a layer the table does not know: ${layer}`);
+    for (const target of importsOf(module)) {
+      const to = layerOf(target);
+      if (to !== layer && !allowed.includes(to)) wrong.push(`${module} imports ${target}`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+});
+
+Deno.test("no import cycle among lib/'s modules", () => {
+  const graph = new Map(modules().map((m) => [m, importsOf(m).filter((t) => !t.startsWith(".."))]));
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (module: string, path: string[]): void => {
+    if (state.get(module) === "done") return;
+    if (state.get(module) === "visiting") {
+      assert.fail(`import cycle: ${[...path.slice(path.indexOf(module)), module].join(" -> ")}`);
+    }
+    state.set(module, "visiting");
+    for (const next of graph.get(module) ?? []) visit(next, [...path, module]);
+    state.set(module, "done");
+  };
+  for (const module of graph.keys()) visit(module, []);
+});
+
+Deno.test("no module of lib/ is over 400 lines", () => {
+  const long = modules()
+    .map((m) => [m, Deno.readTextFileSync(join(LIB, m)).split("\n").length] as const)
+    .filter(([, lines]) => lines > 400);
+  assert.deepEqual(long, []);
+});
+
+Deno.test("no command-line flag is named in lib/ outside lib/cli/", () => {
+  const named = modules()
+    .filter((m) => !m.startsWith("cli/"))
+    .flatMap((m) => codeLines(m).filter((l) => /--[a-z]/.test(l)).map((l) => `${m}: ${l.trim()}`));
+  assert.deepEqual(named, []);
+});

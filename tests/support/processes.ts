@@ -1,0 +1,255 @@
+/**
+ * The real programs as subprocesses: the server CLI on port 0 with JSON
+ * logs, and either CLI run to completion. Shared with bench/.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root. */
+export const ROOT: string = fileURLToPath(new URL("../..", import.meta.url));
+/** The server entry point. */
+export const SERVER_TS: string = join(ROOT, "server.ts");
+/** The client entry point. */
+export const CLIENT_TS: string = join(ROOT, "client.ts");
+/** Every permission a program of privateshare may need. */
+export const ALL_PERMS: readonly string[] = ["--allow-net", "--allow-read", "--allow-write"];
+
+const decoder = new TextDecoder();
+
+/**
+ * The arguments of `deno` that run one of the programs with exactly the
+ * given permissions and never prompt for more.
+ *
+ * @param script {@link SERVER_TS} or {@link CLIENT_TS}
+ * @param args the program's arguments
+ * @param perms permission flags
+ * @returns the arguments after `deno`
+ */
+export function denoRunArgs(script: string, args: string[], perms: readonly string[]): string[] {
+  return ["run", "--no-prompt", ...perms, script, ...args];
+}
+
+/** A server process under test. */
+export interface TestServer {
+  /** The port it listens on. */
+  port: number;
+  /** The served folder. */
+  root: string;
+  /** The process. */
+  process: Deno.ChildProcess;
+  /** Every log line so far (JSON objects); only the first with `record: false`. */
+  lines: Record<string, unknown>[];
+  /** Resolves with the exit code when the process ends. */
+  exited: Promise<number>;
+  /**
+   * Waits for a log line that matches; fails when the server exits first or
+   * after `ms` (default 20 s).
+   */
+  waitFor(
+    match: (line: Record<string, unknown>) => boolean,
+    ms?: number,
+  ): Promise<Record<string, unknown>>;
+  /** Stops the process (SIGTERM, then SIGKILL after 5 s) and waits for it. */
+  stop(): Promise<void>;
+}
+
+/** How to start a test server. */
+export interface ServerSpec {
+  /** The folder to serve (required). */
+  root: string;
+  /** Grant --allow-write (default true). */
+  write?: boolean;
+  /** More server flags. */
+  args?: string[];
+  /**
+   * Keep the log lines after `listening` (default true). Without, they are
+   * drained unparsed, so that a benchmark does not pay for parsing them.
+   */
+  record?: boolean;
+  /** Called with the process as soon as it is spawned (a benchmark tracks it to kill it). */
+  onSpawn?: (process: Deno.ChildProcess) => void;
+}
+
+/**
+ * Starts the real server CLI on port 0 with JSON logs, and waits until it
+ * listens. A server that does not come up within 20 s is killed.
+ *
+ * @param spec folder, permissions and flags
+ * @returns the running server
+ */
+export async function startTestServer(spec: ServerSpec): Promise<TestServer> {
+  const perms = spec.write === false ? ["--allow-net", "--allow-read"] : ALL_PERMS;
+  const args = ["0", "--root", spec.root, "--log-format", "json"];
+  const process = new Deno.Command(Deno.execPath(), {
+    args: denoRunArgs(SERVER_TS, [...args, ...(spec.args ?? [])], perms),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  spec.onSpawn?.(process);
+  const record = spec.record ?? true;
+  const lines: Record<string, unknown>[] = [];
+  const waiters: {
+    match: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }[] = [];
+  let stderr = "";
+  const stderrDone = (async () => {
+    for await (const chunk of process.stderr) stderr += decoder.decode(chunk, { stream: true });
+  })();
+  // The server logs a line per request to stdout: it is read all the time,
+  // or a full pipe would stall the server.
+  const stdoutDone = (async () => {
+    let pending = "";
+    for await (const chunk of process.stdout) {
+      if (!record && lines.length > 0) continue;
+      pending += decoder.decode(chunk, { stream: true });
+      let at: number;
+      while ((at = pending.indexOf("\n")) >= 0) {
+        const text = pending.slice(0, at);
+        pending = pending.slice(at + 1);
+        let line: Record<string, unknown>;
+        try {
+          line = JSON.parse(text);
+        } catch (error) {
+          if (!(error instanceof SyntaxError)) throw error;
+          line = { raw: text };
+        }
+        lines.push(line);
+        for (const w of [...waiters]) {
+          if (w.match(line)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(line);
+          }
+        }
+      }
+    }
+  })();
+  const exited = (async () => {
+    const status = await process.status;
+    await Promise.all([stdoutDone, stderrDone]);
+    return status.code;
+  })();
+  const waitFor = (match: (l: Record<string, unknown>) => boolean, ms = 20_000) => {
+    const found = lines.find(match);
+    if (found) return Promise.resolve(found);
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new Error(
+            `No matching server log line in ${ms} ms; stderr: ${stderr}; lines: ${
+              JSON.stringify(lines)
+            }`,
+          ),
+        );
+      }, ms);
+      waiters.push({
+        match,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
+      exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`Server exited; stderr: ${stderr}; lines: ${JSON.stringify(lines)}`));
+      });
+    });
+  };
+  const stop = async () => {
+    kill(process, "SIGTERM");
+    const timer = setTimeout(() => kill(process, "SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  let listening;
+  try {
+    listening = await waitFor((l) => l.event === "listening");
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    port: listening.port as number,
+    root: spec.root,
+    process,
+    lines,
+    exited,
+    waitFor,
+    stop,
+  };
+}
+
+/**
+ * Sends a signal to a child process that may already have exited.
+ *
+ * @param child the process
+ * @param signal the signal
+ */
+export function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    child.kill(signal);
+  } catch (error) {
+    // Deno throws a TypeError for a child that has already exited.
+    if (!(error instanceof TypeError)) throw error;
+  }
+}
+
+/** What a CLI run printed and how it ended. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the real client CLI.
+ *
+ * @param args arguments after `client.ts`
+ * @param options working folder and permissions (default: net, read, write)
+ * @returns exit code and output
+ */
+export async function runClient(
+  args: string[],
+  options: { cwd?: string; perms?: string[] } = {},
+): Promise<RunResult> {
+  return await runCli(CLIENT_TS, args, options.perms ?? ALL_PERMS, options.cwd);
+}
+
+/**
+ * Runs the real server CLI to completion (for argument errors and the like).
+ *
+ * @param args arguments after `server.ts`
+ * @param perms permissions
+ * @returns exit code and output
+ */
+export async function runServer(
+  args: string[],
+  perms: string[] = ["--allow-net", "--allow-read"],
+): Promise<RunResult> {
+  return await runCli(SERVER_TS, args, perms);
+}
+
+/** Runs one of the CLIs to completion and collects what it printed. */
+async function runCli(
+  script: string,
+  args: string[],
+  perms: readonly string[],
+  cwd?: string,
+): Promise<RunResult> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: denoRunArgs(script, args, perms),
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
