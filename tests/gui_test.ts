@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "npm:playwright-core@1.65.1";
+import { ClientError, put } from "../lib/mod.ts";
 import {
   CLIENT_TS,
   namesIn,
@@ -359,7 +360,6 @@ browserTest(
     await page.getByRole("button", { name: "Get big.bin" }).click();
     await downRelay.reached("down", 24 * MiB);
     await waitRows(page, "running", 1);
-    await page.screenshot({ path: join(dir.path, "cancel.png") });
     await page.getByRole("button", { name: "Cancel get big.bin" }).click();
     await waitRows(page, "cancelled", 2);
     downRelay.cut();
@@ -374,8 +374,90 @@ browserTest(
     assert.match(await got.textContent() ?? "", /resumed at \d.* saved as /);
     assert.ok(await sameBytes(big, join(downloads, "big.bin")));
     assert.deepEqual(namesIn(downloads), ["big.bin"]);
+
+    // Other data put under the name and size of a partial upload: the page
+    // cannot rewind a browser upload, so it sends the file again from its start.
+    const clip = join(source, "clip.bin");
+    const other = join(downloads, "clip.bin");
+    await writeRandomFile(clip, 20 * MiB, 5);
+    await writeRandomFile(other, 20 * MiB, 6);
+    const clipRelay = startRelay(server.port, { holdAt: { direction: "up", bytes: 12 * MiB } });
+    await page.fill("#port", String(clipRelay.port));
+    await page.setInputFiles("#files-input", [clip]);
+    await clipRelay.reached("up", 12 * MiB);
+    await waitRows(page, "running", 1);
+    await page.getByRole("button", { name: "Cancel put clip.bin" }).click();
+    await waitRows(page, "cancelled", 3);
+    clipRelay.cut();
+    await until(() =>
+      server.events.some((e) => e.type === "request-end" && e.record.name === "clip.bin")
+    );
+    await clipRelay.close();
+    await page.fill("#port", String(server.port));
+    await page.setInputFiles("#files-input", [other]);
+    await waitRows(page, "restarted", 1);
+    try {
+      await waitRows(page, "done", 3);
+    } catch (e) {
+      console.log(
+        "DEBUG",
+        await page.locator("#transfers").innerText(),
+        await page.locator("#log").innerText(),
+        gui.output(),
+      );
+      throw e;
+    }
+    assert.ok(await sameBytes(other, join(shared, "clip.bin")));
   },
 );
+
+Deno.test("a stream put resumes only its own beginning: other data under the name asks to start over", async () => {
+  await using dir = await tempDir();
+  const { shared, source } = await layout(dir.path);
+  const [a, b] = [join(source, "a.bin"), join(source, "b.bin")];
+  await writeRandomFile(a, 24 * MiB, 1);
+  await writeRandomFile(b, 24 * MiB, 2);
+  await using server = serveFolder(shared);
+  const files: Deno.FsFile[] = [];
+  const streamOf = async (path: string) => {
+    const file = await Deno.open(path);
+    files.push(file);
+    return { name: "data.bin", size: file.statSync().size, stream: file.readable };
+  };
+  try {
+    // Fault injection: the relay holds the upload at 12 MiB, where it is cancelled.
+    const relay = startRelay(server.port, { holdAt: { direction: "up", bytes: 12 * MiB } });
+    const controller = new AbortController();
+    const first = put(await streamOf(a), {
+      host: "127.0.0.1",
+      port: relay.port,
+      signal: controller.signal,
+    });
+    await relay.reached("up", 12 * MiB);
+    controller.abort();
+    await assert.rejects(first, (e) => e instanceof ClientError && e.kind === "aborted");
+    relay.cut();
+    await relay.close();
+    await until(() => server.events.some((e) => e.type === "request-end"));
+
+    const to = { host: "127.0.0.1", port: server.port };
+    await assert.rejects(
+      put(await streamOf(b), to),
+      (e) => e instanceof ClientError && e.code === "restart" && /holds other data/.test(e.message),
+    );
+    const again = await put(await streamOf(b), { ...to, resume: false });
+    assert.equal(again.resumedFrom, 0);
+    assert.ok(await sameBytes(b, join(shared, "data.bin")));
+  } finally {
+    for (const file of files) {
+      try {
+        file.close();
+      } catch {
+        // Closed by its stream.
+      }
+    }
+  }
+});
 
 browserTest("server page: start a server, see requests and a transfer live, stop it", async () => {
   await using dir = await tempDir();

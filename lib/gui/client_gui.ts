@@ -28,7 +28,7 @@ interface Transfer {
   op: "put" | "get";
   /** The name, made safe to show. */
   name: string;
-  state: "queued" | "running" | "done" | "failed" | "cancelled";
+  state: "queued" | "running" | "done" | "failed" | "cancelled" | "restarted";
   done: number;
   total: number | null;
   resumedFrom: number;
@@ -128,7 +128,7 @@ class Transfers {
     const server = serverOf(body?.host, body?.port);
     if (typeof server === "string") return json({ error: server }, 400);
     try {
-      const files = await list({ ...server, signal: request.signal });
+      const files = await list(server);
       return json({
         files: files.map((f) => ({ name: f.name, shown: printable(f.name), ...sizeAndTime(f) })),
       });
@@ -150,13 +150,12 @@ class Transfers {
       return json({ error: `Invalid file size '${sizeText}' for '${printable(name)}'` }, 400);
     }
     const resume = url.searchParams.get("resume") !== "0";
-    const stream = request.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+    const stream = this.#upload(id, request.body);
     return json(
       await this.#run(
         id,
         "put",
         name,
-        request.signal,
         (signal, onProgress) =>
           put({ name, size, stream }, { ...server, signal, onProgress, resume }),
       ),
@@ -182,7 +181,6 @@ class Transfers {
       id,
       "get",
       name,
-      undefined,
       (signal, onProgress) => get(name, { ...server, output: folder, signal, onProgress }),
     );
     this.#running.add(running);
@@ -202,19 +200,44 @@ class Transfers {
     await Promise.allSettled([...this.#running]);
   }
 
+  /**
+   * A browser upload as a stream for `put`. When the page goes away in the
+   * middle (closed, reloaded, its request cancelled), reading fails: the
+   * transfer is cancelled first, so that it ends as a cancel (the server
+   * keeps its partial upload) and not as a failure.
+   */
+  #upload(id: string, body: ReadableStream<Uint8Array> | null): ReadableStream<Uint8Array> {
+    if (body === null) return new ReadableStream({ start: (c) => c.close() });
+    const reader = body.getReader();
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        let next;
+        try {
+          next = await reader.read();
+        } catch (error) {
+          this.cancel(id);
+          controller.error(error);
+          return;
+        }
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    }, { highWaterMark: 0 });
+  }
+
   /** Runs one transfer in its turn, reporting its progress and its end to the pages. */
   async #run(
     id: string,
     op: "put" | "get",
     name: string,
-    pageGone: AbortSignal | undefined,
     transfer: (
       signal: AbortSignal,
       onProgress: (p: { done: number; total?: number; resumedFrom: number }) => void,
     ) => Promise<TransferResult>,
   ): Promise<Record<string, unknown>> {
     const controller = new AbortController();
-    const signal = pageGone ? AbortSignal.any([controller.signal, pageGone]) : controller.signal;
+    const signal = controller.signal;
     const item: Transfer = {
       id,
       op,
@@ -262,10 +285,17 @@ class Transfers {
       const wrapped = error instanceof ClientError || !aborted
         ? error
         : new ClientError("aborted", "Cancelled", { cause: error });
-      item.state = aborted ? "cancelled" : "failed";
-      item.message = this.#failure(wrapped, `${op} '${item.name}'`);
-      // The page sends the file again from its start.
-      if (wrapped instanceof ClientError && wrapped.code === "restart") restart = true;
+      if (wrapped instanceof ClientError && wrapped.code === "restart") {
+        // The server's partial upload holds other data: the page sends the file again from its start.
+        restart = true;
+        item.state = "restarted";
+        item.message =
+          `Starting over: the server's partial upload of '${item.name}' holds other data`;
+        this.#addLog(item.message, "info");
+      } else {
+        item.state = aborted ? "cancelled" : "failed";
+        item.message = this.#failure(wrapped, `${op} '${item.name}'`);
+      }
     } finally {
       this.#controllers.delete(id);
       release();

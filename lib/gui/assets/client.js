@@ -21,6 +21,9 @@ const transfers = new Map();
 const queue = [];
 /** The put being sent now: its id and the controller of its request. */
 let sending = null;
+/** Who waits for the end of which transfer. */
+const ends = new Map();
+const FINAL = ["done", "failed", "cancelled", "restarted"];
 let failed = false;
 
 function server() {
@@ -153,24 +156,27 @@ async function sendNext() {
       ...server(),
       resume: resume ? "1" : "0",
     });
-    let result;
-    try {
-      const response = await fetch(`api/put?${query}`, {
-        method: "POST",
-        headers: { "x-file-size": String(next.file.size) },
-        body: next.file,
-        signal: controller.signal,
-      });
-      result = await answer(response);
-    } catch {
-      // Cancelled, or the program went away: its own report says which.
-      result = {};
-    }
-    if (result.error) {
+    const ended = settled(id);
+    // A fetch that fails was cancelled, or the program stopped reading the
+    // upload (a refusal): the program's own report says which.
+    const sent = fetch(`api/put?${query}`, {
+      method: "POST",
+      headers: { "x-file-size": String(next.file.size) },
+      body: next.file,
+      signal: controller.signal,
+    }).then(answer).catch(() => ({}));
+    const early = await Promise.race([sent, ended.then(() => null)]);
+    if (early?.error) {
+      // Refused before it began (a wrong port, say): there is no report to wait for.
       transfers.delete(id);
-      note(result.error);
+      ends.delete(id);
+      note(early.error);
+      break;
     }
-    if (!result.restart) break;
+    const end = await Promise.race([ended, sent.then(() => wait(15_000))]);
+    // The upload is over either way: stop sending what the program no longer reads.
+    controller.abort();
+    if (end?.state !== "restarted") break;
     // The server's partial upload is of other data: send the file from its start.
     id = crypto.randomUUID();
     resume = false;
@@ -178,6 +184,15 @@ async function sendNext() {
   remember();
   renderTransfers();
   sendNext();
+}
+
+function wait(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves with a transfer's last report once the program says it ended. */
+function settled(id) {
+  return new Promise((resolve) => ends.set(id, resolve));
 }
 
 async function cancel(id) {
@@ -278,6 +293,10 @@ function onEvent(event) {
       break;
     case "transfer":
       transfers.set(event.transfer.id, event.transfer);
+      if (FINAL.includes(event.transfer.state)) {
+        ends.get(event.transfer.id)?.(event.transfer);
+        ends.delete(event.transfer.id);
+      }
       renderTransfers();
       if (event.transfer.state === "done" && event.transfer.op === "put") listFiles();
       break;
