@@ -295,6 +295,10 @@ browserTest(
     assert.ok(await sameBytes(big, join(downloads, "holiday-video.mp4")));
     assert.ok(await sameBytes(small, join(downloads, "notes.txt")));
 
+    // The log has the command line's summary lines.
+    const summary = /\d\dget 'notes\.txt' -> '.+': 29 B in .+, verified sha256 [0-9a-f]{16}…$/;
+    await page.locator("#log li", { hasText: summary }).waitFor({ timeout: STEP_MS });
+
     // A name that exists: the page says what the command line says.
     const cli = await runClient(["127.0.0.1", String(server.port), "put", small]);
     assert.equal(cli.code, 3);
@@ -482,6 +486,12 @@ browserTest("server page: start a server, see requests and a transfer live, stop
   const listed = await runClient(["127.0.0.1", String(port), "list"]);
   assert.equal(listed.code, 0);
   await page.locator("#requests td").getByText("list · ps2").waitFor({ timeout: STEP_MS });
+  const missing = await runClient(["127.0.0.1", String(port), "get", "missing.txt"], {
+    cwd: dir.path,
+  });
+  assert.equal(missing.code, 3);
+  await page.locator("#requests tr", { hasText: "missing.txt" }).getByText("refused not-found")
+    .waitFor({ timeout: STEP_MS });
 
   // Fault injection: the relay holds the upload at 16 MiB while the page shows it in flight.
   const relay = startRelay(port, { holdAt: { direction: "up", bytes: 16 * MiB } });
@@ -489,6 +499,9 @@ browserTest("server page: start a server, see requests and a transfer live, stop
   await relay.reached("up", 16 * MiB);
   await page.locator("#active .what").getByText("photos.zip").waitFor({ timeout: STEP_MS });
   await page.locator("#status").getByText("1 active").waitFor({ timeout: STEP_MS });
+  // A stalled transfer shows how far it got (16 MiB less the command's bytes).
+  await page.locator("#active .detail").getByText(/^\S+ · put · ps2 · 16\.0 MiB of 40\.0 MiB/)
+    .waitFor({ timeout: STEP_MS });
   await screenshots(page, "gui-server");
   relay.release();
   assert.equal((await putting).code, 0);

@@ -132,7 +132,7 @@ async function run(args: string[]): Promise<number> {
       throw new UsageError("--gui takes no other arguments: the page asks for the rest");
     }
     const { runClientGui } = await import("../gui/client_gui.ts");
-    return await runClientGui({ open: !values["no-open"], program: PROGRAM, describe });
+    return await runClientGui({ open: !values["no-open"], program: PROGRAM, describe, summary });
   }
   const [host, portText, op, file, ...extra] = positionals;
   if (host === undefined) throw new UsageError("Missing HOST: give the server's address");
@@ -197,7 +197,14 @@ async function run(args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-function summary(op: "put" | "get", r: TransferResult): string {
+/**
+ * The line printed after a transfer.
+ *
+ * @param op put or get
+ * @param r what the transfer did
+ * @returns one line
+ */
+export function summary(op: "put" | "get", r: TransferResult): string {
   const where = op === "put" ? `'${r.name}'` : `'${r.name}' -> '${r.path}'`;
   const resumed = r.resumedFrom > 0 ? `, resumed at ${formatBytes(r.resumedFrom)}` : "";
   const check = r.sha256

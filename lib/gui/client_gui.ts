@@ -20,6 +20,8 @@ import { EventHub, json, readJson } from "./web.ts";
 export interface ClientGuiOptions extends GuiOptions {
   /** Words a failure as the command line does (default: its message). */
   describe?: (error: ClientError) => string;
+  /** Words a finished transfer as the command line does (default: its name and size). */
+  summary?: (op: "put" | "get", result: TransferResult) => string;
 }
 
 /** One put or get, as the page shows it. */
@@ -52,7 +54,11 @@ const PROGRESS_EVERY_MS = 200;
  */
 export async function runClientGui(options: ClientGuiOptions): Promise<number> {
   const hub = new EventHub();
-  const transfers = new Transfers(hub, options.describe ?? ((error) => error.message));
+  const transfers = new Transfers(
+    hub,
+    options.describe ?? ((error) => error.message),
+    options.summary ?? ((op, result) => `${op} '${result.name}': ${result.size} bytes`),
+  );
   return await runGui(options, "client", {
     html,
     script,
@@ -86,6 +92,7 @@ export async function runClientGui(options: ClientGuiOptions): Promise<number> {
 class Transfers {
   readonly #hub: EventHub;
   readonly #describe: (error: ClientError) => string;
+  readonly #summary: (op: "put" | "get", result: TransferResult) => string;
   readonly #settings = new Settings("client-gui.json");
   #config: { host: string; port: number | null; folder: string };
   #all = new Map<string, Transfer>();
@@ -94,9 +101,14 @@ class Transfers {
   #turn: Promise<void> = Promise.resolve();
   #running = new Set<Promise<unknown>>();
 
-  constructor(hub: EventHub, describe: (error: ClientError) => string) {
+  constructor(
+    hub: EventHub,
+    describe: (error: ClientError) => string,
+    summary: (op: "put" | "get", result: TransferResult) => string,
+  ) {
     this.#hub = hub;
     this.#describe = describe;
+    this.#summary = summary;
     const saved = this.#settings.load();
     this.#config = {
       host: typeof saved.host === "string" ? saved.host : "",
@@ -279,7 +291,7 @@ class Transfers {
       item.total = result.size;
       const { name: _name, path, ...rest } = result;
       item.result = { ...rest, path: printable(path) };
-      this.#addLog(summaryFor(op, item), "info");
+      this.#addLog(printable(this.#summary(op, result)), "info");
     } catch (error) {
       const aborted = signal.aborted;
       const wrapped = error instanceof ClientError || !aborted
@@ -330,37 +342,6 @@ class Transfers {
       this.#all.delete(old.id);
     }
   }
-}
-
-/** The line the command line prints after a transfer. */
-function summaryFor(op: "put" | "get", item: Transfer): string {
-  const r = item.result!;
-  const where = op === "put" ? `'${item.name}'` : `'${item.name}' -> '${r.path}'`;
-  const resumed = r.resumedFrom > 0 ? `, resumed at ${bytes(r.resumedFrom)}` : "";
-  const check = r.sha256 ? `verified sha256 ${r.sha256.slice(0, 16)}…` : "not verified";
-  const rate = r.ms > 0 ? `${bytes(r.moved / (r.ms / 1000))}/s` : "-";
-  return `${op} ${where}: ${bytes(r.size)} in ${duration(r.ms)} (${rate}${resumed}), ${check}`;
-}
-
-function duration(ms: number): string {
-  const s = ms / 1000;
-  if (s < 10) return `${s.toFixed(1)} s`;
-  if (s < 60) return `${Math.round(s)} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${String(Math.round(s % 60)).padStart(2, "0")} s`;
-  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
-}
-
-function bytes(n: number): string {
-  if (n < 1024) return `${Math.round(n)} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
 }
 
 function abortOf(signal: AbortSignal): Promise<void> {

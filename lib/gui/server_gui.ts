@@ -94,7 +94,11 @@ class ServerControl {
   #server: Server | undefined;
   #state: "stopped" | "running" | "stopping" = "stopped";
   #running: Record<string, unknown> | undefined;
-  #active = new Map<number, { record: RequestRecord; time: number }>();
+  #active = new Map<
+    number,
+    { record: RequestRecord; time: number; live: Readonly<RequestRecord> }
+  >();
+  #progressTimer: ReturnType<typeof setInterval> | undefined;
   #recent: { record: RequestRecord; time: number; ms: number }[] = [];
   #log: { time: number; line: string; level: string }[] = [];
   #idleDeadline: number | null = null;
@@ -123,7 +127,12 @@ class ServerControl {
       this.#stateEvent(),
       ...this.#log.map((l) => ({ type: "log", ...l })),
       ...this.#recent.map((r) => ({ type: "request", phase: "end", ...r })),
-      ...[...this.#active.values()].map((r) => ({ type: "request", phase: "progress", ...r })),
+      ...[...this.#active.values()].map(({ record, time }) => ({
+        type: "request",
+        phase: "progress",
+        record,
+        time,
+      })),
       { type: "idle", deadline: this.#idleDeadline },
       ...(this.#files ? [this.#files] : []),
     ];
@@ -243,15 +252,22 @@ class ServerControl {
       case "request-progress": {
         const record = shown(event.record);
         const time = this.#active.get(record.id)?.time ?? now;
-        this.#active.set(record.id, { record, time });
+        this.#active.set(record.id, { record, time, live: event.record });
         if (event.type === "request-start") this.#setIdle(null);
         this.#hub.send({ type: "request", phase: "progress", record, time });
+        // The server reports progress at most every 250 ms, and says nothing
+        // more when a transfer stalls: read the records again every second.
+        this.#progressTimer ??= setInterval(() => this.#resendProgress(), 1000);
         break;
       }
       case "request-end": {
         const record = shown(event.record);
         const time = this.#active.get(record.id)?.time ?? now;
         this.#active.delete(record.id);
+        if (this.#active.size === 0) {
+          clearInterval(this.#progressTimer);
+          this.#progressTimer = undefined;
+        }
         const done = { record, time, ms: event.ms };
         this.#recent.push(done);
         if (this.#recent.length > KEEP) this.#recent.shift();
@@ -268,9 +284,22 @@ class ServerControl {
         break;
       case "stopped":
         this.#active.clear();
+        clearInterval(this.#progressTimer);
+        this.#progressTimer = undefined;
         break;
     }
     this.#logger.handle(event);
+  }
+
+  #resendProgress(): void {
+    for (const [id, active] of this.#active) {
+      if (active.live.bytes === active.record.bytes && active.live.op === active.record.op) {
+        continue;
+      }
+      const record = shown(active.live);
+      this.#active.set(id, { ...active, record });
+      this.#hub.send({ type: "request", phase: "progress", record, time: active.time });
+    }
   }
 
   #setIdle(deadline: number | null): void {

@@ -224,6 +224,8 @@ function transferRow(t) {
   });
   if (t.state === "running" && !total) progress.removeAttribute("value");
   const live = ["waiting", "queued", "running"].includes(t.state);
+  // A transfer refused before any byte moved has no progress to show.
+  progress.hidden = !live && t.state !== "done" && t.done === 0;
   return el(
     "li",
     { className: "transfer", attrs: { "data-id": t.id, "data-state": t.state } },

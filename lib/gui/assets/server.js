@@ -130,11 +130,15 @@ function addRequest({ record, time, ms }) {
   const row = el(
     "tr",
     { attrs: { "data-id": record.id } },
-    el("td", { className: "num" }, formatTime(time)),
-    el("td", {}, record.peer),
+    el("td", { className: "num hide-narrow" }, formatTime(time)),
+    el("td", { className: "name" }, record.peer),
     el("td", {}, describeRequest(record)),
     el("td", { className: "name" }, record.name ?? ""),
-    el("td", { className: "num" }, record.op === "list" ? "" : formatBytes(record.bytes)),
+    el(
+      "td",
+      { className: "num hide-narrow" },
+      record.op === "list" ? "" : formatBytes(record.bytes),
+    ),
     el("td", { className: "num hide-narrow" }, formatDuration(ms)),
     el("td", { title: record.message ?? "" }, result, detail ? ` ${detail}` : ""),
   );
