@@ -19,6 +19,7 @@ import {
   namesIn,
   ROOT,
   runClient,
+  runServer,
   sameBytes,
   serveFolder,
   SERVER_TS,
@@ -250,7 +251,7 @@ Deno.test("with no arguments at all each program serves its page and prints its 
   }
 });
 
-Deno.test("--help tells how to get the GUI; --gui with other arguments is a usage error", async () => {
+Deno.test("--help tells how to get the GUI; --gui with other arguments, or without --allow-net, exits 2", async () => {
   const client = await runClient(["--help"]);
   assert.match(client.stdout, /client\.ts --gui \[--no-open\]/);
   const server = await new Deno.Command(Deno.execPath(), {
@@ -261,6 +262,12 @@ Deno.test("--help tells how to get the GUI; --gui with other arguments is a usag
   const mixed = await runClient(["--gui", "localhost"]);
   assert.equal(mixed.code, 2);
   assert.match(mixed.stderr, /--gui takes no other arguments/);
+  const denied = await runServer([], []);
+  assert.equal(denied.code, 2);
+  assert.equal(
+    denied.stderr,
+    "privateshare-server: The GUI needs --allow-net to serve its page: run deno with --allow-net\n",
+  );
 });
 
 browserTest(
@@ -279,7 +286,7 @@ browserTest(
     await page.goto(gui.url);
     await page.fill("#host", "127.0.0.1");
     await page.fill("#port", String(server.port));
-    await page.fill("#folder", downloads);
+    await page.fill("#folder", join(dir.path, "Downloadz"));
     await page.click("#list");
     await page.locator("#files-empty").getByText("no files").waitFor({ timeout: STEP_MS });
 
@@ -288,7 +295,12 @@ browserTest(
     assert.ok(await sameBytes(big, join(shared, "holiday-video.mp4")));
     assert.ok(await sameBytes(small, join(shared, "notes.txt")));
 
+    // A folder that does not exist is refused before anything moves.
     await page.click("#refresh");
+    await page.getByRole("button", { name: "Get notes.txt" }).click();
+    await page.locator("#server-error").getByText(/^The folder '.*Downloadz' does not exist/)
+      .waitFor({ timeout: STEP_MS });
+    await page.fill("#folder", downloads);
     await page.getByRole("button", { name: "Get holiday-video.mp4" }).click();
     await page.getByRole("button", { name: "Get notes.txt" }).click();
     await waitRows(page, "done", 4);

@@ -13,7 +13,7 @@ import { ClientError, get, list, printable, put, type TransferResult } from "../
 import html from "./assets/client.html" with { type: "text" };
 import script from "./assets/client.js" with { type: "text" };
 import { type GuiOptions, runGui } from "./run.ts";
-import { homeFolder, listFolders, Settings } from "./system.ts";
+import { folderProblem, homeFolder, listFolders, Settings } from "./system.ts";
 import { EventHub, json, readJson } from "./web.ts";
 
 /** Options of the client's GUI. */
@@ -188,6 +188,8 @@ class Transfers {
     if (typeof folder !== "string" || folder.trim() === "") {
       return json({ error: "Choose the folder to save into" }, 400);
     }
+    const problem = await folderProblem(folder);
+    if (problem) return json({ error: problem }, 400);
     // A get goes on when the page is closed or reloaded; Cancel or Quit stop it.
     const running = this.#run(
       id,

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { dirname, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 
 /**
  * Whether Deno granted a permission (without ever prompting for it).
@@ -116,6 +116,29 @@ export async function listFolders(path: string | undefined): Promise<FolderListi
   }
   folders.sort((a, b) => a.localeCompare(b));
   return { path: folder, parent, folders };
+}
+
+/**
+ * Says what keeps a path from being a folder to save into, if anything.
+ *
+ * @param path the folder, as the user gave it
+ * @returns one line, or undefined for a usable folder
+ */
+export async function folderProblem(path: string): Promise<string | undefined> {
+  if (!isAbsolute(path)) return `Give the whole path of the folder to save into, not '${path}'`;
+  if (!granted({ name: "read", path })) return undefined; // get itself says which permission
+  try {
+    if ((await Deno.stat(path)).isDirectory) return undefined;
+    return `'${path}' is not a folder: choose a folder to save into`;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return `The folder '${path}' does not exist: choose another`;
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      return `Cannot use '${path}': ${error.message}`;
+    }
+    throw error;
+  }
 }
 
 /**
