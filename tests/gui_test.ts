@@ -475,64 +475,74 @@ Deno.test("a stream put resumes only its own beginning: other data under the nam
   }
 });
 
-browserTest("server page: start a server, see requests and a transfer live, stop it", async () => {
-  await using dir = await tempDir();
-  const { shared, source, config } = await layout(dir.path);
-  await Deno.writeTextFile(join(shared, "welcome.txt"), "Hello from the server\n");
-  const big = join(source, "photos.zip");
-  await writeRandomFile(big, 40 * MiB, 3);
-  await using gui = await startGui(SERVER_TS, config);
-  await using browser = await launchBrowser();
-  const page = await browser.newPage();
-  await page.goto(gui.url);
-  await page.fill("#root", shared);
-  await page.fill("#port", "0");
-  await page.fill("#idle", "600");
-  await page.check("#uploads");
-  await page.click("#start");
-  await page.locator("#status").getByText("Running").waitFor({ timeout: STEP_MS });
-  const started = await page.locator("#log").getByText(/on port \d+/).textContent();
-  const port = Number(/on port (\d+)/.exec(started ?? "")![1]);
-  await page.locator("#files td.name").getByText("welcome.txt").waitFor({ timeout: STEP_MS });
+browserTest(
+  "server page: start a server, see requests and a transfer live, reopen the page, stop it",
+  async () => {
+    await using dir = await tempDir();
+    const { shared, source, config } = await layout(dir.path);
+    await Deno.writeTextFile(join(shared, "welcome.txt"), "Hello from the server\n");
+    const big = join(source, "photos.zip");
+    await writeRandomFile(big, 40 * MiB, 3);
+    await using gui = await startGui(SERVER_TS, config);
+    await using browser = await launchBrowser();
+    const first = await browser.newPage();
+    await first.goto(gui.url);
+    await first.fill("#root", shared);
+    await first.fill("#port", "0");
+    await first.fill("#idle", "600");
+    await first.check("#uploads");
+    await first.click("#start");
+    await first.locator("#status").getByText("Running").waitFor({ timeout: STEP_MS });
+    await first.locator("#fact-idle").getByText(/^in \d+:\d\d without a connection$/)
+      .waitFor({ timeout: STEP_MS });
+    const started = await first.locator("#log").getByText(/on port \d+/).textContent();
+    const port = Number(/on port (\d+)/.exec(started ?? "")![1]);
+    const listed = await runClient(["127.0.0.1", String(port), "list"]);
+    assert.equal(listed.code, 0);
 
-  const listed = await runClient(["127.0.0.1", String(port), "list"]);
-  assert.equal(listed.code, 0);
-  await page.locator("#requests td").getByText("list · ps2").waitFor({ timeout: STEP_MS });
-  const missing = await runClient(["127.0.0.1", String(port), "get", "missing.txt"], {
-    cwd: dir.path,
-  });
-  assert.equal(missing.code, 3);
-  await page.locator("#requests tr", { hasText: "missing.txt" }).getByText("refused not-found")
-    .waitFor({ timeout: STEP_MS });
+    // The server runs on with the page closed; a page opened again shows all that happened.
+    await first.close();
+    const page = await browser.newPage();
+    await page.goto(gui.url);
+    await page.locator("#status").getByText("Running").waitFor({ timeout: STEP_MS });
+    await page.locator("#requests td").getByText("list · ps2").waitFor({ timeout: STEP_MS });
+    await page.locator("#files td.name").getByText("welcome.txt").waitFor({ timeout: STEP_MS });
+    const missing = await runClient(["127.0.0.1", String(port), "get", "missing.txt"], {
+      cwd: dir.path,
+    });
+    assert.equal(missing.code, 3);
+    await page.locator("#requests tr", { hasText: "missing.txt" }).getByText("refused not-found")
+      .waitFor({ timeout: STEP_MS });
 
-  // Fault injection: the relay holds the upload at 16 MiB while the page shows it in flight.
-  const relay = startRelay(port, { holdAt: { direction: "up", bytes: 16 * MiB } });
-  const putting = runClient(["127.0.0.1", String(relay.port), "put", big]);
-  await relay.reached("up", 16 * MiB);
-  await page.locator("#active .what").getByText("photos.zip").waitFor({ timeout: STEP_MS });
-  await page.locator("#status").getByText("1 active").waitFor({ timeout: STEP_MS });
-  // A stalled transfer shows how far it got (16 MiB less the command's bytes).
-  await page.locator("#active .detail").getByText(/^\S+ · put · ps2 · 16\.0 MiB of 40\.0 MiB/)
-    .waitFor({ timeout: STEP_MS });
-  await screenshots(page, "gui-server");
-  relay.release();
-  assert.equal((await putting).code, 0);
-  await relay.close();
-  await page.locator("#requests tr", { hasText: "photos.zip" }).getByText("done")
-    .waitFor({ timeout: STEP_MS });
-  await page.locator("#files td.name").getByText("photos.zip").waitFor({ timeout: STEP_MS });
-  assert.ok(await sameBytes(big, join(shared, "photos.zip")));
+    // Fault injection: the relay holds the upload at 16 MiB while the page shows it in flight.
+    const relay = startRelay(port, { holdAt: { direction: "up", bytes: 16 * MiB } });
+    const putting = runClient(["127.0.0.1", String(relay.port), "put", big]);
+    await relay.reached("up", 16 * MiB);
+    await page.locator("#active .what").getByText("photos.zip").waitFor({ timeout: STEP_MS });
+    await page.locator("#status").getByText("1 active").waitFor({ timeout: STEP_MS });
+    // A stalled transfer shows how far it got (16 MiB less the command's bytes).
+    await page.locator("#active .detail").getByText(/^\S+ · put · ps2 · 16\.0 MiB of 40\.0 MiB/)
+      .waitFor({ timeout: STEP_MS });
+    await screenshots(page, "gui-server");
+    relay.release();
+    assert.equal((await putting).code, 0);
+    await relay.close();
+    await page.locator("#requests tr", { hasText: "photos.zip" }).getByText("done")
+      .waitFor({ timeout: STEP_MS });
+    await page.locator("#files td.name").getByText("photos.zip").waitFor({ timeout: STEP_MS });
+    assert.ok(await sameBytes(big, join(shared, "photos.zip")));
 
-  await page.click("#stop");
-  await page.locator("#status").getByText("Stopped").waitFor({ timeout: STEP_MS });
-  await assert.rejects(
-    Deno.connect({ hostname: "127.0.0.1", port }),
-    Deno.errors.ConnectionRefused,
-  );
-  const saved = JSON.parse(
-    await Deno.readTextFile(join(config, "privateshare", "server-gui.json")),
-  );
-  assert.deepEqual(saved, { port: 0, root: shared, uploads: true, idleSeconds: 600 });
-  await page.click("#quit");
-  assert.equal((await gui.process.status).code, 0);
-});
+    await page.click("#stop");
+    await page.locator("#status").getByText("Stopped").waitFor({ timeout: STEP_MS });
+    await assert.rejects(
+      Deno.connect({ hostname: "127.0.0.1", port }),
+      Deno.errors.ConnectionRefused,
+    );
+    const saved = JSON.parse(
+      await Deno.readTextFile(join(config, "privateshare", "server-gui.json")),
+    );
+    assert.deepEqual(saved, { port: 0, root: shared, uploads: true, idleSeconds: 600 });
+    await page.click("#quit");
+    assert.equal((await gui.process.status).code, 0);
+  },
+);
