@@ -284,11 +284,16 @@ browserTest(
     await using browser = await launchBrowser();
     const page = await browser.newPage();
     await page.goto(gui.url);
-    await page.fill("#host", "127.0.0.1");
-    await page.fill("#port", String(server.port));
-    await page.fill("#folder", join(dir.path, "Downloadz"));
-    await page.click("#list");
+    // With the keyboard alone: Tab past Quit to the address, then the port, then Enter lists.
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Tab");
+    assert.equal(await page.locator("#host:focus").count(), 1, "the address has the focus");
+    await page.keyboard.type("127.0.0.1");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type(String(server.port));
+    await page.keyboard.press("Enter");
     await page.locator("#files-empty").getByText("no files").waitFor({ timeout: STEP_MS });
+    await page.fill("#folder", join(dir.path, "Downloadz"));
 
     await page.setInputFiles("#files-input", [big, small]);
     await waitRows(page, "done", 2);

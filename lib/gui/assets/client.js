@@ -46,9 +46,7 @@ function setFailed(value) {
 
 function renderStatus() {
   const pill = $("status");
-  const busy = [...transfers.values()].filter((t) =>
-    ["waiting", "queued", "running"].includes(t.state)
-  );
+  const busy = [...transfers.values()].filter((t) => LIVE.includes(t.state));
   if (busy.length > 0) {
     pill.dataset.state = "busy";
     pill.textContent = `Transferring · ${busy.length}`;
@@ -83,6 +81,8 @@ async function listFiles() {
 }
 
 function renderFiles(files) {
+  // Keep the keyboard's place: the Get button in focus gets its focus back.
+  const focused = document.activeElement?.getAttribute("aria-label");
   $("files").tBodies[0].replaceChildren(
     ...files.map((file) =>
       el(
@@ -108,6 +108,10 @@ function renderFiles(files) {
   $("files-empty").hidden = files.length > 0;
   $("files-empty").textContent = "The server's folder has no files.";
   $("files-count").textContent = String(files.length);
+  if (focused?.startsWith("Get ")) {
+    [...$("files").querySelectorAll("button")].find((b) => b.getAttribute("aria-label") === focused)
+      ?.focus();
+  }
 }
 
 async function getFile(name) {
@@ -207,41 +211,67 @@ async function cancel(id) {
   if (sending?.id === id) sending.controller.abort();
 }
 
+/** The rows of the transfer list by id, updated in place so that focus stays on a Cancel button. */
+const rowsById = new Map();
+
 function renderTransfers() {
-  const items = [...transfers.values()].reverse();
-  $("transfers").replaceChildren(...items.map(transferRow));
+  const list = $("transfers");
+  for (const [id, row] of rowsById) {
+    if (!transfers.has(id)) {
+      row.remove();
+      rowsById.delete(id);
+    }
+  }
+  for (const t of transfers.values()) {
+    let row = rowsById.get(t.id);
+    if (!row) {
+      row = transferRow(t);
+      rowsById.set(t.id, row);
+      list.prepend(row);
+    }
+    updateRow(row, t);
+  }
+  const items = [...transfers.values()];
   $("transfers-empty").hidden = items.length > 0;
-  const active = items.filter((t) => ["waiting", "queued", "running"].includes(t.state)).length;
+  const active = items.filter((t) => LIVE.includes(t.state)).length;
   $("transfers-count").textContent = active > 0 ? `${active} in progress` : "";
   renderStatus();
 }
 
+const LIVE = ["waiting", "queued", "running"];
+
 function transferRow(t) {
-  const total = t.total ?? 0;
-  const progress = el("progress", {
-    max: total || 1,
-    value: total ? t.done : t.state === "done" ? 1 : 0,
-  });
-  if (t.state === "running" && !total) progress.removeAttribute("value");
-  const live = ["waiting", "queued", "running"].includes(t.state);
-  // A transfer refused before any byte moved has no progress to show.
-  progress.hidden = !live && t.state !== "done" && t.done === 0;
   return el(
     "li",
-    { className: "transfer", attrs: { "data-id": t.id, "data-state": t.state } },
-    el("span", { className: `badge ${badgeTone(t.state)}` }, t.op),
+    { className: "transfer", attrs: { "data-id": t.id } },
+    el("span", { className: "badge" }, t.op),
     el("span", { className: "what" }, t.name),
-    progress,
-    el("span", { className: `detail ${t.state === "failed" ? "bad" : ""}` }, detail(t)),
-    live
-      ? el("button", {
-        type: "button",
-        className: "small",
-        attrs: { "aria-label": `Cancel ${t.op} ${t.name}` },
-        onclick: () => cancel(t.id),
-      }, "Cancel")
-      : null,
+    el("progress", {}),
+    el("span", { className: "detail" }),
+    el("button", {
+      type: "button",
+      className: "small",
+      attrs: { "aria-label": `Cancel ${t.op} ${t.name}` },
+      onclick: () => cancel(t.id),
+    }, "Cancel"),
   );
+}
+
+function updateRow(row, t) {
+  const [badge, what, progress, text, button] = row.children;
+  row.dataset.state = t.state;
+  badge.className = `badge ${badgeTone(t.state)}`;
+  what.textContent = t.name;
+  const total = t.total ?? 0;
+  progress.max = total || 1;
+  if (t.state === "running" && !total) progress.removeAttribute("value");
+  else progress.value = total ? t.done : t.state === "done" ? 1 : 0;
+  const live = LIVE.includes(t.state);
+  // A transfer refused before any byte moved has no progress to show.
+  progress.hidden = !live && t.state !== "done" && t.done === 0;
+  text.className = `detail ${t.state === "failed" ? "bad" : ""}`;
+  text.textContent = detail(t);
+  button.hidden = !live;
 }
 
 function badgeTone(state) {
