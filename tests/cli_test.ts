@@ -171,7 +171,7 @@ Deno.test("a server that is not running gives a connection error, exit 4", async
 
 Deno.test("client usage errors exit 2 with a usage line", async () => {
   const cases: [string[], RegExp][] = [
-    [[], /Missing HOST/],
+    [["--quiet"], /Missing HOST/],
     [["localhost"], /Missing PORT/],
     [["localhost", "70000", "list"], /Invalid port '70000'/],
     [["localhost", "365"], /Missing operation/],
@@ -210,7 +210,7 @@ Deno.test("--help prints usage to stdout and exits 0; --version prints the versi
 });
 
 Deno.test("server usage errors: missing, out-of-range and taken ports exit 2", async () => {
-  const missing = await runServer([]);
+  const missing = await runServer(["--root", "."]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /^privateshare-server: Missing PORT/);
   const range = await runServer(["65536"]);

@@ -38,6 +38,7 @@ Usage:
   deno run --allow-net --allow-read client.ts HOST PORT put FILE [--as NAME]
   deno run --allow-net --allow-read --allow-write client.ts HOST PORT get NAME [--output PATH] [--force]
   deno run --allow-net client.ts HOST PORT list [--json]
+  client.ts --gui [--no-open]   the client's page in your browser (also with no arguments at all)
 
 Options:
   --as NAME          put: store the file under NAME instead of its own name
@@ -112,6 +113,8 @@ async function run(args: string[]): Promise<number> {
       classic: { type: "boolean" },
       timeout: { type: "string" },
       quiet: { type: "boolean", short: "q" },
+      gui: { type: "boolean" },
+      "no-open": { type: "boolean" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "V" },
     },
@@ -123,6 +126,13 @@ async function run(args: string[]): Promise<number> {
   if (values.version) {
     console.log(`privateshare ${VERSION}`);
     return EXIT.ok;
+  }
+  if (args.length === 0 || values.gui || values["no-open"]) {
+    if (args.some((a) => a !== "--gui" && a !== "--no-open")) {
+      throw new UsageError("--gui takes no other arguments: the page asks for the rest");
+    }
+    const { runClientGui } = await import("../gui/client_gui.ts");
+    return await runClientGui({ open: !values["no-open"], program: PROGRAM, describe, summary });
   }
   const [host, portText, op, file, ...extra] = positionals;
   if (host === undefined) throw new UsageError("Missing HOST: give the server's address");
@@ -187,7 +197,14 @@ async function run(args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-function summary(op: "put" | "get", r: TransferResult): string {
+/**
+ * The line printed after a transfer.
+ *
+ * @param op put or get
+ * @param r what the transfer did
+ * @returns one line
+ */
+export function summary(op: "put" | "get", r: TransferResult): string {
   const where = op === "put" ? `'${r.name}'` : `'${r.name}' -> '${r.path}'`;
   const resumed = r.resumedFrom > 0 ? `, resumed at ${formatBytes(r.resumedFrom)}` : "";
   const check = r.sha256

@@ -40,6 +40,7 @@ const HELP = `privateshare server ${VERSION}: serves one folder over TCP.
 
 Usage:
   deno run --allow-net --allow-read [--allow-write] server.ts PORT [options]
+  server.ts --gui [--no-open]   the server's page in your browser (also with no arguments at all)
 
 Without --allow-write, or with --read-only, the server is read-only: it serves
 get and list and refuses every put. With --allow-write it accepts uploads too.
@@ -103,6 +104,8 @@ async function run(args: string[]): Promise<number> {
       "partial-ttl": { type: "string" },
       grace: { type: "string" },
       "log-format": { type: "string" },
+      gui: { type: "boolean" },
+      "no-open": { type: "boolean" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "V" },
     },
@@ -114,6 +117,13 @@ async function run(args: string[]): Promise<number> {
   if (values.version) {
     console.log(`privateshare-server ${VERSION}`);
     return EXIT.ok;
+  }
+  if (args.length === 0 || values.gui || values["no-open"]) {
+    if (args.some((a) => a !== "--gui" && a !== "--no-open")) {
+      throw new UsageError("--gui takes no other arguments: the page asks for the rest");
+    }
+    const { runServerGui } = await import("../gui/server_gui.ts");
+    return await runServerGui({ open: !values["no-open"], program: PROGRAM });
   }
   if (positionals.length > 1) {
     throw new UsageError(`Unexpected argument '${positionals[1]}': give only PORT and options`);

@@ -135,7 +135,11 @@ export async function put(
     const { file, size } = await openSource(path);
     local = { source: file, size, close: () => file.close() };
   } else {
-    const reader = streamSource(source.stream);
+    // A stream resumes the server's partial upload when that is its own
+    // beginning; it cannot go back to start over when it is not.
+    const reader = Object.assign(streamSource(source.stream), {
+      seek: () => Promise.reject(restartError(name)),
+    });
     local = { source: reader, size: source.size, close: () => reader[Symbol.dispose]() };
   }
   // A cancel must not wait for a stalled stream's next bytes.
@@ -261,6 +265,14 @@ async function session<T>(
     signal?.removeEventListener("abort", onAbort);
     wire?.close();
   }
+}
+
+function restartError(name: string): ClientError {
+  return new ClientError(
+    "local",
+    `The server's partial upload of '${name}' holds other data: put it again without resuming`,
+    { code: "restart" },
+  );
 }
 
 function result(name: string, path: string, moved: Moved, started: number): TransferResult {

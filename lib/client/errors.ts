@@ -24,9 +24,11 @@ export type FailureKind =
 /**
  * The failures a caller may want to word itself (the CLI adds the flag that
  * fixes each): a missing permission, a local file in the way, a file that
- * appeared during a download, a server that speaks another protocol.
+ * appeared during a download, a server that speaks another protocol, a
+ * stream put that cannot resume the server's partial upload (put it again
+ * with `resume: false`).
  */
-export type FailureCode = "permission" | "exists" | "appeared" | "not-privateshare";
+export type FailureCode = "permission" | "exists" | "appeared" | "not-privateshare" | "restart";
 
 /** A failure of put, get or list, with a sentence for a person. */
 export class ClientError extends Error {

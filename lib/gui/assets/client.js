@@ -1,0 +1,408 @@
+// The client's page: the server's listing, Get into a local folder, Put by
+// choosing or dropping files (each streams to the program as a request
+// body), progress with rate and time left, Cancel, and the log.
+import {
+  $,
+  addLog,
+  answer,
+  api,
+  el,
+  follow,
+  formatBytes,
+  formatDate,
+  formatDuration,
+  pickFolder,
+  showLink,
+} from "./common.js";
+
+/** Transfers by id: the program's reports, and puts still waiting in this page. */
+const transfers = new Map();
+/** Files chosen to put, sent one after another. */
+const queue = [];
+/** The put being sent now: its id and the controller of its request. */
+let sending = null;
+/** Who waits for the end of which transfer. */
+const ends = new Map();
+const FINAL = ["done", "failed", "cancelled", "restarted"];
+let failed = false;
+
+function server() {
+  return { host: $("host").value.trim(), port: $("port").value.trim() };
+}
+
+function remember() {
+  api("settings", { ...server(), port: $("port").value.trim() || null, folder: $("folder").value });
+}
+
+function note(message) {
+  $("server-error").textContent = message ?? "";
+  if (message) setFailed(true);
+}
+
+function setFailed(value) {
+  failed = value;
+  renderStatus();
+}
+
+function renderStatus() {
+  const pill = $("status");
+  const busy = [...transfers.values()].filter((t) => LIVE.includes(t.state));
+  if (busy.length > 0) {
+    pill.dataset.state = "busy";
+    pill.textContent = `Transferring · ${busy.length}`;
+  } else if (failed) {
+    pill.dataset.state = "error";
+    pill.textContent = "Error: see the log";
+  } else {
+    pill.dataset.state = "running";
+    pill.textContent = "Ready";
+  }
+}
+
+// The server's files.
+
+async function listFiles() {
+  note();
+  $("list").disabled = true;
+  $("refresh").disabled = true;
+  remember();
+  try {
+    const result = await api("list", server());
+    if (result.error) {
+      note(result.error);
+      return;
+    }
+    setFailed(false);
+    renderFiles(result.files);
+  } finally {
+    $("list").disabled = false;
+    $("refresh").disabled = false;
+  }
+}
+
+function renderFiles(files) {
+  // Keep the keyboard's place: the Get button in focus gets its focus back.
+  const focused = document.activeElement?.getAttribute("aria-label");
+  $("files").tBodies[0].replaceChildren(
+    ...files.map((file) =>
+      el(
+        "tr",
+        {},
+        el("td", { className: "name" }, file.shown),
+        el("td", { className: "num" }, file.size === undefined ? "" : formatBytes(file.size)),
+        el("td", { className: "num hide-narrow" }, file.mtime ? formatDate(file.mtime) : ""),
+        el(
+          "td",
+          { className: "num" },
+          el("button", {
+            type: "button",
+            className: "small",
+            attrs: { "aria-label": `Get ${file.shown}` },
+            onclick: () => getFile(file.name),
+          }, "Get"),
+        ),
+      )
+    ),
+  );
+  $("files").hidden = files.length === 0;
+  $("files-empty").hidden = files.length > 0;
+  $("files-empty").textContent = "The server's folder has no files.";
+  $("files-count").textContent = String(files.length);
+  if (focused?.startsWith("Get ")) {
+    [...$("files").querySelectorAll("button")].find((b) => b.getAttribute("aria-label") === focused)
+      ?.focus();
+  }
+}
+
+async function getFile(name) {
+  note();
+  const folder = $("folder").value.trim();
+  const result = await api("get", { id: crypto.randomUUID(), name, ...server(), folder });
+  if (result.error) note(result.error);
+}
+
+// Puts: one request at a time, the file itself as the body.
+
+function putFiles(files) {
+  note();
+  for (const file of files) {
+    const id = crypto.randomUUID();
+    queue.push({ id, file });
+    transfers.set(id, {
+      id,
+      op: "put",
+      name: file.name,
+      state: "waiting",
+      done: 0,
+      total: file.size,
+      resumedFrom: 0,
+      local: true,
+    });
+  }
+  renderTransfers();
+  if (!sending) sendNext();
+}
+
+async function sendNext() {
+  const next = queue.shift();
+  if (!next) {
+    sending = null;
+    return;
+  }
+  let { id } = next;
+  let resume = true;
+  while (true) {
+    const controller = new AbortController();
+    sending = { id, controller };
+    const query = new URLSearchParams({
+      id,
+      name: next.file.name,
+      ...server(),
+      resume: resume ? "1" : "0",
+    });
+    const ended = settled(id);
+    // A fetch that fails was cancelled, or the program stopped reading the
+    // upload (a refusal): the program's own report says which.
+    const sent = fetch(`api/put?${query}`, {
+      method: "POST",
+      headers: { "x-file-size": String(next.file.size) },
+      body: next.file,
+      signal: controller.signal,
+    }).then(answer).catch(() => ({}));
+    const early = await Promise.race([sent, ended.then(() => null)]);
+    if (early?.error) {
+      // Refused before it began (a wrong port, say): there is no report to wait for.
+      transfers.delete(id);
+      ends.delete(id);
+      note(early.error);
+      break;
+    }
+    const end = await Promise.race([ended, sent.then(() => wait(15_000))]);
+    // The upload is over either way: stop sending what the program no longer reads.
+    controller.abort();
+    if (end?.state !== "restarted") break;
+    // The server's partial upload is of other data: send the file from its start.
+    id = crypto.randomUUID();
+    resume = false;
+  }
+  remember();
+  renderTransfers();
+  sendNext();
+}
+
+function wait(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves with a transfer's last report once the program says it ended. */
+function settled(id) {
+  return new Promise((resolve) => ends.set(id, resolve));
+}
+
+async function cancel(id) {
+  const waiting = queue.findIndex((item) => item.id === id);
+  if (waiting >= 0) {
+    queue.splice(waiting, 1);
+    transfers.set(id, { ...transfers.get(id), state: "cancelled", message: "Cancelled" });
+    renderTransfers();
+    return;
+  }
+  await api("cancel", { id });
+  if (sending?.id === id) sending.controller.abort();
+}
+
+/** The rows of the transfer list by id, updated in place so that focus stays on a Cancel button. */
+const rowsById = new Map();
+
+function renderTransfers() {
+  const list = $("transfers");
+  for (const [id, row] of rowsById) {
+    if (!transfers.has(id)) {
+      row.remove();
+      rowsById.delete(id);
+    }
+  }
+  for (const t of transfers.values()) {
+    let row = rowsById.get(t.id);
+    if (!row) {
+      row = transferRow(t);
+      rowsById.set(t.id, row);
+      list.prepend(row);
+    }
+    updateRow(row, t);
+  }
+  const items = [...transfers.values()];
+  $("transfers-empty").hidden = items.length > 0;
+  const active = items.filter((t) => LIVE.includes(t.state)).length;
+  $("transfers-count").textContent = active > 0 ? `${active} in progress` : "";
+  renderStatus();
+}
+
+const LIVE = ["waiting", "queued", "running"];
+
+function transferRow(t) {
+  return el(
+    "li",
+    { className: "transfer", attrs: { "data-id": t.id } },
+    el("span", { className: "badge" }, t.op),
+    el("span", { className: "what" }, t.name),
+    el("progress", {}),
+    el("span", { className: "detail" }),
+    el("button", {
+      type: "button",
+      className: "small",
+      attrs: { "aria-label": `Cancel ${t.op} ${t.name}` },
+      onclick: () => cancel(t.id),
+    }, "Cancel"),
+  );
+}
+
+function updateRow(row, t) {
+  const [badge, what, progress, text, button] = row.children;
+  row.dataset.state = t.state;
+  badge.className = `badge ${badgeTone(t.state)}`;
+  what.textContent = t.name;
+  const total = t.total ?? 0;
+  progress.max = total || 1;
+  if (t.state === "running" && !total) progress.removeAttribute("value");
+  else progress.value = total ? t.done : t.state === "done" ? 1 : 0;
+  const live = LIVE.includes(t.state);
+  // A transfer refused before any byte moved has no progress to show.
+  progress.hidden = !live && t.state !== "done" && t.done === 0;
+  text.className = `detail ${t.state === "failed" ? "bad" : ""}`;
+  text.textContent = detail(t);
+  button.hidden = !live;
+}
+
+function badgeTone(state) {
+  return state === "done" ? "ok" : state === "failed" ? "bad" : state === "cancelled" ? "warn" : "";
+}
+
+function detail(t) {
+  switch (t.state) {
+    case "waiting":
+    case "queued":
+      return `Waiting · ${formatBytes(t.total ?? 0)}`;
+    case "running": {
+      const seconds = (Date.now() - t.started) / 1000;
+      const moved = t.done - t.resumedFrom;
+      const rate = seconds > 0.2 ? moved / seconds : 0;
+      const parts = [
+        t.total ? `${formatBytes(t.done)} of ${formatBytes(t.total)}` : formatBytes(t.done),
+      ];
+      if (t.total && t.done >= t.total) parts.push("verifying");
+      else if (rate > 0) {
+        parts.push(`${formatBytes(rate)}/s`);
+        if (t.total) parts.push(`${formatDuration(((t.total - t.done) / rate) * 1000)} left`);
+      }
+      if (t.resumedFrom > 0) parts.push(`resumed at ${formatBytes(t.resumedFrom)}`);
+      return parts.join(" · ");
+    }
+    case "done": {
+      const r = t.result;
+      const resumed = r.resumedFrom > 0 ? ` · resumed at ${formatBytes(r.resumedFrom)}` : "";
+      const where = t.op === "get" ? ` · saved as ${r.path}` : "";
+      const rate = r.ms > 0 ? formatBytes(r.moved / (r.ms / 1000)) + "/s" : "";
+      return `Done · ${formatBytes(r.size)} in ${formatDuration(r.ms)} · ${rate}${resumed}${where}`;
+    }
+    default:
+      return t.message ?? t.state;
+  }
+}
+
+function onEvent(event) {
+  switch (event.type) {
+    case "config": {
+      const { config } = event;
+      $("host").value = config.host;
+      $("port").value = config.port === null ? "" : String(config.port);
+      $("folder").value = config.folder;
+      break;
+    }
+    case "log":
+      addLog($("log"), event);
+      if (event.level === "error") setFailed(true);
+      break;
+    case "transfer":
+      transfers.set(event.transfer.id, event.transfer);
+      if (FINAL.includes(event.transfer.state)) {
+        ends.get(event.transfer.id)?.(event.transfer);
+        ends.delete(event.transfer.id);
+      }
+      renderTransfers();
+      if (event.transfer.state === "done" && event.transfer.op === "put") listFiles();
+      break;
+  }
+}
+
+// Controls.
+
+$("server").addEventListener("submit", (event) => {
+  event.preventDefault();
+  listFiles();
+});
+$("refresh").addEventListener("click", listFiles);
+$("browse").addEventListener("click", async () => {
+  const folder = await pickFolder($("folder").value, "Save downloads to");
+  if (folder) {
+    $("folder").value = folder;
+    remember();
+  }
+  $("folder").focus();
+});
+// An address pasted as the server's page shows it (`192.168.1.20:3650`) fills both fields.
+$("host").addEventListener("change", () => {
+  const text = $("host").value.trim();
+  const match = /^\[(.+)\]:(\d{1,5})$/.exec(text) ?? /^([^:\s]+)[:\s]+(\d{1,5})$/.exec(text);
+  if (match) {
+    $("host").value = match[1];
+    $("port").value = match[2];
+  }
+});
+for (const id of ["host", "port", "folder"]) $(id).addEventListener("change", remember);
+$("choose").addEventListener("click", () => $("files-input").click());
+$("files-input").addEventListener("change", (event) => {
+  putFiles([...event.target.files]);
+  event.target.value = "";
+});
+$("quit").addEventListener("click", () => api("quit"));
+
+// Dropping files anywhere on the page puts them; a dropped folder is refused for now.
+let dragDepth = 0;
+document.addEventListener("dragenter", (event) => {
+  event.preventDefault();
+  dragDepth++;
+  $("drop").classList.add("over");
+});
+document.addEventListener("dragleave", () => {
+  if (--dragDepth <= 0) $("drop").classList.remove("over");
+});
+document.addEventListener("dragover", (event) => event.preventDefault());
+document.addEventListener("drop", (event) => {
+  event.preventDefault();
+  dragDepth = 0;
+  $("drop").classList.remove("over");
+  const files = [];
+  const items = [...(event.dataTransfer?.items ?? [])];
+  for (const [i, file] of [...(event.dataTransfer?.files ?? [])].entries()) {
+    if (items[i]?.webkitGetAsEntry?.()?.isDirectory) {
+      note(`'${file.name}' is a folder: privateshare puts files, so drop the files inside it`);
+    } else {
+      files.push(file);
+    }
+  }
+  if (files.length > 0) putFiles(files);
+});
+
+follow(onEvent, (link) => {
+  showLink($("banner"), link);
+  if (link === "open") $("log").replaceChildren();
+  if (link === "quit") {
+    for (const control of document.querySelectorAll("button, input")) control.disabled = true;
+  }
+});
+
+setInterval(() => {
+  if ([...transfers.values()].some((t) => t.state === "running")) renderTransfers();
+}, 1000);
+renderStatus();

@@ -1,0 +1,382 @@
+/**
+ * The client's GUI: a page in the user's browser that lists a server's
+ * files, puts files chosen or dropped on the page, and gets files into a
+ * chosen local folder, through the library's `list`, `put` and `get`. A
+ * browser upload streams straight through: the page sends the file as the
+ * request body and this program passes `request.body` on to `put`, so that
+ * no file is ever held whole in memory.
+ *
+ * @module
+ */
+
+import { ClientError, get, list, printable, put, type TransferResult } from "../mod.ts";
+import html from "./assets/client.html" with { type: "text" };
+import script from "./assets/client.js" with { type: "text" };
+import { type GuiOptions, runGui } from "./run.ts";
+import { folderProblem, homeFolder, listFolders, Settings } from "./system.ts";
+import { EventHub, json, readJson } from "./web.ts";
+
+/** Options of the client's GUI. */
+export interface ClientGuiOptions extends GuiOptions {
+  /** Words a failure as the command line does (default: its message). */
+  describe?: (error: ClientError) => string;
+  /** Words a finished transfer as the command line does (default: its name and size). */
+  summary?: (op: "put" | "get", result: TransferResult) => string;
+}
+
+/** One put or get, as the page shows it. */
+interface Transfer {
+  id: string;
+  op: "put" | "get";
+  /** The name, made safe to show. */
+  name: string;
+  state: "queued" | "running" | "done" | "failed" | "cancelled" | "restarted";
+  done: number;
+  total: number | null;
+  resumedFrom: number;
+  started: number;
+  result?: Omit<TransferResult, "name" | "path"> & { path: string };
+  message?: string;
+}
+
+/** Finished transfers and log lines a page that opens is shown. */
+const KEEP = 100;
+/** How often a transfer's progress is sent to the page at the most. */
+const PROGRESS_EVERY_MS = 200;
+
+/**
+ * Runs the client's GUI until Quit on the page, Ctrl-C or SIGTERM; transfers
+ * still running then are cancelled (a get keeps its partial download, a put
+ * its partial upload on the server, for a resume).
+ *
+ * @param options whether to open the browser; the program's name; the wording of failures
+ * @returns the exit code
+ */
+export async function runClientGui(options: ClientGuiOptions): Promise<number> {
+  const hub = new EventHub();
+  const transfers = new Transfers(
+    hub,
+    options.describe ?? ((error) => error.message),
+    options.summary ?? ((op, result) => `${op} '${result.name}': ${result.size} bytes`),
+  );
+  return await runGui(options, "client", {
+    html,
+    script,
+    hub,
+    snapshot: () => transfers.snapshot(),
+    routes: {
+      settings: {
+        method: "POST",
+        handle: async (request) => json(await transfers.remember(await readJson(request))),
+      },
+      folders: {
+        method: "POST",
+        handle: async (request) => {
+          const path = (await readJson(request))?.path;
+          return json(await listFolders(typeof path === "string" ? path : undefined));
+        },
+      },
+      list: { method: "POST", handle: async (request) => await transfers.list(request) },
+      put: { method: "POST", handle: async (request) => await transfers.put(request) },
+      get: { method: "POST", handle: async (request) => await transfers.get(request) },
+      cancel: {
+        method: "POST",
+        handle: async (request) => json(transfers.cancel((await readJson(request))?.id)),
+      },
+    },
+    stop: () => transfers.cancelAll(),
+  });
+}
+
+/** The page's transfers, run one at a time, and the settings it remembers. */
+class Transfers {
+  readonly #hub: EventHub;
+  readonly #describe: (error: ClientError) => string;
+  readonly #summary: (op: "put" | "get", result: TransferResult) => string;
+  readonly #settings = new Settings("client-gui.json");
+  #config: { host: string; port: number | null; folder: string };
+  #all = new Map<string, Transfer>();
+  #controllers = new Map<string, AbortController>();
+  #log: { time: number; line: string; level: string }[] = [];
+  #turn: Promise<void> = Promise.resolve();
+  #running = new Set<Promise<unknown>>();
+
+  constructor(
+    hub: EventHub,
+    describe: (error: ClientError) => string,
+    summary: (op: "put" | "get", result: TransferResult) => string,
+  ) {
+    this.#hub = hub;
+    this.#describe = describe;
+    this.#summary = summary;
+    const saved = this.#settings.load();
+    this.#config = {
+      host: typeof saved.host === "string" ? saved.host : "",
+      port: typeof saved.port === "number" ? saved.port : null,
+      folder: typeof saved.folder === "string" ? saved.folder : homeFolder(),
+    };
+  }
+
+  snapshot(): unknown[] {
+    return [
+      { type: "config", config: this.#config },
+      ...this.#log.map((l) => ({ type: "log", ...l })),
+      ...[...this.#all.values()].map((transfer) => ({ type: "transfer", transfer })),
+    ];
+  }
+
+  async remember(body: Record<string, unknown> | undefined): Promise<unknown> {
+    const host = typeof body?.host === "string" ? body.host.trim() : this.#config.host;
+    const port = body?.port === null ? null : portOf(body?.port) ?? this.#config.port;
+    const folder = typeof body?.folder === "string" ? body.folder : this.#config.folder;
+    this.#config = { host, port, folder };
+    const error = await this.#settings.save(this.#config);
+    if (error) this.#addLog(error, "error");
+    return { ok: true };
+  }
+
+  async list(request: Request): Promise<Response> {
+    const body = await readJson(request);
+    const server = serverOf(body?.host, body?.port);
+    if (typeof server === "string") return json({ error: server }, 400);
+    try {
+      const files = await list(server);
+      return json({
+        files: files.map((f) => ({ name: f.name, shown: printable(f.name), ...sizeAndTime(f) })),
+      });
+    } catch (error) {
+      return json({ error: this.#failure(error, `list ${server.host}:${server.port}`) });
+    }
+  }
+
+  async put(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const server = serverOf(url.searchParams.get("host"), url.searchParams.get("port"));
+    const id = url.searchParams.get("id") ?? "";
+    const name = url.searchParams.get("name") ?? "";
+    const sizeText = request.headers.get("x-file-size") ?? "";
+    const size = /^\d+$/.test(sizeText) ? Number(sizeText) : NaN;
+    if (typeof server === "string") return json({ error: server }, 400);
+    if (!validId(id) || this.#all.has(id)) return json({ error: "Invalid transfer id" }, 400);
+    if (!Number.isSafeInteger(size)) {
+      return json({ error: `Invalid file size '${sizeText}' for '${printable(name)}'` }, 400);
+    }
+    const resume = url.searchParams.get("resume") !== "0";
+    const stream = this.#upload(id, request.body);
+    return json(
+      await this.#run(
+        id,
+        "put",
+        name,
+        (signal, onProgress) =>
+          put({ name, size, stream }, { ...server, signal, onProgress, resume }),
+      ),
+    );
+  }
+
+  async get(request: Request): Promise<Response> {
+    const body = await readJson(request);
+    const server = serverOf(body?.host, body?.port);
+    const id = body?.id;
+    const name = body?.name;
+    const folder = body?.folder;
+    if (typeof server === "string") return json({ error: server }, 400);
+    if (!validId(id) || this.#all.has(id)) return json({ error: "Invalid transfer id" }, 400);
+    if (typeof name !== "string") {
+      return json({ error: "Missing the name of the file to get" }, 400);
+    }
+    if (typeof folder !== "string" || folder.trim() === "") {
+      return json({ error: "Choose the folder to save into" }, 400);
+    }
+    const problem = await folderProblem(folder);
+    if (problem) return json({ error: problem }, 400);
+    // A get goes on when the page is closed or reloaded; Cancel or Quit stop it.
+    const running = this.#run(
+      id,
+      "get",
+      name,
+      (signal, onProgress) => get(name, { ...server, output: folder, signal, onProgress }),
+    );
+    this.#running.add(running);
+    running.finally(() => this.#running.delete(running));
+    return json({ ok: true });
+  }
+
+  cancel(id: unknown): unknown {
+    const controller = typeof id === "string" ? this.#controllers.get(id) : undefined;
+    if (!controller) return { error: "No such transfer in progress" };
+    controller.abort();
+    return { ok: true };
+  }
+
+  async cancelAll(): Promise<void> {
+    for (const controller of this.#controllers.values()) controller.abort();
+    await Promise.allSettled([...this.#running]);
+  }
+
+  /**
+   * A browser upload as a stream for `put`. When the page goes away in the
+   * middle (closed, reloaded, its request cancelled), reading fails: the
+   * transfer is cancelled first, so that it ends as a cancel (the server
+   * keeps its partial upload) and not as a failure.
+   */
+  #upload(id: string, body: ReadableStream<Uint8Array> | null): ReadableStream<Uint8Array> {
+    if (body === null) return new ReadableStream({ start: (c) => c.close() });
+    const reader = body.getReader();
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        let next;
+        try {
+          next = await reader.read();
+        } catch (error) {
+          this.cancel(id);
+          controller.error(error);
+          return;
+        }
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    }, { highWaterMark: 0 });
+  }
+
+  /** Runs one transfer in its turn, reporting its progress and its end to the pages. */
+  async #run(
+    id: string,
+    op: "put" | "get",
+    name: string,
+    transfer: (
+      signal: AbortSignal,
+      onProgress: (p: { done: number; total?: number; resumedFrom: number }) => void,
+    ) => Promise<TransferResult>,
+  ): Promise<Record<string, unknown>> {
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const item: Transfer = {
+      id,
+      op,
+      name: printable(name),
+      state: "queued",
+      done: 0,
+      total: null,
+      resumedFrom: 0,
+      started: Date.now(),
+    };
+    this.#all.set(id, item);
+    this.#controllers.set(id, controller);
+    this.#trim();
+    const send = () => this.#hub.send({ type: "transfer", transfer: item });
+    send();
+    const previous = this.#turn;
+    const { promise: finished, resolve: release } = Promise.withResolvers<void>();
+    this.#turn = previous.then(() => finished);
+    let restart = false;
+    try {
+      // Transfers run one at a time: they share the client's buffers.
+      await Promise.race([previous, abortOf(signal)]);
+      signal.throwIfAborted();
+      item.state = "running";
+      item.started = Date.now();
+      send();
+      let last = 0;
+      const result = await transfer(signal, (p) => {
+        item.done = p.done;
+        item.total = p.total ?? null;
+        item.resumedFrom = p.resumedFrom;
+        const now = performance.now();
+        if (now - last < PROGRESS_EVERY_MS && p.done !== p.total) return;
+        last = now;
+        send();
+      });
+      item.state = "done";
+      item.done = result.size;
+      item.total = result.size;
+      const { name: _name, path, ...rest } = result;
+      item.result = { ...rest, path: printable(path) };
+      this.#addLog(printable(this.#summary(op, result)), "info");
+    } catch (error) {
+      const aborted = signal.aborted;
+      const wrapped = error instanceof ClientError || !aborted
+        ? error
+        : new ClientError("aborted", "Cancelled", { cause: error });
+      if (wrapped instanceof ClientError && wrapped.code === "restart") {
+        // The server's partial upload holds other data: the page sends the file again from its start.
+        restart = true;
+        item.state = "restarted";
+        item.message =
+          `Starting over: the server's partial upload of '${item.name}' holds other data`;
+        this.#addLog(item.message, "info");
+      } else {
+        item.state = aborted ? "cancelled" : "failed";
+        item.message = this.#failure(wrapped, `${op} '${item.name}'`);
+      }
+    } finally {
+      this.#controllers.delete(id);
+      release();
+      send();
+    }
+    return { state: item.state, message: item.message ?? null, restart };
+  }
+
+  #failure(error: unknown, what: string): string {
+    let line: string;
+    if (error instanceof ClientError) {
+      line = printable(this.#describe(error));
+    } else {
+      console.error(error);
+      line = `Unexpected error in ${what}: ${String(error)}: please report it`;
+    }
+    this.#addLog(line, "error");
+    return line;
+  }
+
+  #addLog(line: string, level: "info" | "error"): void {
+    const entry = { time: Date.now(), line, level };
+    this.#log.push(entry);
+    if (this.#log.length > KEEP) this.#log.shift();
+    this.#hub.send({ type: "log", ...entry });
+  }
+
+  /** Forgets the oldest finished transfers. */
+  #trim(): void {
+    const finished = [...this.#all.values()].filter((t) => !this.#controllers.has(t.id));
+    for (const old of finished.slice(0, Math.max(0, finished.length - KEEP))) {
+      this.#all.delete(old.id);
+    }
+  }
+}
+
+function abortOf(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+function validId(id: unknown): id is string {
+  return typeof id === "string" && /^[A-Za-z0-9-]{1,64}$/.test(id);
+}
+
+function portOf(value: unknown): number | undefined {
+  const text = typeof value === "number" ? String(value) : typeof value === "string" ? value : "";
+  const port = Number(text);
+  return /^\d+$/.test(text.trim()) && port >= 1 && port <= 65535 ? port : undefined;
+}
+
+function serverOf(host: unknown, port: unknown): { host: string; port: number } | string {
+  const name = typeof host === "string" ? host.trim() : "";
+  if (name === "") return "Give the server's address";
+  if (name.length > 255 || /\s/.test(name)) return `Invalid address '${printable(name)}'`;
+  const number = portOf(port);
+  if (number === undefined) {
+    return `Invalid port '${printable(String(port ?? ""))}': give a whole number from 1 to 65535`;
+  }
+  return { host: name, port: number };
+}
+
+function sizeAndTime(file: { size?: number; mtime?: number }) {
+  return {
+    ...(file.size !== undefined ? { size: file.size } : {}),
+    ...(file.mtime !== undefined ? { mtime: file.mtime } : {}),
+  };
+}

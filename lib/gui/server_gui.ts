@@ -1,0 +1,370 @@
+/**
+ * The server's GUI: a page in the user's browser that starts and stops a
+ * server of the library (`startServer`), and follows its events live: each
+ * request with its progress, the idle countdown, the served folder's files
+ * and the same log lines as the command line.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import {
+  ListenError,
+  Logger,
+  printable,
+  type RequestRecord,
+  RESERVED_PREFIX,
+  RootError,
+  type Server,
+  SERVER_DEFAULTS,
+  type ServerEvent,
+  startServer,
+} from "../mod.ts";
+import html from "./assets/server.html" with { type: "text" };
+import script from "./assets/server.js" with { type: "text" };
+import { type GuiOptions, runGui } from "./run.ts";
+import { granted, listFolders, networkAddresses, Settings } from "./system.ts";
+import { EventHub, json, readJson } from "./web.ts";
+
+/** What the page remembers between runs. */
+interface ServerConfig {
+  port: number;
+  root: string;
+  uploads: boolean;
+  idleSeconds: number;
+}
+
+/** The default port: the original's 365 needs administrator rights on most systems. */
+const DEFAULT_PORT = 3650;
+/** Finished requests and log lines a page that opens is shown. */
+const KEEP = 200;
+/** Files of the served folder the page is shown at the most. */
+const MAX_FILES = 2000;
+
+/**
+ * Runs the server's GUI until Quit on the page, Ctrl-C or SIGTERM; a server
+ * still running then stops as on SIGTERM (transfers in flight may finish).
+ *
+ * @param options whether to open the browser, and the program's name for messages
+ * @returns the exit code
+ */
+export async function runServerGui(options: GuiOptions): Promise<number> {
+  const hub = new EventHub();
+  const control = new ServerControl(hub);
+  return await runGui(options, "server", {
+    html,
+    script,
+    hub,
+    snapshot: () => control.snapshot(),
+    routes: {
+      start: { method: "POST", handle: async (request) => control.start(await readJson(request)) },
+      stop: {
+        method: "POST",
+        handle: () => {
+          control.stop();
+          return json({ ok: true });
+        },
+      },
+      files: {
+        method: "POST",
+        handle: () => {
+          control.refreshFiles();
+          return json({ ok: true });
+        },
+      },
+      folders: {
+        method: "POST",
+        handle: async (request) => json(await listFolders(stringField(await readJson(request)))),
+      },
+    },
+    stop: () => control.stop(true),
+  });
+}
+
+function stringField(body: Record<string, unknown> | undefined, key = "path"): string | undefined {
+  const value = body?.[key];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** The one server the page runs, its state, and what a page that opens is shown. */
+class ServerControl {
+  readonly #hub: EventHub;
+  readonly #settings = new Settings("server-gui.json");
+  #config: ServerConfig;
+  #server: Server | undefined;
+  #state: "stopped" | "running" | "stopping" = "stopped";
+  #running: Record<string, unknown> | undefined;
+  #active = new Map<
+    number,
+    { record: RequestRecord; time: number; live: Readonly<RequestRecord> }
+  >();
+  #progressTimer: ReturnType<typeof setInterval> | undefined;
+  #recent: { record: RequestRecord; time: number; ms: number }[] = [];
+  #log: { time: number; line: string; level: string }[] = [];
+  #idleDeadline: number | null = null;
+  #files: { type: "files"; files: unknown[]; more: number } | undefined;
+  #filesTimer: ReturnType<typeof setTimeout> | undefined;
+  // The command line's own lines, less their time (the page shows its own).
+  #logger = new Logger("text", (line) => this.#addLog(line.replace(/^\S+ /, ""), "info"));
+
+  constructor(hub: EventHub) {
+    this.#hub = hub;
+    const saved = this.#settings.load();
+    this.#config = {
+      port: validPort(saved.port) ?? DEFAULT_PORT,
+      root: typeof saved.root === "string" ? saved.root : "",
+      uploads: typeof saved.uploads === "boolean" ? saved.uploads : true,
+      idleSeconds: typeof saved.idleSeconds === "number" && saved.idleSeconds >= 0
+        ? saved.idleSeconds
+        : SERVER_DEFAULTS.idleTimeoutMs / 1000,
+    };
+  }
+
+  /** The events that bring a page that opens up to date. */
+  snapshot(): unknown[] {
+    return [
+      { type: "config", config: this.#config },
+      this.#stateEvent(),
+      ...this.#log.map((l) => ({ type: "log", ...l })),
+      ...this.#recent.map((r) => ({ type: "request", phase: "end", ...r })),
+      ...[...this.#active.values()].map(({ record, time }) => ({
+        type: "request",
+        phase: "progress",
+        record,
+        time,
+      })),
+      { type: "idle", deadline: this.#idleDeadline },
+      ...(this.#files ? [this.#files] : []),
+    ];
+  }
+
+  /**
+   * Starts the server with the page's settings.
+   *
+   * @param body the page's fields
+   * @returns the answer: ok, or the one-line reason it could not start
+   */
+  async start(body: Record<string, unknown> | undefined): Promise<Response> {
+    if (this.#state !== "stopped") return json({ error: "The server is already running" }, 409);
+    const port = validPort(body?.port);
+    if (port === undefined) {
+      return json(
+        { error: `Invalid port '${body?.port}': give a whole number from 0 to 65535` },
+        400,
+      );
+    }
+    const root = typeof body?.root === "string" ? body.root.trim() : "";
+    if (root === "") return json({ error: "Choose the folder to share" }, 400);
+    const idleSeconds = Number(body?.idleSeconds);
+    if (!Number.isFinite(idleSeconds) || idleSeconds < 0) {
+      return json({
+        error: `Invalid idle timeout '${body?.idleSeconds}': give a number of seconds, 0 or more`,
+      }, 400);
+    }
+    const uploads = body?.uploads === true;
+    this.#config = { port, root, uploads, idleSeconds };
+    const saveError = await this.#settings.save({ ...this.#config });
+    if (saveError) this.#addLog(saveError, "error");
+    if (!granted({ name: "read", path: root })) {
+      return this.#fail(`Sharing '${root}' needs --allow-read: run privateshare with --allow-read`);
+    }
+    if (!granted({ name: "net" })) {
+      return this.#fail("Listening needs --allow-net: run privateshare with --allow-net");
+    }
+    const writable = granted({ name: "write", path: root });
+    const idleTimeoutMs = Math.round(idleSeconds * 1000);
+    try {
+      this.#server = startServer({
+        root,
+        port,
+        readOnly: !uploads || !writable,
+        idleTimeoutMs,
+        onEvent: (event) => this.#onEvent(event, idleTimeoutMs),
+      });
+    } catch (error) {
+      if (error instanceof RootError || error instanceof ListenError) {
+        return this.#fail(error.message);
+      }
+      throw error;
+    }
+    if (uploads && !writable) {
+      this.#addLog(
+        "Uploads are off: privateshare has no permission to write there (run it with --allow-write)",
+        "error",
+      );
+    }
+    this.#server.finished.then(() => {
+      this.#server = undefined;
+      this.#setState("stopped");
+    });
+    this.refreshFiles();
+    return json({ ok: true });
+  }
+
+  /**
+   * Stops the server as SIGTERM does: no new connections, transfers in
+   * flight may finish within the grace time.
+   *
+   * @param wait resolve only when it has stopped
+   */
+  async stop(wait = false): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
+    const closing = server.close(SERVER_DEFAULTS.graceMs);
+    if (wait) await closing;
+  }
+
+  /** Reads the served folder again (at most every half second) and sends it to the pages. */
+  refreshFiles(): void {
+    if (this.#filesTimer !== undefined) return;
+    this.#filesTimer = setTimeout(() => {
+      this.#filesTimer = undefined;
+      const root = this.#server?.root;
+      if (root) {
+        readFiles(root).then((files) => {
+          this.#files = files;
+          this.#hub.send(files);
+        }, (error) => this.#addLog(`Cannot list the folder: ${error.message}`, "error"));
+      }
+    }, 100);
+  }
+
+  #fail(message: string): Response {
+    this.#addLog(message, "error");
+    return json({ error: message }, 400);
+  }
+
+  #onEvent(event: ServerEvent, idleTimeoutMs: number): void {
+    const now = Date.now();
+    switch (event.type) {
+      case "started":
+        this.#running = {
+          port: event.port,
+          root: event.root,
+          readOnly: event.readOnly,
+          idleTimeoutMs: event.idleTimeoutMs,
+          addresses: networkAddresses(),
+        };
+        this.#setState("running");
+        this.#setIdle(idleTimeoutMs > 0 ? now + idleTimeoutMs : null);
+        break;
+      case "request-start":
+      case "request-progress": {
+        const record = shown(event.record);
+        const time = this.#active.get(record.id)?.time ?? now;
+        this.#active.set(record.id, { record, time, live: event.record });
+        if (event.type === "request-start") this.#setIdle(null);
+        this.#hub.send({ type: "request", phase: "progress", record, time });
+        // The server reports progress at most every 250 ms, and says nothing
+        // more when a transfer stalls: read the records again every second.
+        this.#progressTimer ??= setInterval(() => this.#resendProgress(), 1000);
+        break;
+      }
+      case "request-end": {
+        const record = shown(event.record);
+        const time = this.#active.get(record.id)?.time ?? now;
+        this.#active.delete(record.id);
+        if (this.#active.size === 0) {
+          clearInterval(this.#progressTimer);
+          this.#progressTimer = undefined;
+        }
+        const done = { record, time, ms: event.ms };
+        this.#recent.push(done);
+        if (this.#recent.length > KEEP) this.#recent.shift();
+        this.#hub.send({ type: "request", phase: "end", ...done });
+        if (this.#active.size === 0 && idleTimeoutMs > 0 && this.#state === "running") {
+          this.#setIdle(now + idleTimeoutMs);
+        }
+        if (record.op === "put" && record.outcome === "ok") this.refreshFiles();
+        break;
+      }
+      case "stopping":
+        this.#setState("stopping");
+        this.#setIdle(null);
+        break;
+      case "stopped":
+        this.#active.clear();
+        clearInterval(this.#progressTimer);
+        this.#progressTimer = undefined;
+        break;
+    }
+    this.#logger.handle(event);
+  }
+
+  #resendProgress(): void {
+    for (const [id, active] of this.#active) {
+      if (active.live.bytes === active.record.bytes && active.live.op === active.record.op) {
+        continue;
+      }
+      const record = shown(active.live);
+      this.#active.set(id, { ...active, record });
+      this.#hub.send({ type: "request", phase: "progress", record, time: active.time });
+    }
+  }
+
+  #setIdle(deadline: number | null): void {
+    this.#idleDeadline = deadline;
+    this.#hub.send({ type: "idle", deadline });
+  }
+
+  #setState(state: "stopped" | "running" | "stopping"): void {
+    this.#state = state;
+    if (state === "stopped") this.#running = undefined;
+    this.#hub.send(this.#stateEvent());
+  }
+
+  #stateEvent() {
+    return { type: "state", state: this.#state, server: this.#running ?? null };
+  }
+
+  #addLog(line: string, level: "info" | "error"): void {
+    const entry = { time: Date.now(), line: printable(line), level };
+    this.#log.push(entry);
+    if (this.#log.length > KEEP) this.#log.shift();
+    this.#hub.send({ type: "log", ...entry });
+  }
+}
+
+function validPort(value: unknown): number | undefined {
+  const port = typeof value === "string" && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  return typeof port === "number" && Number.isInteger(port) && port >= 0 && port <= 65535
+    ? port
+    : undefined;
+}
+
+/** A request record with everything that came from the network made safe to show. */
+function shown(record: Readonly<RequestRecord>): RequestRecord {
+  return {
+    ...record,
+    peer: printable(record.peer),
+    op: printable(record.op),
+    ...(record.name !== undefined ? { name: printable(record.name) } : {}),
+    ...(record.message !== undefined ? { message: printable(record.message) } : {}),
+  };
+}
+
+/** The files the server lists, read for the page (never followed links, never partials). */
+async function readFiles(root: string): Promise<{ type: "files"; files: unknown[]; more: number }> {
+  const files: { name: string; size: number; mtime: number }[] = [];
+  let more = 0;
+  for await (const entry of Deno.readDir(root)) {
+    if (!entry.isFile || entry.name.startsWith(RESERVED_PREFIX)) continue;
+    if (files.length >= MAX_FILES) {
+      more++;
+      continue;
+    }
+    try {
+      const info = await Deno.lstat(join(root, entry.name));
+      files.push({
+        name: printable(entry.name),
+        size: info.size,
+        mtime: info.mtime?.getTime() ?? 0,
+      });
+    } catch (error) {
+      // Removed between the listing and the stat: it is simply not there.
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  files.sort((a, b) => a.name.localeCompare(b.name));
+  return { type: "files", files, more };
+}

@@ -1,0 +1,247 @@
+/**
+ * What the GUIs need from the computer they run on: the user's browser,
+ * their home and config folders, the folders the folder picker shows, the
+ * addresses clients can reach, and the signals that end the program. Every
+ * call checks its permission first, so that Deno never prompts; a missing
+ * permission makes a feature quietly unavailable, never a crash.
+ *
+ * @module
+ */
+
+import { dirname, isAbsolute, join, resolve } from "node:path";
+
+/**
+ * Whether Deno granted a permission (without ever prompting for it).
+ *
+ * @param descriptor the permission
+ * @returns true when granted
+ */
+export function granted(descriptor: Deno.PermissionDescriptor): boolean {
+  return Deno.permissions.querySync(descriptor).state === "granted";
+}
+
+function env(name: string): string | undefined {
+  return granted({ name: "env", variable: name }) ? Deno.env.get(name) || undefined : undefined;
+}
+
+/**
+ * Opens a page in the user's browser: `xdg-open`, `open` or `start` by
+ * system. Fails quietly (no permission to run it, no such program): the
+ * program prints the address in any case.
+ *
+ * @param url the page
+ */
+export function openBrowser(url: string): void {
+  const [command, args] = Deno.build.os === "windows"
+    ? ["cmd", ["/c", "start", '""', url]]
+    : Deno.build.os === "darwin"
+    ? ["open", [url]]
+    : ["xdg-open", [url]];
+  if (!granted({ name: "run", command })) return;
+  try {
+    const child = new Deno.Command(command, {
+      args,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    child.status.catch(() => {});
+    child.unref();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied)) {
+      throw error;
+    }
+  }
+}
+
+/**
+ * The user's home folder, or the current folder when it is unknown.
+ *
+ * @returns an absolute path
+ */
+export function homeFolder(): string {
+  return env("HOME") ?? env("USERPROFILE") ?? Deno.cwd();
+}
+
+/** What the folder picker shows of one folder. */
+export interface FolderListing {
+  /** The folder, absolute. */
+  path: string;
+  /** Its parent, or null at the top. */
+  parent: string | null;
+  /** The folders in it, by name, hidden ones left out. */
+  folders: string[];
+  /** Why it cannot be shown, when it cannot. */
+  error?: string;
+}
+
+/**
+ * Lists the folders in a folder, for the folder picker.
+ *
+ * @param path the folder (default: the home folder)
+ * @returns its folders, or an error to show
+ */
+export async function listFolders(path: string | undefined): Promise<FolderListing> {
+  const folder = resolve(path && path.trim() !== "" ? path : homeFolder());
+  const parent = dirname(folder) === folder ? null : dirname(folder);
+  if (!granted({ name: "read", path: folder })) {
+    return { path: folder, parent, folders: [], error: `No permission to read '${folder}'` };
+  }
+  const folders: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(folder)) {
+      if (entry.name.startsWith(".")) continue;
+      let isFolder = entry.isDirectory;
+      if (entry.isSymlink) {
+        try {
+          isFolder = (await Deno.stat(join(folder, entry.name))).isDirectory;
+        } catch {
+          // A dangling link is not a folder to open.
+          isFolder = false;
+        }
+      }
+      if (isFolder) folders.push(entry.name);
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return { path: folder, parent, folders, error: `The folder '${folder}' does not exist` };
+    }
+    if (error instanceof Deno.errors.NotADirectory) {
+      return { path: folder, parent, folders, error: `'${folder}' is not a folder` };
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      return { path: folder, parent, folders, error: `Cannot read '${folder}': ${error.message}` };
+    }
+    throw error;
+  }
+  folders.sort((a, b) => a.localeCompare(b));
+  return { path: folder, parent, folders };
+}
+
+/**
+ * Says what keeps a path from being a folder to save into, if anything.
+ *
+ * @param path the folder, as the user gave it
+ * @returns one line, or undefined for a usable folder
+ */
+export async function folderProblem(path: string): Promise<string | undefined> {
+  if (!isAbsolute(path)) return `Give the whole path of the folder to save into, not '${path}'`;
+  if (!granted({ name: "read", path })) return undefined; // get itself says which permission
+  try {
+    if ((await Deno.stat(path)).isDirectory) return undefined;
+    return `'${path}' is not a folder: choose a folder to save into`;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return `The folder '${path}' does not exist: choose another`;
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      return `Cannot use '${path}': ${error.message}`;
+    }
+    throw error;
+  }
+}
+
+/**
+ * Settings remembered between runs: a small JSON file in the user's config
+ * folder (`$XDG_CONFIG_HOME/privateshare/`, `%APPDATA%\privateshare\` on
+ * Windows, else `~/.config/privateshare/`). Without the permissions to find
+ * or write it, nothing is remembered.
+ */
+export class Settings {
+  /** The file, or undefined when there is nowhere to keep it. */
+  readonly path: string | undefined;
+
+  /**
+   * Creates Settings.
+   *
+   * @param file the file's name, such as `client-gui.json`
+   */
+  constructor(file: string) {
+    const base = env("XDG_CONFIG_HOME") ??
+      (Deno.build.os === "windows" ? env("APPDATA") : undefined) ??
+      (env("HOME") ? join(env("HOME")!, ".config") : undefined);
+    this.path = base ? join(base, "privateshare", file) : undefined;
+  }
+
+  /**
+   * Reads the settings.
+   *
+   * @returns what was saved, or an empty object
+   */
+  load(): Record<string, unknown> {
+    if (!this.path || !granted({ name: "read", path: this.path })) return {};
+    try {
+      const value = JSON.parse(Deno.readTextFileSync(this.path));
+      return typeof value === "object" && value !== null && !Array.isArray(value) ? value : {};
+    } catch (error) {
+      // Missing or damaged: start from the defaults.
+      if (error instanceof Deno.errors.NotFound || error instanceof SyntaxError) return {};
+      if (error instanceof Deno.errors.PermissionDenied) return {};
+      throw error;
+    }
+  }
+
+  /**
+   * Saves the settings (written beside, then renamed into place).
+   *
+   * @param values what to remember
+   * @returns an error message, or undefined when saved (or when there is nowhere to save)
+   */
+  async save(values: Record<string, unknown>): Promise<string | undefined> {
+    if (!this.path) return undefined;
+    const folder = dirname(this.path);
+    if (!granted({ name: "write", path: folder })) return undefined;
+    const temporary = `${this.path}.${crypto.randomUUID()}.tmp`;
+    try {
+      await Deno.mkdir(folder, { recursive: true });
+      await Deno.writeTextFile(temporary, JSON.stringify(values, null, 2) + "\n");
+      await Deno.rename(temporary, this.path);
+      return undefined;
+    } catch (error) {
+      await Deno.remove(temporary).catch(() => {});
+      // Any system error of the file system (Deno's carry an errno code).
+      if (typeof (error as { code?: unknown })?.code !== "string") throw error;
+      return `Could not remember the settings in '${this.path}': ${(error as Error).message}`;
+    }
+  }
+}
+
+/**
+ * The addresses other computers can use to reach this one: its non-loopback
+ * network addresses (IPv4 first), or none without `--allow-sys`.
+ *
+ * @returns addresses such as `192.168.1.20` or `fe80::1`
+ */
+export function networkAddresses(): string[] {
+  if (!granted({ name: "sys", kind: "networkInterfaces" })) return [];
+  const seen = new Set<string>();
+  const found: { address: string; v4: boolean }[] = [];
+  for (const item of Deno.networkInterfaces()) {
+    if (item.address.startsWith("127.") || item.address === "::1") continue;
+    if (item.family === "IPv6" && item.address.toLowerCase().startsWith("fe80")) continue;
+    if (seen.has(item.address)) continue;
+    seen.add(item.address);
+    found.push({ address: item.address, v4: item.family === "IPv4" });
+  }
+  return [...found.filter((a) => a.v4), ...found.filter((a) => !a.v4)].map((a) => a.address);
+}
+
+/**
+ * Calls back once on Ctrl-C or SIGTERM (where the system has them).
+ *
+ * @param callback what to do, with the signal's name
+ * @returns a function that removes the listeners
+ */
+export function onStopSignal(callback: (signal: string) => void): () => void {
+  const removers: (() => void)[] = [];
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    const listener = () => callback(signal);
+    try {
+      Deno.addSignalListener(signal, listener);
+      removers.push(() => Deno.removeSignalListener(signal, listener));
+    } catch {
+      // Not every signal exists on every system (Windows has no SIGTERM).
+    }
+  }
+  return () => removers.forEach((remove) => remove());
+}

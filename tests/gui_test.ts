@@ -1,0 +1,553 @@
+/**
+ * The GUIs, as a person uses them: the real programs started with `--gui`
+ * (or no arguments), their pages driven in Debian's Chromium through
+ * playwright-core, real servers on port 0, real files compared byte for
+ * byte; and the page server's refusals, tested with raw HTTP requests.
+ *
+ * Screenshots are taken in every run; set PRIVATESHARE_SCREENSHOTS=1 to
+ * write them into docs/ (README shows them).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type BrowserContext, chromium, type Page } from "npm:playwright-core@1.65.1";
+import { ClientError, put } from "../lib/mod.ts";
+import {
+  CLIENT_TS,
+  namesIn,
+  ROOT,
+  runClient,
+  runServer,
+  sameBytes,
+  serveFolder,
+  SERVER_TS,
+  startRelay,
+  tempDir,
+  until,
+  writeRandomFile,
+} from "./helpers.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const GUI_PERMS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"];
+const MiB = 1024 * 1024;
+const BIG = 64 * MiB + 12345;
+/** Each browser step waits at most this long; the whole test has its own deadline below. */
+const STEP_MS = 60_000;
+const DESKTOP = { width: 1280, height: 900 };
+const NARROW = { width: 390, height: 844 };
+
+/** A GUI program under test. */
+interface Gui extends AsyncDisposable {
+  url: string;
+  port: number;
+  process: Deno.ChildProcess;
+  /** Everything it printed so far. */
+  output(): string;
+}
+
+/** Starts a program as a person would for its GUI, and reads the address it prints. */
+async function startGui(script: string, config: string, args = ["--gui", "--no-open"]) {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...GUI_PERMS, script, ...args],
+    env: { XDG_CONFIG_HOME: config },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let printed = "";
+  const decoder = new TextDecoder();
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) printed += decoder.decode(chunk, { stream: true });
+  };
+  const reading = Promise.all([read(process.stdout), read(process.stderr)]);
+  const status = process.status;
+  await until(() => /http:\/\/127\.0\.0\.1:\d+\/\S+\//.test(printed), 20_000).catch(() => {
+    throw new Error(`The GUI printed no address; it printed: ${printed}`);
+  });
+  const url = /http:\/\/127\.0\.0\.1:\d+\/\S+\//.exec(printed)![0];
+  const gui: Gui = {
+    url,
+    port: Number(new URL(url).port),
+    process,
+    output: () => printed,
+    async [Symbol.asyncDispose]() {
+      try {
+        process.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      const timer = setTimeout(() => process.kill("SIGKILL"), 10_000);
+      await status;
+      clearTimeout(timer);
+      await reading;
+    },
+  };
+  return gui;
+}
+
+/** Chromium with a fresh profile. It must start: a machine without it fails here, loudly. */
+async function launchBrowser(): Promise<BrowserContext & AsyncDisposable> {
+  const profile = await Deno.makeTempDir({ prefix: "privateshare-chromium-" });
+  let context: BrowserContext;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      args: CHROMIUM_ARGS,
+      headless: true,
+      viewport: DESKTOP,
+      acceptDownloads: false,
+    });
+  } catch (error) {
+    throw new Error(
+      `Cannot launch Chromium at ${CHROMIUM} (install it: apt-get install chromium): ${error}`,
+      { cause: error },
+    );
+  }
+  return Object.assign(context, {
+    async [Symbol.asyncDispose]() {
+      await context.close();
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+    },
+  });
+}
+
+/** Runs a test body with a deadline, so that a stuck browser fails the test instead of hanging. */
+async function within(ms: number, body: () => Promise<void>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`The test did not finish in ${ms / 1000} s`)), ms);
+  });
+  try {
+    await Promise.race([body(), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A browser test: the browser and the programs it started hold resources across awaits. */
+function browserTest(name: string, body: () => Promise<void>): void {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: () => within(240_000, body),
+  });
+}
+
+/** Saves a screenshot of the whole page, desktop and narrow, into docs/ when asked. */
+async function screenshots(page: Page, name: string, dark = false): Promise<void> {
+  const folder = Deno.env.get("PRIVATESHARE_SCREENSHOTS")
+    ? join(ROOT, "docs")
+    : Deno.makeTempDirSync();
+  await page.emulateMedia({ colorScheme: dark ? "dark" : "light" });
+  await page.setViewportSize(DESKTOP);
+  await page.screenshot({ path: join(folder, `${name}.png`), fullPage: true });
+  await page.setViewportSize(NARROW);
+  await page.screenshot({ path: join(folder, `${name}-narrow.png`), fullPage: true });
+  await page.setViewportSize(DESKTOP);
+  await page.emulateMedia({ colorScheme: "light" });
+}
+
+/** The folders of one test: served, source files, downloads, the GUI's config. */
+async function layout(root: string) {
+  const at = (name: string) => join(root, name);
+  const dirs = {
+    shared: at("Shared"),
+    source: at("Files"),
+    downloads: at("Downloads"),
+    config: at("config"),
+  };
+  for (const path of Object.values(dirs)) await Deno.mkdir(path);
+  return dirs;
+}
+
+/** The transfer rows of the client page in a given state. */
+function rows(page: Page, state: string, name?: string) {
+  const named = name ? `:has(.what:text-is("${name}"))` : "";
+  return page.locator(`#transfers li[data-state="${state}"]${named}`);
+}
+
+async function waitRows(page: Page, state: string, count: number): Promise<void> {
+  await rows(page, state).nth(count - 1).waitFor({ timeout: STEP_MS });
+}
+
+/** Sends one raw HTTP request and returns its status code. */
+async function rawStatus(port: number, head: string[]): Promise<number> {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode([...head, "Connection: close", "", ""].join("\r\n")));
+  const buffer = new Uint8Array(4096);
+  let text = "";
+  while (!text.includes("\r\n")) {
+    const n = await conn.read(buffer);
+    if (n === null) break;
+    text += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+  const status = /^HTTP\/1\.1 (\d{3})/.exec(text);
+  assert.ok(status, `Not an HTTP answer: ${text}`);
+  return Number(status[1]);
+}
+
+Deno.test("the page server refuses requests without the token, with a foreign Host, or from another site", async () => {
+  await using config = await tempDir();
+  await using gui = await startGui(CLIENT_TS, config.path);
+  const token = new URL(gui.url).pathname;
+  const host = `Host: 127.0.0.1:${gui.port}`;
+  const self = `Origin: http://127.0.0.1:${gui.port}`;
+  assert.equal(await rawStatus(gui.port, ["GET / HTTP/1.1", host]), 403, "no token");
+  assert.equal(await rawStatus(gui.port, ["GET /abc/ HTTP/1.1", host]), 403, "a wrong token");
+  const wrongToken = token.slice(0, -2) + (token.at(-2) === "A" ? "B" : "A") + "/";
+  assert.equal(
+    await rawStatus(gui.port, [`GET ${wrongToken} HTTP/1.1`, host]),
+    403,
+    "one letter off",
+  );
+  assert.equal(await rawStatus(gui.port, [`GET ${token} HTTP/1.1`, host]), 200, "the page itself");
+  // DNS rebinding: another name that resolves to 127.0.0.1 reaches the port with its own Host.
+  const rebound = [`GET ${token} HTTP/1.1`, `Host: evil.example:${gui.port}`];
+  assert.equal(await rawStatus(gui.port, rebound), 403, "a foreign Host");
+  assert.equal(
+    await rawStatus(gui.port, [`GET ${token} HTTP/1.1`, `Host: localhost:${gui.port}`]),
+    403,
+  );
+  assert.equal(await rawStatus(gui.port, [`GET ${token} HTTP/1.1`]), 403, "no Host at all");
+  // Cross-site requests: another page the user has open posts to the API.
+  const quit = [`POST ${token}api/quit HTTP/1.1`, host, "Content-Length: 0"];
+  assert.equal(await rawStatus(gui.port, [...quit, "Origin: http://evil.example"]), 403);
+  assert.equal(await rawStatus(gui.port, [...quit, "Origin: null"]), 403);
+  assert.equal(await rawStatus(gui.port, [...quit, "Sec-Fetch-Site: cross-site"]), 403);
+  assert.equal(await rawStatus(gui.port, [...quit, "Sec-Fetch-Site: same-site"]), 403);
+  assert.equal(
+    await rawStatus(gui.port, [`GET ${token}api/quit HTTP/1.1`, host]),
+    405,
+    "GET never changes anything",
+  );
+  // None of them quit the program; the page's own request does.
+  assert.equal(await rawStatus(gui.port, [`GET ${token}style.css HTTP/1.1`, host]), 200);
+  assert.equal(await rawStatus(gui.port, [...quit, self, "Sec-Fetch-Site: same-origin"]), 200);
+  assert.equal((await gui.process.status).code, 0);
+});
+
+Deno.test("with no arguments at all each program serves its page and prints its address", async () => {
+  await using config = await tempDir();
+  for (const script of [SERVER_TS, CLIENT_TS]) {
+    // No --allow-run here: opening the browser fails quietly; the address is printed anyway.
+    await using gui = await startGui(script, config.path, []);
+    assert.match(gui.output(), /open http:\/\/127\.0\.0\.1:\d+\/[\w-]+\/ in your browser/);
+    const page = await fetch(gui.url);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<title>privateshare (server|client)<\/title>/);
+  }
+});
+
+Deno.test("--help tells how to get the GUI; --gui with other arguments, or without --allow-net, exits 2", async () => {
+  const client = await runClient(["--help"]);
+  assert.match(client.stdout, /client\.ts --gui \[--no-open\]/);
+  const server = await new Deno.Command(Deno.execPath(), {
+    args: ["run", SERVER_TS, "--help"],
+    stdout: "piped",
+  }).output();
+  assert.match(new TextDecoder().decode(server.stdout), /server\.ts --gui \[--no-open\]/);
+  const mixed = await runClient(["--gui", "localhost"]);
+  assert.equal(mixed.code, 2);
+  assert.match(mixed.stderr, /--gui takes no other arguments/);
+  const denied = await runServer([], []);
+  assert.equal(denied.code, 2);
+  assert.equal(
+    denied.stderr,
+    "privateshare-server: The GUI needs --allow-net to serve its page: run deno with --allow-net\n",
+  );
+});
+
+browserTest(
+  "client page: put 64 MiB and a small file, list, get both back, and a refusal in the CLI's words",
+  async () => {
+    await using dir = await tempDir();
+    const { shared, source, downloads, config } = await layout(dir.path);
+    const big = join(source, "holiday-video.mp4");
+    const small = join(source, "notes.txt");
+    await writeRandomFile(big, BIG, 7);
+    await Deno.writeTextFile(small, "Meet at the station at nine.\n");
+    await using server = serveFolder(shared);
+    await using gui = await startGui(CLIENT_TS, config);
+    await using browser = await launchBrowser();
+    const page = await browser.newPage();
+    await page.goto(gui.url);
+    // With the keyboard alone: Tab past Quit to the address, then the port, then Enter lists.
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Tab");
+    assert.equal(await page.locator("#host:focus").count(), 1, "the address has the focus");
+    await page.keyboard.type("127.0.0.1");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type(String(server.port));
+    await page.keyboard.press("Enter");
+    await page.locator("#files-empty").getByText("no files").waitFor({ timeout: STEP_MS });
+    await page.fill("#folder", join(dir.path, "Downloadz"));
+
+    await page.setInputFiles("#files-input", [big, small]);
+    await waitRows(page, "done", 2);
+    assert.ok(await sameBytes(big, join(shared, "holiday-video.mp4")));
+    assert.ok(await sameBytes(small, join(shared, "notes.txt")));
+
+    // A folder that does not exist is refused before anything moves.
+    await page.click("#refresh");
+    await page.getByRole("button", { name: "Get notes.txt" }).click();
+    await page.locator("#server-error").getByText(/^The folder '.*Downloadz' does not exist/)
+      .waitFor({ timeout: STEP_MS });
+    await page.fill("#folder", downloads);
+    await page.getByRole("button", { name: "Get holiday-video.mp4" }).click();
+    await page.getByRole("button", { name: "Get notes.txt" }).click();
+    await waitRows(page, "done", 4);
+    assert.ok(await sameBytes(big, join(downloads, "holiday-video.mp4")));
+    assert.ok(await sameBytes(small, join(downloads, "notes.txt")));
+
+    // The log has the command line's summary lines.
+    const summary = /\d\dget 'notes\.txt' -> '.+': 29 B in .+, verified sha256 [0-9a-f]{16}…$/;
+    await page.locator("#log li", { hasText: summary }).waitFor({ timeout: STEP_MS });
+
+    // A name that exists: the page says what the command line says.
+    const cli = await runClient(["127.0.0.1", String(server.port), "put", small]);
+    assert.equal(cli.code, 3);
+    const words = cli.stderr.trim().replace(/^privateshare: /, "");
+    await page.setInputFiles("#files-input", [small]);
+    await waitRows(page, "failed", 1);
+    assert.equal(await rows(page, "failed").locator(".detail").textContent(), words);
+    await page.locator("#log li.bad").getByText(words).waitFor({ timeout: STEP_MS });
+    assert.equal(await page.locator("#status").getAttribute("data-state"), "error");
+    await screenshots(page, "gui-client");
+    await screenshots(page, "gui-client-dark", true);
+
+    // The address and port are remembered for the next run.
+    const saved = JSON.parse(
+      await Deno.readTextFile(join(config, "privateshare", "client-gui.json")),
+    );
+    assert.deepEqual(saved, { host: "127.0.0.1", port: server.port, folder: downloads });
+  },
+);
+
+browserTest(
+  "client page: Cancel stops a put and a get, and the next put and get resume them",
+  async () => {
+    await using dir = await tempDir();
+    const { shared, source, downloads, config } = await layout(dir.path);
+    const big = join(source, "big.bin");
+    await writeRandomFile(big, BIG, 11);
+    await using server = serveFolder(shared);
+    await using gui = await startGui(CLIENT_TS, config);
+    await using browser = await launchBrowser();
+    const page = await browser.newPage();
+    await page.goto(gui.url);
+    await page.fill("#folder", downloads);
+    await page.fill("#host", "127.0.0.1");
+
+    // Fault injection: a relay holds the upload at 24 MiB, so that Cancel
+    // lands mid-transfer whatever the machine's speed.
+    const upRelay = startRelay(server.port, { holdAt: { direction: "up", bytes: 24 * MiB } });
+    await page.fill("#port", String(upRelay.port));
+    await page.setInputFiles("#files-input", [big]);
+    await upRelay.reached("up", 24 * MiB);
+    await waitRows(page, "running", 1);
+    await page.getByRole("button", { name: "Cancel put big.bin" }).click();
+    await waitRows(page, "cancelled", 1);
+    assert.match(
+      await rows(page, "cancelled").locator(".detail").textContent() ?? "",
+      /^Cancelled/,
+    );
+    upRelay.cut();
+    await until(() => server.events.some((e) => e.type === "request-end" && e.record.op === "put"));
+    await upRelay.close();
+
+    await page.fill("#port", String(server.port));
+    await page.setInputFiles("#files-input", [big]);
+    await waitRows(page, "done", 1);
+    assert.match(await rows(page, "done").locator(".detail").textContent() ?? "", /resumed at \d/);
+    assert.ok(await sameBytes(big, join(shared, "big.bin")));
+
+    // The same for a get: held at 24 MiB on the way down, cancelled, resumed.
+    const downRelay = startRelay(server.port, { holdAt: { direction: "down", bytes: 24 * MiB } });
+    await page.fill("#port", String(downRelay.port));
+    await page.click("#list");
+    await page.getByRole("button", { name: "Get big.bin" }).click();
+    await downRelay.reached("down", 24 * MiB);
+    await waitRows(page, "running", 1);
+    await page.getByRole("button", { name: "Cancel get big.bin" }).click();
+    await waitRows(page, "cancelled", 2);
+    downRelay.cut();
+    await downRelay.close();
+    assert.deepEqual(namesIn(downloads), [".big.bin.privateshare-partial"]);
+    assert.ok(Deno.statSync(join(downloads, ".big.bin.privateshare-partial")).size > 0);
+
+    await page.fill("#port", String(server.port));
+    await page.getByRole("button", { name: "Get big.bin" }).click();
+    await waitRows(page, "done", 2);
+    const got = rows(page, "done").first().locator(".detail");
+    assert.match(await got.textContent() ?? "", /resumed at \d.* saved as /);
+    assert.ok(await sameBytes(big, join(downloads, "big.bin")));
+    assert.deepEqual(namesIn(downloads), ["big.bin"]);
+
+    // Other data put under the name and size of a partial upload: the page
+    // cannot rewind a browser upload, so it sends the file again from its start.
+    const clip = join(source, "clip.bin");
+    const other = join(downloads, "clip.bin");
+    await writeRandomFile(clip, 20 * MiB, 5);
+    await writeRandomFile(other, 20 * MiB, 6);
+    const clipRelay = startRelay(server.port, { holdAt: { direction: "up", bytes: 12 * MiB } });
+    await page.fill("#port", String(clipRelay.port));
+    await page.setInputFiles("#files-input", [clip]);
+    await clipRelay.reached("up", 12 * MiB);
+    await waitRows(page, "running", 1);
+    await page.getByRole("button", { name: "Cancel put clip.bin" }).click();
+    await waitRows(page, "cancelled", 3);
+    clipRelay.cut();
+    await until(() =>
+      server.events.some((e) => e.type === "request-end" && e.record.name === "clip.bin")
+    );
+    await clipRelay.close();
+    await page.fill("#port", String(server.port));
+    await page.setInputFiles("#files-input", [other]);
+    await waitRows(page, "restarted", 1);
+    try {
+      await waitRows(page, "done", 3);
+    } catch (e) {
+      console.log(
+        "DEBUG",
+        await page.locator("#transfers").innerText(),
+        await page.locator("#log").innerText(),
+        gui.output(),
+      );
+      throw e;
+    }
+    assert.ok(await sameBytes(other, join(shared, "clip.bin")));
+  },
+);
+
+Deno.test("a stream put resumes only its own beginning: other data under the name asks to start over", async () => {
+  await using dir = await tempDir();
+  const { shared, source } = await layout(dir.path);
+  const [a, b] = [join(source, "a.bin"), join(source, "b.bin")];
+  await writeRandomFile(a, 24 * MiB, 1);
+  await writeRandomFile(b, 24 * MiB, 2);
+  await using server = serveFolder(shared);
+  const files: Deno.FsFile[] = [];
+  const streamOf = async (path: string) => {
+    const file = await Deno.open(path);
+    files.push(file);
+    return { name: "data.bin", size: file.statSync().size, stream: file.readable };
+  };
+  try {
+    // Fault injection: the relay holds the upload at 12 MiB, where it is cancelled.
+    const relay = startRelay(server.port, { holdAt: { direction: "up", bytes: 12 * MiB } });
+    const controller = new AbortController();
+    const first = put(await streamOf(a), {
+      host: "127.0.0.1",
+      port: relay.port,
+      signal: controller.signal,
+    });
+    await relay.reached("up", 12 * MiB);
+    controller.abort();
+    await assert.rejects(first, (e) => e instanceof ClientError && e.kind === "aborted");
+    relay.cut();
+    await relay.close();
+    await until(() => server.events.some((e) => e.type === "request-end"));
+
+    const to = { host: "127.0.0.1", port: server.port };
+    await assert.rejects(
+      put(await streamOf(b), to),
+      (e) => e instanceof ClientError && e.code === "restart" && /holds other data/.test(e.message),
+    );
+    const again = await put(await streamOf(b), { ...to, resume: false });
+    assert.equal(again.resumedFrom, 0);
+    assert.ok(await sameBytes(b, join(shared, "data.bin")));
+  } finally {
+    for (const file of files) {
+      try {
+        file.close();
+      } catch {
+        // Closed by its stream.
+      }
+    }
+  }
+});
+
+browserTest(
+  "server page: start a server, see requests and a transfer live, reopen the page, stop it",
+  async () => {
+    await using dir = await tempDir();
+    const { shared, source, config } = await layout(dir.path);
+    await Deno.writeTextFile(join(shared, "welcome.txt"), "Hello from the server\n");
+    const big = join(source, "photos.zip");
+    await writeRandomFile(big, 40 * MiB, 3);
+    await using gui = await startGui(SERVER_TS, config);
+    await using browser = await launchBrowser();
+    const first = await browser.newPage();
+    await first.goto(gui.url);
+    await first.fill("#root", shared);
+    await first.fill("#port", "0");
+    await first.fill("#idle", "600");
+    await first.check("#uploads");
+    await first.click("#start");
+    await first.locator("#status").getByText("Running").waitFor({ timeout: STEP_MS });
+    await first.locator("#fact-idle").getByText(/^in \d+:\d\d without a connection$/)
+      .waitFor({ timeout: STEP_MS });
+    const started = await first.locator("#log").getByText(/on port \d+/).textContent();
+    const port = Number(/on port (\d+)/.exec(started ?? "")![1]);
+    const listed = await runClient(["127.0.0.1", String(port), "list"]);
+    assert.equal(listed.code, 0);
+
+    // The server runs on with the page closed; a page opened again shows all that happened.
+    await first.close();
+    const page = await browser.newPage();
+    await page.goto(gui.url);
+    await page.locator("#status").getByText("Running").waitFor({ timeout: STEP_MS });
+    await page.locator("#requests td").getByText("list · ps2").waitFor({ timeout: STEP_MS });
+    await page.locator("#files td.name").getByText("welcome.txt").waitFor({ timeout: STEP_MS });
+    const missing = await runClient(["127.0.0.1", String(port), "get", "missing.txt"], {
+      cwd: dir.path,
+    });
+    assert.equal(missing.code, 3);
+    await page.locator("#requests tr", { hasText: "missing.txt" }).getByText("refused not-found")
+      .waitFor({ timeout: STEP_MS });
+
+    // Fault injection: the relay holds the upload at 16 MiB while the page shows it in flight.
+    const relay = startRelay(port, { holdAt: { direction: "up", bytes: 16 * MiB } });
+    const putting = runClient(["127.0.0.1", String(relay.port), "put", big]);
+    await relay.reached("up", 16 * MiB);
+    await page.locator("#active .what").getByText("photos.zip").waitFor({ timeout: STEP_MS });
+    await page.locator("#status").getByText("1 active").waitFor({ timeout: STEP_MS });
+    // A stalled transfer shows how far it got (16 MiB less the command's bytes).
+    await page.locator("#active .detail").getByText(/^\S+ · put · ps2 · 16\.0 MiB of 40\.0 MiB/)
+      .waitFor({ timeout: STEP_MS });
+    await screenshots(page, "gui-server");
+    relay.release();
+    assert.equal((await putting).code, 0);
+    await relay.close();
+    await page.locator("#requests tr", { hasText: "photos.zip" }).getByText("done")
+      .waitFor({ timeout: STEP_MS });
+    await page.locator("#files td.name").getByText("photos.zip").waitFor({ timeout: STEP_MS });
+    assert.ok(await sameBytes(big, join(shared, "photos.zip")));
+
+    await page.click("#stop");
+    await page.locator("#status").getByText("Stopped").waitFor({ timeout: STEP_MS });
+    await assert.rejects(
+      Deno.connect({ hostname: "127.0.0.1", port }),
+      Deno.errors.ConnectionRefused,
+    );
+    const saved = JSON.parse(
+      await Deno.readTextFile(join(config, "privateshare", "server-gui.json")),
+    );
+    assert.deepEqual(saved, { port: 0, root: shared, uploads: true, idleSeconds: 600 });
+    await page.click("#quit");
+    assert.equal((await gui.process.status).code, 0);
+  },
+);
