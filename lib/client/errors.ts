@@ -23,10 +23,11 @@ export type FailureKind =
 
 /**
  * The failures a caller may want to word itself (the CLI adds the flag that
- * fixes each): a missing permission, a local file in the way, a file that
- * appeared during a download, a server that speaks another protocol.
+ * fixes each): a missing permission, a local file at the destination, a file
+ * that appeared during a download, a file at a partial download's path that
+ * is not the client's own, a server that speaks another protocol.
  */
-export type FailureCode = "permission" | "exists" | "appeared" | "not-privateshare";
+export type FailureCode = "permission" | "exists" | "appeared" | "in-the-way" | "not-privateshare";
 
 /** A failure of put, get or list, with a sentence for a person. */
 export class ClientError extends Error {
@@ -93,7 +94,7 @@ export function toClientError(
   if (signal?.aborted) {
     return new ClientError(
       "aborted",
-      op === "list" ? "Cancelled" : "Cancelled: run the same command again to resume",
+      op === "list" ? "Interrupted" : "Interrupted: run the same command again to resume",
       { cause: error },
     );
   }
