@@ -6,10 +6,10 @@
  * where the async form's round trip through the thread pool costs more than
  * the call itself (measured on gets of 4 KiB).
  *
- * Paths the user typed are trusted as far as the user meant them: a link to
- * a folder is a folder, a link to a device or FIFO (`/dev/stdout`) is that
- * device. Paths that a download's name chose are not: nothing there is ever
- * followed or written through.
+ * Paths the user typed are trusted as far as the user said: a link is
+ * followed to a folder only when the path ends in a slash, and to a device
+ * or FIFO (`/dev/stdout`). Paths that a download's name chose are not
+ * trusted at all: nothing there is ever followed or written through.
  *
  * @module
  */
@@ -121,12 +121,14 @@ export type Target =
  * Decides where a download of `name` lands, and checks that it can, without
  * touching anything: the file's name in the current folder, or `output`.
  *
- * `output` ending in a slash is a folder, which must exist. An existing
- * folder (or a link to one) is saved into. An existing character device or
- * FIFO (or a link to one) is written into. An existing regular file or link
- * is replaced only with `force` (a link is replaced itself, never written
- * through). Inside a folder, the path the name chose is never followed: a
- * folder, device or FIFO there is refused even with `force`.
+ * `output` ending in a slash is a folder, which must exist (a link to one is
+ * followed). An existing folder is saved into; a link to a folder is refused
+ * without the slash, which says that the folder is meant. An existing
+ * character device or FIFO (or a link to one, such as `/dev/stdout`) is
+ * written into. An existing regular file or other link is replaced only with
+ * `force` (a link is replaced itself, never written through). Inside a
+ * folder, the path the name chose is never followed: a folder, device or FIFO
+ * there is refused even with `force`.
  *
  * @param name the valid name on the server
  * @param output the caller's choice, if any
@@ -181,6 +183,14 @@ export function resolveTarget(name: string, output: string | undefined, force: b
     return { kind: "file", path: output, replace: false };
   }
   const info = entry.isSymlink ? statOrUndefined(output, true) ?? entry : entry;
+  if (info.isDirectory && entry.isSymlink) {
+    // A link planted where a file was meant to go must not send the download elsewhere.
+    throw new ClientError(
+      "local",
+      `${q(output)} is a link to a folder: end it with a slash to save into that folder`,
+      { path: output },
+    );
+  }
   if (info.isDirectory) return inFolder(output, name, force);
   if (info.isCharDevice || info.isFifo) return { kind: "stream", path: output };
   if (entry.isFile || entry.isSymlink) return replaceable(output, force);
