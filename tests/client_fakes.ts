@@ -84,25 +84,39 @@ export async function writeAll(conn: Deno.Conn, data: Uint8Array | string): Prom
 }
 
 /**
+ * Reads one line, a byte at a time so that nothing after it is consumed.
+ *
+ * @param conn the connection
+ * @returns the line without its newline, or null when the peer closes (or resets) first
+ */
+export async function readLine(conn: Deno.Conn): Promise<string | null> {
+  const bytes: number[] = [];
+  const one = new Uint8Array(1);
+  while (true) {
+    let n: number | null;
+    try {
+      n = await conn.read(one);
+    } catch (error) {
+      if (error instanceof Deno.errors.ConnectionReset) return null;
+      throw error;
+    }
+    if (n === null) return null;
+    if (one[0] === 0x0a) return decoder.decode(new Uint8Array(bytes));
+    bytes.push(one[0]!);
+  }
+}
+
+/**
  * Reads a PS/2 command line and decodes its JSON.
  *
  * @param conn the connection
  * @returns the command's fields
  */
 export async function readCommand(conn: Deno.Conn): Promise<Record<string, unknown>> {
-  const bytes: number[] = [];
-  const one = new Uint8Array(1);
-  while (true) {
-    const n = await conn.read(one);
-    if (n === null) {
-      throw new Error(`The client closed mid-command: ${decoder.decode(new Uint8Array(bytes))}`);
-    }
-    if (one[0] === 0x0a) break;
-    bytes.push(one[0]!);
-  }
-  const line = decoder.decode(new Uint8Array(bytes));
-  if (!line.startsWith("PS/2 ")) throw new Error(`Not a PS/2 command: ${line}`);
-  return JSON.parse(line.slice(5));
+  const text = await readLine(conn);
+  if (text === null) throw new Error("The client closed before its command");
+  if (!text.startsWith("PS/2 ")) throw new Error(`Not a PS/2 command: ${text}`);
+  return JSON.parse(text.slice(5));
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   makePartial,
   partialOf,
   readCommand,
+  readLine,
   recordOf,
   runCli,
   sha256Of,
@@ -342,4 +343,49 @@ Deno.test("get hashes its partial download before it connects", async () => {
     assert.equal(offered?.prefixSha256, expected, "the SHA-256 was taken before connecting");
     assert.notEqual(expected, createHash("sha256").update(new Uint8Array(have)).digest("hex"));
   });
+});
+
+Deno.test("a put resumed from a long prefix hashes it with no server waiting, then offers it again", async () => {
+  await using local = await tempDir();
+  // A sparse file: 300 MiB of zeros that cost no disk, longer than a put hashes while connected.
+  const size = 300 * MiB;
+  const offset = 280 * MiB;
+  const path = join(local.path, "big.bin");
+  using file = await Deno.open(path, { write: true, create: true });
+  await file.truncate(size);
+  const zeros = new Uint8Array(MiB);
+  const hash = createHash("sha256");
+  for (let i = 0; i < offset / MiB; i++) hash.update(zeros);
+  const prefixSha256 = hash.copy().digest("hex");
+  for (let i = offset / MiB; i < size / MiB; i++) hash.update(zeros);
+  const whole = hash.digest("hex");
+  const seen: string[] = [];
+  await using server = fakeServer(async (conn) => {
+    const command = await readCommand(conn);
+    assert.deepEqual(command, { op: "put", name: "big.bin", size, resume: true });
+    await writeAll(conn, line({ code: "pass", offset, prefixSha256 }));
+    const start = await readLine(conn);
+    seen.push(start === null ? "closed before its start line" : start);
+    if (start === null) return;
+    const body = new Uint8Array(MiB);
+    for (let left = size - offset; left > 0;) {
+      const n = await conn.read(body.subarray(0, Math.min(body.length, left)));
+      if (n === null) throw new Error("The body ended early");
+      left -= n;
+    }
+    const trailer = JSON.parse((await readLine(conn))!);
+    seen.push(`trailer ${trailer.sha256 === whole ? "matches" : "differs"}`);
+    await writeAll(conn, line({ code: "done", sha256: trailer.sha256 }));
+  });
+  const run = await runCli(["127.0.0.1", String(server.port), "put", "big.bin"], {
+    cwd: local.path,
+    ms: 60_000,
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /resumed at 280 MiB/);
+  assert.deepEqual(seen, [
+    "closed before its start line",
+    JSON.stringify({ offset }),
+    "trailer matches",
+  ]);
 });

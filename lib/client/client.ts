@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { Hash } from "node:crypto";
 import { basename, dirname } from "node:path";
 import { nameProblem } from "../protocol/names.ts";
 import { connect } from "../net/socket.ts";
@@ -21,6 +22,8 @@ import { openPartial } from "./partial.ts";
 import {
   type DownloadSink,
   getPs2,
+  type HashedPrefix,
+  HashFirst,
   listPs2,
   type Moved,
   type Progress,
@@ -141,15 +144,25 @@ export async function put(
     local = { source: reader, size: source.size, close: () => reader[Symbol.dispose]() };
   }
   try {
-    const moved = await session(
-      options,
-      "put",
-      (wire, step) =>
-        options.classic
-          ? putClassic(wire, local.source, name, local.size, step)
-          : putPs2(wire, local.source, name, local.size, options.resume ?? true, step),
-    );
-    return result(name, path, moved, started);
+    let hashed: HashedPrefix | undefined;
+    while (true) {
+      try {
+        const moved = await session(
+          options,
+          "put",
+          (wire, step) =>
+            options.classic
+              ? putClassic(wire, local.source, name, local.size, step)
+              : putPs2(wire, local.source, name, local.size, options.resume ?? true, step, hashed),
+        );
+        return result(name, path, moved, started);
+      } catch (error) {
+        // A long prefix to resume from is hashed with no server waiting, then offered again.
+        if (!(error instanceof HashFirst)) throw error;
+        const file = local.source as Deno.FsFile;
+        hashed = { offset: error.offset, hash: await hashSource(file, error.offset, options) };
+      }
+    }
   } finally {
     local.close();
   }
@@ -283,6 +296,30 @@ function requireNet(options: ConnectOptions): string {
   const where = `${options.host}:${options.port}`;
   requirePermission({ name: "net", host: where }, `to connect to ${where}`);
   return where;
+}
+
+/** Hashes the first `length` bytes of a file to put, stopping when the caller cancels. */
+async function hashSource(file: Deno.FsFile, length: number, options: PutOptions): Promise<Hash> {
+  const hash = newHash();
+  await file.seek(0, Deno.SeekMode.Start);
+  const buffer = await pool.acquire(length);
+  try {
+    let done = 0;
+    while (done < length) {
+      if (options.signal?.aborted) {
+        throw new ClientError("aborted", "Interrupted: run the same command again to resume");
+      }
+      const n = await file.read(buffer.subarray(0, Math.min(buffer.length, length - done)));
+      if (n === null) {
+        throw new ClientError("local", "The local file shrank while it was being read: try again");
+      }
+      hash.update(buffer.subarray(0, n));
+      done += n;
+    }
+  } finally {
+    pool.release(buffer);
+  }
+  return hash;
 }
 
 function result(name: string, path: string, moved: Moved, started: number): TransferResult {

@@ -14,6 +14,7 @@ import {
   readDone,
   readListing,
   readPass,
+  type ResumePoint,
   type SeekableSource,
   sendCommand,
   sendStart,
@@ -95,6 +96,41 @@ async function firstPass(wire: Wire, options: StepOptions, again: string) {
 }
 
 /**
+ * The longest prefix of the local file that a put hashes while the server
+ * waits for its start line (a fraction of a second from the page cache, a
+ * few seconds from a slow disk, well within a server's data deadline).
+ */
+export const INLINE_HASH_LIMIT = 256 * 1024 * 1024;
+
+/**
+ * The server offered to resume a put from a prefix too long to hash while it
+ * waits: the put hashes it with no connection open, then asks again.
+ */
+export class HashFirst extends Error {
+  /** The length of the server's partial upload. */
+  readonly offset: number;
+
+  /**
+   * Creates a HashFirst.
+   *
+   * @param offset the length of the server's partial upload
+   */
+  constructor(offset: number) {
+    super(`The server offered to resume at ${offset} bytes: hash them first`);
+    this.name = "HashFirst";
+    this.offset = offset;
+  }
+}
+
+/** A prefix of the local file, hashed while no connection waited. */
+export interface HashedPrefix {
+  /** Its length. */
+  offset: number;
+  /** The running SHA-256 of those bytes. */
+  hash: Hash;
+}
+
+/**
  * Sends a body to the server: offers to resume, sends the data and its
  * SHA-256, and waits for the server's verdict.
  *
@@ -104,7 +140,10 @@ async function firstPass(wire: Wire, options: StepOptions, again: string) {
  * @param size bytes
  * @param resume whether to continue the server's partial upload
  * @param options where, pool, progress
+ * @param hashed the prefix the server offered last time, hashed since
  * @returns what was moved
+ * @throws {HashFirst} on a first attempt (no `hashed`), when the server offers a prefix longer
+ *   than {@link INLINE_HASH_LIMIT}
  */
 export async function putPs2(
   wire: Wire,
@@ -113,19 +152,29 @@ export async function putPs2(
   size: number,
   resume: boolean,
   options: StepOptions,
+  hashed?: HashedPrefix,
 ): Promise<Moved> {
   const seekable = typeof source.seek === "function";
   await sendCommand(wire, { op: "put", name, size, resume: resume && seekable });
   const reply = await firstPass(wire, options, RESUME);
-  const { start, hash } = seekable
-    ? await matchPrefix(
+  const offset = reply.offset ?? 0;
+  let point: ResumePoint = { start: 0, hash: newHash() };
+  if (seekable && hashed && hashed.offset === offset && offset <= size) {
+    const match = hashed.hash.copy().digest("hex") === reply.prefixSha256;
+    if (match) point = { start: offset, hash: hashed.hash };
+    await (source as SeekableSource).seek(point.start, Deno.SeekMode.Start);
+  } else if (seekable && !hashed && offset > INLINE_HASH_LIMIT && offset <= size) {
+    throw new HashFirst(offset);
+  } else if (seekable) {
+    point = await matchPrefix(
       source as SeekableSource,
-      reply.offset ?? 0,
+      offset,
       reply.prefixSha256,
       size,
       options.pool,
-    )
-    : { start: 0, hash: newHash() };
+    );
+  }
+  const { start, hash } = point;
   await sendStart(wire, start);
   const progress = options.onProgress;
   progress?.({ done: start, total: size, resumedFrom: start });
