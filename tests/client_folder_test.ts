@@ -244,7 +244,8 @@ Deno.test("get writes into a device or FIFO it is given, and never replaces one"
         { cwd: dl, ms: 30_000 },
       );
       assert.equal(run.code, 0, run.stderr);
-      assert.match(run.stdout, /-> '\/dev\/null': .* verified sha256/);
+      assert.equal(run.stdout, "", "the summary stays out of the device");
+      assert.match(run.stderr, /-> '\/dev\/null': .* verified sha256/);
       assert.ok(Deno.lstatSync("/dev/null").isCharDevice, "/dev/null is still a device");
     }
     const fifo = join(dl, "pipe");
