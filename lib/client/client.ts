@@ -8,7 +8,6 @@
  * @module
  */
 
-import type { Hash } from "node:crypto";
 import { basename, dirname } from "node:path";
 import { nameProblem } from "../protocol/names.ts";
 import { connect } from "../net/socket.ts";
@@ -17,7 +16,14 @@ import { type BodySource, newHash, streamSource } from "../transfer/body.ts";
 import { CHUNK_SIZE, ChunkPool } from "../transfer/pool.ts";
 import { getClassic, listClassic, putClassic } from "./classic.ts";
 import { ClientError, toClientError } from "./errors.ts";
-import { openSource, openStream, q, requirePermission, resolveTarget } from "./local.ts";
+import {
+  hashFilePrefix,
+  openSource,
+  openStream,
+  q,
+  requirePermission,
+  resolveTarget,
+} from "./local.ts";
 import { openPartial } from "./partial.ts";
 import {
   type DownloadSink,
@@ -160,7 +166,11 @@ export async function put(
         // A long prefix to resume from is hashed with no server waiting, then offered again.
         if (!(error instanceof HashFirst)) throw error;
         const file = local.source as Deno.FsFile;
-        hashed = { offset: error.offset, hash: await hashSource(file, error.offset, options) };
+        const { hash } = await hashFilePrefix(file, path, error.offset, {
+          pool,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        hashed = { offset: error.offset, hash };
       }
     }
   } finally {
@@ -296,30 +306,6 @@ function requireNet(options: ConnectOptions): string {
   const where = `${options.host}:${options.port}`;
   requirePermission({ name: "net", host: where }, `to connect to ${where}`);
   return where;
-}
-
-/** Hashes the first `length` bytes of a file to put, stopping when the caller cancels. */
-async function hashSource(file: Deno.FsFile, length: number, options: PutOptions): Promise<Hash> {
-  const hash = newHash();
-  await file.seek(0, Deno.SeekMode.Start);
-  const buffer = await pool.acquire(length);
-  try {
-    let done = 0;
-    while (done < length) {
-      if (options.signal?.aborted) {
-        throw new ClientError("aborted", "Interrupted: run the same command again to resume");
-      }
-      const n = await file.read(buffer.subarray(0, Math.min(buffer.length, length - done)));
-      if (n === null) {
-        throw new ClientError("local", "The local file shrank while it was being read: try again");
-      }
-      hash.update(buffer.subarray(0, n));
-      done += n;
-    }
-  } finally {
-    pool.release(buffer);
-  }
-  return hash;
 }
 
 function result(name: string, path: string, moved: Moved, started: number): TransferResult {

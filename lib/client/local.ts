@@ -14,7 +14,10 @@
  * @module
  */
 
+import type { Hash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
+import { newHash } from "../transfer/body.ts";
+import type { ChunkPool } from "../transfer/pool.ts";
 import { ClientError } from "./errors.ts";
 
 /**
@@ -267,6 +270,52 @@ export async function openStream(path: string): Promise<Deno.FsFile> {
     });
   }
   return file;
+}
+
+/**
+ * Hashes a local file's first `length` bytes from its start, before any
+ * connection waits for it; stops when the caller cancels.
+ *
+ * @param file the open file; left at `length`
+ * @param path its path, for messages
+ * @param length bytes to hash
+ * @param options buffers, the caller's signal, and `at`: also take the SHA-256 of the first `at`
+ *   bytes on the way
+ * @returns the running hash, and the hex SHA-256 of the first `at` bytes when asked
+ * @throws {ClientError} `aborted` when cancelled; `local` when the file is shorter than `length`
+ */
+export async function hashFilePrefix(
+  file: Deno.FsFile,
+  path: string,
+  length: number,
+  options: { pool: ChunkPool; signal?: AbortSignal; at?: number },
+): Promise<{ hash: Hash; prefix?: string }> {
+  const { pool, signal, at } = options;
+  const hash = newHash();
+  let prefix: string | undefined;
+  await file.seek(0, Deno.SeekMode.Start);
+  const buffer = await pool.acquire(length);
+  try {
+    let done = 0;
+    while (done < length) {
+      if (signal?.aborted) {
+        throw new ClientError("aborted", "Interrupted: run the same command again to resume");
+      }
+      const until = at !== undefined && at > done ? Math.min(at, length) : length;
+      const n = await file.read(buffer.subarray(0, Math.min(buffer.length, until - done)));
+      if (n === null) {
+        throw new ClientError("local", `${q(path)} shrank while it was being read: try again`, {
+          path,
+        });
+      }
+      hash.update(buffer.subarray(0, n));
+      done += n;
+      if (done === at) prefix = hash.copy().digest("hex");
+    }
+  } finally {
+    pool.release(buffer);
+  }
+  return { hash, ...(prefix !== undefined ? { prefix } : {}) };
 }
 
 /**

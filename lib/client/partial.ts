@@ -13,7 +13,7 @@ import { basename } from "node:path";
 import { newHash } from "../transfer/body.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
 import { ClientError } from "./errors.ts";
-import { localError, q } from "./local.ts";
+import { hashFilePrefix, localError, q } from "./local.ts";
 import {
   type Claim,
   claimPartial,
@@ -90,7 +90,10 @@ export class PartialDownload {
     const previous = this.#claim.previous;
     const size = this.file.statSync().size;
     if (this.#options.resume && size > 0) {
-      const checked = await hashFile(this.file, this.path, size, previous?.have, this.#options);
+      const checked = await hashFilePrefix(this.file, this.path, size, {
+        ...this.#options,
+        ...(previous?.have !== undefined ? { at: previous.have } : {}),
+      });
       const changed = previous?.prefixSha256 !== undefined &&
         checked.prefix !== previous.prefixSha256;
       if (changed) {
@@ -260,43 +263,4 @@ function linkNew(from: string, to: string): void {
     return;
   }
   Deno.removeSync(from);
-}
-
-/**
- * Hashes a partial's first `size` bytes, reading it from its start, and
- * the SHA-256 of its first `at` bytes on the way.
- */
-async function hashFile(
-  file: Deno.FsFile,
-  path: string,
-  size: number,
-  at: number | undefined,
-  options: PartialOptions,
-): Promise<{ hash: Hash; prefix?: string }> {
-  const hash = newHash();
-  let prefix: string | undefined;
-  await file.seek(0, Deno.SeekMode.Start);
-  const buffer = await options.pool.acquire(size);
-  try {
-    let done = 0;
-    while (done < size) {
-      if (options.signal?.aborted) {
-        throw new ClientError("aborted", "Interrupted: run the same command again to resume");
-      }
-      const until = at !== undefined && at > done ? Math.min(at, size) : size;
-      const n = await file.read(buffer.subarray(0, Math.min(buffer.length, until - done)));
-      if (n === null) break;
-      hash.update(buffer.subarray(0, n));
-      done += n;
-      if (done === at) prefix = hash.copy().digest("hex");
-    }
-    if (done < size) {
-      throw new ClientError("local", `${q(path)} shrank while it was being read: try again`, {
-        path,
-      });
-    }
-  } finally {
-    options.pool.release(buffer);
-  }
-  return { hash, ...(prefix !== undefined ? { prefix } : {}) };
 }
