@@ -14,11 +14,14 @@ import {
   serveFolder,
   startRelay,
   tempDir,
+  until,
   writeRandomFile,
 } from "./helpers.ts";
 import {
+  fakeServer,
   linesOf,
   partialOf,
+  readCommand,
   recordOf,
   runCli,
   sha256Of,
@@ -105,4 +108,34 @@ Deno.test("SIGINT mid-put says how to resume, exits 130, and the put resumes", a
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /resumed at/);
   assert.ok(await sameBytes(source, join(served.path, "big.bin")));
+});
+
+Deno.test("SIGINT while a server keeps the client waiting for its answer is an interruption, exit 130", async () => {
+  await using local = await tempDir();
+  let commands = 0;
+  let answered = () => {};
+  const waiting = new Promise<void>((r) => answered = r);
+  await using server = fakeServer(async (conn) => {
+    await readCommand(conn);
+    commands++;
+    await waiting;
+  });
+  try {
+    for (const args of [["get", "x.bin"], ["list"]]) {
+      const client = spawnCli(["127.0.0.1", String(server.port), ...args], {
+        cwd: local.path,
+        ms: 60_000,
+      });
+      const before = commands;
+      await within(30_000, until(() => commands > before));
+      client.signal("SIGINT");
+      const out = await client.output;
+      assert.equal(out.code, 130, `${args[0]}: ${out.stderr}`);
+      assert.match(linesOf(out.stderr).join("\n"), /^privateshare: Interrupted/);
+      assert.equal(linesOf(out.stderr).length, 1, out.stderr);
+    }
+  } finally {
+    answered();
+  }
+  assert.deepEqual(namesIn(local.path), [], "a get that received nothing keeps nothing");
 });

@@ -56,6 +56,8 @@ export async function putClassic(
     hash: newHash(),
     onProgress: progress && ((n) => progress({ done: n, total: size, resumedFrom: 0 })),
   });
+  // The server only has to close: that must come within one answer's time.
+  wire.setBudget(options.timeoutMs ?? 0);
   await finishClassicPut(wire);
   return { size, resumedFrom: 0 };
 }

@@ -90,14 +90,15 @@ export function toClientError(
   op: "put" | "get" | "list",
   signal?: AbortSignal,
 ): ClientError {
-  if (error instanceof ClientError) return error;
-  if (signal?.aborted) {
+  // Once the caller cancelled, whatever broke next (a closed connection, say) is the cancel.
+  if (signal?.aborted && !(error instanceof ClientError && error.kind === "corrupt")) {
     return new ClientError(
       "aborted",
       op === "list" ? "Interrupted" : "Interrupted: run the same command again to resume",
       { cause: error },
     );
   }
+  if (error instanceof ClientError) return error;
   if (error instanceof CancelError) {
     if (error.reason === "corrupt") {
       return new ClientError("corrupt", error.message, { reason: "corrupt", cause: error });

@@ -186,7 +186,10 @@ export async function putPs2(
       onProgress: progress &&
         ((n) => progress({ done: start + n, total: size, resumedFrom: start })),
     });
-    return await sendTrailer(wire, hash);
+    const sent = await sendTrailer(wire, hash);
+    // From here on only the verdict is awaited: it must come within one answer's time.
+    wire.setBudget(options.timeoutMs ?? 0);
+    return sent;
   })().catch((error) => {
     sendFailure = error;
     return undefined;
