@@ -389,3 +389,20 @@ Deno.test("a put resumed from a long prefix hashes it with no server waiting, th
     "trailer matches",
   ]);
 });
+
+Deno.test("a partial download of a name in any script resumes", async () => {
+  await using served = await tempDir();
+  await using local = await tempDir();
+  const name = "中文 文件 🍎 é.bin";
+  await writeRandomFile(join(served.path, name), 12 * MiB, 9);
+  await using real = serveFolder(served.path);
+  await makePartial(real.port, name, local.path, 5 * MiB);
+  const run = await runCli(["127.0.0.1", String(real.port), "get", name], {
+    cwd: local.path,
+    ms: 60_000,
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /resumed at/);
+  assert.ok(await sameBytes(join(served.path, name), join(local.path, name)));
+  assert.deepEqual([...Deno.readDirSync(local.path)].map((e) => e.name), [name]);
+});

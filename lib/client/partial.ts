@@ -103,18 +103,19 @@ export class PartialDownload {
         this.have = this.hashed = size;
         this.hash = checked.hash;
       }
-    } else {
+    } else if (size > 0) {
       await this.restart();
     }
     this.#writeRecord();
   }
 
   /** Empties the partial: the server's file is not the one it came from. */
-  async restart(): Promise<void> {
-    await this.file.truncate(0);
-    await this.file.seek(0, Deno.SeekMode.Start);
+  restart(): Promise<void> {
+    this.file.truncateSync(0);
+    this.file.seekSync(0, Deno.SeekMode.Start);
     this.have = this.hashed = 0;
     this.hash = newHash();
+    return Promise.resolve();
   }
 
   /**

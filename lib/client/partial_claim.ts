@@ -41,7 +41,7 @@ export interface PartialRecord {
 /** What every record says it is. */
 export const RECORD_KIND = "partial download 1";
 /** A record is padded to this size, so that rewriting it in place never leaves a stale tail. */
-const RECORD_BYTES = 2048;
+const RECORD_BYTES = 4096;
 const encoder = new TextEncoder();
 
 /**
@@ -242,11 +242,16 @@ function ownUid(folder: string): number | null {
  * @param record what it says
  */
 export function writeRecord(file: Deno.FsFile, record: PartialRecord): void {
-  const bytes = encoder.encode(JSON.stringify(record).padEnd(RECORD_BYTES - 1) + "\n");
+  // The server is only informative: a long host name typed by hand is cut, so that a record
+  // (names of at most 255 bytes, escaped) always fits.
+  const json = encoder.encode(JSON.stringify({ ...record, server: record.server.slice(0, 512) }));
+  const bytes = new Uint8Array(RECORD_BYTES).fill(0x20);
+  bytes.set(json.subarray(0, RECORD_BYTES - 1));
+  bytes[RECORD_BYTES - 1] = 0x0a;
   file.seekSync(0, Deno.SeekMode.Start);
   let written = 0;
+  // A record is never longer (a longer file is not taken for one), so nothing is left past it.
   while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
-  if (file.statSync().size > bytes.length) file.truncateSync(bytes.length);
 }
 
 /**
