@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ClientError, get } from "../lib/mod.ts";
 import {
+  CLIENT_TS,
   namesIn,
   sameBytes,
   serveFolder,
@@ -236,7 +237,7 @@ Deno.test("a file that appears at the destination during a download is left alon
   });
 });
 
-Deno.test("get writes into a device or FIFO it is given, and never replaces one", async () => {
+Deno.test("get writes into a device, FIFO or its own stdout when given one, and never replaces it", async () => {
   await withServer(3 * MiB + 5, async ({ served, dl, port }) => {
     for (const force of [[], ["--force"]]) {
       const run = await runCli(
@@ -248,6 +249,27 @@ Deno.test("get writes into a device or FIFO it is given, and never replaces one"
       assert.match(run.stderr, /-> '\/dev\/null': .* verified sha256/);
       assert.ok(Deno.lstatSync("/dev/null").isCharDevice, "/dev/null is still a device");
     }
+    // Its own stdout (a pipe here): the file alone, the summary on stderr.
+    const piped = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        CLIENT_TS,
+        "127.0.0.1",
+        String(port),
+        "get",
+        "x.bin",
+        "-o",
+        "/dev/stdout",
+      ],
+      cwd: dl,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(piped.code, 0, new TextDecoder().decode(piped.stderr));
+    assert.deepEqual(piped.stdout, Deno.readFileSync(join(served, "x.bin")));
+    assert.match(new TextDecoder().decode(piped.stderr), /-> '\/dev\/stdout': .* verified sha256/);
     const fifo = join(dl, "pipe");
     mknod(fifo, ["p"]);
     const reader = (async () => {

@@ -218,19 +218,10 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     bar?.finish();
   }
   if (quiet) return EXIT.ok;
-  // Saved into a device or pipe (`-o /dev/stdout`), the summary stays out of the data.
-  if (op === "get" && !isRegularFile(result.path)) console.error(summary(op, result));
+  // Written into a device or pipe (`-o /dev/stdout`), the summary stays out of the data.
+  if (result.streamed) console.error(summary(op, result));
   else console.log(summary(op, result));
   return EXIT.ok;
-}
-
-function isRegularFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 function summary(op: "put" | "get", r: TransferResult): string {

@@ -99,6 +99,8 @@ export interface TransferResult {
   sha256?: string;
   /** Milliseconds the operation took. */
   ms: number;
+  /** A get written into a device, FIFO or descriptor as it arrived, rather than saved as a file. */
+  streamed?: boolean;
 }
 
 /** One file of a listing; classic servers give only names. */
@@ -217,7 +219,7 @@ export async function get(name: string, options: GetOptions): Promise<TransferRe
     try {
       const sink = { file, have: 0, hash: newHash(), hashed: 0, restart: () => Promise.resolve() };
       const moved = await session(options, "get", receive(sink));
-      return result(name, target.path, moved, started);
+      return { ...result(name, target.path, moved, started), streamed: true };
     } finally {
       file.close();
     }

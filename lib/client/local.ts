@@ -120,11 +120,16 @@ export type Target =
   | { kind: "file"; path: string; replace: boolean }
   | { kind: "stream"; path: string };
 
+/** Paths that name one of this process's own file descriptors. */
+const DESCRIPTOR = /^\/dev\/(stdout|stderr|fd\/\d+)$|^\/proc\/self\/fd\/\d+$/;
+
 /**
  * Decides where a download of `name` lands, and checks that it can, without
  * touching anything: the file's name in the current folder, or `output`.
  *
- * `output` ending in a slash is a folder, which must exist (a link to one is
+ * `/dev/stdout`, `/dev/stderr`, `/dev/fd/N` and `/proc/self/fd/N` are this
+ * process's own descriptors, written into whatever they are. `output`
+ * ending in a slash is a folder, which must exist (a link to one is
  * followed). An existing folder is saved into; a link to a folder is refused
  * without the slash, which says that the folder is meant. An existing
  * character device or FIFO (or a link to one, such as `/dev/stdout`) is
@@ -147,6 +152,8 @@ export function resolveTarget(name: string, output: string | undefined, force: b
       path: output,
     });
   }
+  // This process's own output, whatever it is (a terminal, a pipe, a file the shell opened).
+  if (DESCRIPTOR.test(output)) return { kind: "stream", path: output };
   if (/[/\\]$/.test(output) || [".", ".."].includes(basename(output))) {
     let info;
     try {
@@ -248,8 +255,8 @@ function statOrUndefined(path: string, follow: boolean): Deno.FileInfo | undefin
 }
 
 /**
- * Opens an existing character device or FIFO to write a download into,
- * checking the open handle is still one.
+ * Opens an existing character device or FIFO (or one of this process's
+ * descriptors) to write a download into, checking the open handle is still one.
  *
  * @param path the device or FIFO (a link to one is followed: the user named it)
  * @returns the open file
@@ -263,7 +270,7 @@ export async function openStream(path: string): Promise<Deno.FsFile> {
     throw localError(error, path);
   }
   const info = file.statSync();
-  if (!info.isCharDevice && !info.isFifo) {
+  if (!info.isCharDevice && !info.isFifo && !DESCRIPTOR.test(path)) {
     file.close();
     throw new ClientError("local", `${q(path)} changed while it was being opened: try again`, {
       path,
