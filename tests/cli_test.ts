@@ -202,6 +202,8 @@ Deno.test("--help prints usage to stdout and exits 0; --version prints the versi
   const clientHelp = await runClient(["--help"]);
   assert.equal(clientHelp.code, 0);
   assert.match(clientHelp.stdout, /Exit codes: 0 success/);
+  assert.match(clientHelp.stdout, /130 interrupted \(Ctrl-C or SIGTERM/);
+  assert.match(clientHelp.stdout, /a trailing slash says it must be one/);
   const serverHelp = await runServer(["--help"]);
   assert.equal(serverHelp.code, 0);
   assert.match(serverHelp.stdout, /--idle-timeout SECONDS/);

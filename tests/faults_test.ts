@@ -302,7 +302,10 @@ Deno.test("a get whose client is killed at 11 points keeps its verified chunks a
       const record = await nthRequest(server, "get", i + 1);
       assert.equal(record.resumedFrom, start || undefined, "resumed where the partial ended");
       // Nothing under the final name; the partial is a true prefix that never shrank.
-      assert.deepEqual(namesIn(local.path), [".big.bin.privateshare-partial"]);
+      assert.deepEqual(namesIn(local.path), [
+        ".big.bin.privateshare-partial",
+        ".big.bin.privateshare-partial.json",
+      ]);
       const have = sizeOf(partial);
       observed.push(have);
       assert.ok(have >= start && have <= point, `partial ${have} after attempt ${i}`);

@@ -78,7 +78,10 @@ Deno.test("a get cut off resumes from the client's partial download", async () =
     await writeRandomFile(join(served, "big.bin"), 80 * MiB);
     const cut = await cutAt(server, "down", 40 * MiB, ["get", "big.bin"], local);
     assert.equal(cut.code, 4, cut.stderr);
-    assert.deepEqual(namesIn(local), [".big.bin.privateshare-partial"]);
+    assert.deepEqual(namesIn(local), [
+      ".big.bin.privateshare-partial",
+      ".big.bin.privateshare-partial.json",
+    ]);
 
     const again = await runClient(["localhost", String(server.port), "get", "big.bin"], {
       cwd: local,

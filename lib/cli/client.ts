@@ -12,6 +12,7 @@ import {
   ClientError,
   get,
   list,
+  printable,
   put,
   type TransferOptions,
   type TransferResult,
@@ -54,9 +55,14 @@ Options:
   -h, --help         show this help
   -V, --version      show the version
 
+Where get saves: NAME in the current folder; with --output, a file path, a folder
+to save into (a trailing slash says it must be one), or a device or FIFO such as
+/dev/null, written into. An existing file is replaced only with --force.
+
 Exit codes: 0 success, 1 unexpected error, 2 bad arguments or missing permission,
 3 refused by the server, 4 connection failed or lost, 5 verification failed,
-6 local file problem, 7 the server speaks another protocol.
+6 local file problem, 7 the server speaks another protocol,
+130 interrupted (Ctrl-C or SIGTERM; run the same command again to resume).
 `;
 
 /**
@@ -65,15 +71,38 @@ Exit codes: 0 success, 1 unexpected error, 2 bad arguments or missing permission
  * @param args the arguments after the script
  */
 export async function main(args: string[]): Promise<void> {
+  const interrupt = new AbortController();
+  const stopListening = listenForInterrupts(interrupt);
   try {
-    Deno.exit(await run(args));
+    Deno.exit(await run(args, interrupt.signal));
   } catch (error) {
     if (error instanceof UsageError || isParseArgsError(error)) {
-      fail(PROGRAM, error.message, EXIT.usage, USAGE);
+      fail(PROGRAM, escapeControls(error.message), EXIT.usage, USAGE);
     }
-    if (error instanceof ClientError) fail(PROGRAM, describe(error), EXIT_FOR[error.kind]);
-    fail(PROGRAM, describeUnexpected(error), EXIT.internal);
+    if (error instanceof ClientError) {
+      fail(PROGRAM, escapeControls(describe(error)), EXIT_FOR[error.kind]);
+    }
+    fail(PROGRAM, escapeControls(describeUnexpected(error)), EXIT.internal);
+  } finally {
+    stopListening();
   }
+}
+
+/**
+ * On Ctrl-C or SIGTERM, cancels the operation through its signal, so that a
+ * transfer writes what it received and says how to resume. A second signal
+ * ends the program at once.
+ */
+function listenForInterrupts(interrupt: AbortController): () => void {
+  const onSignal = () => {
+    if (!interrupt.signal.aborted) return interrupt.abort();
+    fail(PROGRAM, "Interrupted again: stopped at once", EXIT.interrupted);
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+  return () => {
+    for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+  };
 }
 
 /**
@@ -92,7 +121,9 @@ export function describe(error: ClientError): string {
     case "exists":
       return `${error.message}: add --force to overwrite it, or --output to save elsewhere`;
     case "appeared":
-      return `${error.message}: add --force to overwrite it`;
+      return `${error.message}: add --force to overwrite it (the finished download is kept)`;
+    case "in-the-way":
+      return `${error.message}: move or remove it, or save elsewhere with --output`;
     case "not-privateshare":
       return `${error.message}: if it is an original privateshare server, add --classic`;
     default:
@@ -100,7 +131,7 @@ export function describe(error: ClientError): string {
   }
 }
 
-async function run(args: string[]): Promise<number> {
+async function run(args: string[], signal: AbortSignal): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -160,26 +191,29 @@ async function run(args: string[]): Promise<number> {
     classic: values.classic ?? false,
     timeoutMs: parseSeconds("--timeout", values.timeout, CLIENT_DEFAULTS.timeoutMs),
     resume: !values["no-resume"],
+    signal,
   };
   const quiet = values.quiet ?? false;
 
   if (op === "list") {
     const files = await list(options);
     if (values.json) {
-      console.log(JSON.stringify(files, null, 2));
+      console.log(terminalSafeJson(files));
     } else if (files.length === 0) {
       console.error("(no files)");
     } else {
       for (const f of files) {
         const size = f.size === undefined ? "" : formatBytes(f.size).padStart(10);
         const time = f.mtime === undefined ? "" : localTime(f.mtime);
-        console.log([size, time, f.name].filter((x) => x !== "").join("  "));
+        console.log([size, time, printable(f.name)].filter((x) => x !== "").join("  "));
       }
     }
     return EXIT.ok;
   }
 
-  const bar = !quiet && Deno.stderr.isTerminal() ? new ProgressBar(`${op} ${file}`) : undefined;
+  const bar = !quiet && Deno.stderr.isTerminal()
+    ? new ProgressBar(`${op} ${printable(file!)}`)
+    : undefined;
   if (bar) options.onProgress = (p) => bar.update(p);
   let result: TransferResult;
   try {
@@ -193,7 +227,10 @@ async function run(args: string[]): Promise<number> {
   } finally {
     bar?.finish();
   }
-  if (!quiet) console.log(summary(op, result));
+  if (quiet) return EXIT.ok;
+  // Written into a device or pipe (`-o /dev/stdout`), the summary stays out of the data.
+  if (result.streamed) console.error(summary(op, result));
+  else console.log(summary(op, result));
   return EXIT.ok;
 }
 
@@ -205,13 +242,43 @@ async function run(args: string[]): Promise<number> {
  * @returns one line
  */
 export function summary(op: "put" | "get", r: TransferResult): string {
-  const where = op === "put" ? `'${r.name}'` : `'${r.name}' -> '${r.path}'`;
+  const where = op === "put"
+    ? `'${printable(r.name)}'`
+    : `'${printable(r.name)}' -> '${printable(r.path)}'`;
   const resumed = r.resumedFrom > 0 ? `, resumed at ${formatBytes(r.resumedFrom)}` : "";
   const check = r.sha256
     ? `verified sha256 ${r.sha256.slice(0, 16)}…`
     : "not verified: classic protocol";
   return `${op} ${where}: ${formatBytes(r.size)} in ${formatDuration(r.ms)} ` +
     `(${formatRate(r.moved, r.ms)}${resumed}), ${check}`;
+}
+
+// What a terminal acts on: C0 and C1 controls, DEL, bidirectional overrides and
+// isolates, line and paragraph separators.
+// deno-lint-ignore no-control-regex
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/**
+ * A message for the terminal: a server's refusal may carry any text, so each
+ * control character in it is escaped as {@link printable} escapes it. Unlike
+ * a name, a message is read rather than copied, so its backslashes (in a
+ * quoted name, say) stay as they are.
+ */
+function escapeControls(message: string): string {
+  return message.replace(CONTROLS, (c) => printable(c));
+}
+
+/**
+ * JSON that reads back exactly and is still safe on a terminal: the C1
+ * controls, bidirectional overrides and line separators that JSON allows raw
+ * in a string are written as `\u` escapes, which mean the same characters.
+ */
+function terminalSafeJson(value: unknown): string {
+  // JSON escapes every C0 control in a string already (and its own newlines are layout).
+  return JSON.stringify(value, null, 2).replace(
+    /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 function localTime(ms: number): string {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { CancelError } from "../protocol/errors.ts";
+import { CancelError, ProtocolError } from "../protocol/errors.ts";
 import type { Wire } from "../net/wire.ts";
 import {
   finishClassicPut,
@@ -13,7 +13,14 @@ import {
   readClassicList,
   sendClassicCommand,
 } from "../exchange/classic.ts";
-import { type BodySource, newHash, receiveBody, sendBody } from "../transfer/body.ts";
+import {
+  type BodySink,
+  type BodySource,
+  newHash,
+  receiveBody,
+  sendBody,
+} from "../transfer/body.ts";
+import { ClientError } from "./errors.ts";
 import type { Moved, StepOptions } from "./ps2.ts";
 
 /** The longest classic listing the client accepts. */
@@ -37,7 +44,7 @@ export async function putClassic(
   options: StepOptions,
 ): Promise<Moved> {
   await sendClassicCommand(wire, "put", name);
-  if (await readClassicCode(wire) === "cancel") {
+  if (await codeWithin(wire, options) === "cancel") {
     throw new CancelError(
       "exists",
       `The server refused to store '${name}': the name is taken, invalid, or uploads are off`,
@@ -49,6 +56,8 @@ export async function putClassic(
     hash: newHash(),
     onProgress: progress && ((n) => progress({ done: n, total: size, resumedFrom: 0 })),
   });
+  // The server only has to close: that must come within one answer's time.
+  wire.setBudget(options.timeoutMs ?? 0);
   await finishClassicPut(wire);
   return { size, resumedFrom: 0 };
 }
@@ -64,12 +73,12 @@ export async function putClassic(
  */
 export async function getClassic(
   wire: Wire,
-  file: Deno.FsFile,
+  file: BodySink,
   name: string,
   options: StepOptions,
 ): Promise<Moved> {
   await sendClassicCommand(wire, "get", name);
-  if (await readClassicCode(wire) === "cancel") {
+  if (await codeWithin(wire, options) === "cancel") {
     throw new CancelError("not-found", `The server has no file named '${name}'`);
   }
   const progress = options.onProgress;
@@ -82,12 +91,35 @@ export async function getClassic(
 }
 
 /**
- * Lists an original server's files, by name.
+ * Lists an original server's files, by name. The whole listing must arrive
+ * within the time budget of one answer, however slowly it trickles in.
  *
  * @param wire the connection
+ * @param options the time budget
  * @returns the names
  */
-export async function listClassic(wire: Wire): Promise<string[]> {
+export async function listClassic(wire: Wire, options: StepOptions): Promise<string[]> {
   await sendClassicCommand(wire, "list", "");
-  return await readClassicList(wire, MAX_CLASSIC_LIST);
+  wire.setBudget(options.timeoutMs ?? 0);
+  try {
+    return await readClassicList(wire, MAX_CLASSIC_LIST);
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    throw new ClientError(
+      "protocol",
+      `The listing from ${options.where} is longer than ${MAX_CLASSIC_LIST / 1024 / 1024} MiB, ` +
+        "the most the client accepts",
+      { cause: error },
+    );
+  }
+}
+
+/** Reads a classic code within the time budget of one answer. */
+async function codeWithin(wire: Wire, options: StepOptions): Promise<"pass" | "cancel"> {
+  wire.setBudget(options.timeoutMs ?? 0);
+  try {
+    return await readClassicCode(wire);
+  } finally {
+    wire.setBudget(0);
+  }
 }

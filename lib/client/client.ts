@@ -12,19 +12,30 @@ import { basename, dirname } from "node:path";
 import { nameProblem } from "../protocol/names.ts";
 import { connect } from "../net/socket.ts";
 import { Wire } from "../net/wire.ts";
-import { type BodySource, streamSource } from "../transfer/body.ts";
+import { type BodySource, newHash, streamSource } from "../transfer/body.ts";
 import { CHUNK_SIZE, ChunkPool } from "../transfer/pool.ts";
 import { getClassic, listClassic, putClassic } from "./classic.ts";
 import { ClientError, toClientError } from "./errors.ts";
 import {
-  destination,
-  openPartial,
+  hashFilePrefix,
   openSource,
+  openStream,
   q,
-  refuseExisting,
   requirePermission,
+  resolveTarget,
 } from "./local.ts";
-import { getPs2, listPs2, type Moved, type Progress, putPs2 } from "./ps2.ts";
+import { openPartial } from "./partial.ts";
+import {
+  type DownloadSink,
+  getPs2,
+  type HashedPrefix,
+  HashFirst,
+  listPs2,
+  type Moved,
+  type Progress,
+  putPs2,
+  type StepOptions,
+} from "./ps2.ts";
 
 /** Where the server is and how to talk to it. */
 export interface ConnectOptions {
@@ -88,6 +99,8 @@ export interface TransferResult {
   sha256?: string;
   /** Milliseconds the operation took. */
   ms: number;
+  /** A get written into a device, FIFO or descriptor as it arrived, rather than saved as a file. */
+  streamed?: boolean;
 }
 
 /** One file of a listing; classic servers give only names. */
@@ -146,15 +159,29 @@ export async function put(
   const onAbort = () => void local.source.cancel?.();
   options.signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    const moved = await session(
-      options,
-      "put",
-      (wire, step) =>
-        options.classic
-          ? putClassic(wire, local.source, name, local.size, step)
-          : putPs2(wire, local.source, name, local.size, options.resume ?? true, step),
-    );
-    return result(name, path, moved, started);
+    let hashed: HashedPrefix | undefined;
+    while (true) {
+      try {
+        const moved = await session(
+          options,
+          "put",
+          (wire, step) =>
+            options.classic
+              ? putClassic(wire, local.source, name, local.size, step)
+              : putPs2(wire, local.source, name, local.size, options.resume ?? true, step, hashed),
+        );
+        return result(name, path, moved, started);
+      } catch (error) {
+        // A long prefix to resume from is hashed with no server waiting, then offered again.
+        if (!(error instanceof HashFirst)) throw error;
+        const file = local.source as Deno.FsFile;
+        const { hash } = await hashFilePrefix(file, path, error.offset, {
+          pool,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        hashed = { offset: error.offset, hash };
+      }
+    }
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
     local.close();
@@ -162,9 +189,15 @@ export async function put(
 }
 
 /**
- * Downloads a file. It lands under its name in the current folder, or at
- * `output` (a file path, or a folder to put it in), and never replaces a
- * local file unless `force`.
+ * Downloads a file. Where it lands is decided and checked before connecting:
+ * under its name in the current folder, or at `output` (a file path; a
+ * folder to save into, which a trailing slash requires; or an existing
+ * character device or FIFO, such as `/dev/null`, written into). It never
+ * replaces a local file unless `force`, and never writes through a link.
+ *
+ * The download goes to a hidden partial file, created exclusively, locked,
+ * and recorded as the client's own; it is kept for a resume whenever the
+ * download stops, except when the data is known wrong (a SHA-256 mismatch).
  *
  * @param name the name on the server
  * @param options the server, `output`, `force`
@@ -180,37 +213,49 @@ export async function get(name: string, options: GetOptions): Promise<TransferRe
       reason: "invalid-name",
     });
   }
-  const dest = destination(name, options.output);
-  requirePermission({ name: "write", path: dirname(dest) }, `to save ${q(dest)}`);
-  requirePermission({ name: "read", path: dirname(dest) }, `to save ${q(dest)}`);
-  const force = options.force ?? false;
-  refuseExisting(dest, force);
-  const resume = (options.resume ?? true) && !options.classic;
-  const partial = openPartial(dest, resume, force);
-  let keep = true;
-  try {
-    let moved;
+  const where = `${options.host}:${options.port}`;
+  requirePermission({ name: "read", path: options.output || "." }, `to save ${q(name)}`);
+  const target = resolveTarget(name, options.output, options.force ?? false);
+  const folder = target.kind === "stream" ? target.path : dirname(target.path);
+  requirePermission({ name: "write", path: folder }, `to save ${q(target.path)}`);
+  requirePermission({ name: "read", path: folder }, `to save ${q(target.path)}`);
+  requireNet(options);
+  const receive = (sink: DownloadSink) => (wire: Wire, step: StepOptions) =>
+    options.classic ? getClassic(wire, sink.file, name, step) : getPs2(wire, sink, name, step);
+  if (target.kind === "stream") {
+    const file = await openStream(target.path);
     try {
-      moved = await session(
-        options,
-        "get",
-        (wire, step) =>
-          options.classic
-            ? getClassic(wire, partial.file, name, step)
-            : getPs2(wire, partial.file, name, step),
-      );
-    } catch (error) {
-      // A refused or corrupt download leaves nothing to resume.
-      const kind = (error as ClientError).kind;
-      if ((kind !== "connection" && kind !== "aborted") || options.classic) keep = false;
-      throw error;
+      const sink = { file, have: 0, hash: newHash(), hashed: 0, restart: () => Promise.resolve() };
+      const moved = await session(options, "get", receive(sink));
+      return { ...result(name, target.path, moved, started), streamed: true };
+    } finally {
+      file.close();
     }
-    await partial.commit();
-    return result(name, dest, moved, started);
+  }
+  const partial = await openPartial(target.path, {
+    resume: (options.resume ?? true) && !options.classic,
+    replace: target.replace,
+    server: where,
+    name,
+    pool,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  let moved: Moved;
+  try {
+    moved = await session(options, "get", receive(partial));
   } catch (error) {
-    await partial.abort(keep);
+    // Only data known to be wrong is dropped; a classic download cannot resume.
+    const corrupt = error instanceof ClientError && error.kind === "corrupt";
+    partial.abort(!corrupt && !options.classic);
     throw error;
   }
+  try {
+    await partial.commit();
+  } catch (error) {
+    partial.abort(true);
+    throw error;
+  }
+  return result(name, target.path, moved, started);
 }
 
 /**
@@ -226,8 +271,8 @@ export async function list(options: ConnectOptions): Promise<RemoteFile[]> {
     "list",
     async (wire, step) =>
       options.classic
-        ? (await listClassic(wire)).map((name) => ({ name }))
-        : await listPs2(wire, step.where),
+        ? (await listClassic(wire, step)).map((name) => ({ name }))
+        : await listPs2(wire, step),
   );
 }
 
@@ -238,13 +283,9 @@ export async function list(options: ConnectOptions): Promise<RemoteFile[]> {
 async function session<T>(
   options: TransferOptions,
   op: "put" | "get" | "list",
-  run: (
-    wire: Wire,
-    step: { where: string; pool: ChunkPool; onProgress?: TransferOptions["onProgress"] },
-  ) => Promise<T>,
+  run: (wire: Wire, step: StepOptions) => Promise<T>,
 ): Promise<T> {
-  const where = `${options.host}:${options.port}`;
-  requirePermission({ name: "net", host: where }, `to connect to ${where}`);
+  const where = requireNet(options);
   const signal = options.signal;
   const timeoutMs = options.timeoutMs ?? CLIENT_DEFAULTS.timeoutMs;
   let wire: Wire | undefined;
@@ -254,9 +295,12 @@ async function session<T>(
     wire = new Wire(await connect(options.host, options.port, timeoutMs, signal));
     wire.setDeadline(timeoutMs);
     signal?.addEventListener("abort", onAbort, { once: true });
+    // An abort between connecting and listening for it closes the wire too.
+    if (signal?.aborted) wire.close();
     return await run(wire, {
       where,
       pool,
+      timeoutMs,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
   } catch (error) {
@@ -273,6 +317,13 @@ function restartError(name: string): ClientError {
     `The server's partial upload of '${name}' holds other data: put it again without resuming`,
     { code: "restart" },
   );
+}
+
+/** Checks the permission to connect, before anything else is done; returns `host:port`. */
+function requireNet(options: ConnectOptions): string {
+  const where = `${options.host}:${options.port}`;
+  requirePermission({ name: "net", host: where }, `to connect to ${where}`);
+  return where;
 }
 
 function result(name: string, path: string, moved: Moved, started: number): TransferResult {

@@ -23,12 +23,19 @@ export type FailureKind =
 
 /**
  * The failures a caller may want to word itself (the CLI adds the flag that
- * fixes each): a missing permission, a local file in the way, a file that
- * appeared during a download, a server that speaks another protocol, a
- * stream put that cannot resume the server's partial upload (put it again
- * with `resume: false`).
+ * fixes each): a missing permission, a local file at the destination, a file
+ * that appeared during a download, a file at a partial download's path that
+ * is not the client's own, a server that speaks another protocol, a stream
+ * put that cannot resume the server's partial upload (put it again with
+ * `resume: false`).
  */
-export type FailureCode = "permission" | "exists" | "appeared" | "not-privateshare" | "restart";
+export type FailureCode =
+  | "permission"
+  | "exists"
+  | "appeared"
+  | "in-the-way"
+  | "not-privateshare"
+  | "restart";
 
 /** A failure of put, get or list, with a sentence for a person. */
 export class ClientError extends Error {
@@ -91,14 +98,15 @@ export function toClientError(
   op: "put" | "get" | "list",
   signal?: AbortSignal,
 ): ClientError {
-  if (error instanceof ClientError) return error;
-  if (signal?.aborted) {
+  // Once the caller cancelled, whatever broke next (a closed connection, say) is the cancel.
+  if (signal?.aborted && !(error instanceof ClientError && error.kind === "corrupt")) {
     return new ClientError(
       "aborted",
-      op === "list" ? "Cancelled" : "Cancelled: run the same command again to resume",
+      op === "list" ? "Interrupted" : "Interrupted: run the same command again to resume",
       { cause: error },
     );
   }
+  if (error instanceof ClientError) return error;
   if (error instanceof CancelError) {
     if (error.reason === "corrupt") {
       return new ClientError("corrupt", error.message, { reason: "corrupt", cause: error });

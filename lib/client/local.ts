@@ -1,16 +1,23 @@
 /**
  * The client's own folder: every file-system operation of the client lives
- * here. Opening a file to send, choosing where a download lands, and the
- * partial download (a hidden file beside the destination, verified, then
- * moved into place). Metadata calls are synchronous: each takes
- * microseconds, where the async form's round trip through the thread pool
- * costs more than the call itself (measured on gets of 4 KiB).
+ * here or in `partial.ts` beside it. Opening a file to send, and deciding,
+ * before any connection, where a download lands and what an existing path
+ * there means. Metadata calls are synchronous: each takes microseconds,
+ * where the async form's round trip through the thread pool costs more than
+ * the call itself (measured on gets of 4 KiB).
+ *
+ * Paths the user typed are trusted as far as the user said: a link is
+ * followed to a folder only when the path ends in a slash, and to a device
+ * or FIFO (`/dev/stdout`). Paths that a download's name chose are not
+ * trusted at all: nothing there is ever followed or written through.
  *
  * @module
  */
 
-import { createHash } from "node:crypto";
+import type { Hash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
+import { newHash } from "../transfer/body.ts";
+import type { ChunkPool } from "../transfer/pool.ts";
 import { ClientError } from "./errors.ts";
 
 /**
@@ -59,15 +66,43 @@ export async function openSource(path: string): Promise<{ file: Deno.FsFile; siz
   return { file, size: file.statSync().size };
 }
 
-function localError(error: unknown, path: string): unknown {
+/**
+ * Turns a file-system error about a path into a one-line local failure;
+ * returns any other error as it is.
+ *
+ * @param error what was thrown
+ * @param path the path involved
+ * @param writing whether the path was being written (a folder's permission)
+ * @returns the error to throw
+ */
+export function localError(error: unknown, path: string, writing = false): unknown {
   if (error instanceof Deno.errors.NotFound) {
-    return new ClientError("local", `No such file: ${q(path)}: check the name and the folder`, {
-      path,
-      cause: error,
-    });
+    return writing
+      ? new ClientError("local", `The folder ${q(dirname(path))} does not exist: create it first`, {
+        path,
+        cause: error,
+      })
+      : new ClientError("local", `No such file: ${q(path)}: check the name and the folder`, {
+        path,
+        cause: error,
+      });
+  }
+  if (error instanceof Deno.errors.NotADirectory) {
+    return new ClientError("local", `${q(dirname(path))} is not a folder`, { path, cause: error });
   }
   if (error instanceof Deno.errors.PermissionDenied) {
-    return new ClientError("local", `Cannot read ${q(path)}: permission denied`, {
+    return writing
+      ? new ClientError("local", `Cannot write in ${q(dirname(path))}: permission denied`, {
+        path,
+        cause: error,
+      })
+      : new ClientError("local", `Cannot read ${q(path)}: permission denied`, {
+        path,
+        cause: error,
+      });
+  }
+  if ((error as { code?: string })?.code === "EROFS") {
+    return new ClientError("local", `Cannot write in ${q(dirname(path))}: it is read-only`, {
       path,
       cause: error,
     });
@@ -76,154 +111,218 @@ function localError(error: unknown, path: string): unknown {
 }
 
 /**
- * Where a download lands: its name in the current folder, or `output` (a
- * file path, or a folder to put it in).
+ * Where a download goes, decided before connecting: a regular file written
+ * through a hidden partial download and moved into place (replacing what is
+ * there only when `replace`), or an existing character device or FIFO that
+ * the bytes are written into as they arrive (`/dev/null`, a named pipe).
+ */
+export type Target =
+  | { kind: "file"; path: string; replace: boolean }
+  | { kind: "stream"; path: string };
+
+/** Paths that name one of this process's own file descriptors. */
+const DESCRIPTOR = /^\/dev\/(stdout|stderr|fd\/\d+)$|^\/proc\/self\/fd\/\d+$/;
+
+/**
+ * Decides where a download of `name` lands, and checks that it can, without
+ * touching anything: the file's name in the current folder, or `output`.
+ *
+ * `/dev/stdout`, `/dev/stderr`, `/dev/fd/N` and `/proc/self/fd/N` are this
+ * process's own descriptors, written into whatever they are. `output`
+ * ending in a slash is a folder, which must exist (a link to one is
+ * followed). An existing folder is saved into; a link to a folder is refused
+ * without the slash, which says that the folder is meant. An existing
+ * character device or FIFO (or a link to one, such as `/dev/stdout`) is
+ * written into. An existing regular file or other link is replaced only with
+ * `force` (a link is replaced itself, never written through). Inside a
+ * folder, the path the name chose is never followed: a folder, device or FIFO
+ * there is refused even with `force`.
  *
  * @param name the valid name on the server
  * @param output the caller's choice, if any
- * @returns the local path
+ * @param force whether an existing file may be replaced
+ * @returns the target
+ * @throws {ClientError} `local` for an empty path, a missing folder, an existing file without
+ *   `force` (code `exists`), or a path that cannot be a download's destination
  */
-export function destination(name: string, output: string | undefined): string {
-  const local = basename(name) || "download";
-  if (output === undefined) return local;
-  try {
-    if (Deno.statSync(output).isDirectory) return join(output, local);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+export function resolveTarget(name: string, output: string | undefined, force: boolean): Target {
+  if (output === undefined) return inFolder(".", name, force);
+  if (output === "") {
+    throw new ClientError("local", "The output path is empty: give a file name or a folder", {
+      path: output,
+    });
   }
-  return output;
-}
-
-/**
- * Whether anything (a link included) is at a path.
- *
- * @param path the path
- */
-export function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-/**
- * Refuses a download over an existing file unless `force`.
- *
- * @param dest the destination
- * @param force whether replacing is allowed
- * @throws {ClientError} `local` with code `exists`
- */
-export function refuseExisting(dest: string, force: boolean): void {
-  if (!force && exists(dest)) {
-    throw new ClientError("local", `${q(dest)} already exists`, { code: "exists", path: dest });
-  }
-}
-
-/** A download in progress: a hidden file beside its destination. */
-export interface PartialDownload {
-  /** The hidden file, open for reading and writing at its start. */
-  readonly file: Deno.FsFile;
-  /** Its path. */
-  readonly path: string;
-  /**
-   * Flushes it and moves it into place; without `force`, never over a file.
-   *
-   * @throws {ClientError} `local` with code `appeared` when the destination appeared meanwhile
-   */
-  commit(): Promise<void>;
-  /**
-   * Gives up: closes it and, unless `keep` and it holds something to resume
-   * from, removes it.
-   *
-   * @param keep keep it for a later resume
-   */
-  abort(keep: boolean): Promise<void>;
-}
-
-/**
- * Opens the partial download for a destination, continuing an earlier one
- * when `resume`.
- *
- * @param dest the destination
- * @param resume keep what an earlier download left
- * @param force replace the destination on commit
- * @returns the partial download
- * @throws {ClientError} `local` when the folder is missing or not writable
- */
-export function openPartial(dest: string, resume: boolean, force: boolean): PartialDownload {
-  const path = partialPath(dest);
-  let file: Deno.FsFile;
-  try {
-    file = Deno.openSync(path, { read: true, write: true, create: true });
-    if (!resume) file.truncateSync(0);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new ClientError("local", `The folder of ${q(path)} does not exist`, {
-        path,
+  // This process's own output, whatever it is (a terminal, a pipe, a file the shell opened).
+  if (DESCRIPTOR.test(output)) return { kind: "stream", path: output };
+  if (/[/\\]$/.test(output) || [".", ".."].includes(basename(output))) {
+    let info;
+    try {
+      info = statOrUndefined(output, true);
+    } catch (error) {
+      if (!(error instanceof ClientError && error.cause instanceof Deno.errors.NotADirectory)) {
+        throw error;
+      }
+      throw new ClientError("local", `${q(output)} is not a folder`, {
+        path: output,
         cause: error,
       });
     }
-    if (error instanceof Deno.errors.PermissionDenied) {
+    if (!info) {
+      throw new ClientError("local", `The folder ${q(output)} does not exist: create it first`, {
+        path: output,
+      });
+    }
+    if (!info.isDirectory) {
+      throw new ClientError("local", `${q(output)} is not a folder`, { path: output });
+    }
+    return inFolder(output, name, force);
+  }
+  const entry = statOrUndefined(output, false);
+  if (!entry) {
+    const parent = statOrUndefined(dirname(output), true);
+    if (!parent) {
       throw new ClientError(
         "local",
-        `Cannot write in the folder of ${q(path)}: permission denied`,
-        {
-          path,
-          cause: error,
-        },
+        `The folder ${q(dirname(output))} does not exist: create it first`,
+        { path: output },
       );
     }
-    throw error;
-  }
-  let closed = false;
-  const close = () => {
-    if (!closed) file.close();
-    closed = true;
-  };
-  return {
-    file,
-    path,
-    async commit() {
-      await file.syncData();
-      close();
-      commitLocal(path, dest, force);
-    },
-    async abort(keep: boolean) {
-      close();
-      const size = await Deno.stat(path).then((info) => info.size, () => 0);
-      if (!keep || size === 0) await Deno.remove(path).catch(() => {});
-    },
-  };
-}
-
-/** The hidden file a download is written to: beside its destination, within 255 bytes. */
-function partialPath(dest: string): string {
-  const base = basename(dest);
-  const name = `.${base}.privateshare-partial`;
-  if (new TextEncoder().encode(name).length <= 255) return join(dirname(dest), name);
-  const key = createHash("sha256").update(base).digest("hex").slice(0, 32);
-  return join(dirname(dest), `.${key}.privateshare-partial`);
-}
-
-function commitLocal(partial: string, dest: string, force: boolean): void {
-  if (force) return Deno.renameSync(partial, dest);
-  try {
-    Deno.linkSync(partial, dest);
-  } catch (error) {
-    if (error instanceof Deno.errors.AlreadyExists) {
-      Deno.removeSync(partial);
-      throw new ClientError("local", `${q(dest)} appeared while downloading and was left alone`, {
-        code: "appeared",
-        path: dest,
-        cause: error,
-      });
+    if (!parent.isDirectory) {
+      throw new ClientError("local", `${q(dirname(output))} is not a folder`, { path: output });
     }
-    throw error;
+    return { kind: "file", path: output, replace: false };
   }
-  Deno.removeSync(partial);
+  const info = entry.isSymlink ? statOrUndefined(output, true) ?? entry : entry;
+  if (info.isDirectory && entry.isSymlink) {
+    // A link planted where a file was meant to go must not send the download elsewhere.
+    throw new ClientError(
+      "local",
+      `${q(output)} is a link to a folder: end it with a slash to save into that folder`,
+      { path: output },
+    );
+  }
+  if (info.isDirectory) return inFolder(output, name, force);
+  if (info.isCharDevice || info.isFifo) return { kind: "stream", path: output };
+  if (entry.isFile || entry.isSymlink) return replaceable(output, force);
+  throw new ClientError(
+    "local",
+    `${q(output)} is ${kindOf(info)}: a download goes to a file, a folder, a character device ` +
+      "or a FIFO",
+    { path: output },
+  );
+}
+
+/** The path a name chose inside a folder: nothing there is followed. */
+function inFolder(folder: string, name: string, force: boolean): Target {
+  const path = join(folder, basename(name));
+  const entry = statOrUndefined(path, false);
+  if (!entry) return { kind: "file", path, replace: false };
+  if (entry.isFile || entry.isSymlink) return replaceable(path, force);
+  throw new ClientError(
+    "local",
+    `${q(path)} is ${kindOf(entry)}, not a file, and is never replaced: ` +
+      "name another file or folder to save to",
+    { path },
+  );
+}
+
+function replaceable(path: string, force: boolean): Target {
+  if (!force) {
+    throw new ClientError("local", `${q(path)} already exists`, { code: "exists", path });
+  }
+  return { kind: "file", path, replace: true };
+}
+
+function kindOf(info: Deno.FileInfo): string {
+  if (info.isDirectory) return "a folder";
+  if (info.isFifo) return "a FIFO";
+  if (info.isCharDevice) return "a character device";
+  if (info.isBlockDevice) return "a block device";
+  if (info.isSocket) return "a socket";
+  return "not a regular file";
+}
+
+/** The entry at a path (following a link when `follow`), or undefined when there is none. */
+function statOrUndefined(path: string, follow: boolean): Deno.FileInfo | undefined {
+  try {
+    return follow ? Deno.statSync(path) : Deno.lstatSync(path);
+  } catch (error) {
+    // A dangling link, or a loop of links, leads nowhere.
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    if (follow && error instanceof Deno.errors.FilesystemLoop) return undefined;
+    throw localError(error, path);
+  }
+}
+
+/**
+ * Opens an existing character device or FIFO (or one of this process's
+ * descriptors) to write a download into, checking the open handle is still one.
+ *
+ * @param path the device or FIFO (a link to one is followed: the user named it)
+ * @returns the open file
+ * @throws {ClientError} `local` when it cannot be opened or is no longer a device or FIFO
+ */
+export async function openStream(path: string): Promise<Deno.FsFile> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { write: true });
+  } catch (error) {
+    throw localError(error, path);
+  }
+  const info = file.statSync();
+  if (!info.isCharDevice && !info.isFifo && !DESCRIPTOR.test(path)) {
+    file.close();
+    throw new ClientError("local", `${q(path)} changed while it was being opened: try again`, {
+      path,
+    });
+  }
+  return file;
+}
+
+/**
+ * Hashes a local file's first `length` bytes from its start, before any
+ * connection waits for it; stops when the caller cancels.
+ *
+ * @param file the open file; left at `length`
+ * @param path its path, for messages
+ * @param length bytes to hash
+ * @param options buffers, the caller's signal, and `at`: also take the SHA-256 of the first `at`
+ *   bytes on the way
+ * @returns the running hash, and the hex SHA-256 of the first `at` bytes when asked
+ * @throws {ClientError} `aborted` when cancelled; `local` when the file is shorter than `length`
+ */
+export async function hashFilePrefix(
+  file: Deno.FsFile,
+  path: string,
+  length: number,
+  options: { pool: ChunkPool; signal?: AbortSignal; at?: number },
+): Promise<{ hash: Hash; prefix?: string }> {
+  const { pool, signal, at } = options;
+  const hash = newHash();
+  let prefix: string | undefined;
+  await file.seek(0, Deno.SeekMode.Start);
+  const buffer = await pool.acquire(length);
+  try {
+    let done = 0;
+    while (done < length) {
+      if (signal?.aborted) {
+        throw new ClientError("aborted", "Interrupted: run the same command again to resume");
+      }
+      const until = at !== undefined && at > done ? Math.min(at, length) : length;
+      const n = await file.read(buffer.subarray(0, Math.min(buffer.length, until - done)));
+      if (n === null) {
+        throw new ClientError("local", `${q(path)} shrank while it was being read: try again`, {
+          path,
+        });
+      }
+      hash.update(buffer.subarray(0, n));
+      done += n;
+      if (done === at) prefix = hash.copy().digest("hex");
+    }
+  } finally {
+    pool.release(buffer);
+  }
+  return { hash, ...(prefix !== undefined ? { prefix } : {}) };
 }
 
 /**

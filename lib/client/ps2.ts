@@ -8,12 +8,13 @@
 import { CancelError, ProtocolError } from "../protocol/errors.ts";
 import type { ListEntry } from "../protocol/ps2.ts";
 import { TruncatedError, type Wire } from "../net/wire.ts";
+import type { Hash } from "node:crypto";
 import {
-  hashPartial,
   matchPrefix,
   readDone,
   readListing,
   readPass,
+  type ResumePoint,
   type SeekableSource,
   sendCommand,
   sendStart,
@@ -43,6 +44,8 @@ export interface StepOptions {
   pool: ChunkPool;
   /** Called as bytes move. */
   onProgress?: (progress: Progress) => void;
+  /** The most time one answer (a reply line, a listing) may take in all; 0 or none for no limit. */
+  timeoutMs?: number;
 }
 
 /** What a body moved. */
@@ -55,26 +58,76 @@ export interface Moved {
   sha256?: string;
 }
 
+const RESUME = "run the same command again to resume";
+
 /**
- * Reads the server's first answer. An answer that is not PS/2 at all means
- * the server speaks another protocol (an original privateshare server, say).
+ * Reads the server's first answer, within the time budget of one answer
+ * (however slowly it trickles in). Only an answer that is not PS/2 at all
+ * means the server speaks another protocol (an original privateshare server,
+ * say); a connection that closes or resets before answering is a lost
+ * connection, whatever the server.
  */
-async function firstPass(wire: Wire, where: string) {
+async function firstPass(wire: Wire, options: StepOptions, again: string) {
+  wire.setBudget(options.timeoutMs ?? 0);
   try {
     return await readPass(wire);
   } catch (error) {
-    if (
-      error instanceof TruncatedError || error instanceof ProtocolError ||
-      error instanceof Deno.errors.ConnectionReset
-    ) {
+    const cut = error instanceof TruncatedError || error instanceof Deno.errors.ConnectionReset;
+    // Bytes that do not even start a JSON line.
+    const garbled = cut && wire.buffered.length > 0 && wire.buffered[0] !== 0x7b;
+    if (error instanceof ProtocolError || garbled) {
       throw new ClientError(
         "protocol",
-        `The server at ${where} did not answer in the privateshare protocol`,
+        `The server at ${options.where} did not answer in the privateshare protocol`,
         { code: "not-privateshare", cause: error },
       );
     }
+    if (cut) {
+      throw new ClientError(
+        "connection",
+        `The server at ${options.where} closed the connection without answering: ${again}`,
+        { cause: error },
+      );
+    }
     throw error;
+  } finally {
+    wire.setBudget(0);
   }
+}
+
+/**
+ * The longest prefix of the local file that a put hashes while the server
+ * waits for its start line (a fraction of a second from the page cache, a
+ * few seconds from a slow disk, well within a server's data deadline).
+ */
+export const INLINE_HASH_LIMIT = 256 * 1024 * 1024;
+
+/**
+ * The server offered to resume a put from a prefix too long to hash while it
+ * waits: the put hashes it with no connection open, then asks again.
+ */
+export class HashFirst extends Error {
+  /** The length of the server's partial upload. */
+  readonly offset: number;
+
+  /**
+   * Creates a HashFirst.
+   *
+   * @param offset the length of the server's partial upload
+   */
+  constructor(offset: number) {
+    super(`The server offered to resume at ${offset} bytes: hash them first`);
+    this.name = "HashFirst";
+    this.offset = offset;
+  }
+}
+
+/** A prefix of the local file, hashed while no connection waited. */
+export interface HashedPrefix {
+  /** Its length. */
+  offset: number;
+  /** The running SHA-256 of those bytes. */
+  hash: Hash;
 }
 
 /**
@@ -87,7 +140,10 @@ async function firstPass(wire: Wire, where: string) {
  * @param size bytes
  * @param resume whether to continue the server's partial upload
  * @param options where, pool, progress
+ * @param hashed the prefix the server offered last time, hashed since
  * @returns what was moved
+ * @throws {HashFirst} on a first attempt (no `hashed`), when the server offers a prefix longer
+ *   than {@link INLINE_HASH_LIMIT}
  */
 export async function putPs2(
   wire: Wire,
@@ -96,19 +152,32 @@ export async function putPs2(
   size: number,
   resume: boolean,
   options: StepOptions,
+  hashed?: HashedPrefix,
 ): Promise<Moved> {
   const seekable = typeof source.seek === "function";
   await sendCommand(wire, { op: "put", name, size, resume: resume && seekable });
-  const reply = await firstPass(wire, options.where);
-  const { start, hash } = seekable
-    ? await matchPrefix(
+  const reply = await firstPass(wire, options, RESUME);
+  const offset = reply.offset ?? 0;
+  let point: ResumePoint = { start: 0, hash: newHash() };
+  if (seekable && hashed && hashed.offset === offset && offset <= size) {
+    const match = hashed.hash.copy().digest("hex") === reply.prefixSha256;
+    if (match) point = { start: offset, hash: hashed.hash };
+    await (source as SeekableSource).seek(point.start, Deno.SeekMode.Start);
+  } else if (
+    source instanceof Deno.FsFile && !hashed && offset > INLINE_HASH_LIMIT && offset <= size
+  ) {
+    // A stream cannot be read twice: it hashes its prefix inline, below.
+    throw new HashFirst(offset);
+  } else if (seekable) {
+    point = await matchPrefix(
       source as SeekableSource,
-      reply.offset ?? 0,
+      offset,
       reply.prefixSha256,
       size,
       options.pool,
-    )
-    : { start: 0, hash: newHash() };
+    );
+  }
+  const { start, hash } = point;
   await sendStart(wire, start);
   const progress = options.onProgress;
   progress?.({ done: start, total: size, resumedFrom: start });
@@ -120,7 +189,10 @@ export async function putPs2(
       onProgress: progress &&
         ((n) => progress({ done: start + n, total: size, resumedFrom: start })),
     });
-    return await sendTrailer(wire, hash);
+    const sent = await sendTrailer(wire, hash);
+    // From here on only the verdict is awaited: it must come within one answer's time.
+    wire.setBudget(options.timeoutMs ?? 0);
+    return sent;
   })().catch((error) => {
     sendFailure = error;
     return undefined;
@@ -150,46 +222,66 @@ export async function putPs2(
 }
 
 /**
- * Receives a file into a partial download, continuing what it holds when
- * the server's file still starts with it.
+ * Where a download is written: a partial download that may hold the start
+ * of the file already (hashed before connecting), or a device written into
+ * from its first byte.
+ */
+export interface DownloadSink {
+  /** Where the bytes go, positioned at {@link have}. */
+  readonly file: Deno.FsFile;
+  /** Bytes it holds already. */
+  readonly have: number;
+  /** The running SHA-256 of those bytes. */
+  readonly hash: Hash;
+  /** Bytes fed to {@link hash} so far; the download keeps it up to date. */
+  hashed: number;
+  /** The server's size of the file, once known. */
+  size?: number;
+  /** Empties it: the server's file is not the one its bytes came from. */
+  restart(): Promise<void>;
+}
+
+/**
+ * Receives a file into a download sink, continuing what it holds when the
+ * server's file still starts with it.
  *
  * @param wire the connection
- * @param file the partial download, at its start
+ * @param sink where the bytes go, with what it holds and its hash
  * @param name the name on the server
  * @param options where, pool, progress
  * @returns what was moved
  */
 export async function getPs2(
   wire: Wire,
-  file: Deno.FsFile,
+  sink: DownloadSink,
   name: string,
   options: StepOptions,
 ): Promise<Moved> {
-  const have = file.statSync().size;
-  let hash = await hashPartial(file, have, options.pool);
+  const have = sink.have;
   await sendCommand(
     wire,
     have > 0
-      ? { op: "get", name, offset: have, prefixSha256: hash.copy().digest("hex") }
+      ? { op: "get", name, offset: have, prefixSha256: sink.hash.copy().digest("hex") }
       : { op: "get", name, offset: 0 },
   );
-  const reply = await firstPass(wire, options.where);
+  const reply = await firstPass(wire, options, RESUME);
   if (reply.size === undefined) throw unexpected(reply);
   const size = reply.size;
   const start = reply.offset ?? 0;
   if (start !== 0 && start !== have) throw unexpected(reply);
-  if (start === 0 && have > 0) {
-    // The server's file is not the one the partial came from: start over.
-    hash = newHash();
-    await file.truncate(0);
-    await file.seek(0, Deno.SeekMode.Start);
-  }
+  sink.size = size;
+  // The server's file is not the one the partial came from: start over.
+  if (start === 0 && have > 0) await sink.restart();
+  const hash = sink.hash;
   const progress = options.onProgress;
   progress?.({ done: start, total: size, resumedFrom: start });
-  await receiveBody(wire, file, size - start, {
+  await receiveBody(wire, sink.file, size - start, {
     pool: options.pool,
     hash,
-    onProgress: progress && ((n) => progress({ done: start + n, total: size, resumedFrom: start })),
+    onProgress: (n) => {
+      sink.hashed = start + n;
+      progress?.({ done: start + n, total: size, resumedFrom: start });
+    },
   });
   const sha256 = await verifyDownload(wire, hash, name);
   return { size, resumedFrom: start, sha256 };
@@ -212,14 +304,16 @@ async function verifyDownload(
  * Lists the server's files.
  *
  * @param wire the connection
- * @param where `host:port`, for messages
+ * @param options where, and the time budget of the listing
  * @returns the entries
  */
-export async function listPs2(wire: Wire, where: string): Promise<ListEntry[]> {
+export async function listPs2(wire: Wire, options: StepOptions): Promise<ListEntry[]> {
+  const where = options.where;
   await sendCommand(wire, { op: "list" });
-  const reply = await firstPass(wire, where);
+  const reply = await firstPass(wire, options, "try again");
   if (reply.count === undefined) throw unexpected(reply);
   try {
+    wire.setBudget(options.timeoutMs ?? 0);
     return await readListing(wire, reply.count);
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
