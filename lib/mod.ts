@@ -53,5 +53,5 @@ export {
   type TransferResult,
 } from "./client/client.ts";
 export type { Progress } from "./client/ps2.ts";
-export { ClientError, type FailureCode, type FailureKind } from "./client/errors.ts";
+export { cancelled, ClientError, type FailureCode, type FailureKind } from "./client/errors.ts";
 export { printable } from "./protocol/printable.ts";

@@ -126,7 +126,8 @@ Deno.test("describe names the flag that fixes each failure the library reports b
       new ClientError("local", "'a.txt' appeared while downloading and was left alone", {
         code: "appeared",
       }),
-      "'a.txt' appeared while downloading and was left alone: add --force to overwrite it",
+      "'a.txt' appeared while downloading and was left alone: add --force to overwrite it " +
+      "(the finished download is kept)",
     ],
     [
       new ClientError("protocol", "The server at h:1 did not answer in the privateshare protocol", {

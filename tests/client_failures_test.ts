@@ -76,7 +76,12 @@ test("a server that sends garbage after its pass is a protocol failure", async (
       /sent a malformed or unexpected answer .*: is it a privateshare server\?$/,
     );
   }
-  assert.deepEqual(namesIn(local.path), [], "a failed get leaves nothing");
+  // Only a SHA-256 mismatch discards a download: what arrived before the
+  // malformed trailer is kept for a resume; a get that received nothing keeps nothing.
+  assert.deepEqual(namesIn(local.path), [
+    ".bad-trailer.txt.privateshare-partial",
+    ".bad-trailer.txt.privateshare-partial.json",
+  ]);
 });
 
 test("a cancel is a refusal with the server's reason and message, for every operation", async () => {
@@ -201,7 +206,10 @@ test("a connection closed halfway through a get is a connection failure that kee
     "connection",
   );
   assert.match(error.message, /connection to .* was lost: run the same command again to resume/);
-  assert.deepEqual(namesIn(local.path), [".cut.bin.privateshare-partial"]);
+  assert.deepEqual(namesIn(local.path), [
+    ".cut.bin.privateshare-partial",
+    ".cut.bin.privateshare-partial.json",
+  ]);
   assertBytes(await Deno.readFile(join(local.path, ".cut.bin.privateshare-partial")), data);
 });
 
@@ -273,7 +281,15 @@ test("a file that appears under the name during a get is left alone (appeared), 
       assert.equal(error.code, "appeared");
       assert.equal(await Deno.readTextFile(dest), "someone else's", "left alone");
     }
-    assert.deepEqual(namesIn(local.path), ["late.bin"], "no partial download is left");
+    // Without force the finished download is kept, so that --force completes it at once.
+    assert.deepEqual(
+      namesIn(local.path),
+      force ? ["late.bin"] : [
+        ".late.bin.privateshare-partial",
+        ".late.bin.privateshare-partial.json",
+        "late.bin",
+      ],
+    );
   }
 });
 

@@ -168,7 +168,11 @@ test("an AbortSignal cancels a get mid-transfer: kind aborted, the partial is ke
   );
   assert.match(error.message, /Cancelled/);
   const partial = join(local.path, ".big.bin.privateshare-partial");
-  assert.deepEqual(namesIn(local.path), [".big.bin.privateshare-partial"], "no file by the name");
+  assert.deepEqual(
+    namesIn(local.path),
+    [".big.bin.privateshare-partial", ".big.bin.privateshare-partial.json"],
+    "no file by the name",
+  );
   const kept = Deno.statSync(partial).size;
   assert.ok(kept > 0 && kept < size, `the partial keeps what arrived (${kept} bytes)`);
 
@@ -271,12 +275,18 @@ test("resume: false starts a put and a get over from the first byte", async () =
   assert.equal(put2.moved, size);
   assert.ok(await sameBytes(src, join(served.path, "again.bin")));
 
-  // A partial download that would resume: the file's own first 5 MiB.
+  // A partial download that would resume: a get cancelled after 5 MiB.
   const down = join(local.path, "down");
   await Deno.mkdir(down);
-  await Deno.writeFile(
-    join(down, ".again.bin.privateshare-partial"),
-    (await Deno.readFile(src)).subarray(0, 5 * MiB),
+  const cancel = new AbortController();
+  await failsWith(
+    get("again.bin", {
+      ...options,
+      output: down,
+      signal: cancel.signal,
+      onProgress: (p) => p.done >= 5 * MiB && cancel.abort(),
+    }),
+    "aborted",
   );
   const get2 = await get("again.bin", { ...options, output: down, resume: false });
   assert.equal(get2.resumedFrom, 0);

@@ -385,7 +385,10 @@ browserTest(
     await waitRows(page, "cancelled", 2);
     downRelay.cut();
     await downRelay.close();
-    assert.deepEqual(namesIn(downloads), [".big.bin.privateshare-partial"]);
+    assert.deepEqual(namesIn(downloads), [
+      ".big.bin.privateshare-partial",
+      ".big.bin.privateshare-partial.json",
+    ]);
     assert.ok(Deno.statSync(join(downloads, ".big.bin.privateshare-partial")).size > 0);
 
     await page.fill("#port", String(server.port));

@@ -126,6 +126,10 @@ export function describe(error: ClientError): string {
       return `${error.message}: move or remove it, or save elsewhere with --output`;
     case "not-privateshare":
       return `${error.message}: if it is an original privateshare server, add --classic`;
+    case "cancelled":
+      return error.op === "list"
+        ? "Interrupted"
+        : "Interrupted: run the same command again to resume";
     default:
       return error.message;
   }

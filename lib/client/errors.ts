@@ -27,7 +27,7 @@ export type FailureKind =
  * that appeared during a download, a file at a partial download's path that
  * is not the client's own, a server that speaks another protocol, a stream
  * put that cannot resume the server's partial upload (put it again with
- * `resume: false`).
+ * `resume: false`), an operation its caller cancelled.
  */
 export type FailureCode =
   | "permission"
@@ -35,7 +35,8 @@ export type FailureCode =
   | "appeared"
   | "in-the-way"
   | "not-privateshare"
-  | "restart";
+  | "restart"
+  | "cancelled";
 
 /** A failure of put, get or list, with a sentence for a person. */
 export class ClientError extends Error {
@@ -51,6 +52,8 @@ export class ClientError extends Error {
   readonly path?: string;
   /** What a missing permission is needed for, such as `to read 'a.txt'`. */
   readonly purpose?: string;
+  /** The operation that failed, where it matters to the wording (a cancel). */
+  readonly op?: "put" | "get" | "list";
 
   /**
    * Creates a ClientError.
@@ -68,6 +71,7 @@ export class ClientError extends Error {
       permission?: "read" | "write" | "net";
       path?: string;
       purpose?: string;
+      op?: "put" | "get" | "list";
       cause?: unknown;
     } = {},
   ) {
@@ -79,6 +83,7 @@ export class ClientError extends Error {
     if (details.permission !== undefined) this.permission = details.permission;
     if (details.path !== undefined) this.path = details.path;
     if (details.purpose !== undefined) this.purpose = details.purpose;
+    if (details.op !== undefined) this.op = details.op;
   }
 }
 
@@ -100,11 +105,7 @@ export function toClientError(
 ): ClientError {
   // Once the caller cancelled, whatever broke next (a closed connection, say) is the cancel.
   if (signal?.aborted && !(error instanceof ClientError && error.kind === "corrupt")) {
-    return new ClientError(
-      "aborted",
-      op === "list" ? "Interrupted" : "Interrupted: run the same command again to resume",
-      { cause: error },
-    );
+    return cancelled(op, error);
   }
   if (error instanceof ClientError) return error;
   if (error instanceof CancelError) {
@@ -156,4 +157,19 @@ export function toClientError(
     return new ClientError("local", `Permission denied: ${error.message}`, { cause: error });
   }
   throw error;
+}
+
+/**
+ * The error of an operation its caller cancelled.
+ *
+ * @param op the operation: a put or get keeps what it moved, for a resume
+ * @param cause what broke when it was cancelled, if anything
+ * @returns the error, kind `aborted`, code `cancelled`
+ */
+export function cancelled(op: "put" | "get" | "list", cause?: unknown): ClientError {
+  return new ClientError(
+    "aborted",
+    op === "list" ? "Cancelled" : "Cancelled: the same put or get resumes where this one stopped",
+    { code: "cancelled", op, ...(cause !== undefined ? { cause } : {}) },
+  );
 }

@@ -18,7 +18,7 @@ import type { Hash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { newHash } from "../transfer/body.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
-import { ClientError } from "./errors.ts";
+import { cancelled, ClientError } from "./errors.ts";
 
 /**
  * Fails unless Deno granted a permission, rather than letting Deno prompt.
@@ -190,7 +190,7 @@ export function resolveTarget(name: string, output: string | undefined, force: b
     if (!parent.isDirectory) {
       throw new ClientError("local", `${q(dirname(output))} is not a folder`, { path: output });
     }
-    return { kind: "file", path: output, replace: false };
+    return { kind: "file", path: output, replace: force };
   }
   const info = entry.isSymlink ? statOrUndefined(output, true) ?? entry : entry;
   if (info.isDirectory && entry.isSymlink) {
@@ -216,7 +216,7 @@ export function resolveTarget(name: string, output: string | undefined, force: b
 function inFolder(folder: string, name: string, force: boolean): Target {
   const path = join(folder, basename(name));
   const entry = statOrUndefined(path, false);
-  if (!entry) return { kind: "file", path, replace: false };
+  if (!entry) return { kind: "file", path, replace: force };
   if (entry.isFile || entry.isSymlink) return replaceable(path, force);
   throw new ClientError(
     "local",
@@ -306,7 +306,7 @@ export async function hashFilePrefix(
     let done = 0;
     while (done < length) {
       if (signal?.aborted) {
-        throw new ClientError("aborted", "Interrupted: run the same command again to resume");
+        throw cancelled("get");
       }
       const until = at !== undefined && at > done ? Math.min(at, length) : length;
       const n = await file.read(buffer.subarray(0, Math.min(buffer.length, until - done)));

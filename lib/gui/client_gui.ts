@@ -9,7 +9,7 @@
  * @module
  */
 
-import { ClientError, get, list, printable, put, type TransferResult } from "../mod.ts";
+import { cancelled, ClientError, get, list, printable, put, type TransferResult } from "../mod.ts";
 import html from "./assets/client.html" with { type: "text" };
 import script from "./assets/client.js" with { type: "text" };
 import { type GuiOptions, runGui } from "./run.ts";
@@ -296,9 +296,7 @@ class Transfers {
       this.#addLog(printable(this.#summary(op, result)), "info");
     } catch (error) {
       const aborted = signal.aborted;
-      const wrapped = error instanceof ClientError || !aborted
-        ? error
-        : new ClientError("aborted", "Cancelled", { cause: error });
+      const wrapped = error instanceof ClientError || !aborted ? error : cancelled(op, error);
       if (wrapped instanceof ClientError && wrapped.code === "restart") {
         // The server's partial upload holds other data: the page sends the file again from its start.
         restart = true;
@@ -321,7 +319,8 @@ class Transfers {
   #failure(error: unknown, what: string): string {
     let line: string;
     if (error instanceof ClientError) {
-      line = printable(this.#describe(error));
+      // A cancel from the page is said in the page's words, not the command line's.
+      line = printable(error.code === "cancelled" ? error.message : this.#describe(error));
     } else {
       console.error(error);
       line = `Unexpected error in ${what}: ${String(error)}: please report it`;
