@@ -48,6 +48,10 @@ export interface ServerSpec {
   write?: boolean;
   /** More server flags. */
   args?: string[];
+  /** More permissions (such as `--allow-sys`). */
+  perms?: string[];
+  /** Environment variables to set. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -58,7 +62,12 @@ export interface ServerSpec {
  * @returns the running server
  */
 export async function startTestServer(spec: ServerSpec): Promise<TestServer> {
-  const perms = ["--allow-net", "--allow-read", ...(spec.write === false ? [] : ["--allow-write"])];
+  const perms = [
+    "--allow-net",
+    "--allow-read",
+    ...(spec.write === false ? [] : ["--allow-write"]),
+    ...(spec.perms ?? []),
+  ];
   const process = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -72,6 +81,7 @@ export async function startTestServer(spec: ServerSpec): Promise<TestServer> {
       "json",
       ...(spec.args ?? []),
     ],
+    ...(spec.env ? { env: spec.env } : {}),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -224,15 +234,15 @@ export interface RunResult {
  * Runs the real client CLI.
  *
  * @param args arguments after `client.ts`
- * @param options working folder and permissions (default: net, read, write)
+ * @param options working folder, permissions (default: net, read, write) and environment
  * @returns exit code and output
  */
 export async function runClient(
   args: string[],
-  options: { cwd?: string; perms?: string[] } = {},
+  options: { cwd?: string; perms?: string[]; env?: Record<string, string> } = {},
 ): Promise<RunResult> {
   const perms = options.perms ?? ["--allow-net", "--allow-read", "--allow-write"];
-  return await _run(CLIENT_TS, args, perms, options.cwd);
+  return await _run(CLIENT_TS, args, perms, options.cwd, options.env);
 }
 
 /**
@@ -240,13 +250,15 @@ export async function runClient(
  *
  * @param args arguments after `server.ts`
  * @param perms permissions
+ * @param env environment variables to set
  * @returns exit code and output
  */
 export async function runServer(
   args: string[],
   perms: string[] = ["--allow-net", "--allow-read"],
+  env?: Record<string, string>,
 ): Promise<RunResult> {
-  return await _run(SERVER_TS, args, perms);
+  return await _run(SERVER_TS, args, perms, undefined, env);
 }
 
 /** Runs one of the CLIs to completion and collects what it printed. */
@@ -255,10 +267,12 @@ async function _run(
   args: string[],
   perms: string[],
   cwd?: string,
+  env?: Record<string, string>,
 ): Promise<RunResult> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--no-prompt", ...perms, script, ...args],
     cwd,
+    ...(env ? { env } : {}),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -10,8 +10,7 @@
 
 import { basename, dirname } from "node:path";
 import { nameProblem } from "../protocol/names.ts";
-import { connect } from "../net/socket.ts";
-import { Wire } from "../net/wire.ts";
+import type { Wire } from "../net/wire.ts";
 import { type BodySource, streamSource } from "../transfer/body.ts";
 import { CHUNK_SIZE, ChunkPool } from "../transfer/pool.ts";
 import { getClassic, listClassic, putClassic } from "./classic.ts";
@@ -25,9 +24,10 @@ import {
   requirePermission,
 } from "./local.ts";
 import { getPs2, listPs2, type Moved, type Progress, putPs2 } from "./ps2.ts";
+import { explainFailure, openWire, type SecurityOptions } from "./secure.ts";
 
 /** Where the server is and how to talk to it. */
-export interface ConnectOptions {
+export interface ConnectOptions extends SecurityOptions {
   /** Host name or address. */
   host: string;
   /** Port. */
@@ -192,9 +192,10 @@ export async function get(name: string, options: GetOptions): Promise<TransferRe
             : getPs2(wire, partial.file, name, step),
       );
     } catch (error) {
-      // A refused or corrupt download leaves nothing to resume.
-      const kind = (error as ClientError).kind;
+      // A refused or corrupt download leaves nothing to resume (a password refused does).
+      const { kind, reason } = error as ClientError;
       if ((kind !== "connection" && kind !== "aborted") || options.classic) keep = false;
+      if (reason === "unauthorized") keep = true;
       throw error;
     }
     await partial.commit();
@@ -243,7 +244,7 @@ async function session<T>(
   const onAbort = () => wire?.close();
   try {
     signal?.throwIfAborted();
-    wire = new Wire(await connect(options.host, options.port, timeoutMs, signal));
+    wire = await openWire(options, timeoutMs, signal);
     wire.setDeadline(timeoutMs);
     signal?.addEventListener("abort", onAbort, { once: true });
     return await run(wire, {
@@ -252,7 +253,7 @@ async function session<T>(
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
   } catch (error) {
-    throw toClientError(error, where, op, signal);
+    throw toClientError(explainFailure(error, wire, where), where, op, signal);
   } finally {
     signal?.removeEventListener("abort", onAbort);
     wire?.close();

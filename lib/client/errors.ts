@@ -19,14 +19,29 @@ export type FailureKind =
   | "corrupt"
   | "local"
   | "protocol"
-  | "aborted";
+  | "aborted"
+  | "untrusted";
 
 /**
  * The failures a caller may want to word itself (the CLI adds the flag that
  * fixes each): a missing permission, a local file in the way, a file that
  * appeared during a download, a server that speaks another protocol.
  */
-export type FailureCode = "permission" | "exists" | "appeared" | "not-privateshare";
+export type FailureCode =
+  | "permission"
+  | "exists"
+  | "appeared"
+  | "not-privateshare"
+  // TLS and the password (see secure.ts).
+  | "needs-tls"
+  | "not-tls"
+  | "untrusted"
+  | "name"
+  | "fingerprint"
+  | "server-changed"
+  | "password-needs-tls"
+  | "password-needed"
+  | "password-wrong";
 
 /** A failure of put, get or list, with a sentence for a person. */
 export class ClientError extends Error {

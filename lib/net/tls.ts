@@ -1,0 +1,433 @@
+/**
+ * TLS for the network layer: certificates as PEM text, SHA-256
+ * fingerprints as `openssl x509 -fingerprint -sha256` prints them, how a TLS
+ * record looks on the wire, the errors of a server that could not be trusted,
+ * and a `node:tls` socket shaped as the `Deno.Conn` that {@link Wire} reads
+ * and writes. The connections themselves are opened in socket.ts.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { TLSSocket } from "node:tls";
+
+/** A certificate and its private key, as PEM text, for a TLS server. */
+export interface TlsServerKeys {
+  /** The certificate (chain), PEM. */
+  cert: string;
+  /** The private key, PEM. */
+  key: string;
+}
+
+/**
+ * What a TLS client trusts. With neither field, only certificates that the
+ * system's public roots vouch for, and that hold the name connected to.
+ */
+export interface TlsTrust {
+  /** A certificate (PEM) to trust as a root: the server's own `cert.pem`, or its CA's. */
+  ca?: string;
+  /**
+   * The SHA-256 fingerprint of the server's certificate: trusted whatever
+   * its issuer and names, as ssh trusts a known host key.
+   */
+  fingerprint?: string;
+}
+
+/** Why a TLS connection was refused or failed. */
+export type TlsFailure =
+  | "untrusted"
+  | "name"
+  | "expired"
+  | "fingerprint"
+  | "not-tls"
+  | "handshake";
+
+/** A server whose certificate was refused, or that does not speak TLS. */
+export class TlsError extends Error {
+  /** What failed. */
+  readonly code: TlsFailure;
+  /** `host:port` as asked. */
+  readonly where: string;
+  /** The fingerprint of the certificate the server showed, when it showed one. */
+  readonly fingerprint?: string;
+
+  /**
+   * Creates a TlsError.
+   *
+   * @param code what failed
+   * @param where `host:port`
+   * @param message one sentence: what was wrong
+   * @param details the server's fingerprint and the cause, where known
+   */
+  constructor(
+    code: TlsFailure,
+    where: string,
+    message: string,
+    details: { fingerprint?: string; cause?: unknown } = {},
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = "TlsError";
+    this.code = code;
+    this.where = where;
+    if (details.fingerprint !== undefined) this.fingerprint = details.fingerprint;
+  }
+}
+
+/**
+ * Reads a SHA-256 fingerprint as people copy it: 64 hex digits, in pairs
+ * with colons or without, any case, optionally after `sha256 Fingerprint=`
+ * or `SHA256:` as openssl and others print it.
+ *
+ * @param text the fingerprint as given
+ * @returns it in the one form privateshare prints (`AB:CD:...`), or undefined when it is not one
+ * @example
+ * ```ts
+ * parseFingerprint("ab".repeat(32)); // "AB:AB:...:AB"
+ * ```
+ */
+export function parseFingerprint(text: string): string | undefined {
+  const hex = text.trim().replace(/^(sha-?256\s*(fingerprint)?\s*[=:]?)/i, "").replace(
+    /[:\s]/g,
+    "",
+  );
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) return undefined;
+  return formatFingerprint(hex);
+}
+
+/**
+ * Formats hex digits as a fingerprint: uppercase pairs joined by colons.
+ *
+ * @param hex 64 hex digits
+ * @returns `AB:CD:...`
+ */
+function formatFingerprint(hex: string): string {
+  return hex.toUpperCase().match(/../g)!.join(":");
+}
+
+/**
+ * The SHA-256 fingerprint of a certificate.
+ *
+ * @param der the certificate, DER bytes
+ * @returns `AB:CD:...`, as `openssl x509 -noout -fingerprint -sha256` prints it
+ */
+export function fingerprintOf(der: Uint8Array): string {
+  return formatFingerprint(createHash("sha256").update(der).digest("hex"));
+}
+
+/**
+ * The certificates of a PEM text, as DER bytes, in order.
+ *
+ * @param pem PEM text
+ * @returns one DER array per `CERTIFICATE` block; empty when there is none
+ */
+export function pemCertificates(pem: string): Uint8Array<ArrayBuffer>[] {
+  const blocks = pem.matchAll(
+    /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----/g,
+  );
+  const ders: Uint8Array<ArrayBuffer>[] = [];
+  for (const block of blocks) {
+    ders.push(Uint8Array.from(atob(block[1]!.replace(/\s/g, "")), (c) => c.charCodeAt(0)));
+  }
+  return ders;
+}
+
+/**
+ * Whether PEM text holds a private key.
+ *
+ * @param pem PEM text
+ */
+export function hasPrivateKey(pem: string): boolean {
+  return /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(pem);
+}
+
+/**
+ * Whether bytes start like a TLS record (a handshake or an alert, TLS 1.0
+ * to 1.3): what a plain client reads from a TLS server, and what a plain
+ * server reads from a TLS client.
+ *
+ * @param bytes the first bytes received
+ */
+export function looksLikeTls(bytes: Uint8Array): boolean {
+  return bytes.length >= 3 && bytes[0]! >= 0x14 && bytes[0]! <= 0x17 && bytes[1] === 0x03 &&
+    bytes[2]! <= 0x04;
+}
+
+/** What node's certificate checks report, by our failure codes. */
+const VERIFY_CODES: Record<string, TlsFailure> = {
+  ERR_TLS_CERT_ALTNAME_INVALID: "name",
+  CERT_HAS_EXPIRED: "expired",
+  CERT_NOT_YET_VALID: "expired",
+};
+
+/** Node's reasons for distrust, in words. */
+const DISTRUST: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: "it is self-signed",
+  SELF_SIGNED_CERT_IN_CHAIN: "its chain ends in a self-signed certificate not trusted here",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "its issuer is not trusted here",
+  UNABLE_TO_GET_ISSUER_CERT: "its issuer is not trusted here",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "its issuer is not trusted here",
+};
+
+/**
+ * Checks the server of a TLS socket whose handshake has just completed,
+ * before anything is sent: its certificate must have the pinned
+ * fingerprint, or else chain to a trusted root and be made out to `host`.
+ *
+ * @param socket the socket, handshake done
+ * @param host the name or address connected to
+ * @param where `host:port`, for messages
+ * @param trust the pinned fingerprint or the root to trust
+ * @param checkServerIdentity node:tls's name check
+ * @returns the refusal, or undefined when the server passed
+ */
+export function checkPeer(
+  socket: TLSSocket,
+  host: string,
+  where: string,
+  trust: TlsTrust,
+  checkServerIdentity: typeof import("node:tls").checkServerIdentity,
+): TlsError | undefined {
+  const certificate = socket.getPeerCertificate();
+  const fingerprint = certificate.raw ? fingerprintOf(certificate.raw) : "";
+  const details = { fingerprint };
+  if (trust.fingerprint !== undefined) {
+    const pinned = parseFingerprint(trust.fingerprint);
+    if (pinned !== undefined && fingerprint === pinned) return undefined;
+    return new TlsError(
+      "fingerprint",
+      where,
+      `The certificate of ${where} has SHA-256 fingerprint ${fingerprint}, not the expected ` +
+        (pinned ?? `'${trust.fingerprint}'`),
+      details,
+    );
+  }
+  const failure = socket.authorized
+    ? undefined
+    : socket.authorizationError?.toString() ?? "UNABLE_TO_VERIFY";
+  // Node compares the name too; ask again rather than rely on it.
+  const nameError = checkServerIdentity(host, certificate);
+  if (failure === undefined && nameError === undefined) return undefined;
+  const code = failure === undefined ? "name" : VERIFY_CODES[failure] ?? "untrusted";
+  const message = code === "name"
+    ? `The certificate of ${where} is not made out to '${host}'`
+    : code === "expired"
+    ? `The certificate of ${where} has expired or is not valid yet`
+    : `The certificate of ${where} is not trusted: ` +
+      (trust.ca !== undefined && failure! in DISTRUST
+        ? "it is not the certificate given, nor signed by it"
+        : DISTRUST[failure!] ?? failure);
+  return new TlsError(code, where, message, details);
+}
+
+/** Bytes read ahead of the reader before the socket is paused. */
+const HIGH_WATER = 8 * 1024 * 1024;
+
+/**
+ * A `node:tls` socket as a `Deno.Conn`: the shape {@link Wire} reads and
+ * writes. `Deno.connectTls` does not show the server's certificate, and a
+ * pinned fingerprint must be checked on the very connection that is used,
+ * so the client's TLS connections are node's, adapted here.
+ */
+export class TlsSocketConn implements Deno.Conn<Deno.NetAddr> {
+  /** The local address. */
+  readonly localAddr: Deno.NetAddr;
+  /** The server's address. */
+  readonly remoteAddr: Deno.NetAddr;
+  /** The SHA-256 fingerprint of the server's certificate. */
+  readonly fingerprint: string;
+  readonly #socket: TLSSocket;
+  readonly #chunks: Uint8Array[] = [];
+  #queued = 0;
+  #ended = false;
+  #error: Error | undefined;
+  #closed = false;
+  #wake: (() => void) | undefined;
+  readonly #writes = new Set<(error: Error) => void>();
+  #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
+
+  /**
+   * Adapts a connected socket, from its secure connection on.
+   *
+   * @param socket a socket whose handshake has completed
+   */
+  constructor(socket: TLSSocket) {
+    this.#socket = socket;
+    this.localAddr = address(socket.localAddress, socket.localPort);
+    this.remoteAddr = address(socket.remoteAddress, socket.remotePort);
+    const raw = socket.getPeerCertificate().raw;
+    this.fingerprint = raw ? fingerprintOf(raw) : "";
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#chunks.push(chunk);
+      this.#queued += chunk.length;
+      if (this.#queued >= HIGH_WATER) socket.pause();
+      this.#notify();
+    });
+    socket.on("end", () => {
+      this.#ended = true;
+      this.#notify();
+    });
+    socket.on("error", (error: Error) => this.#fail(toDenoError(error)));
+    socket.on("close", () => {
+      // After an error, reads report it; otherwise the stream simply ended.
+      this.#ended = true;
+      for (const reject of this.#writes) {
+        reject(new Deno.errors.BrokenPipe("The connection closed"));
+      }
+      this.#writes.clear();
+      this.#notify();
+    });
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #fail(error: Error): void {
+    this.#error ??= error;
+    for (const reject of this.#writes) reject(this.#error);
+    this.#writes.clear();
+    this.#notify();
+  }
+
+  /**
+   * Reads what has arrived, waiting for at least one byte.
+   *
+   * @param p where the bytes go
+   * @returns how many, or null at the end of the stream
+   */
+  async read(p: Uint8Array): Promise<number | null> {
+    while (true) {
+      if (this.#closed) throw new Deno.errors.BadResource("The connection is closed");
+      if (this.#chunks.length > 0) return this.#take(p);
+      if (this.#error) throw this.#error;
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+  }
+
+  #take(p: Uint8Array): number {
+    let n = 0;
+    while (n < p.length && this.#chunks.length > 0) {
+      const head = this.#chunks[0]!;
+      const take = Math.min(head.length, p.length - n);
+      p.set(head.subarray(0, take), n);
+      n += take;
+      if (take === head.length) this.#chunks.shift();
+      else this.#chunks[0] = head.subarray(take);
+    }
+    this.#queued -= n;
+    if (this.#queued < HIGH_WATER / 2 && this.#socket.isPaused()) this.#socket.resume();
+    return n;
+  }
+
+  /**
+   * Writes all of `p`; resolves once the socket has taken it, so that the
+   * caller may reuse the buffer.
+   *
+   * @param p the bytes
+   * @returns `p.length`
+   */
+  write(p: Uint8Array): Promise<number> {
+    if (this.#closed) {
+      return Promise.reject(new Deno.errors.BadResource("The connection is closed"));
+    }
+    if (this.#error) return Promise.reject(this.#error);
+    return new Promise((resolve, reject) => {
+      this.#writes.add(reject);
+      this.#socket.write(p, (error?: Error | null) => {
+        this.#writes.delete(reject);
+        if (error) reject(toDenoError(error));
+        else resolve(p.length);
+      });
+    });
+  }
+
+  /** Sends TLS close_notify and ends the sending side. */
+  closeWrite(): Promise<void> {
+    if (this.#closed || this.#error) return Promise.resolve();
+    return new Promise((resolve) => this.#socket.end(() => resolve()));
+  }
+
+  /** Closes the connection at once; pending reads and writes fail. */
+  close(): void {
+    if (this.#closed) throw new Deno.errors.BadResource("The connection is closed");
+    this.#closed = true;
+    this.#socket.destroy();
+    this.#fail(new Deno.errors.Interrupted("The connection was closed"));
+  }
+
+  /** Keeps the event loop alive while the connection is open (the default). */
+  ref(): void {
+    this.#socket.ref();
+  }
+
+  /** Lets the event loop end while the connection is open. */
+  unref(): void {
+    this.#socket.unref();
+  }
+
+  /** The bytes received, as a stream. */
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    this.#readable ??= new ReadableStream({
+      pull: async (controller) => {
+        const buffer = new Uint8Array(64 * 1024);
+        const n = await this.read(buffer);
+        if (n === null) controller.close();
+        else controller.enqueue(buffer.slice(0, n));
+      },
+    });
+    return this.#readable;
+  }
+
+  /** A stream to send bytes. */
+  get writable(): WritableStream<Uint8Array> {
+    this.#writable ??= new WritableStream({
+      write: async (chunk) => {
+        await this.write(chunk);
+      },
+      close: () => this.closeWrite(),
+    });
+    return this.#writable;
+  }
+
+  /** Closes the connection. */
+  [Symbol.dispose](): void {
+    if (!this.#closed) this.close();
+  }
+}
+
+function address(hostname: string | undefined, port: number | undefined): Deno.NetAddr {
+  return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
+}
+
+/**
+ * Turns a node socket error into the Deno error that the rest of
+ * privateshare knows (a reset, a broken pipe, ...).
+ *
+ * @param error node's error
+ * @returns the Deno error, with node's as its cause
+ */
+function toDenoError(error: Error): Error {
+  const code = (error as { code?: string }).code;
+  const options = { cause: error };
+  switch (code) {
+    case "ECONNRESET":
+      return new Deno.errors.ConnectionReset(error.message, options);
+    case "EPIPE":
+    case "ERR_STREAM_DESTROYED":
+    case "ERR_STREAM_WRITE_AFTER_END":
+      return new Deno.errors.BrokenPipe(error.message, options);
+    case "ECONNABORTED":
+      return new Deno.errors.ConnectionAborted(error.message, options);
+    case "ENOTCONN":
+      return new Deno.errors.NotConnected(error.message, options);
+  }
+  if (/close_notify|unexpected end of file/i.test(error.message)) {
+    return new Deno.errors.UnexpectedEof(error.message, options);
+  }
+  // A TLS alert or a record that failed its check.
+  return new Deno.errors.InvalidData(error.message, options);
+}
