@@ -89,6 +89,14 @@ Deno.test(
         "the server read no command",
       );
 
+      // A server trusted through its own certificate (--ca) is remembered too.
+      const byCa = await runClient(["127.0.0.1", port, "list", "--ca", cert.certFile], {
+        perms: CLIENT_PERMS,
+        env,
+      });
+      assert.equal(byCa.code, 0, byCa.stderr);
+      assert.equal(await lookupKnownServer(file, "127.0.0.1", server.port), cert.fingerprint);
+
       // Trusting the new certificate explicitly replaces the remembered one.
       const trusted = await client(["list", "--fingerprint", cert.fingerprint]);
       assert.equal(trusted.code, 0, trusted.stderr);

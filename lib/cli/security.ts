@@ -315,7 +315,7 @@ export async function clientSecurity(values: ClientValues): Promise<SecurityOpti
  */
 export function rememberLine(note: RememberNote): string {
   if (note.failure) {
-    return `Could not remember ${note.where} in '${note.file}' (${note.failure}): ` +
+    return `${note.where} is not remembered in '${note.file}' (${note.failure}): ` +
       "give --ca or --fingerprint again next time";
   }
   if (note.previous) {

@@ -11,7 +11,15 @@
 
 import { CancelError } from "../protocol/errors.ts";
 import { connect } from "../net/socket.ts";
-import { looksLikeTls, TlsError, TlsSocketConn, type TlsTrust } from "../net/tls.ts";
+import { X509Certificate } from "node:crypto";
+import {
+  fingerprintOf,
+  looksLikeTls,
+  pemCertificates,
+  TlsError,
+  TlsSocketConn,
+  type TlsTrust,
+} from "../net/tls.ts";
 import { Wire } from "../net/wire.ts";
 import { attachPassword } from "../exchange/auth.ts";
 import { ClientError } from "./errors.ts";
@@ -40,8 +48,8 @@ export interface SecurityOptions {
 export interface RememberNote {
   /** `host:port`. */
   where: string;
-  /** The fingerprint remembered. */
-  fingerprint: string;
+  /** The fingerprint remembered (absent when none could be). */
+  fingerprint?: string;
   /** The fingerprint remembered before, when it changed. */
   previous?: string;
   /** The known-servers file. */
@@ -105,10 +113,30 @@ export async function openWire(
     ...(fromFile ? { knownFile: fromFile } : {}),
   });
   if (options.password !== undefined) attachPassword(wire, options.password);
-  if (explicit && file !== undefined && conn instanceof TlsSocketConn) {
-    await remember(file, host, port, conn.fingerprint, known, options.onRemember);
+  if (explicit && file !== undefined) {
+    // Pinned, the server showed its certificate; trusted through `ca`, it is
+    // the certificate given when that is one server's own (not a CA's).
+    const fingerprint = conn instanceof TlsSocketConn
+      ? conn.fingerprint
+      : ownCertificate(trust!.ca!);
+    const note = { where: `${host}:${port}`, file };
+    if (fingerprint === undefined) {
+      options.onRemember?.({
+        ...note,
+        failure: "the certificate given is a CA's, not the server's own",
+      });
+    } else {
+      await remember(file, host, port, fingerprint, known, options.onRemember);
+    }
   }
   return wire;
+}
+
+/** The fingerprint of the one certificate in `pem`, when it is not a CA's. */
+function ownCertificate(pem: string): string | undefined {
+  const ders = pemCertificates(pem);
+  if (ders.length !== 1 || new X509Certificate(ders[0]!).ca) return undefined;
+  return fingerprintOf(ders[0]!);
 }
 
 async function remember(

@@ -8,7 +8,14 @@
 
 import { isIP } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { checkPeer, TlsError, type TlsServerKeys, TlsSocketConn, type TlsTrust } from "./tls.ts";
+import {
+  checkPinned,
+  handshakeError,
+  TlsError,
+  type TlsServerKeys,
+  TlsSocketConn,
+  type TlsTrust,
+} from "./tls.ts";
 
 /** Why a server could not listen. */
 export type ListenFailure = "in-use" | "privileged" | "address" | "tls";
@@ -129,7 +136,19 @@ export async function connect(
   signal?: AbortSignal,
   tls?: TlsTrust,
 ): Promise<Deno.Conn> {
-  if (tls) return await connectTls(host, port, timeoutMs, tls, signal);
+  if (tls?.fingerprint !== undefined) {
+    return await connectPinned(host, port, timeoutMs, tls.fingerprint, signal);
+  }
+  if (tls) {
+    return await startTls(
+      await connect(host, port, timeoutMs, signal),
+      host,
+      port,
+      timeoutMs,
+      tls,
+      signal,
+    );
+  }
   // A timer of our own, cleared once connected, rather than AbortSignal.timeout,
   // whose timer would outlive every request of a long-running caller.
   const abort = new AbortController();
@@ -159,20 +178,73 @@ export async function connect(
 }
 
 /**
- * Connects over TLS with node:tls, which shows the server's certificate, and
- * checks it on this very connection before handing the connection over:
- * against the pinned fingerprint, or else against the trusted roots and the
- * name connected to.
+ * Starts TLS on a TCP connection, with Deno's own TLS: the certificate must
+ * chain to `ca` (or a public root) and be made out to `host`. The handshake
+ * completes, or fails, before the connection is handed over.
  */
-async function connectTls(
+async function startTls(
+  tcp: Deno.Conn,
   host: string,
   port: number,
   timeoutMs: number,
   trust: TlsTrust,
   signal?: AbortSignal,
 ): Promise<Deno.Conn> {
+  const where = `${host}:${port}`;
+  const conn = await Deno.startTls(tcp as Deno.TcpConn, {
+    hostname: host,
+    ...(trust.ca !== undefined ? { caCerts: [trust.ca] } : {}),
+  });
+  let timedOut = false;
+  const stop = () => {
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stop();
+  }, timeoutMs);
+  signal?.addEventListener("abort", stop, { once: true });
+  try {
+    await conn.handshake();
+    return conn;
+  } catch (error) {
+    stop();
+    if (signal?.aborted) throw signal.reason;
+    if (timedOut) throw handshakeTimeout(where, timeoutMs);
+    throw handshakeError(error, where, host, trust);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", stop);
+  }
+}
+
+function handshakeTimeout(where: string, timeoutMs: number): TlsError {
+  return new TlsError(
+    "not-tls",
+    where,
+    `The server at ${where} did not complete a TLS handshake in ${timeoutMs / 1000} s`,
+  );
+}
+
+/**
+ * Connects over TLS pinned to a fingerprint, with node:tls, which shows the
+ * server's certificate (Deno's own TLS does not), and checks it on this very
+ * connection before handing it over. Names and issuers do not matter, as
+ * for an ssh host key.
+ */
+async function connectPinned(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  fingerprint: string,
+  signal?: AbortSignal,
+): Promise<Deno.Conn> {
   // Loaded on first use: node:tls costs a plain run a tenth of a second.
-  const { checkServerIdentity, connect: nodeConnect } = await import("node:tls");
+  const { connect: nodeConnect } = await import("node:tls");
   signal?.throwIfAborted();
   const where = `${host}:${port}`;
   return await new Promise<Deno.Conn>((resolve, reject) => {
@@ -182,8 +254,7 @@ async function connectTls(
       host,
       port,
       ...(isIP(host) ? {} : { servername: host }),
-      ...(trust.ca !== undefined ? { ca: [trust.ca] } : {}),
-      // Checked below, on this connection, before a byte is sent.
+      // The fingerprint is checked below, on this connection, before a byte is sent.
       rejectUnauthorized: false,
     });
     const finish = (error: unknown, conn?: Deno.Conn) => {
@@ -196,15 +267,7 @@ async function connectTls(
       reject(error);
     };
     const timer = setTimeout(() => {
-      finish(
-        connected
-          ? new TlsError(
-            "not-tls",
-            where,
-            `The server at ${where} did not complete a TLS handshake in ${timeoutMs / 1000} s`,
-          )
-          : new ConnectError(where, "no answer"),
-      );
+      finish(connected ? handshakeTimeout(where, timeoutMs) : new ConnectError(where, "no answer"));
     }, timeoutMs);
     const onAbort = () => finish(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -226,7 +289,7 @@ async function connectTls(
       );
     });
     socket.once("secureConnect", () => {
-      const refusal = checkPeer(socket, host, where, trust, checkServerIdentity);
+      const refusal = checkPinned(socket, where, fingerprint);
       finish(refusal, refusal ? undefined : new TlsSocketConn(socket));
     });
   });

@@ -24,7 +24,11 @@ export interface TlsServerKeys {
  * system's public roots vouch for, and that hold the name connected to.
  */
 export interface TlsTrust {
-  /** A certificate (PEM) to trust as a root: the server's own `cert.pem`, or its CA's. */
+  /**
+   * A certificate (PEM) to trust as a root, beside the public ones: the
+   * server's own `cert.pem`, or its CA's. The certificate must also be made
+   * out to the name connected to.
+   */
   ca?: string;
   /**
    * The SHA-256 fingerprint of the server's certificate: trusted whatever
@@ -152,71 +156,88 @@ export function looksLikeTls(bytes: Uint8Array): boolean {
     bytes[2]! <= 0x04;
 }
 
-/** What node's certificate checks report, by our failure codes. */
-const VERIFY_CODES: Record<string, TlsFailure> = {
-  ERR_TLS_CERT_ALTNAME_INVALID: "name",
-  CERT_HAS_EXPIRED: "expired",
-  CERT_NOT_YET_VALID: "expired",
-};
-
-/** Node's reasons for distrust, in words. */
-const DISTRUST: Record<string, string> = {
-  DEPTH_ZERO_SELF_SIGNED_CERT: "it is self-signed",
-  SELF_SIGNED_CERT_IN_CHAIN: "its chain ends in a self-signed certificate not trusted here",
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "its issuer is not trusted here",
-  UNABLE_TO_GET_ISSUER_CERT: "its issuer is not trusted here",
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "its issuer is not trusted here",
-};
-
 /**
  * Checks the server of a TLS socket whose handshake has just completed,
- * before anything is sent: its certificate must have the pinned
- * fingerprint, or else chain to a trusted root and be made out to `host`.
+ * before anything is sent: its certificate must have the pinned fingerprint.
  *
  * @param socket the socket, handshake done
- * @param host the name or address connected to
  * @param where `host:port`, for messages
- * @param trust the pinned fingerprint or the root to trust
- * @param checkServerIdentity node:tls's name check
+ * @param fingerprint the pinned fingerprint
  * @returns the refusal, or undefined when the server passed
  */
-export function checkPeer(
+export function checkPinned(
   socket: TLSSocket,
-  host: string,
   where: string,
-  trust: TlsTrust,
-  checkServerIdentity: typeof import("node:tls").checkServerIdentity,
+  fingerprint: string,
 ): TlsError | undefined {
-  const certificate = socket.getPeerCertificate();
-  const fingerprint = certificate.raw ? fingerprintOf(certificate.raw) : "";
-  const details = { fingerprint };
-  if (trust.fingerprint !== undefined) {
-    const pinned = parseFingerprint(trust.fingerprint);
-    if (pinned !== undefined && fingerprint === pinned) return undefined;
+  const raw = socket.getPeerCertificate().raw;
+  const shown = raw ? fingerprintOf(raw) : "none";
+  const pinned = parseFingerprint(fingerprint);
+  if (pinned !== undefined && shown === pinned) return undefined;
+  return new TlsError(
+    "fingerprint",
+    where,
+    `The certificate of ${where} has SHA-256 fingerprint ${shown}, not the expected ` +
+      (pinned ?? `'${fingerprint}'`),
+    { fingerprint: shown },
+  );
+}
+
+/**
+ * What a failed TLS handshake (Deno's own TLS) means: a certificate refused,
+ * and why, or a server that does not speak TLS. Other errors pass unchanged.
+ *
+ * @param error what the handshake threw
+ * @param where `host:port`
+ * @param host the name connected to
+ * @param trust what was trusted
+ * @returns the error to throw
+ */
+export function handshakeError(
+  error: unknown,
+  where: string,
+  host: string,
+  trust: TlsTrust,
+): unknown {
+  if (!(error instanceof Error)) return error;
+  const cause = { cause: error };
+  const refused = /invalid peer certificate: (.*)$/.exec(error.message)?.[1];
+  if (error instanceof Deno.errors.InvalidData && refused !== undefined) {
+    if (/not valid for name|NotValidForName/i.test(refused)) {
+      return new TlsError(
+        "name",
+        where,
+        `The certificate of ${where} is not made out to '${host}'`,
+        cause,
+      );
+    }
+    if (/Expired|NotValidYet/i.test(refused)) {
+      return new TlsError(
+        "expired",
+        where,
+        `The certificate of ${where} has expired or is not valid yet`,
+        cause,
+      );
+    }
+    const why = /CaUsedAsEndEntity/.test(refused)
+      ? "it is a CA's certificate, which a server may not use as its own (it needs CA:FALSE)"
+      : trust.ca !== undefined
+      ? "it is not the certificate given, nor signed by it"
+      : "its issuer is not a public authority trusted here (it may be one the server made itself)";
     return new TlsError(
-      "fingerprint",
+      "untrusted",
       where,
-      `The certificate of ${where} has SHA-256 fingerprint ${fingerprint}, not the expected ` +
-        (pinned ?? `'${trust.fingerprint}'`),
-      details,
+      `The certificate of ${where} is not trusted: ${why}`,
+      cause,
     );
   }
-  const failure = socket.authorized
-    ? undefined
-    : socket.authorizationError?.toString() ?? "UNABLE_TO_VERIFY";
-  // Node compares the name too; ask again rather than rely on it.
-  const nameError = checkServerIdentity(host, certificate);
-  if (failure === undefined && nameError === undefined) return undefined;
-  const code = failure === undefined ? "name" : VERIFY_CODES[failure] ?? "untrusted";
-  const message = code === "name"
-    ? `The certificate of ${where} is not made out to '${host}'`
-    : code === "expired"
-    ? `The certificate of ${where} has expired or is not valid yet`
-    : `The certificate of ${where} is not trusted: ` +
-      (trust.ca !== undefined && failure! in DISTRUST
-        ? "it is not the certificate given, nor signed by it"
-        : DISTRUST[failure!] ?? failure);
-  return new TlsError(code, where, message, details);
+  if (
+    error instanceof Deno.errors.UnexpectedEof || error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.InvalidData
+  ) {
+    return new TlsError("not-tls", where, `The server at ${where} does not speak TLS`, cause);
+  }
+  return error;
 }
 
 /** Bytes read ahead of the reader before the socket is paused. */
