@@ -95,6 +95,9 @@ Deno.test(
       assert.deepEqual(namesIn(down), [], "nothing was downloaded, no partial file");
       const refusals = server.lines.filter((l) => l.reason === "unauthorized");
       assert.equal(refusals.length, 6, JSON.stringify(server.lines));
+      const logged = server.lines.filter((l) => l.event === "auth-failed");
+      assert.deepEqual(logged.map((l) => l.failures), [1, 2, 3], "each wrong password is logged");
+      assert.ok(logged.every((l) => l.address === "127.0.0.1"));
       // The right password works, from the environment too.
       const good = await runClient(["127.0.0.1", port, "get", "secret.txt", ...trust], {
         cwd: down,
