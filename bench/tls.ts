@@ -119,7 +119,7 @@ export function tlsSection(
         ],
         ...(pinned
           ? [[
-            "privateshare get, TLS, fingerprint pinned (node:tls)",
+            "privateshare get, TLS, first contact by --fingerprint (node:tls)",
             seconds(pinned),
             rate(pinned),
             num(ratio(pinned)),
@@ -140,9 +140,9 @@ export function tlsSection(
       ],
     ),
     "The server runs with `--cert` and `--key`, the client with `--ca` (the same ECDSA P-256 " +
-    "certificate; Deno's own TLS), or `--fingerprint` for the pinned row (node:tls, which " +
-    "shows the server's certificate; a server remembered in the known-servers file is pinned " +
-    "the same way); socat with `OPENSSL-LISTEN:...,cert=,key=` and `OPENSSL:...,cafile=`. " +
+    "certificate; Deno's own TLS), or `--fingerprint` for the first-contact row (node:tls, " +
+    "the only TLS in Deno that shows the server's certificate; later runs check the remembered " +
+    "certificate with Deno's own TLS); socat with `OPENSSL-LISTEN:...,cert=,key=` and `OPENSSL:...,cafile=`. " +
     "CPU is user + kernel seconds, medians. privateshare also hashes with SHA-256 on both ends " +
     "and fdatasyncs; socat does neither.\n",
   ];

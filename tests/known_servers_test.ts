@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  findKnownServer,
   forgetServer,
   lookupKnownServer,
   rememberServer,
@@ -68,12 +69,29 @@ Deno.test(
       );
       assert.equal(await lookupKnownServer(file, "localhost", server.port), cert.fingerprint);
 
+      // The certificate itself is kept, as ssh keeps a host key.
+      const line = (await Deno.readTextFile(file)).split("\n").find((l) =>
+        l.startsWith(`localhost:${port} `)
+      )!;
+      assert.equal(line.split(" ").length, 3, line);
+      assert.equal(
+        (await findKnownServer(file, "localhost", server.port))?.certificate !== undefined,
+        true,
+      );
+
       const later = await client(["list"]);
       assert.equal(later.code, 0, later.stderr);
       assert.match(later.stdout, /a\.txt/);
       assert.equal(later.stderr, "", "nothing more to say");
 
-      // The server's certificate "changes": the file now remembers another one.
+      // The server's certificate "changes": the file now remembers another
+      // one, with the certificate itself, and then with its fingerprint only.
+      const stranger = await makeCertificate(local.path, ["localhost"], "stranger-");
+      await rememberServer(file, "localhost", server.port, stranger.fingerprint, stranger.cert);
+      const swapped = await client(["list"]);
+      assert.equal(swapped.code, 8, swapped.stderr);
+      assert.ok(swapped.stderr.includes(stranger.fingerprint), swapped.stderr);
+      assert.ok(swapped.stderr.includes(cert.fingerprint), swapped.stderr);
       await rememberServer(file, "localhost", server.port, FP_A);
       const before = server.lines.length;
       await Deno.writeTextFile(join(local.path, "b.txt"), "more");

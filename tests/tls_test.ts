@@ -6,7 +6,8 @@ import { checkServerIdentity } from "node:tls";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { get, list, parseFingerprint, put, startServer } from "../lib/mod.ts";
-import { looksLikeTls } from "../lib/net/tls.ts";
+import { looksLikeTls, type TlsError, TlsSocketConn } from "../lib/net/tls.ts";
+import { connect } from "../lib/net/socket.ts";
 import { namesIn, sameBytes, startRelay, tempDir, until, writeRandomFile } from "./helpers.ts";
 import { makeCertificate, withDeadline } from "./security_helpers.ts";
 
@@ -133,5 +134,45 @@ Deno.test(
     } finally {
       await relay.close();
     }
+  }),
+);
+
+Deno.test(
+  "a pin whose certificate is known is checked by Deno's own TLS, and refuses another certificate",
+  withDeadline(30_000, async () => {
+    await using served = await tempDir();
+    await using local = await tempDir();
+    const cert = await makeCertificate(local.path);
+    const stranger = await makeCertificate(local.path, ["localhost"], "stranger-");
+    await using server = startServer({
+      root: served.path,
+      port: 0,
+      host: "127.0.0.1",
+      idleTimeoutMs: 0,
+      tls: { cert: cert.cert, key: cert.key },
+    });
+    const port = server.addr.port;
+    const conn = await connect("127.0.0.1", port, 10_000, undefined, {
+      fingerprint: cert.fingerprint,
+      certificate: cert.cert,
+    });
+    assert.ok(!(conn instanceof TlsSocketConn), "Deno's own TLS, not node's");
+    conn.close();
+    // Without the certificate, node:tls checks the pin.
+    const pinned = await connect("127.0.0.1", port, 10_000, undefined, {
+      fingerprint: cert.fingerprint,
+    });
+    assert.ok(pinned instanceof TlsSocketConn);
+    assert.equal(pinned.fingerprint, cert.fingerprint);
+    pinned.close();
+    await assert.rejects(
+      connect("127.0.0.1", port, 10_000, undefined, {
+        fingerprint: stranger.fingerprint,
+        certificate: stranger.cert,
+      }),
+      (error: TlsError) =>
+        error.code === "fingerprint" && error.message.includes(cert.fingerprint) &&
+        error.message.includes(stranger.fingerprint),
+    );
   }),
 );

@@ -5,14 +5,15 @@
  * address needs no flag, speaks TLS, and is refused when the certificate
  * has changed.
  *
- * One line per server, `HOST:PORT FINGERPRINT` (`[::1]:3650` for IPv6);
- * `#` starts a comment.
+ * One line per server, `HOST:PORT FINGERPRINT [CERTIFICATE]` (`[::1]:3650`
+ * for IPv6), the certificate in base64 DER when known, as ssh keeps a host's
+ * key; `#` starts a comment.
  *
  * @module
  */
 
 import { dirname, join } from "node:path";
-import { parseFingerprint } from "../net/tls.ts";
+import { fingerprintOf, parseFingerprint, pemCertificates } from "../net/tls.ts";
 import { userConfigDir } from "../net/user_config.ts";
 
 const HEADER = "# privateshare known servers: HOST:PORT and the SHA-256 fingerprint of its " +
@@ -42,6 +43,14 @@ export function serverKey(host: string, port: number): string {
   return name.includes(":") ? `[${name}]:${port}` : `${name}:${port}`;
 }
 
+/** A remembered server. */
+export interface KnownServer {
+  /** The SHA-256 fingerprint of its certificate. */
+  fingerprint: string;
+  /** The certificate itself (PEM), when remembered; its fingerprint is checked. */
+  certificate?: string;
+}
+
 /**
  * Looks a server up. A file that is missing, or that may not be read
  * (no permission), knows no server.
@@ -49,23 +58,51 @@ export function serverKey(host: string, port: number): string {
  * @param file the known-servers file
  * @param host host name or address
  * @param port port
- * @returns the remembered fingerprint, or undefined
+ * @returns the remembered fingerprint, and certificate when remembered, or undefined
+ */
+export async function findKnownServer(
+  file: string,
+  host: string,
+  port: number,
+): Promise<KnownServer | undefined> {
+  const text = await readKnown(file);
+  const key = serverKey(host, port);
+  for (const line of text.split("\n")) {
+    const [address, fingerprint, der] = line.trim().split(/\s+/);
+    const parsed = address === key && fingerprint !== undefined
+      ? parseFingerprint(fingerprint)
+      : undefined;
+    if (parsed === undefined) continue;
+    const certificate = der === undefined ? undefined : derPem(der);
+    const matches = certificate !== undefined &&
+      fingerprintOf(pemCertificates(certificate)[0]!) === parsed;
+    return matches ? { fingerprint: parsed, certificate } : { fingerprint: parsed };
+  }
+  return undefined;
+}
+
+/**
+ * Looks up the fingerprint remembered for a server.
+ *
+ * @param file the known-servers file
+ * @param host host name or address
+ * @param port port
+ * @returns the fingerprint, or undefined
  */
 export async function lookupKnownServer(
   file: string,
   host: string,
   port: number,
 ): Promise<string | undefined> {
-  const text = await readKnown(file);
-  const key = serverKey(host, port);
-  for (const line of text.split("\n")) {
-    const [address, fingerprint] = line.trim().split(/\s+/);
-    if (address === key && fingerprint !== undefined) {
-      const parsed = parseFingerprint(fingerprint);
-      if (parsed) return parsed;
-    }
-  }
-  return undefined;
+  return (await findKnownServer(file, host, port))?.fingerprint;
+}
+
+/** A PEM certificate from base64 DER, or undefined when it is not base64 of one. */
+function derPem(base64: string): string | undefined {
+  if (!/^[A-Za-z0-9+/]+=*$/.test(base64)) return undefined;
+  const pem = `-----BEGIN CERTIFICATE-----\n${base64.match(/.{1,64}/g)!.join("\n")}\n` +
+    "-----END CERTIFICATE-----\n";
+  return pemCertificates(pem).length === 1 ? pem : undefined;
 }
 
 /**
@@ -77,6 +114,7 @@ export async function lookupKnownServer(
  * @param host host name or address
  * @param port port
  * @param fingerprint the SHA-256 fingerprint of its certificate
+ * @param certificate the certificate (PEM), kept when its fingerprint is `fingerprint`
  * @throws {Deno.errors.NotCapable} when writing the file is not permitted
  */
 export async function rememberServer(
@@ -84,13 +122,17 @@ export async function rememberServer(
   host: string,
   port: number,
   fingerprint: string,
+  certificate?: string,
 ): Promise<void> {
   const key = serverKey(host, port);
   const lines = (await readKnown(file) || HEADER).split("\n").filter((line) =>
     line.trim().split(/\s+/)[0] !== key
   );
   if (lines.at(-1) === "") lines.pop();
-  lines.push(`${key} ${parseFingerprint(fingerprint) ?? fingerprint}`);
+  const pinned = parseFingerprint(fingerprint) ?? fingerprint;
+  const der = certificate === undefined ? undefined : pemCertificates(certificate)[0];
+  const blob = der && fingerprintOf(der) === pinned ? ` ${btoa(String.fromCharCode(...der))}` : "";
+  lines.push(`${key} ${pinned}${blob}`);
   await writeKnown(file, lines.join("\n") + "\n");
 }
 

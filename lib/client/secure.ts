@@ -13,8 +13,10 @@ import { CancelError } from "../protocol/errors.ts";
 import { connect } from "../net/socket.ts";
 import { X509Certificate } from "node:crypto";
 import {
+  derToPem,
   fingerprintOf,
   looksLikeTls,
+  parseFingerprint,
   pemCertificates,
   TlsError,
   TlsSocketConn,
@@ -23,7 +25,12 @@ import {
 import { Wire } from "../net/wire.ts";
 import { attachPassword } from "../exchange/auth.ts";
 import { ClientError } from "./errors.ts";
-import { knownServersAllowed, lookupKnownServer, rememberServer } from "./known_servers.ts";
+import {
+  findKnownServer,
+  type KnownServer,
+  knownServersAllowed,
+  rememberServer,
+} from "./known_servers.ts";
 
 /** The security options of {@link ConnectOptions}. */
 export interface SecurityOptions {
@@ -88,9 +95,14 @@ export async function openWire(
   signal?: AbortSignal,
 ): Promise<Wire> {
   const { host, port, knownServers: file } = options;
-  const known = file === undefined ? undefined : await lookupKnownServer(file, host, port);
+  const known = file === undefined ? undefined : await findKnownServer(file, host, port);
   const explicit = options.tls?.ca !== undefined || options.tls?.fingerprint !== undefined;
-  const trust = explicit ? options.tls : known !== undefined ? { fingerprint: known } : options.tls;
+  let trust = explicit ? options.tls : known ? { fingerprint: known.fingerprint } : options.tls;
+  // The remembered certificate lets Deno's own TLS check the pin.
+  const pinned = trust?.fingerprint === undefined ? undefined : parseFingerprint(trust.fingerprint);
+  if (pinned !== undefined && pinned === known?.fingerprint && known.certificate) {
+    trust = { fingerprint: pinned, certificate: known.certificate };
+  }
   const fromFile = !explicit && known !== undefined ? file : undefined;
   if (options.password !== undefined && trust === undefined) {
     throw new ClientError(
@@ -104,7 +116,7 @@ export async function openWire(
     conn = await connect(host, port, timeoutMs, signal, trust);
   } catch (error) {
     if (!(error instanceof TlsError)) throw error;
-    throw refusal(error, known, fromFile);
+    throw refusal(error, known?.fingerprint, fromFile);
   }
   const wire = new Wire(conn);
   opened.set(wire, {
@@ -113,61 +125,76 @@ export async function openWire(
     ...(fromFile ? { knownFile: fromFile } : {}),
   });
   if (options.password !== undefined) attachPassword(wire, options.password);
-  if (explicit && file !== undefined) {
-    // Pinned, the server showed its certificate; trusted through `ca`, it is
-    // the certificate given when that is one server's own (not a CA's).
-    const fingerprint = conn instanceof TlsSocketConn
-      ? conn.fingerprint
-      : ownCertificate(trust!.ca!);
-    const note = { where: `${host}:${port}`, file };
-    if (fingerprint === undefined) {
-      options.onRemember?.({
-        ...note,
-        failure: "the certificate given is a CA's, not the server's own",
-      });
-    } else {
-      await remember(file, host, port, fingerprint, known, options.onRemember);
+  if (file !== undefined && trust !== undefined && (explicit || known)) {
+    const where = `${host}:${port}`;
+    const learned = learn(conn, trust);
+    if (learned === "ca" && explicit) {
+      const failure = "the certificate given is a CA's, not the server's own";
+      options.onRemember?.({ where, file, failure });
+    } else if (learned !== "ca" && learned !== undefined) {
+      await remember(file, host, port, learned, known, options.onRemember);
     }
   }
   return wire;
 }
 
-/** The fingerprint of the one certificate in `pem`, when it is not a CA's. */
-function ownCertificate(pem: string): string | undefined {
-  const ders = pemCertificates(pem);
-  if (ders.length !== 1 || new X509Certificate(ders[0]!).ca) return undefined;
-  return fingerprintOf(ders[0]!);
+/**
+ * What a connection tells of the server's certificate: shown on a pinned
+ * connection, or the one certificate given when it is a server's own (not
+ * a CA's, which vouches for others).
+ */
+function learn(conn: Deno.Conn, trust: TlsTrust): KnownServer | "ca" | undefined {
+  if (conn instanceof TlsSocketConn) {
+    return {
+      fingerprint: conn.fingerprint,
+      ...(conn.certificate ? { certificate: derToPem(conn.certificate) } : {}),
+    };
+  }
+  if (trust.fingerprint !== undefined && trust.certificate !== undefined) {
+    return { fingerprint: trust.fingerprint, certificate: trust.certificate };
+  }
+  if (trust.ca === undefined) return undefined;
+  const ders = pemCertificates(trust.ca);
+  if (ders.length !== 1 || new X509Certificate(ders[0]!).ca) return "ca";
+  return { fingerprint: fingerprintOf(ders[0]!), certificate: derToPem(ders[0]!) };
 }
 
+/**
+ * Remembers what was learned of a server: said aloud when it is new or
+ * replaces another certificate, quietly when it only adds the certificate
+ * to a fingerprint already remembered.
+ */
 async function remember(
   file: string,
   host: string,
   port: number,
-  fingerprint: string,
-  known: string | undefined,
+  learned: KnownServer,
+  known: KnownServer | undefined,
   onRemember: SecurityOptions["onRemember"],
 ): Promise<void> {
-  if (known === fingerprint) return;
+  const same = known?.fingerprint === learned.fingerprint;
+  if (same && (known?.certificate || !learned.certificate)) return;
   const note: RememberNote = {
     where: `${host}:${port}`,
-    fingerprint,
+    fingerprint: learned.fingerprint,
     file,
-    ...(known ? { previous: known } : {}),
+    ...(known && !same ? { previous: known.fingerprint } : {}),
   };
+  const say = same ? undefined : onRemember;
   if (!knownServersAllowed(file, "write")) {
-    onRemember?.({ ...note, failure: "no permission to write it" });
+    say?.({ ...note, failure: "no permission to write it" });
     return;
   }
   try {
-    await rememberServer(file, host, port, fingerprint);
+    await rememberServer(file, host, port, learned.fingerprint, learned.certificate);
   } catch (error) {
     if (!(error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotFound)) {
       throw error;
     }
-    onRemember?.({ ...note, failure: error.message });
+    say?.({ ...note, failure: error.message });
     return;
   }
-  onRemember?.(note);
+  say?.(note);
 }
 
 /** The ClientError for a server whose certificate was refused, or that does not speak TLS. */

@@ -11,6 +11,7 @@ import type { TLSSocket } from "node:tls";
 import {
   checkPinned,
   handshakeError,
+  pinnedName,
   TlsError,
   type TlsServerKeys,
   TlsSocketConn,
@@ -137,6 +138,16 @@ export async function connect(
   tls?: TlsTrust,
 ): Promise<Deno.Conn> {
   if (tls?.fingerprint !== undefined) {
+    const name = pinnedName(tls);
+    if (name !== undefined) {
+      const tcp = await connect(host, port, timeoutMs, signal);
+      try {
+        return await startTls(tcp, host, port, timeoutMs, { ca: tls.certificate! }, signal, name);
+      } catch (error) {
+        // A refused certificate is reported as node:tls sees it, with the fingerprint shown.
+        if (!(error instanceof TlsError) || error.code === "not-tls") throw error;
+      }
+    }
     return await connectPinned(host, port, timeoutMs, tls.fingerprint, signal);
   }
   if (tls) {
@@ -179,8 +190,9 @@ export async function connect(
 
 /**
  * Starts TLS on a TCP connection, with Deno's own TLS: the certificate must
- * chain to `ca` (or a public root) and be made out to `host`. The handshake
- * completes, or fails, before the connection is handed over.
+ * chain to `ca` (or a public root) and be made out to `name` (the host,
+ * unless a pin is checked). The handshake completes, or fails, before the
+ * connection is handed over.
  */
 async function startTls(
   tcp: Deno.Conn,
@@ -189,10 +201,11 @@ async function startTls(
   timeoutMs: number,
   trust: TlsTrust,
   signal?: AbortSignal,
+  name = host,
 ): Promise<Deno.Conn> {
   const where = `${host}:${port}`;
   const conn = await Deno.startTls(tcp as Deno.TcpConn, {
-    hostname: host,
+    hostname: name,
     ...(trust.ca !== undefined ? { caCerts: [trust.ca] } : {}),
   });
   let timedOut = false;
