@@ -19,9 +19,9 @@ import {
   parseFingerprint,
   pemCertificates,
   TlsError,
-  TlsSocketConn,
   type TlsTrust,
 } from "../net/tls.ts";
+import { TlsSocketConn } from "../net/tls_socket.ts";
 import { Wire } from "../net/wire.ts";
 import { attachPassword } from "../exchange/auth.ts";
 import { ClientError } from "./errors.ts";
@@ -69,8 +69,6 @@ export interface RememberNote {
 interface Opened {
   tls: boolean;
   password: boolean;
-  /** The known-servers file, when the trust came from it. */
-  knownFile?: string;
 }
 
 const opened = new WeakMap<Wire, Opened>();
@@ -122,7 +120,6 @@ export async function openWire(
   opened.set(wire, {
     tls: trust !== undefined,
     password: options.password !== undefined,
-    ...(fromFile ? { knownFile: fromFile } : {}),
   });
   if (options.password !== undefined) attachPassword(wire, options.password);
   if (file !== undefined && trust !== undefined && (explicit || known)) {

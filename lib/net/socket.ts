@@ -8,15 +8,8 @@
 
 import { isIP } from "node:net";
 import type { TLSSocket } from "node:tls";
-import {
-  checkPinned,
-  handshakeError,
-  pinnedName,
-  TlsError,
-  type TlsServerKeys,
-  TlsSocketConn,
-  type TlsTrust,
-} from "./tls.ts";
+import { handshakeError, pinnedName, TlsError, type TlsServerKeys, type TlsTrust } from "./tls.ts";
+import { checkPinned, TlsSocketConn } from "./tls_socket.ts";
 
 /** Why a server could not listen. */
 export type ListenFailure = "in-use" | "privileged" | "address" | "tls";
