@@ -235,8 +235,18 @@ async function ownCertificate(
   try {
     own = await ensureCertificate(dir, [...auto, ...names]);
   } catch (error) {
-    if (!(error instanceof CertificateError)) throw error;
-    throw new UsageError(error.message, false);
+    if (error instanceof CertificateError) throw new UsageError(error.message, false);
+    if (
+      error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotADirectory ||
+      error instanceof Deno.errors.AlreadyExists
+    ) {
+      throw new UsageError(
+        `Cannot keep the TLS certificate in '${dir}' (${error.message}): give --tls-dir a ` +
+          "folder you can write",
+        false,
+      );
+    }
+    throw error;
   }
   const missing = own.missing.filter((name) => names.includes(name));
   if (missing.length > 0) {
