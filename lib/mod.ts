@@ -79,7 +79,9 @@ export { SecurityError, type ServerSecurityOptions, type TlsFiles } from "./serv
 export { AUTH_LIMITS, type AuthLimits, type GuardEvent } from "./server/guard.ts";
 export {
   defaultKnownServersFile,
+  findKnownServer,
   forgetServer,
+  type KnownServer,
   lookupKnownServer,
   rememberServer,
   serverKey,
