@@ -42,6 +42,7 @@ import {
 } from "./report.ts";
 import { MiB, num } from "./stats.ts";
 import { ROOT } from "../tests/helpers.ts";
+import { benchCertificate, type BenchTls, clientTlsArgs, serverTlsArgs } from "./tls.ts";
 
 const USAGE = "Usage: deno task bench [--size-mib N] [--runs N] [--memory-4g] [--only LIST] " +
   "(--help for more)";
@@ -59,8 +60,9 @@ Options:
   --small-seconds S     how long each small-operation loop runs (default 3)
   --socat-buffers LIST  socat -b sizes in bytes to try; the fastest is used
                         (default 1048576,4194304,33554432)
-  --only LIST           cases to run, of transfer,concurrent,small,memory
-                        (default transfer,concurrent,small)
+  --only LIST           cases to run, of transfer,tls,concurrent,small,memory
+                        (default transfer,tls,concurrent,small; tls: put and get over
+                        TLS against socat's OpenSSL addresses, the same certificate)
   --memory-4g           also compare peak memory for 1 GiB and 4 GiB transfers
                         (the memory case; about 12 GiB of disk for a while)
   --output PATH         where the Markdown report goes (default bench/RESULTS.md)
@@ -81,10 +83,10 @@ const DIRS = {
   concurrent: join(DATA, "concurrent"),
 };
 const TMPFS = "/dev/shm";
-const CASES = ["transfer", "concurrent", "small", "memory"] as const;
+const CASES = ["transfer", "tls", "concurrent", "small", "memory"] as const;
 type CaseName = typeof CASES[number];
 /** The 4 GiB memory check takes minutes and 12 GiB of disk: only on request. */
-const DEFAULT_CASES: readonly CaseName[] = ["transfer", "concurrent", "small"];
+const DEFAULT_CASES: readonly CaseName[] = ["transfer", "tls", "concurrent", "small"];
 
 /** The benchmark's settings, from the command line. */
 interface Options {
@@ -177,13 +179,14 @@ function progress(message: string): void {
 // --- whole transfers ---------------------------------------------------------
 
 /** Puts `src` into a fresh server's empty folder and checks what it stored. */
-async function measurePut(src: string, sha: string): Promise<PsSample> {
+async function measurePut(src: string, sha: string, tls?: BenchTls): Promise<PsSample> {
   await emptyDir(DIRS.served);
   await syncDisks();
   const sample = await withServer(
     DIRS.served,
     "put",
-    (port) => runClient([HOST, String(port), "put", src, "--quiet"]),
+    (port) => runClient([HOST, String(port), "put", src, "--quiet", ...clientTlsArgs(tls)]),
+    tls,
   );
   const stored = join(DIRS.served, basename(src));
   if (await sha256File(stored) !== sha) throw new Error(`The stored copy of ${src} differs`);
@@ -192,7 +195,12 @@ async function measurePut(src: string, sha: string): Promise<PsSample> {
 }
 
 /** Gets a file from a fresh server (a hard link of `src`) and checks the download. */
-async function measureGet(src: string, sha: string): Promise<PsSample> {
+async function measureGet(
+  src: string,
+  sha: string,
+  tls?: BenchTls,
+  pinned = false,
+): Promise<PsSample> {
   await emptyDir(DIRS.served);
   await emptyDir(DIRS.downloads);
   const name = basename(src);
@@ -203,7 +211,18 @@ async function measureGet(src: string, sha: string): Promise<PsSample> {
   const sample = await withServer(
     DIRS.served,
     "get",
-    (port) => runClient([HOST, String(port), "get", name, "--output", output, "--quiet"]),
+    (port) =>
+      runClient([
+        HOST,
+        String(port),
+        "get",
+        name,
+        "--output",
+        output,
+        "--quiet",
+        ...clientTlsArgs(tls, pinned),
+      ]),
+    tls,
   );
   if (await sha256File(output) !== sha) throw new Error(`The downloaded copy of ${src} differs`);
   await emptyDir(DIRS.downloads);
@@ -219,8 +238,9 @@ async function withServer(
   root: string,
   op: string,
   client: (port: number) => Promise<ClientRun>,
+  tls?: BenchTls,
 ): Promise<PsSample> {
-  const server = await startServer(root);
+  const server = await startServer(root, { args: serverTlsArgs(tls) });
   try {
     const before = readCpu(server.pid)!;
     const run = await client(server.port);
@@ -252,11 +272,16 @@ function cpuDelta(before: CpuTimes, after: CpuTimes): CpuTimes {
 }
 
 /** Moves `src` with socat into the socat folder and checks the copy. */
-async function measureSocat(src: string, sha: string, buffer: number): Promise<SocatSample> {
+async function measureSocat(
+  src: string,
+  sha: string,
+  buffer: number,
+  tls?: BenchTls,
+): Promise<SocatSample> {
   await emptyDir(DIRS.socat);
   await syncDisks();
   const dest = join(DIRS.socat, basename(src));
-  const run = await runSocat(src, dest, buffer);
+  const run = await runSocat(src, dest, buffer, tls);
   if (await sha256File(dest) !== sha) throw new Error(`socat's copy of ${src} differs`);
   await emptyDir(DIRS.socat);
   return run;
@@ -290,7 +315,9 @@ async function transferCase(
   sizeBytes: number,
   runs: number,
   socatBuffer: number | undefined,
+  tls?: BenchTls,
 ): Promise<TransferResults> {
+  const label = tls ? "TLS " : "";
   const results: TransferResults = { sizeBytes, put: [], get: [], socat: [], startup: [] };
   const kinds = socatBuffer === undefined ? ["put", "get"] : ["put", "socat", "get"];
   for (let run = 0; run < runs; run++) {
@@ -299,25 +326,25 @@ async function transferCase(
     const order = kinds.map((_, i) => kinds[(i + run) % kinds.length]!);
     for (const kind of order) {
       if (kind === "put") {
-        const sample = await measurePut(src, sha);
+        const sample = await measurePut(src, sha, tls);
         results.put.push(sample);
-        progress(`run ${run + 1}/${runs} put: ${num(sample.ms / 1000)} s`);
+        progress(`run ${run + 1}/${runs} ${label}put: ${num(sample.ms / 1000)} s`);
       } else if (kind === "get") {
-        const sample = await measureGet(src, sha);
+        const sample = await measureGet(src, sha, tls);
         results.get.push(sample);
-        progress(`run ${run + 1}/${runs} get: ${num(sample.ms / 1000)} s`);
+        progress(`run ${run + 1}/${runs} ${label}get: ${num(sample.ms / 1000)} s`);
       } else {
-        const sample = await measureSocat(src, sha, socatBuffer!);
+        const sample = await measureSocat(src, sha, socatBuffer!, tls);
         results.socat.push(sample);
         progress(
-          `run ${run + 1}/${runs} socat: ${num(sample.ms / 1000)} s ` +
+          `run ${run + 1}/${runs} ${label}socat: ${num(sample.ms / 1000)} s ` +
             `(+ fdatasync ${num(sample.syncMs / 1000)} s)`,
         );
       }
     }
   }
   // The fixed cost in every CLI transfer: starting Deno and loading client.ts.
-  for (let i = 0; i < 5; i++) results.startup.push(await runClient(["--version"]));
+  if (!tls) { for (let i = 0; i < 5; i++) results.startup.push(await runClient(["--version"])); }
   return results;
 }
 
@@ -608,6 +635,29 @@ async function main(args: string[]): Promise<number> {
       progress(`socat baseline uses -b ${buffer}`);
     }
     input.transfer = await transferCase(src, sha, size, options.runs, buffer);
+  }
+
+  if (options.only.has("tls")) {
+    const size = options.sizeMiB * MiB;
+    const src = join(DATA, `source-${options.sizeMiB}MiB.bin`);
+    await ensureRandomFile(src, size);
+    const sha = await sha256File(src);
+    const tls = await benchCertificate(join(DATA, "tls"));
+    progress(`TLS with ${tls.certFile}`);
+    input.tls = await transferCase(
+      src,
+      sha,
+      size,
+      options.runs,
+      input.calibration?.buffer ?? (socat ? options.socatBuffers[0] : undefined),
+      tls,
+    );
+    input.tlsPinnedGet = [];
+    for (let run = 0; run < options.runs; run++) {
+      const sample = await measureGet(src, sha, tls, true);
+      input.tlsPinnedGet.push(sample);
+      progress(`run ${run + 1}/${options.runs} TLS get, pinned: ${num(sample.ms / 1000)} s`);
+    }
   }
 
   if (options.only.has("concurrent")) {

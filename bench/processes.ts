@@ -252,16 +252,16 @@ export interface BenchServer {
  * serving `root`, and waits until it listens.
  *
  * @param root the folder to serve
- * @param options `record: false` to keep no log lines after "listening"
+ * @param options `record: false` to keep no log lines after "listening"; more server flags
  * @returns the running server
  */
 export async function startServer(
   root: string,
-  options: { record?: boolean } = {},
+  options: { record?: boolean; args?: string[] } = {},
 ): Promise<BenchServer> {
   const server: TestServer = await startTestServer({
     root,
-    args: ["--idle-timeout", "0"],
+    args: ["--idle-timeout", "0", ...(options.args ?? [])],
     record: options.record ?? true,
     onSpawn: track,
   });
@@ -312,6 +312,7 @@ export async function socatVersion(): Promise<string | undefined> {
  * @param src the file to send
  * @param dest where the receiver writes it
  * @param bufferBytes socat's `-b` block size, on both ends
+ * @param tls a certificate and key for OpenSSL addresses (the sender trusts the certificate)
  * @returns the times and usage of both ends, and the time to fdatasync
  *   `dest` afterwards (what privateshare does before it reports done)
  */
@@ -319,8 +320,9 @@ export async function runSocat(
   src: string,
   dest: string,
   bufferBytes: number,
+  tls?: { certFile: string; keyFile: string },
 ): Promise<SocatRun> {
-  for (const path of [src, dest]) {
+  for (const path of [src, dest, ...(tls ? [tls.certFile, tls.keyFile] : [])]) {
     // socat's address syntax gives these characters meaning.
     if (/[,:!\s]/.test(path)) throw new Error(`socat cannot take the path '${path}'`);
   }
@@ -329,7 +331,9 @@ export async function runSocat(
     "-b",
     String(bufferBytes),
     "-u",
-    `TCP-LISTEN:${port},bind=${HOST},reuseaddr`,
+    tls
+      ? `OPENSSL-LISTEN:${port},bind=${HOST},reuseaddr,cert=${tls.certFile},key=${tls.keyFile},verify=0`
+      : `TCP-LISTEN:${port},bind=${HOST},reuseaddr`,
     `OPEN:${dest},creat,trunc`,
   ], { stdout: "null" });
   const receiverOut = receiver.output();
@@ -348,7 +352,7 @@ export async function runSocat(
     String(bufferBytes),
     "-u",
     `OPEN:${src}`,
-    `TCP:${HOST}:${port}`,
+    tls ? `OPENSSL:${HOST}:${port},cafile=${tls.certFile}` : `TCP:${HOST}:${port}`,
   ], { stdout: "null" });
   const senderWatch = new Watch(sender.pid);
   const [sent, received] = await Promise.all([sender.output(), receiverOut]);

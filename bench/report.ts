@@ -7,6 +7,7 @@
 
 import type { ClientRun, CpuTimes, Usage } from "./processes.ts";
 import { MiB, num, spread, summarize, type Summary, table } from "./stats.ts";
+import { tlsSection } from "./tls.ts";
 
 /** One measured privateshare transfer. */
 export interface PsSample {
@@ -147,6 +148,10 @@ export interface ReportInput {
   calibration?: { buffer: number; tried: { buffer: number; ms: number[] }[] };
   /** Whole transfers. */
   transfer?: TransferResults;
+  /** Whole transfers over TLS, against socat's OpenSSL addresses. */
+  tls?: TransferResults;
+  /** Gets over TLS with the fingerprint pinned. */
+  tlsPinnedGet?: PsSample[];
   /** Concurrent puts. */
   concurrent?: ConcurrentResults;
   /** Small operations, list first and get second. */
@@ -461,6 +466,12 @@ export function report(input: ReportInput): string {
   }
 
   // The verdicts come first: they are what a reader looks for.
+  if (input.tls) {
+    const section = tlsSection(input.tls, options.runs, input.tlsPinnedGet);
+    out.push(...section.lines);
+    targets.push(...section.targets);
+  }
+
   const summary = targets.length
     ? ["## Targets\n", table(["target", "measured", "met"], targets)]
     : [];

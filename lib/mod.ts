@@ -55,3 +55,35 @@ export {
 export type { Progress } from "./client/ps2.ts";
 export { cancelled, ClientError, type FailureCode, type FailureKind } from "./client/errors.ts";
 export { printable } from "./protocol/printable.ts";
+export {
+  parseFingerprint,
+  TlsError,
+  type TlsFailure,
+  type TlsServerKeys,
+  type TlsTrust,
+} from "./net/tls.ts";
+export {
+  canReadMachineNames,
+  CertificateError,
+  type CertificateInfo,
+  createCertificate,
+  defaultTlsDir,
+  describeCertificate,
+  ensureCertificate,
+  keyReadableByOthers,
+  machineNames,
+  type OwnCertificate,
+  validName,
+} from "./net/certificate.ts";
+export { SecurityError, type ServerSecurityOptions, type TlsFiles } from "./server/security.ts";
+export { AUTH_LIMITS, type AuthLimits, type GuardEvent } from "./server/guard.ts";
+export {
+  defaultKnownServersFile,
+  findKnownServer,
+  forgetServer,
+  type KnownServer,
+  lookupKnownServer,
+  rememberServer,
+  serverKey,
+} from "./client/known_servers.ts";
+export { type RememberNote, type SecurityOptions } from "./client/secure.ts";

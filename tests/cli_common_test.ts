@@ -35,6 +35,7 @@ Deno.test("every kind of client failure exits with the code README documents", (
     corrupt: 5,
     local: 6,
     protocol: 7,
+    untrusted: 8,
     aborted: 130,
   };
   assert.deepEqual(EXIT_FOR, documented);

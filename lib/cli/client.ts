@@ -29,6 +29,14 @@ import {
   UsageError,
 } from "./common.ts";
 import { formatBytes, formatDuration, formatRate, ProgressBar } from "./progress.ts";
+import {
+  CLIENT_FLAGS,
+  CLIENT_HELP,
+  clientSecurity,
+  describeSecurity,
+  rememberLine,
+} from "./security.ts";
+import { promptPassword } from "./password.ts";
 
 const PROGRAM = "privateshare";
 const USAGE = "Usage: client.ts HOST PORT put FILE | get NAME | list [options] (--help for more)";
@@ -52,6 +60,7 @@ Options:
   CLIENT_DEFAULTS.timeoutMs / 1000
 })
   -q, --quiet        no progress bar and no summary line
+${CLIENT_HELP}
   -h, --help         show this help
   -V, --version      show the version
 
@@ -61,7 +70,8 @@ to save into (a trailing slash says it must be one), or a device or FIFO such as
 
 Exit codes: 0 success, 1 unexpected error, 2 bad arguments or missing permission,
 3 refused by the server, 4 connection failed or lost, 5 verification failed,
-6 local file problem, 7 the server speaks another protocol,
+6 local file problem, 7 the server speaks another protocol (or TLS, or not),
+8 the server's certificate was not trusted,
 130 interrupted (Ctrl-C or SIGTERM; run the same command again to resume).
 `;
 
@@ -131,7 +141,7 @@ export function describe(error: ClientError): string {
         ? "Interrupted"
         : "Interrupted: run the same command again to resume";
     default:
-      return error.message;
+      return describeSecurity(error) ?? error.message;
   }
 }
 
@@ -150,6 +160,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
       quiet: { type: "boolean", short: "q" },
       gui: { type: "boolean" },
       "no-open": { type: "boolean" },
+      ...CLIENT_FLAGS,
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "V" },
     },
@@ -196,11 +207,13 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     timeoutMs: parseSeconds("--timeout", values.timeout, CLIENT_DEFAULTS.timeoutMs),
     resume: !values["no-resume"],
     signal,
+    ...await clientSecurity(values),
+    onRemember: (note) => console.error(`${PROGRAM}: ${rememberLine(note)}`),
   };
   const quiet = values.quiet ?? false;
 
   if (op === "list") {
-    const files = await list(options);
+    const files = await askingPassword(options, () => list(options));
     if (values.json) {
       console.log(terminalSafeJson(files));
     } else if (files.length === 0) {
@@ -221,13 +234,17 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
   if (bar) options.onProgress = (p) => bar.update(p);
   let result: TransferResult;
   try {
-    result = op === "put"
-      ? await put(file!, { ...options, ...(values.as !== undefined ? { as: values.as } : {}) })
-      : await get(file!, {
-        ...options,
-        ...(values.output !== undefined ? { output: values.output } : {}),
-        force: values.force ?? false,
-      });
+    result = await askingPassword(
+      options,
+      () =>
+        op === "put"
+          ? put(file!, { ...options, ...(values.as !== undefined ? { as: values.as } : {}) })
+          : get(file!, {
+            ...options,
+            ...(values.output !== undefined ? { output: values.output } : {}),
+            force: values.force ?? false,
+          }),
+    );
   } finally {
     bar?.finish();
   }
@@ -236,6 +253,29 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
   if (result.streamed) console.error(summary(op, result));
   else console.log(summary(op, result));
   return EXIT.ok;
+}
+
+/**
+ * Runs an operation; when the server needs a password that was not given,
+ * or refuses one typed, asks for it at the terminal (three tries) and runs
+ * it again.
+ */
+async function askingPassword<T>(options: TransferOptions, run: () => Promise<T>): Promise<T> {
+  const given = options.password !== undefined;
+  for (let tries = 0;; tries++) {
+    try {
+      return await run();
+    } catch (error) {
+      const code = (error as ClientError).code;
+      const ask = tries < 3 &&
+        (code === "password-needed" || (code === "password-wrong" && !given));
+      if (!(error instanceof ClientError) || !ask || !Deno.stdin.isTerminal()) throw error;
+      if (code === "password-wrong") console.error(`${PROGRAM}: ${error.message}`);
+      const password = await promptPassword(`Password for ${options.host}:${options.port}: `);
+      if (password === undefined) throw error;
+      options.password = password;
+    }
+  }
 }
 
 /**

@@ -25,6 +25,8 @@ export const EXIT = {
   local: 6,
   /** The server does not speak the expected protocol. */
   protocol: 7,
+  /** The server's TLS certificate was not trusted (or changed); nothing was sent. */
+  untrusted: 8,
   /** Cancelled (Ctrl-C): 128 + SIGINT, as shells report it. */
   interrupted: 130,
 } as const;
@@ -38,6 +40,7 @@ export const EXIT_FOR: Record<FailureKind, number> = {
   local: EXIT.local,
   protocol: EXIT.protocol,
   aborted: EXIT.interrupted,
+  untrusted: EXIT.untrusted,
 };
 
 /**

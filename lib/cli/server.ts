@@ -29,10 +29,12 @@ import {
   parseSeconds,
   UsageError,
 } from "./common.ts";
+import { SERVER_FLAGS, SERVER_HELP, serverSecurity } from "./security.ts";
 
 const PROGRAM = "privateshare-server";
 const USAGE = "Usage: server.ts PORT [--root DIR] [--host ADDR] [--read-only] " +
-  "[--idle-timeout SECONDS] [--max-connections N] [--log-format text|json] (--help for more)";
+  "[--idle-timeout SECONDS] [--max-connections N] [--log-format text|json] [--tls] " +
+  "(--help for more)";
 
 const seconds = (ms: number) => ms / 1000;
 
@@ -66,6 +68,7 @@ Options:
   seconds(SERVER_DEFAULTS.graceMs)
 })
   --log-format text|json   log lines for people or for machines (default text)
+${SERVER_HELP}
   -h, --help               show this help
   -V, --version            show the version
 
@@ -106,6 +109,7 @@ async function run(args: string[]): Promise<number> {
       "log-format": { type: "string" },
       gui: { type: "boolean" },
       "no-open": { type: "boolean" },
+      ...SERVER_FLAGS,
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "V" },
     },
@@ -190,6 +194,7 @@ async function run(args: string[]): Promise<number> {
     ? "read-only (--read-only)"
     : "read-only: restart with --allow-write to accept uploads";
 
+  const security = await serverSecurity(values);
   let server: Server;
   let signalName: string | undefined;
   const onEvent = (event: ServerEvent) => {
@@ -209,6 +214,7 @@ async function run(args: string[]): Promise<number> {
           : "No idle shutdown: running until stopped",
         { idleSeconds: seconds(event.idleTimeoutMs) },
       );
+      for (const line of security.lines) log.event(line.event, line.message, line.fields);
     } else if (event.type === "stopping" && signalName !== undefined) {
       log.event(
         "stopping",
@@ -232,13 +238,16 @@ async function run(args: string[]): Promise<number> {
         : "This server is read-only: restart it with --allow-write to accept uploads",
       bufferBytes: SERVER_DEFAULTS.bufferBytes,
       onEvent,
+      ...security.options,
     });
   } catch (error) {
     if (!(error instanceof ListenError)) throw error;
-    throw new UsageError(
-      error.code === "address" ? `${error.message}: check --host` : error.message,
-      false,
-    );
+    const flag = error.code === "address"
+      ? "--host"
+      : error.code === "tls"
+      ? "--cert and --key"
+      : "";
+    throw new UsageError(flag ? `${error.message}: check ${flag}` : error.message, false);
   }
 
   for (const signal of ["SIGINT", "SIGTERM"] as const) {

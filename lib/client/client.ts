@@ -10,8 +10,7 @@
 
 import { basename, dirname } from "node:path";
 import { nameProblem } from "../protocol/names.ts";
-import { connect } from "../net/socket.ts";
-import { Wire } from "../net/wire.ts";
+import type { Wire } from "../net/wire.ts";
 import { type BodySource, newHash, streamSource } from "../transfer/body.ts";
 import { CHUNK_SIZE, ChunkPool } from "../transfer/pool.ts";
 import { getClassic, listClassic, putClassic } from "./classic.ts";
@@ -36,9 +35,10 @@ import {
   putPs2,
   type StepOptions,
 } from "./ps2.ts";
+import { explainFailure, openWire, type SecurityOptions } from "./secure.ts";
 
 /** Where the server is and how to talk to it. */
-export interface ConnectOptions {
+export interface ConnectOptions extends SecurityOptions {
   /** Host name or address. */
   host: string;
   /** Port. */
@@ -292,7 +292,7 @@ async function session<T>(
   const onAbort = () => wire?.close();
   try {
     signal?.throwIfAborted();
-    wire = new Wire(await connect(options.host, options.port, timeoutMs, signal));
+    wire = await openWire(options, timeoutMs, signal);
     wire.setDeadline(timeoutMs);
     signal?.addEventListener("abort", onAbort, { once: true });
     // An abort between connecting and listening for it closes the wire too.
@@ -304,7 +304,7 @@ async function session<T>(
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
   } catch (error) {
-    throw toClientError(error, where, op, signal);
+    throw toClientError(explainFailure(error, wire, where), where, op, signal);
   } finally {
     signal?.removeEventListener("abort", onAbort);
     wire?.close();

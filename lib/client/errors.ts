@@ -19,7 +19,8 @@ export type FailureKind =
   | "corrupt"
   | "local"
   | "protocol"
-  | "aborted";
+  | "aborted"
+  | "untrusted";
 
 /**
  * The failures a caller may want to word itself (the CLI adds the flag that
@@ -36,7 +37,17 @@ export type FailureCode =
   | "in-the-way"
   | "not-privateshare"
   | "restart"
-  | "cancelled";
+  | "cancelled"
+  // TLS and the password (see secure.ts).
+  | "needs-tls"
+  | "not-tls"
+  | "untrusted"
+  | "name"
+  | "fingerprint"
+  | "server-changed"
+  | "password-needs-tls"
+  | "password-needed"
+  | "password-wrong";
 
 /** A failure of put, get or list, with a sentence for a person. */
 export class ClientError extends Error {

@@ -27,15 +27,16 @@ import {
 import { TruncatedError, type Wire } from "../net/wire.ts";
 import { type BodySource, hashPrefix, newHash } from "../transfer/body.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
+import { withPassword } from "./auth.ts";
 
 /**
- * Sends a client's command.
+ * Sends a client's command, with the connection's password if it has one.
  *
  * @param wire the connection
  * @param command the command
  */
 export async function sendCommand(wire: Wire, command: Command): Promise<void> {
-  await wire.write(encodeCommand(command));
+  await wire.write(encodeCommand(withPassword(wire, command)));
 }
 
 /**

@@ -1,13 +1,18 @@
 /**
- * Opening connections: the only place that listens or connects, so that
- * TLS later changes one module. Errors come back as {@link ListenError} and
- * {@link ConnectError}, each with a code and one sentence for a person.
+ * Opening connections: the only place that listens or connects, plain or
+ * TLS. Errors come back as {@link ListenError}, {@link ConnectError} and
+ * {@link TlsError}, each with a code and one sentence for a person.
  *
  * @module
  */
 
+import { isIP } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { handshakeError, pinnedName, TlsError, type TlsServerKeys, type TlsTrust } from "./tls.ts";
+import { checkPinned, TlsSocketConn } from "./tls_socket.ts";
+
 /** Why a server could not listen. */
-export type ListenFailure = "in-use" | "privileged" | "address";
+export type ListenFailure = "in-use" | "privileged" | "address" | "tls";
 
 /** A port or address that cannot be listened on. */
 export class ListenError extends Error {
@@ -35,17 +40,21 @@ export class ListenError extends Error {
  *
  * @param port the port; 0 picks a free one
  * @param host the address to listen on, or undefined for all
+ * @param tls a certificate and key to speak TLS with, or undefined for plain TCP
  * @returns the listener
- * @throws {ListenError} for a port in use, a privileged port, or an address not of this computer
+ * @throws {ListenError} for a port in use, a privileged port, an address not of this
+ *   computer, or a certificate and key that cannot be used
  */
-export function listen(port: number, host: string | undefined): Deno.Listener {
+export function listen(port: number, host: string | undefined, tls?: TlsServerKeys): Deno.Listener {
+  const open = (hostname: string) =>
+    tls ? Deno.listenTls({ hostname, port, ...tls }) : Deno.listen({ hostname, port });
   try {
-    if (host !== undefined) return Deno.listen({ hostname: host, port });
+    if (host !== undefined) return open(host);
     try {
-      return Deno.listen({ hostname: "::", port });
+      return open("::");
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse) throw error;
-      return Deno.listen({ hostname: "0.0.0.0", port });
+      return open("0.0.0.0");
     }
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {
@@ -64,6 +73,13 @@ export function listen(port: number, host: string | undefined): Deno.Listener {
     }
     if (error instanceof Deno.errors.AddrNotAvailable) {
       throw new ListenError("address", `Address '${host}' is not one of this computer's`, {
+        cause: error,
+      });
+    }
+    if (tls && !(error instanceof Deno.errors.NotCapable)) {
+      // Deno checks the certificate and key when it listens.
+      const why = error instanceof Error ? error.message : String(error);
+      throw new ListenError("tls", `The TLS certificate and key cannot be used (${why})`, {
         cause: error,
       });
     }
@@ -94,21 +110,49 @@ export class ConnectError extends Error {
 }
 
 /**
- * Connects to a server over TCP.
+ * Connects to a server over TCP, or over TLS when `tls` says whom to trust.
+ * A TLS connection is returned only once the server's certificate has
+ * passed: nothing is sent to a server that failed.
  *
  * @param host host name or address
  * @param port port
- * @param timeoutMs give up when no connection is made in this long
+ * @param timeoutMs give up when no connection (and handshake) is made in this long
  * @param signal gives up when aborted
+ * @param tls whom to trust, for TLS; undefined for plain TCP
  * @returns the connection
  * @throws {ConnectError} when no connection is made
+ * @throws {TlsError} when the server's certificate is refused or it does not speak TLS
  */
 export async function connect(
   host: string,
   port: number,
   timeoutMs: number,
   signal?: AbortSignal,
+  tls?: TlsTrust,
 ): Promise<Deno.Conn> {
+  if (tls?.fingerprint !== undefined) {
+    const name = pinnedName(tls);
+    if (name !== undefined) {
+      const tcp = await connect(host, port, timeoutMs, signal);
+      try {
+        return await startTls(tcp, host, port, timeoutMs, { ca: tls.certificate! }, signal, name);
+      } catch (error) {
+        // A refused certificate is reported as node:tls sees it, with the fingerprint shown.
+        if (!(error instanceof TlsError) || error.code === "not-tls") throw error;
+      }
+    }
+    return await connectPinned(host, port, timeoutMs, tls.fingerprint, signal);
+  }
+  if (tls) {
+    return await startTls(
+      await connect(host, port, timeoutMs, signal),
+      host,
+      port,
+      timeoutMs,
+      tls,
+      signal,
+    );
+  }
   // A timer of our own, cleared once connected, rather than AbortSignal.timeout,
   // whose timer would outlive every request of a long-running caller.
   const abort = new AbortController();
@@ -135,4 +179,124 @@ export async function connect(
     clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * Starts TLS on a TCP connection, with Deno's own TLS: the certificate must
+ * chain to `ca` (or a public root) and be made out to `name` (the host,
+ * unless a pin is checked). The handshake completes, or fails, before the
+ * connection is handed over.
+ */
+async function startTls(
+  tcp: Deno.Conn,
+  host: string,
+  port: number,
+  timeoutMs: number,
+  trust: TlsTrust,
+  signal?: AbortSignal,
+  name = host,
+): Promise<Deno.Conn> {
+  const where = `${host}:${port}`;
+  const conn = await Deno.startTls(tcp as Deno.TcpConn, {
+    hostname: name,
+    ...(trust.ca !== undefined ? { caCerts: [trust.ca] } : {}),
+  });
+  let timedOut = false;
+  const stop = () => {
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stop();
+  }, timeoutMs);
+  signal?.addEventListener("abort", stop, { once: true });
+  try {
+    await conn.handshake();
+    return conn;
+  } catch (error) {
+    stop();
+    if (signal?.aborted) throw signal.reason;
+    if (timedOut) throw handshakeTimeout(where, timeoutMs);
+    throw handshakeError(error, where, host, trust);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", stop);
+  }
+}
+
+function handshakeTimeout(where: string, timeoutMs: number): TlsError {
+  return new TlsError(
+    "not-tls",
+    where,
+    `The server at ${where} did not complete a TLS handshake in ${timeoutMs / 1000} s`,
+  );
+}
+
+/**
+ * Connects over TLS pinned to a fingerprint, with node:tls, which shows the
+ * server's certificate (Deno's own TLS does not), and checks it on this very
+ * connection before handing it over. Names and issuers do not matter, as
+ * for an ssh host key.
+ */
+async function connectPinned(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  fingerprint: string,
+  signal?: AbortSignal,
+): Promise<Deno.Conn> {
+  // Loaded on first use: node:tls costs a plain run a tenth of a second.
+  const { connect: nodeConnect } = await import("node:tls");
+  signal?.throwIfAborted();
+  const where = `${host}:${port}`;
+  return await new Promise<Deno.Conn>((resolve, reject) => {
+    let connected = false;
+    let settled = false;
+    const socket: TLSSocket = nodeConnect({
+      host,
+      port,
+      ...(isIP(host) ? {} : { servername: host }),
+      // The fingerprint is checked below, on this connection, before a byte is sent.
+      rejectUnauthorized: false,
+    });
+    const finish = (error: unknown, conn?: Deno.Conn) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      if (conn) return resolve(conn);
+      socket.destroy();
+      reject(error);
+    };
+    const timer = setTimeout(() => {
+      finish(connected ? handshakeTimeout(where, timeoutMs) : new ConnectError(where, "no answer"));
+    }, timeoutMs);
+    const onAbort = () => finish(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    socket.once("connect", () => connected = true);
+    // Not once: a later error must not go unheard (node would throw it).
+    socket.on("error", (error: Error & { code?: string }) => {
+      if (!connected) {
+        const why = error.code === "ECONNREFUSED"
+          ? "connection refused"
+          : error.code === "ENOTFOUND"
+          ? "no such host"
+          : error.message;
+        return finish(new ConnectError(where, why, { cause: error }));
+      }
+      finish(
+        new TlsError("not-tls", where, `The server at ${where} does not speak TLS`, {
+          cause: error,
+        }),
+      );
+    });
+    socket.once("secureConnect", () => {
+      const refusal = checkPinned(socket, where, fingerprint);
+      finish(refusal, refusal ? undefined : new TlsSocketConn(socket));
+    });
+  });
 }

@@ -45,7 +45,9 @@ export function isConnectionError(error: unknown): error is Error {
     error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionAborted ||
     error instanceof Deno.errors.NotConnected ||
     // A read or write cut short by our own close (shutdown, deadline).
-    error instanceof Deno.errors.Interrupted;
+    error instanceof Deno.errors.Interrupted ||
+    // TLS: the peer left without close_notify, or sent an alert or a record that failed its check.
+    error instanceof Deno.errors.UnexpectedEof || error instanceof Deno.errors.InvalidData;
 }
 
 const BUFFER_BYTES = 16 * 1024;

@@ -16,11 +16,14 @@ export const MAX_COMMAND_BYTES = 8 * 1024;
 /** Largest reply, trailer or list entry line, newline included. */
 export const MAX_REPLY_BYTES = 8 * 1024;
 
-/** A client's first message. */
+/** A client's first message; `password` only ever inside TLS. */
 export type Command =
-  | { op: "put"; name: string; size: number; resume: boolean }
-  | { op: "get"; name: string; offset: number; prefixSha256?: string }
-  | { op: "list" };
+  & (
+    | { op: "put"; name: string; size: number; resume: boolean }
+    | { op: "get"; name: string; offset: number; prefixSha256?: string }
+    | { op: "list" }
+  )
+  & { password?: string };
 
 /** A server's answer to a command, or a put's final verdict. */
 export type Reply =
@@ -73,6 +76,13 @@ export function decodeCommand(line: Uint8Array): Command {
     throw new ProtocolError(`Command does not start with '${MAGIC.trim()}'`);
   }
   const value = parseObject(text.slice(MAGIC.length), "Command");
+  const command = decodeOp(value);
+  return value.password === undefined
+    ? command
+    : { ...command, password: string(value, "password") };
+}
+
+function decodeOp(value: Record<string, unknown>): Command {
   switch (value.op) {
     case "put":
       return {

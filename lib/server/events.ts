@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { GuardEvent } from "./guard.ts";
+
 /** What one request did; handlers fill it in as they go. */
 export interface RequestRecord {
   /** A number unique within this server's run. */
@@ -46,7 +48,12 @@ export type ServerEvent =
     readOnly: boolean;
     /** Shutdown after this long without a connection; 0 never. */
     idleTimeoutMs: number;
+    /** Its TLS certificate, when it speaks TLS. */
+    tls?: { fingerprint: string; certFile?: string };
+    /** Whether every request must carry a password. */
+    password?: boolean;
   }
+  | GuardEvent
   | { type: "request-start"; record: Readonly<RequestRecord> }
   | { type: "request-progress"; record: Readonly<RequestRecord> }
   | { type: "request-end"; record: Readonly<RequestRecord>; ms: number }

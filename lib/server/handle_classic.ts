@@ -26,6 +26,13 @@ export async function handleClassic(wire: Wire, context: HandlerContext): Promis
   record.op = op;
   if (op !== "list") record.name = name;
   wire.setDeadline(context.dataTimeoutMs);
+  if (context.authorize) {
+    await sendClassicCode(wire, "cancel");
+    throw new CancelError(
+      "unauthorized",
+      "The server needs a password, which classic cannot carry",
+    );
+  }
   if (context.overLimit) {
     await sendClassicCode(wire, "cancel");
     throw new CancelError("busy", "The server is serving its maximum of connections");

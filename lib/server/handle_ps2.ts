@@ -36,6 +36,7 @@ export async function handlePs2(wire: Wire, context: HandlerContext): Promise<vo
     command = await readCommand(wire);
     context.record.op = command.op;
     if (command.op !== "list") context.record.name = command.name;
+    await context.authorize?.(command);
     if (context.overLimit) {
       throw new CancelError("busy", "The server is serving its maximum of connections: try again");
     }

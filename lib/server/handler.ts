@@ -8,6 +8,7 @@
 
 import { CancelError, ProtocolError } from "../protocol/errors.ts";
 import { isConnectionError, TimeoutError } from "../net/wire.ts";
+import type { Command } from "../protocol/ps2.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
 import type { RequestRecord } from "./events.ts";
 import type { Store } from "./store.ts";
@@ -24,6 +25,8 @@ export interface HandlerContext {
   dataTimeoutMs: number;
   /** Whether this connection is over the connection limit. */
   overLimit: boolean;
+  /** With a password set: lets a command through, or throws `unauthorized`. */
+  authorize?: (command: Command) => Promise<void>;
   /** Reports body bytes moved so far. */
   progress(bytes: number): void;
 }

@@ -6,6 +6,7 @@
  */
 
 import type { RequestRecord, ServerEvent } from "./events.ts";
+import type { GuardEvent } from "./guard.ts";
 
 /** How log lines are written. */
 export type LogFormat = "text" | "json";
@@ -59,9 +60,14 @@ export class Logger {
         return this.event(
           "listening",
           `Serving '${event.root}' on port ${event.port}, ` +
-            (event.readOnly ? "read-only" : "accepting uploads"),
+            (event.readOnly ? "read-only" : "accepting uploads") +
+            (event.tls ? `, TLS (SHA-256 ${event.tls.fingerprint})` : "") +
+            (event.password ? ", password required" : ""),
           { port: event.port, host: event.host, root: event.root, writable: !event.readOnly },
         );
+      case "auth-failed":
+      case "auth-banned":
+        return this.guard(event);
       case "request-end":
         return this.request(event.record, event.ms);
       case "idle-shutdown":
@@ -96,6 +102,29 @@ export class Logger {
       case "request-progress":
         return;
     }
+  }
+
+  /**
+   * Logs a wrong password or a ban.
+   *
+   * @param event what the guard reported
+   */
+  guard(event: GuardEvent): void {
+    const fields = { address: event.address, failures: event.failures };
+    if (event.type === "auth-banned") {
+      return this.event(
+        "auth-banned",
+        `${event.failures} wrong passwords in a row from ${event.address}: ` +
+          `banned for ${event.banMs / 1000} s`,
+        { ...fields, banSeconds: event.banMs / 1000 },
+      );
+    }
+    this.event(
+      "auth-failed",
+      `Wrong password from ${event.address} (${event.failures} in a row): ` +
+        `its next attempt waits ${event.delayMs / 1000} s`,
+      { ...fields, delaySeconds: event.delayMs / 1000 },
+    );
   }
 
   /**

@@ -16,9 +16,12 @@ import { handleClassic } from "./handle_classic.ts";
 import { handlePs2 } from "./handle_ps2.ts";
 import { type HandlerContext, recordError } from "./handler.ts";
 import { Store } from "./store.ts";
+import { type PasswordGuard } from "./guard.ts";
+import { resolveSecurity, type ServerSecurityOptions } from "./security.ts";
+import { looksLikeTls } from "../net/tls.ts";
 
 /** How a server is set up; {@link SERVER_DEFAULTS} fills in what is left out. */
-export interface ServerOptions {
+export interface ServerOptions extends ServerSecurityOptions {
   /** The folder to serve. */
   root: string;
   /** Port to listen on; 0 picks a free one. */
@@ -115,7 +118,10 @@ export class Server implements AsyncDisposable {
   readonly events: ServerEvents = new ServerEvents();
   readonly #store: Store;
   readonly #listener: Deno.Listener;
-  readonly #options: Required<Omit<ServerOptions, "host" | "onEvent" | "readOnlyMessage">>;
+  readonly #options: Required<
+    Omit<ServerOptions, "host" | "onEvent" | "readOnlyMessage" | keyof ServerSecurityOptions>
+  >;
+  readonly #guard: PasswordGuard | undefined;
   readonly #pool: ChunkPool;
   readonly #wires = new Set<Wire>();
   readonly #handlers = new Set<Promise<void>>();
@@ -131,7 +137,7 @@ export class Server implements AsyncDisposable {
    */
   constructor(options: ServerOptions) {
     checkRoot(options.root);
-    const { host: _host, onEvent, readOnlyMessage, ...rest } = options;
+    const { host: _host, onEvent, readOnlyMessage, tls, password, authLimits, ...rest } = options;
     this.#options = { ...SERVER_DEFAULTS, readOnly: false, ...rest };
     if (onEvent) this.events.subscribe(onEvent);
     this.#store = new Store(options.root, {
@@ -141,7 +147,9 @@ export class Server implements AsyncDisposable {
     this.root = this.#store.root;
     this.readOnly = this.#store.readOnly;
     this.#pool = new ChunkPool(this.#options.bufferBytes);
-    this.#listener = listen(options.port, options.host);
+    const security = resolveSecurity({ tls, password, authLimits }, (e) => this.events.emit(e));
+    this.#guard = security.guard;
+    this.#listener = listen(options.port, options.host, security.keys);
     this.addr = this.#listener.addr as Deno.NetAddr;
     this.events.emit({
       type: "started",
@@ -150,6 +158,8 @@ export class Server implements AsyncDisposable {
       root: this.#store.root,
       readOnly: this.#store.readOnly,
       idleTimeoutMs: this.#options.idleTimeoutMs,
+      ...(security.tls ? { tls: security.tls } : {}),
+      password: this.#guard !== undefined,
     });
     this.#armIdle();
     this.finished = this.#acceptLoop();
@@ -225,6 +235,7 @@ export class Server implements AsyncDisposable {
       outcome: "ok",
     };
     const events = this.events;
+    const [guard, host] = [this.#guard, (conn.remoteAddr as Deno.NetAddr).hostname];
     let lastProgress = 0;
     const context: HandlerContext = {
       store: this.#store,
@@ -232,6 +243,7 @@ export class Server implements AsyncDisposable {
       record,
       dataTimeoutMs: this.#options.dataTimeoutMs,
       overLimit,
+      ...(guard ? { authorize: (command) => guard.admit(command, host) } : {}),
       progress(bytes: number) {
         record.bytes = bytes;
         if (!events.active) return;
@@ -255,6 +267,8 @@ export class Server implements AsyncDisposable {
         record.outcome = "closed";
         record.message = kind === "empty"
           ? "closed without a command"
+          : looksLikeTls(wire.buffered)
+          ? "a TLS client, and this server does not speak TLS"
           : "not a privateshare command";
       }
     } catch (error) {
@@ -278,6 +292,7 @@ export class Server implements AsyncDisposable {
     if (!this.#closing) {
       this.#closing = true;
       this.events.emit({ type: "stopping", active: this.#wires.size, graceMs });
+      this.#guard?.close();
       try {
         this.#listener.close();
       } catch (error) {

@@ -64,6 +64,10 @@ export interface ServerSpec {
   write?: boolean;
   /** More server flags. */
   args?: string[];
+  /** More permissions (such as `--allow-sys`). */
+  perms?: string[];
+  /** Environment variables to set. */
+  env?: Record<string, string>;
   /**
    * Keep the log lines after `listening` (default true). Without, they are
    * drained unparsed, so that a benchmark does not pay for parsing them.
@@ -81,10 +85,14 @@ export interface ServerSpec {
  * @returns the running server
  */
 export async function startTestServer(spec: ServerSpec): Promise<TestServer> {
-  const perms = spec.write === false ? ["--allow-net", "--allow-read"] : ALL_PERMS;
+  const perms = [
+    ...(spec.write === false ? ["--allow-net", "--allow-read"] : ALL_PERMS),
+    ...(spec.perms ?? []),
+  ];
   const args = ["0", "--root", spec.root, "--log-format", "json"];
   const process = new Deno.Command(Deno.execPath(), {
     args: denoRunArgs(SERVER_TS, [...args, ...(spec.args ?? [])], perms),
+    ...(spec.env ? { env: spec.env } : {}),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -209,14 +217,14 @@ export interface RunResult {
  * Runs the real client CLI.
  *
  * @param args arguments after `client.ts`
- * @param options working folder and permissions (default: net, read, write)
+ * @param options working folder, permissions (default: net, read, write) and environment
  * @returns exit code and output
  */
 export async function runClient(
   args: string[],
-  options: { cwd?: string; perms?: string[] } = {},
+  options: { cwd?: string; perms?: string[]; env?: Record<string, string> } = {},
 ): Promise<RunResult> {
-  return await runCli(CLIENT_TS, args, options.perms ?? ALL_PERMS, options.cwd);
+  return await runCli(CLIENT_TS, args, options.perms ?? ALL_PERMS, options.cwd, options.env);
 }
 
 /**
@@ -224,13 +232,15 @@ export async function runClient(
  *
  * @param args arguments after `server.ts`
  * @param perms permissions
+ * @param env environment variables to set
  * @returns exit code and output
  */
 export async function runServer(
   args: string[],
   perms: string[] = ["--allow-net", "--allow-read"],
+  env?: Record<string, string>,
 ): Promise<RunResult> {
-  return await runCli(SERVER_TS, args, perms);
+  return await runCli(SERVER_TS, args, perms, undefined, env);
 }
 
 /** Runs one of the CLIs to completion and collects what it printed. */
@@ -239,10 +249,12 @@ async function runCli(
   args: string[],
   perms: readonly string[],
   cwd?: string,
+  env?: Record<string, string>,
 ): Promise<RunResult> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: denoRunArgs(script, args, perms),
     cwd,
+    ...(env ? { env } : {}),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

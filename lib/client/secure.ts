@@ -1,0 +1,271 @@
+/**
+ * How the client opens its connection, securely where it can: plain TCP, or
+ * TLS trusting a certificate (`ca`), a fingerprint, a server remembered in
+ * the known-servers file, or the public roots; with the password attached
+ * only to a TLS connection. Also turns what went wrong on such a connection
+ * into the {@link ClientError} a person can act on: a plain client that met
+ * a TLS server, a certificate that changed, a password asked for or wrong.
+ *
+ * @module
+ */
+
+import { CancelError } from "../protocol/errors.ts";
+import { connect } from "../net/socket.ts";
+import { X509Certificate } from "node:crypto";
+import {
+  derToPem,
+  fingerprintOf,
+  looksLikeTls,
+  parseFingerprint,
+  pemCertificates,
+  TlsError,
+  type TlsTrust,
+} from "../net/tls.ts";
+import { TlsSocketConn } from "../net/tls_socket.ts";
+import { Wire } from "../net/wire.ts";
+import { attachPassword } from "../exchange/auth.ts";
+import { ClientError } from "./errors.ts";
+import {
+  findKnownServer,
+  type KnownServer,
+  knownServersAllowed,
+  rememberServer,
+} from "./known_servers.ts";
+
+/** The security options of {@link ConnectOptions}. */
+export interface SecurityOptions {
+  /**
+   * Speak TLS, trusting `ca`, or a server with `fingerprint`; with neither
+   * (`{}`), only certificates the public roots vouch for.
+   */
+  tls?: TlsTrust;
+  /** The password, for a server that asks for one. It is only ever sent inside TLS. */
+  password?: string;
+  /**
+   * The known-servers file (see {@link defaultKnownServersFile}). A server
+   * found there is spoken to in TLS and must show the remembered certificate;
+   * a server trusted through `ca` or `fingerprint` is remembered there.
+   */
+  knownServers?: string;
+  /** Told when a server is remembered, or could not be. */
+  onRemember?: (note: RememberNote) => void;
+}
+
+/** A server remembered in the known-servers file (or not, and why). */
+export interface RememberNote {
+  /** `host:port`. */
+  where: string;
+  /** The fingerprint remembered (absent when none could be). */
+  fingerprint?: string;
+  /** The fingerprint remembered before, when it changed. */
+  previous?: string;
+  /** The known-servers file. */
+  file: string;
+  /** Why it could not be remembered, when it could not. */
+  failure?: string;
+}
+
+/** What a connection was opened with, for explaining its failures. */
+interface Opened {
+  tls: boolean;
+  password: boolean;
+}
+
+const opened = new WeakMap<Wire, Opened>();
+
+/**
+ * Opens the connection for one request: TLS when asked or when the server
+ * is known, its certificate checked before anything is sent, the password
+ * attached only then; a server newly trusted through `ca` or `fingerprint`
+ * is remembered.
+ *
+ * @param options host, port and the security options
+ * @param timeoutMs give up when no connection is made in this long
+ * @param signal gives up when aborted
+ * @returns the connection
+ * @throws {ClientError} `usage` for a password without TLS, `untrusted` for a certificate
+ *   refused, `protocol` for a server that does not speak TLS
+ * @throws {ConnectError} when no connection is made
+ */
+export async function openWire(
+  options: SecurityOptions & { host: string; port: number },
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<Wire> {
+  const { host, port, knownServers: file } = options;
+  const known = file === undefined ? undefined : await findKnownServer(file, host, port);
+  const explicit = options.tls?.ca !== undefined || options.tls?.fingerprint !== undefined;
+  let trust = explicit ? options.tls : known ? { fingerprint: known.fingerprint } : options.tls;
+  // The remembered certificate lets Deno's own TLS check the pin.
+  const pinned = trust?.fingerprint === undefined ? undefined : parseFingerprint(trust.fingerprint);
+  if (pinned !== undefined && pinned === known?.fingerprint && known.certificate) {
+    trust = { fingerprint: pinned, certificate: known.certificate };
+  }
+  const fromFile = !explicit && known !== undefined ? file : undefined;
+  if (options.password !== undefined && trust === undefined) {
+    throw new ClientError(
+      "usage",
+      "A password is only ever sent inside TLS, and this connection would not use TLS",
+      { code: "password-needs-tls" },
+    );
+  }
+  let conn: Deno.Conn;
+  try {
+    conn = await connect(host, port, timeoutMs, signal, trust);
+  } catch (error) {
+    if (!(error instanceof TlsError)) throw error;
+    throw refusal(error, known?.fingerprint, fromFile);
+  }
+  const wire = new Wire(conn);
+  opened.set(wire, {
+    tls: trust !== undefined,
+    password: options.password !== undefined,
+  });
+  if (options.password !== undefined) attachPassword(wire, options.password);
+  if (file !== undefined && trust !== undefined && (explicit || known)) {
+    const where = `${host}:${port}`;
+    const learned = learn(conn, trust);
+    if (learned === "ca" && explicit) {
+      const failure = "the certificate given is a CA's, not the server's own";
+      options.onRemember?.({ where, file, failure });
+    } else if (learned !== "ca" && learned !== undefined) {
+      await remember(file, host, port, learned, known, options.onRemember);
+    }
+  }
+  return wire;
+}
+
+/**
+ * What a connection tells of the server's certificate: shown on a pinned
+ * connection, or the one certificate given when it is a server's own (not
+ * a CA's, which vouches for others).
+ */
+function learn(conn: Deno.Conn, trust: TlsTrust): KnownServer | "ca" | undefined {
+  if (conn instanceof TlsSocketConn) {
+    return {
+      fingerprint: conn.fingerprint,
+      ...(conn.certificate ? { certificate: derToPem(conn.certificate) } : {}),
+    };
+  }
+  if (trust.fingerprint !== undefined && trust.certificate !== undefined) {
+    return { fingerprint: trust.fingerprint, certificate: trust.certificate };
+  }
+  if (trust.ca === undefined) return undefined;
+  const ders = pemCertificates(trust.ca);
+  if (ders.length !== 1 || new X509Certificate(ders[0]!).ca) return "ca";
+  return { fingerprint: fingerprintOf(ders[0]!), certificate: derToPem(ders[0]!) };
+}
+
+/**
+ * Remembers what was learned of a server: said aloud when it is new or
+ * replaces another certificate, quietly when it only adds the certificate
+ * to a fingerprint already remembered.
+ */
+async function remember(
+  file: string,
+  host: string,
+  port: number,
+  learned: KnownServer,
+  known: KnownServer | undefined,
+  onRemember: SecurityOptions["onRemember"],
+): Promise<void> {
+  const same = known?.fingerprint === learned.fingerprint;
+  if (same && (known?.certificate || !learned.certificate)) return;
+  const note: RememberNote = {
+    where: `${host}:${port}`,
+    fingerprint: learned.fingerprint,
+    file,
+    ...(known && !same ? { previous: known.fingerprint } : {}),
+  };
+  const say = same ? undefined : onRemember;
+  if (!knownServersAllowed(file, "write")) {
+    say?.({ ...note, failure: "no permission to write it" });
+    return;
+  }
+  try {
+    await rememberServer(file, host, port, learned.fingerprint, learned.certificate);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotFound)) {
+      throw error;
+    }
+    say?.({ ...note, failure: error.message });
+    return;
+  }
+  say?.(note);
+}
+
+/** The ClientError for a server whose certificate was refused, or that does not speak TLS. */
+function refusal(error: TlsError, known: string | undefined, fromFile?: string): ClientError {
+  const cause = { cause: error };
+  if (error.code === "not-tls") {
+    const remembered = fromFile ? `, though '${fromFile}' remembers it as a TLS server` : "";
+    return new ClientError(
+      "protocol",
+      `The server at ${error.where} does not speak TLS${remembered}`,
+      { code: "not-tls", ...(fromFile ? { path: fromFile } : {}), ...cause },
+    );
+  }
+  if (error.code === "fingerprint" && fromFile) {
+    return new ClientError(
+      "untrusted",
+      `The certificate of ${error.where} has CHANGED since it was remembered in '${fromFile}': ` +
+        `it was ${known}, it is now ${error.fingerprint}. Someone may be intercepting the ` +
+        "connection; nothing was sent",
+      { code: "server-changed", path: fromFile, ...cause },
+    );
+  }
+  const shown = error.fingerprint ? ` (it shows SHA-256 fingerprint ${error.fingerprint})` : "";
+  return new ClientError(
+    "untrusted",
+    `${error.message}${error.code === "fingerprint" ? "" : shown}; nothing was sent`,
+    {
+      code: error.code === "fingerprint"
+        ? "fingerprint"
+        : error.code === "name"
+        ? "name"
+        : "untrusted",
+      ...cause,
+    },
+  );
+}
+
+/**
+ * Explains a failure on a connection that {@link openWire} opened: a plain
+ * client answered with TLS bytes, and the password refusals. Other errors
+ * pass unchanged.
+ *
+ * @param error what was thrown
+ * @param wire the connection, if one was opened
+ * @param where `host:port`
+ * @returns the error to report
+ */
+export function explainFailure(error: unknown, wire: Wire | undefined, where: string): unknown {
+  const how = wire && opened.get(wire);
+  if (!how) return error;
+  if (!how.tls && looksLikeTls(wire.buffered)) {
+    return new ClientError("protocol", `The server at ${where} speaks TLS`, {
+      code: "needs-tls",
+      cause: error,
+    });
+  }
+  if (!(error instanceof CancelError) || error.reason !== "unauthorized") return error;
+  const details = { reason: error.reason, cause: error };
+  if (!how.tls) {
+    return new ClientError(
+      "refused",
+      `The server at ${where} asks for a password over a connection without TLS, where ` +
+        "privateshare never sends one",
+      { ...details, code: "password-needs-tls" },
+    );
+  }
+  if (!how.password) {
+    return new ClientError("refused", `The server at ${where} needs a password`, {
+      ...details,
+      code: "password-needed",
+    });
+  }
+  return new ClientError("refused", `The server refused: ${error.message}`, {
+    ...details,
+    code: "password-wrong",
+  });
+}
