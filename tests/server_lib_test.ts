@@ -136,6 +136,7 @@ test("the server says started, then stopping and stopped when closed", async () 
     root: resolve(served.path),
     readOnly: false,
     idleTimeoutMs: 0,
+    password: false,
   });
   await server.server.close();
   const types = server.events.map((e) => e.type);

@@ -79,10 +79,12 @@ export function canReadPasswordVariable(): boolean {
  */
 export async function promptPassword(question: string): Promise<string | undefined> {
   const encoder = new TextEncoder();
+  // Echo goes off before the question is shown: a person (or a program)
+  // that types as soon as it appears must never see the password echoed.
+  Deno.stdin.setRaw(true);
   Deno.stderr.writeSync(encoder.encode(question));
   const typed: number[] = [];
   const buffer = new Uint8Array(256);
-  Deno.stdin.setRaw(true);
   try {
     while (true) {
       const n = await Deno.stdin.read(buffer);
