@@ -242,5 +242,7 @@ async function run(args: string[]): Promise<number> {
     }
   }
   await server.finished;
+  // The last lines (stopped, ...) go out unless the log's reader is stuck.
+  await log.flush(2000);
   return EXIT.ok;
 }

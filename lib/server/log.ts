@@ -1,11 +1,16 @@
 /**
  * The server's log: a subscriber to its events that writes one line per
  * request and one per event, as text for a person or as JSON for a machine.
+ * Lines go out through a bounded queue, so that logging never blocks or ends
+ * serving.
  *
  * @module
  */
 
 import type { RequestRecord, ServerEvent } from "./events.ts";
+import { LOG_QUEUE_BYTES, type LogOutput, LogQueue } from "./log_queue.ts";
+
+export type { LogOutput } from "./log_queue.ts";
 
 /** How log lines are written. */
 export type LogFormat = "text" | "json";
@@ -30,22 +35,75 @@ export type RequestLogLine =
     "id"
   >;
 
-/** Writes log lines to a stream (stdout by default). */
+/** Where a {@link Logger} writes. */
+export interface LoggerOptions {
+  /** Receives each line at once, instead of the queue (a GUI, a test). */
+  write?: (line: string) => void;
+  /** Where queued lines go (default: stdout). */
+  output?: LogOutput;
+  /** Most bytes of lines that may wait for a slow output (default 1 MiB). */
+  queueBytes?: number;
+}
+
+/**
+ * Writes log lines to stdout (or another output) through a bounded queue:
+ * a stalled reader costs dropped lines, counted and reported when it reads
+ * again, never a stalled server; a closed output stops the log, not the
+ * server.
+ */
 export class Logger {
   /** text or json. */
   readonly format: LogFormat;
   #write: (line: string) => void;
+  #queue: LogQueue | undefined;
 
   /**
    * Creates a Logger.
    *
    * @param format text or json
-   * @param write where each line goes (default: stdout)
+   * @param options where lines go (default: stdout, through a 1 MiB queue)
    */
-  constructor(format: LogFormat, write?: (line: string) => void) {
+  constructor(format: LogFormat, options: LoggerOptions = {}) {
     this.format = format;
-    const encoder = new TextEncoder();
-    this.#write = write ?? ((line) => Deno.stdout.writeSync(encoder.encode(line + "\n")));
+    if (options.write) {
+      this.#write = options.write;
+      return;
+    }
+    const queue = new LogQueue(
+      options.output ?? Deno.stdout,
+      options.queueBytes ?? LOG_QUEUE_BYTES,
+      (count) =>
+        this.#line(
+          "log-dropped",
+          `Dropped ${count} log line(s): the log's reader was too slow`,
+          { dropped: count },
+        ),
+      (error) => {
+        // Said once, on stderr, without waiting for it.
+        const text = `privateshare-server: the log's output failed (${
+          error instanceof Error ? error.message : String(error)
+        }): log lines are dropped from now on, serving goes on\n`;
+        Deno.stderr.write(new TextEncoder().encode(text)).catch(() => {});
+      },
+    );
+    this.#queue = queue;
+    this.#write = (line) => queue.push(line);
+  }
+
+  /** Lines dropped so far (a full queue or a closed output). */
+  get dropped(): number {
+    return this.#queue?.dropped ?? 0;
+  }
+
+  /**
+   * Waits until the queued lines are written, for at most `timeoutMs`: what
+   * a program does before it exits.
+   *
+   * @param timeoutMs how long to wait at most
+   * @returns true when every line was written
+   */
+  async flush(timeoutMs = 2000): Promise<boolean> {
+    return await this.#queue?.flush(timeoutMs) ?? true;
   }
 
   /**
@@ -106,9 +164,13 @@ export class Logger {
    * @param fields extra fields for the JSON form
    */
   event(event: string, message: string, fields: Record<string, unknown> = {}): void {
+    this.#write(this.#line(event, message, fields));
+  }
+
+  #line(event: string, message: string, fields: Record<string, unknown>): string {
     const time = new Date().toISOString();
     const line: EventLogLine = { time, event, message, ...fields };
-    this.#write(this.format === "json" ? JSON.stringify(line) : `${time} ${message}`);
+    return this.format === "json" ? JSON.stringify(line) : `${time} ${message}`;
   }
 
   /**
