@@ -246,23 +246,3 @@ Deno.test("each request gets one log line with peer, op, name, bytes, duration a
     await server.stop();
   }
 });
-
-Deno.test("stale partial uploads are removed after --partial-ttl; fresh ones are kept", async () => {
-  await using served = await tempDir();
-  const stale = join(served.path, ".privateshare-partial-stale");
-  const fresh = join(served.path, ".privateshare-partial-fresh");
-  await Deno.writeTextFile(stale, "old bytes");
-  await Deno.writeTextFile(fresh, "new bytes");
-  await Deno.writeTextFile(join(served.path, "user.txt"), "not ours");
-  const hourAgo = new Date(Date.now() - 3600_000);
-  await Deno.utime(stale, hourAgo, hourAgo);
-  await Deno.utime(join(served.path, "user.txt"), hourAgo, hourAgo);
-  const server = await startTestServer({ root: served.path, args: ["--partial-ttl", "60"] });
-  try {
-    const removed = await server.waitFor((l) => l.event === "partials-removed");
-    assert.equal(removed.count, 1);
-    assert.deepEqual(namesIn(served.path), [".privateshare-partial-fresh", "user.txt"]);
-  } finally {
-    await server.stop();
-  }
-});

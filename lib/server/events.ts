@@ -52,6 +52,15 @@ export type ServerEvent =
   | { type: "request-end"; record: Readonly<RequestRecord>; ms: number }
   | { type: "idle-shutdown"; idleTimeoutMs: number }
   | { type: "partials-removed"; count: number }
+  | {
+    type: "folder";
+    /** `unreadable`: a file the server may not read; `no-hard-links`: uploads use the weaker commit. */
+    what: "unreadable" | "no-hard-links";
+    /** The file concerned, if one. */
+    name?: string;
+    /** One sentence. */
+    message: string;
+  }
   | { type: "error"; what: "accept" | "sweep"; message: string }
   | { type: "stopping"; active: number; graceMs: number }
   | { type: "stopped" };

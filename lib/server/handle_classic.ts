@@ -31,7 +31,7 @@ export async function handleClassic(wire: Wire, context: HandlerContext): Promis
     throw new CancelError("busy", "The server is serving its maximum of connections");
   }
   if (op === "list") {
-    const bytes = encodeClassicList(store.list().map((entry) => entry.name));
+    const bytes = encodeClassicList((await store.list()).map((entry) => entry.name));
     await wire.write(bytes);
     record.bytes = bytes.length;
     return;
@@ -50,7 +50,7 @@ export async function handleClassic(wire: Wire, context: HandlerContext): Promis
       await sendClassicPassBeforeData(wire, opened.size > 0);
       await sendBody(opened.file, wire, opened.size, options());
     } finally {
-      opened.file.close();
+      await opened.file.close();
     }
     return;
   }

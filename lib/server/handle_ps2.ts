@@ -66,7 +66,7 @@ async function cancel(wire: Wire, error: unknown): Promise<CancelError> {
 async function list(wire: Wire, context: HandlerContext): Promise<void> {
   let entries;
   try {
-    entries = context.store.list();
+    entries = await context.store.list();
   } catch (error) {
     await cancel(wire, error);
     throw error;
@@ -103,7 +103,7 @@ async function get(
     });
     await sendTrailer(wire, hash);
   } finally {
-    file.close();
+    await file.close();
   }
 }
 

@@ -134,6 +134,12 @@ export class Logger {
           `Removed ${event.count} stale partial upload(s)`,
           { count: event.count },
         );
+      case "folder":
+        return this.event(
+          `folder-${event.what}`,
+          event.message,
+          event.name !== undefined ? { name: event.name } : {},
+        );
       case "error":
         return this.event(
           `${event.what}-error`,

@@ -136,6 +136,7 @@ export class Server implements AsyncDisposable {
     if (onEvent) this.events.subscribe(onEvent);
     this.#store = new Store(options.root, {
       readOnly: this.#options.readOnly,
+      onNotice: (notice) => this.events.emit({ type: "folder", ...notice }),
       ...(readOnlyMessage !== undefined ? { readOnlyMessage } : {}),
     });
     this.root = this.#store.root;

@@ -1,8 +1,13 @@
 /**
  * The served folder: every file-system operation the network can trigger on
- * the server lives here. The listing, opening a file for reading, uploads
- * written to a hidden file and committed under their name only when
- * complete, and the sweep of stale partial uploads.
+ * the server lives here (and in the two modules it uses: store_files.ts
+ * opens files, store_listing.ts lists them). The folder is not trusted:
+ * other people and programs may create files, links and FIFOs in it at any
+ * moment. So a temporary file is always created new, under a random name;
+ * nothing is opened through a link or waited on as a FIFO; every handle is
+ * checked with `fstat`; and only files that match the server's own exact
+ * name patterns, are regular, have one link and belong to the server's own
+ * user count as its own, to continue or to delete.
  *
  * @module
  */
@@ -12,15 +17,28 @@ import { join, resolve } from "node:path";
 import { CancelError } from "../protocol/errors.ts";
 import { quoteName, RESERVED_PREFIX, validateName } from "../protocol/names.ts";
 import type { ListEntry } from "../protocol/ps2.ts";
+import {
+  createExclusive,
+  errorCode,
+  type FileFacts,
+  type FolderFile,
+  lstatFacts,
+  openExisting,
+  sameFile,
+} from "./store_files.ts";
+import { Listing } from "./store_listing.ts";
 
 const PARTIAL_PREFIX = RESERVED_PREFIX + "partial-";
 const TEMP_PREFIX = RESERVED_PREFIX + "tmp-";
-const LISTING_TTL_MS = 1000;
+/** A resumable upload: key (name and size), then 128 random bits. */
+const PARTIAL_NAME = /^\.privateshare-partial-([0-9a-f]{32})-[0-9a-f]{32}$/;
+/** A one-off upload (classic) or the server's probe: 128 random bits. */
+const TEMP_NAME = /^\.privateshare-tmp-[0-9a-f]{32}$/;
 
 /** An upload in progress: a hidden file that becomes the named file on commit. */
 export interface Upload {
   /** The hidden file, open for writing at {@link offset}. */
-  readonly file: Deno.FsFile;
+  readonly file: FolderFile;
   /** Bytes already in the hidden file from an earlier, interrupted upload. */
   readonly offset: number;
   /** Empties the hidden file to start over. */
@@ -40,12 +58,24 @@ export interface Upload {
   abort(keep: boolean): Promise<void>;
 }
 
+/** Something about the folder worth one log line. */
+export interface FolderNotice {
+  /** `unreadable`: a file the server may not read; `no-hard-links`: the commit's fallback is in use. */
+  what: "unreadable" | "no-hard-links";
+  /** The file concerned, if one. */
+  name?: string;
+  /** One sentence. */
+  message: string;
+}
+
 /** How a {@link Store} behaves. */
 export interface StoreOptions {
   /** Refuse uploads. */
   readOnly: boolean;
   /** What a client that tries to upload to a read-only store is told. */
   readOnlyMessage?: string;
+  /** Told once about each problem of the folder. */
+  onNotice?: (notice: FolderNotice) => void;
 }
 
 /** What a read-only server tells a client that tries to upload, unless told otherwise. */
@@ -58,84 +88,86 @@ export class Store {
   /** Whether uploads are refused. */
   readonly readOnly: boolean;
   readonly #readOnlyMessage: string;
+  readonly #notice: (notice: FolderNotice) => void;
+  readonly #listing: Listing;
+  /** Names being uploaded: one upload per name at a time. */
   #uploading = new Set<string>();
-  #listing?: { entries: ListEntry[]; folderMtime: number; at: number };
-  #open = new Set<string>();
+  /** Names whose commit is under way (briefly an empty placeholder without hard links). */
+  #committing = new Set<string>();
+  /** The server's own temporary files that are open now. */
+  #inUse = new Set<string>();
+  /** Partial uploads by key: the files of this server's own naming found or made. */
+  #partials = new Map<string, Set<string>>();
+  #indexed: Promise<void> | undefined;
+  #uid: Promise<number> | undefined;
+  #linkWorks = true;
 
   /**
    * Creates a Store.
    *
    * @param root the folder to serve
-   * @param options whether uploads are refused, and what to say then
+   * @param options whether uploads are refused, and where notices go
    */
   constructor(root: string, options: StoreOptions) {
     this.root = resolve(root);
     this.readOnly = options.readOnly;
     this.#readOnlyMessage = options.readOnlyMessage ?? READ_ONLY_MESSAGE;
+    this.#notice = options.onNotice ?? (() => {});
+    this.#listing = new Listing(this.root, (name, why) =>
+      this.#notice({
+        what: "unreadable",
+        name,
+        message: `Cannot read ${quoteName(name)} (${why}): it is not listed or served`,
+      }));
   }
 
   /**
-   * The regular files of the folder, by name, without privateshare's own
-   * hidden files.
+   * The regular files of the folder that can be served, by name, without
+   * privateshare's own hidden files.
    *
    * @returns the entries, sorted by name
    */
-  list(): ListEntry[] {
-    // Listing costs a stat per file; a listing is reused while the folder is
-    // unchanged (its mtime, which every create, link, rename and remove
-    // moves) and for at most a second, which bounds how stale the size of a
-    // file that another program rewrites in place can be.
-    const now = performance.now();
-    const folderMtime = Deno.statSync(this.root).mtime?.getTime() ?? 0;
-    const cached = this.#listing;
-    if (cached && cached.folderMtime === folderMtime && now - cached.at < LISTING_TTL_MS) {
-      return cached.entries;
-    }
-    const entries = this.#readListing();
-    this.#listing = { entries, folderMtime, at: now };
-    return entries;
-  }
-
-  #readListing(): ListEntry[] {
-    const entries: ListEntry[] = [];
-    for (const entry of Deno.readDirSync(this.root)) {
-      if (!entry.isFile || entry.name.startsWith(RESERVED_PREFIX)) continue;
-      try {
-        const info = Deno.statSync(join(this.root, entry.name));
-        entries.push({ name: entry.name, size: info.size, mtime: info.mtime?.getTime() ?? 0 });
-      } catch (error) {
-        // Removed between the listing and the stat: it is simply not there.
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      }
-    }
-    return entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  async list(): Promise<readonly ListEntry[]> {
+    return await this.#listing.entries();
   }
 
   /**
    * Opens a regular file of the folder for reading. A link is never
-   * followed: the name must be a regular file itself.
+   * followed, a FIFO never waited on: the name must be a regular file
+   * itself, and the open handle must be that file.
    *
    * @param name a name from the network
    * @returns the open file and its size
-   * @throws {CancelError} `invalid-name` or `not-found`
+   * @throws {CancelError} `invalid-name` or `not-found` (also for a file the server may not read)
    */
-  async open(name: string): Promise<{ file: Deno.FsFile; size: number }> {
+  async open(name: string): Promise<{ file: FolderFile; size: number }> {
     validateName(name);
-    const path = join(this.root, name);
     const notFound = new CancelError("not-found", `No file named ${quoteName(name)} on the server`);
-    let info: Deno.FileInfo;
+    if (this.#committing.has(name)) throw notFound;
+    const path = join(this.root, name);
+    const facts = await lstatFacts(path);
+    if (!facts?.isFile) throw notFound;
+    const unreadable = new CancelError(
+      "not-found",
+      `The server may not read ${quoteName(name)}: ask the server's owner to make it readable`,
+    );
+    if (this.#listing.knownUnreadable(name, facts)) throw unreadable;
+    let file: FolderFile;
     try {
-      info = await Deno.lstat(path);
+      file = await openExisting(path, false);
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) throw notFound;
+      const code = errorCode(error);
+      if (code === "ENOENT" || code === "ELOOP") throw notFound;
+      if (code === "EACCES" || code === "EPERM") {
+        this.#listing.markUnreadable(name, facts, "permission denied");
+        throw unreadable;
+      }
       throw error;
     }
-    if (!info.isFile) throw notFound;
-    const file = await Deno.open(path, { read: true });
-    const opened = await file.stat();
-    // The name may have been swapped for a link between lstat and open.
-    if (opened.ino !== info.ino || opened.dev !== info.dev || !opened.isFile) {
-      file.close();
+    const opened = await file.facts();
+    // The name may have been swapped between the lstat and the open.
+    if (!opened.isFile || !sameFile(opened, facts)) {
+      await file.close();
       throw notFound;
     }
     return { file, size: opened.size };
@@ -147,20 +179,14 @@ export class Store {
    * @param name a valid name
    */
   async exists(name: string): Promise<boolean> {
-    try {
-      await Deno.lstat(join(this.root, name));
-      return true;
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return false;
-      throw error;
-    }
+    return await lstatFacts(join(this.root, name)) !== undefined;
   }
 
   /**
    * Starts an upload of `name`. With `size` the upload is resumable: its
-   * hidden file is named after the name and size, kept when the upload is
-   * cut off, and continued by the next put of the same name and size.
-   * Without `size` (the classic protocol) it is a one-off temporary file.
+   * hidden file is kept when the upload is cut off, and continued by the
+   * next put of the same name and size. Without `size` (the classic
+   * protocol) it is a one-off temporary file.
    *
    * @param name a name from the network
    * @param size the announced size, or undefined when unknown
@@ -187,67 +213,247 @@ export class Store {
   }
 
   async #openUpload(name: string, size: number | undefined, resume: boolean): Promise<Upload> {
-    const path = size === undefined
-      ? join(this.root, TEMP_PREFIX + crypto.randomUUID())
-      : join(this.root, PARTIAL_PREFIX + partialKey(name, size));
-    const file = await Deno.open(path, { read: true, write: true, create: true });
-    this.#open.add(path);
+    let fileName: string;
+    let file: FolderFile | undefined;
     let offset = 0;
-    if (resume && size !== undefined) {
-      offset = (await file.stat()).size;
-      if (offset > size) {
-        await file.truncate(0);
-        offset = 0;
+    const key = size === undefined ? undefined : partialKey(name, size);
+    if (key !== undefined) {
+      await this.#index();
+      const found = resume ? await this.#resumable(key, size!) : undefined;
+      // Earlier partials of this name and size that are not continued are
+      // the server's own (proven as for the sweep), and of no more use.
+      for (const other of [...this.#partials.get(key) ?? []]) {
+        if (other !== found?.fileName) await this.#removeOwn(other);
       }
-    } else {
-      await file.truncate(0);
+      if (found) ({ fileName, file, offset } = found);
     }
-    const finalPath = join(this.root, name);
-    const invalidate = () => this.#listing = undefined;
+    if (!file) {
+      ({ fileName, file } = await this.#create(key));
+    }
+    const facts = await file.facts();
+    if (key !== undefined) this.#remember(key, fileName!);
+    this.#inUse.add(fileName!);
+    return this.#upload(name, fileName!, file, facts, offset, key);
+  }
+
+  #upload(
+    name: string,
+    fileName: string,
+    file: FolderFile,
+    facts: FileFacts,
+    offset: number,
+    key: string | undefined,
+  ): Upload {
+    const path = join(this.root, fileName);
     const release = () => {
       this.#uploading.delete(name);
-      this.#open.delete(path);
+      this.#inUse.delete(fileName);
     };
-    let closed = false;
-    const close = () => {
-      if (!closed) file.close();
-      closed = true;
+    const forget = () => {
+      if (key !== undefined) this.#partials.get(key)?.delete(fileName);
     };
     return {
       file,
       offset,
-      async restart() {
-        await file.truncate(0);
-        await file.seek(0, Deno.SeekMode.Start);
-      },
-      async commit() {
+      restart: () => file.truncate(0),
+      commit: async () => {
         try {
           await file.syncData();
-          close();
-          try {
-            await Deno.link(path, finalPath);
-          } catch (error) {
-            if (error instanceof Deno.errors.AlreadyExists) {
-              throw new CancelError("exists", `${quoteName(name)} already exists on the server`);
-            }
-            throw error;
-          }
-          await Deno.remove(path);
+          const written = await file.facts();
+          await file.close();
+          await this.#commit(name, path, written);
+          forget();
         } finally {
           release();
-          invalidate();
         }
       },
-      async abort(keep: boolean) {
-        close();
+      abort: async (keep: boolean) => {
+        await file.close();
         release();
-        if (!keep || size === undefined) await Deno.remove(path).catch(() => {});
+        if (keep && key !== undefined) return;
+        forget();
+        await this.#removeIfSame(path, facts);
       },
     };
   }
 
+  /** Makes a flushed temporary file visible under `name`, never replacing a file. */
+  async #commit(name: string, path: string, facts: FileFacts): Promise<void> {
+    const finalPath = join(this.root, name);
+    const exists = () =>
+      new CancelError("exists", `${quoteName(name)} already exists on the server`);
+    this.#committing.add(name);
+    try {
+      const before = await this.#folderMtime();
+      let linked = false;
+      if (this.#linkWorks) {
+        try {
+          await Deno.link(path, finalPath);
+          linked = true;
+        } catch (error) {
+          if (error instanceof Deno.errors.AlreadyExists) throw exists();
+          if (!linkUnsupported(error)) throw error;
+          this.#linkWorks = false;
+          this.#notice({
+            what: "no-hard-links",
+            message: `The folder does not support hard links (${
+              errorCode(error) ?? (error as Error).name
+            }): uploads are committed by an exclusive create and a rename (see README)`,
+          });
+        }
+      }
+      if (!linked) {
+        // Claim the name exclusively, then move the file over the claim. A
+        // program that writes the name without checking, in between, can
+        // lose its file; an exclusive create (another privateshare) cannot.
+        let placeholder: FolderFile;
+        try {
+          placeholder = await createExclusive(finalPath);
+        } catch (error) {
+          if (errorCode(error) === "EEXIST") throw exists();
+          throw error;
+        }
+        const claim = await placeholder.facts();
+        await placeholder.close();
+        try {
+          await Deno.rename(path, finalPath);
+        } catch (error) {
+          await this.#removeIfSame(finalPath, claim);
+          throw error;
+        }
+      }
+      const placed = await lstatFacts(finalPath);
+      if (!placed || !sameFile(placed, facts)) {
+        throw new Error(
+          `The upload's temporary file for ${quoteName(name)} was replaced meanwhile`,
+        );
+      }
+      if (linked) await removeQuietly(path);
+      this.#listing.added(name, placed, before, await this.#folderMtime());
+    } finally {
+      this.#committing.delete(name);
+    }
+  }
+
+  /** Creates a new temporary file under a random name that nobody could have foreseen. */
+  async #create(key: string | undefined): Promise<{ fileName: string; file: FolderFile }> {
+    for (let attempt = 0;; attempt++) {
+      const fileName = key === undefined
+        ? TEMP_PREFIX + randomHex()
+        : `${PARTIAL_PREFIX}${key}-${randomHex()}`;
+      try {
+        return { fileName, file: await createExclusive(join(this.root, fileName)) };
+      } catch (error) {
+        // 128 random bits taken already: only a hostile folder; try another.
+        if (errorCode(error) !== "EEXIST" || attempt >= 3) throw error;
+      }
+    }
+  }
+
+  /** The largest partial upload of `key` that is provably this server's own, opened. */
+  async #resumable(
+    key: string,
+    size: number,
+  ): Promise<{ fileName: string; file: FolderFile; offset: number } | undefined> {
+    const candidates: { fileName: string; facts: FileFacts }[] = [];
+    for (const fileName of this.#partials.get(key) ?? []) {
+      if (this.#inUse.has(fileName)) continue;
+      const facts = await lstatFacts(join(this.root, fileName));
+      if (facts && await this.#isOwn(facts) && facts.size <= size) {
+        candidates.push({ fileName, facts });
+      }
+    }
+    candidates.sort((a, b) => b.facts.size - a.facts.size);
+    for (const { fileName, facts } of candidates) {
+      let file: FolderFile;
+      try {
+        // Read-write does not wait on a FIFO, and nothing is written before
+        // the handle is checked.
+        file = await openExisting(join(this.root, fileName), true);
+      } catch (error) {
+        const code = errorCode(error);
+        if (code === "ENOENT" || code === "ELOOP") continue;
+        throw error;
+      }
+      const opened = await file.facts();
+      if (sameFile(opened, facts) && await this.#isOwn(opened)) {
+        return { fileName, file, offset: opened.size };
+      }
+      await file.close();
+    }
+    return undefined;
+  }
+
+  /** Whether a file is provably one this server made: regular, one link, its own user's. */
+  async #isOwn(facts: FileFacts): Promise<boolean> {
+    return facts.isFile && facts.nlink === 1 && facts.uid === await this.#ownUid();
+  }
+
   /**
-   * Removes partial uploads older than `ttlMs` that no upload is using.
+   * The user id files created by this server get, learnt from a file it
+   * creates (Deno.uid() would need a permission the server is not given).
+   */
+  #ownUid(): Promise<number> {
+    this.#uid ??= (async () => {
+      const { fileName, file } = await this.#create(undefined);
+      try {
+        return (await file.facts()).uid;
+      } finally {
+        await file.close();
+        await removeQuietly(join(this.root, fileName));
+      }
+    })();
+    this.#uid.catch(() => this.#uid = undefined);
+    return this.#uid;
+  }
+
+  /** Finds the partial uploads left in the folder by an earlier run (once). */
+  #index(): Promise<void> {
+    this.#indexed ??= (async () => {
+      for await (const entry of Deno.readDir(this.root)) {
+        const key = PARTIAL_NAME.exec(entry.name)?.[1];
+        if (key !== undefined) this.#remember(key, entry.name);
+      }
+    })();
+    this.#indexed.catch(() => this.#indexed = undefined);
+    return this.#indexed;
+  }
+
+  #remember(key: string, fileName: string): void {
+    let files = this.#partials.get(key);
+    if (!files) this.#partials.set(key, files = new Set());
+    files.add(fileName);
+  }
+
+  /** Removes one of the server's own temporary files, if it can prove it is one. */
+  async #removeOwn(fileName: string): Promise<boolean> {
+    const path = join(this.root, fileName);
+    const key = PARTIAL_NAME.exec(fileName)?.[1];
+    const facts = await lstatFacts(path);
+    if (!facts) {
+      if (key !== undefined) this.#partials.get(key)?.delete(fileName);
+      return false;
+    }
+    if (!await this.#isOwn(facts)) return false;
+    await removeQuietly(path);
+    if (key !== undefined) this.#partials.get(key)?.delete(fileName);
+    return true;
+  }
+
+  /** Removes a file this run created, unless its name now holds something else. */
+  async #removeIfSame(path: string, facts: FileFacts): Promise<void> {
+    const now = await lstatFacts(path);
+    if (now && sameFile(now, facts)) await removeQuietly(path);
+  }
+
+  async #folderMtime(): Promise<number> {
+    return (await Deno.stat(this.root)).mtime?.getTime() ?? 0;
+  }
+
+  /**
+   * Removes the server's own temporary files older than `ttlMs` that no
+   * upload is using. Only names of its exact patterns, regular files with
+   * one link, owned by its user, are its own; anything else is left alone.
    *
    * @param ttlMs age after which a partial upload is removed
    * @returns how many were removed
@@ -256,22 +462,39 @@ export class Store {
     const cutoff = Date.now() - ttlMs;
     let removed = 0;
     for await (const entry of Deno.readDir(this.root)) {
-      if (!entry.isFile || !entry.name.startsWith(RESERVED_PREFIX)) continue;
-      const path = join(this.root, entry.name);
-      if (this.#open.has(path)) continue;
-      try {
-        const info = await Deno.stat(path);
-        if ((info.mtime?.getTime() ?? 0) > cutoff) continue;
-        await Deno.remove(path);
-        removed++;
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      }
+      const key = PARTIAL_NAME.exec(entry.name)?.[1];
+      if (key === undefined && !TEMP_NAME.test(entry.name)) continue;
+      if (this.#inUse.has(entry.name)) continue;
+      const facts = await lstatFacts(join(this.root, entry.name));
+      if (!facts || facts.mtimeMs > cutoff) continue;
+      if (await this.#removeOwn(entry.name)) removed++;
     }
     return removed;
   }
 }
 
+/** Whether `link()` failed because the file system has no hard links. */
+function linkUnsupported(error: unknown): boolean {
+  if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotSupported) {
+    return true;
+  }
+  const code = errorCode(error);
+  return code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "ENOSYS";
+}
+
+async function removeQuietly(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
 function partialKey(name: string, size: number): string {
   return createHash("sha256").update(`${name}\0${size}`).digest("hex").slice(0, 32);
+}
+
+function randomHex(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
