@@ -206,11 +206,15 @@ Deno.test("--max-connections answers busy rather than hanging", async () => {
     args: ["--max-connections", "2", "--command-timeout", "5"],
   });
   try {
+    // Two uploads that have begun (their command was accepted) hold both slots.
     const holders = await Promise.all(
-      [1, 2].map(() => Deno.connect({ hostname: "127.0.0.1", port: server.port })),
+      ["h1", "h2"].map(async (name) => {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+        await conn.write(encodeCommand({ op: "put", name, size: 10, resume: false }));
+        await conn.read(new Uint8Array(256));
+        return conn;
+      }),
     );
-    // Let the server accept both before the third arrives.
-    await new Promise((r) => setTimeout(r, 200));
     const run = await runClient(["localhost", String(server.port), "list"]);
     assert.equal(run.code, 3);
     assert.match(run.stderr, /maximum of connections/);

@@ -30,6 +30,11 @@ export interface RequestRecord {
   reason?: string;
   /** What went wrong, for a person. */
   message?: string;
+  /**
+   * Closed before its command to make room for a newer connection: counted
+   * in a `flood` event rather than logged one by one.
+   */
+  evicted?: boolean;
 }
 
 /** Everything a server reports, one `type` each. */
@@ -61,9 +66,31 @@ export type ServerEvent =
     /** One sentence. */
     message: string;
   }
+  | {
+    type: "flood";
+    /** The time the counts cover. */
+    seconds: number;
+    /** Connections without a command closed to make room for newer ones. */
+    evicted: number;
+    /** Accepts that failed (out of descriptors, ...). */
+    acceptErrors: number;
+    /** The size of the pool of connections without a command. */
+    maxPending: number;
+    /** The last accept failure, in the system's words. */
+    lastAcceptError?: string;
+  }
   | { type: "error"; what: "accept" | "sweep"; message: string }
-  | { type: "stopping"; active: number; graceMs: number }
-  | { type: "stopped" };
+  | {
+    type: "stopping";
+    /** Requests in flight (connections without a command are closed at once). */
+    active: number;
+    graceMs: number;
+  }
+  | {
+    type: "stopped";
+    /** Requests that were still stuck (in the file system, say) when the server stopped. */
+    stuck: number;
+  };
 
 /** A function that receives a server's events. */
 export type ServerListener = (event: ServerEvent) => void;

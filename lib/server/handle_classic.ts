@@ -25,11 +25,13 @@ export async function handleClassic(wire: Wire, context: HandlerContext): Promis
   const { record, store, pool } = context;
   record.op = op;
   if (op !== "list") record.name = name;
-  wire.setDeadline(context.dataTimeoutMs);
-  if (context.overLimit) {
-    await sendClassicCode(wire, "cancel");
-    throw new CancelError("busy", "The server is serving its maximum of connections");
+  try {
+    context.begin();
+  } catch (error) {
+    if (error instanceof CancelError) await sendClassicCode(wire, "cancel");
+    throw error;
   }
+  wire.setRateFloor(context.minRate, context.dataTimeoutMs);
   if (op === "list") {
     const bytes = encodeClassicList((await store.list()).map((entry) => entry.name));
     await wire.write(bytes);
@@ -47,7 +49,7 @@ export async function handleClassic(wire: Wire, context: HandlerContext): Promis
     }
     try {
       record.size = opened.size;
-      await sendClassicPassBeforeData(wire, opened.size > 0);
+      await sendClassicPassBeforeData(wire, opened.size > 0, context.classicPauseMs);
       await sendBody(opened.file, wire, opened.size, options());
     } finally {
       await opened.file.close();

@@ -140,6 +140,13 @@ export class Logger {
           event.message,
           event.name !== undefined ? { name: event.name } : {},
         );
+      case "flood":
+        return this.event("flood", floodMessage(event), {
+          seconds: event.seconds,
+          evicted: event.evicted,
+          acceptErrors: event.acceptErrors,
+          ...(event.lastAcceptError ? { lastAcceptError: event.lastAcceptError } : {}),
+        });
       case "error":
         return this.event(
           `${event.what}-error`,
@@ -155,7 +162,13 @@ export class Logger {
           { active: event.active, graceSeconds: event.graceMs / 1000 },
         );
       case "stopped":
-        return this.event("stopped", "Server stopped");
+        return this.event(
+          "stopped",
+          event.stuck > 0
+            ? `Server stopped; ${event.stuck} request(s) were stuck in the file system`
+            : "Server stopped",
+          { stuck: event.stuck },
+        );
       case "request-start":
       case "request-progress":
         return;
@@ -186,6 +199,8 @@ export class Logger {
    * @param ms how long it took
    */
   request(record: Readonly<RequestRecord>, ms: number): void {
+    // Counted in the flood's summary instead.
+    if (record.evicted) return;
     const time = new Date().toISOString();
     const mibps = ms > 0 ? record.bytes / 1048576 / (ms / 1000) : 0;
     if (this.format === "json") {
@@ -209,4 +224,23 @@ export class Logger {
     if (record.message && record.outcome !== "ok") parts.push(`(${record.message})`);
     this.#write(parts.join(" "));
   }
+}
+
+type FloodEvent = Extract<ServerEvent, { type: "flood" }>;
+
+function floodMessage(event: FloodEvent): string {
+  const parts: string[] = [];
+  if (event.evicted > 0) {
+    parts.push(
+      `closed ${event.evicted} connection(s) that sent no command, to make room ` +
+        `(at most ${event.maxPending} wait for their command)`,
+    );
+  }
+  if (event.acceptErrors > 0) {
+    parts.push(
+      `${event.acceptErrors} connection(s) could not be accepted` +
+        (event.lastAcceptError ? ` (${event.lastAcceptError})` : ""),
+    );
+  }
+  return `Flood in the last ${event.seconds} s: ${parts.join("; ")}`;
 }

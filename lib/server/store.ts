@@ -12,10 +12,9 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { CancelError } from "../protocol/errors.ts";
-import { quoteName, RESERVED_PREFIX, validateName } from "../protocol/names.ts";
+import { quoteName, validateName } from "../protocol/names.ts";
 import type { ListEntry } from "../protocol/ps2.ts";
 import {
   createExclusive,
@@ -27,13 +26,7 @@ import {
   sameFile,
 } from "./store_files.ts";
 import { Listing } from "./store_listing.ts";
-
-const PARTIAL_PREFIX = RESERVED_PREFIX + "partial-";
-const TEMP_PREFIX = RESERVED_PREFIX + "tmp-";
-/** A resumable upload: key (name and size), then 128 random bits. */
-const PARTIAL_NAME = /^\.privateshare-partial-([0-9a-f]{32})-[0-9a-f]{32}$/;
-/** A one-off upload (classic) or the server's probe: 128 random bits. */
-const TEMP_NAME = /^\.privateshare-tmp-[0-9a-f]{32}$/;
+import { OwnFiles, removeQuietly } from "./store_own.ts";
 
 /** An upload in progress: a hidden file that becomes the named file on commit. */
 export interface Upload {
@@ -94,12 +87,7 @@ export class Store {
   #uploading = new Set<string>();
   /** Names whose commit is under way (briefly an empty placeholder without hard links). */
   #committing = new Set<string>();
-  /** The server's own temporary files that are open now. */
-  #inUse = new Set<string>();
-  /** Partial uploads by key: the files of this server's own naming found or made. */
-  #partials = new Map<string, Set<string>>();
-  #indexed: Promise<void> | undefined;
-  #uid: Promise<number> | undefined;
+  readonly #own: OwnFiles;
   #linkWorks = true;
 
   /**
@@ -113,6 +101,7 @@ export class Store {
     this.readOnly = options.readOnly;
     this.#readOnlyMessage = options.readOnlyMessage ?? READ_ONLY_MESSAGE;
     this.#notice = options.onNotice ?? (() => {});
+    this.#own = new OwnFiles(this.root);
     this.#listing = new Listing(this.root, (name, why) =>
       this.#notice({
         what: "unreadable",
@@ -213,66 +202,34 @@ export class Store {
   }
 
   async #openUpload(name: string, size: number | undefined, resume: boolean): Promise<Upload> {
-    let fileName: string;
-    let file: FolderFile | undefined;
-    let offset = 0;
-    const key = size === undefined ? undefined : partialKey(name, size);
-    if (key !== undefined) {
-      await this.#index();
-      const found = resume ? await this.#resumable(key, size!) : undefined;
-      // Earlier partials of this name and size that are not continued are
-      // the server's own (proven as for the sweep), and of no more use.
-      for (const other of [...this.#partials.get(key) ?? []]) {
-        if (other !== found?.fileName) await this.#removeOwn(other);
-      }
-      if (found) ({ fileName, file, offset } = found);
-    }
-    if (!file) {
-      ({ fileName, file } = await this.#create(key));
-    }
-    const facts = await file.facts();
-    if (key !== undefined) this.#remember(key, fileName!);
-    this.#inUse.add(fileName!);
-    return this.#upload(name, fileName!, file, facts, offset, key);
-  }
-
-  #upload(
-    name: string,
-    fileName: string,
-    file: FolderFile,
-    facts: FileFacts,
-    offset: number,
-    key: string | undefined,
-  ): Upload {
+    const { fileName, file, offset } = await this.#own.open(name, size, resume);
     const path = join(this.root, fileName);
-    const release = () => {
+    const facts = await file.facts();
+    const release = (kept: boolean) => {
       this.#uploading.delete(name);
-      this.#inUse.delete(fileName);
-    };
-    const forget = () => {
-      if (key !== undefined) this.#partials.get(key)?.delete(fileName);
+      this.#own.done(fileName, kept);
     };
     return {
       file,
       offset,
       restart: () => file.truncate(0),
       commit: async () => {
+        let committed = false;
         try {
           await file.syncData();
           const written = await file.facts();
           await file.close();
           await this.#commit(name, path, written);
-          forget();
+          committed = true;
         } finally {
-          release();
+          release(!committed && size !== undefined);
         }
       },
       abort: async (keep: boolean) => {
         await file.close();
-        release();
-        if (keep && key !== undefined) return;
-        forget();
-        await this.#removeIfSame(path, facts);
+        const kept = keep && size !== undefined;
+        release(kept);
+        if (!kept) await this.#removeIfSame(path, facts);
       },
     };
   }
@@ -335,141 +292,25 @@ export class Store {
     }
   }
 
-  /** Creates a new temporary file under a random name that nobody could have foreseen. */
-  async #create(key: string | undefined): Promise<{ fileName: string; file: FolderFile }> {
-    for (let attempt = 0;; attempt++) {
-      const fileName = key === undefined
-        ? TEMP_PREFIX + randomHex()
-        : `${PARTIAL_PREFIX}${key}-${randomHex()}`;
-      try {
-        return { fileName, file: await createExclusive(join(this.root, fileName)) };
-      } catch (error) {
-        // 128 random bits taken already: only a hostile folder; try another.
-        if (errorCode(error) !== "EEXIST" || attempt >= 3) throw error;
-      }
-    }
-  }
-
-  /** The largest partial upload of `key` that is provably this server's own, opened. */
-  async #resumable(
-    key: string,
-    size: number,
-  ): Promise<{ fileName: string; file: FolderFile; offset: number } | undefined> {
-    const candidates: { fileName: string; facts: FileFacts }[] = [];
-    for (const fileName of this.#partials.get(key) ?? []) {
-      if (this.#inUse.has(fileName)) continue;
-      const facts = await lstatFacts(join(this.root, fileName));
-      if (facts && await this.#isOwn(facts) && facts.size <= size) {
-        candidates.push({ fileName, facts });
-      }
-    }
-    candidates.sort((a, b) => b.facts.size - a.facts.size);
-    for (const { fileName, facts } of candidates) {
-      let file: FolderFile;
-      try {
-        // Read-write does not wait on a FIFO, and nothing is written before
-        // the handle is checked.
-        file = await openExisting(join(this.root, fileName), true);
-      } catch (error) {
-        const code = errorCode(error);
-        if (code === "ENOENT" || code === "ELOOP") continue;
-        throw error;
-      }
-      const opened = await file.facts();
-      if (sameFile(opened, facts) && await this.#isOwn(opened)) {
-        return { fileName, file, offset: opened.size };
-      }
-      await file.close();
-    }
-    return undefined;
-  }
-
-  /** Whether a file is provably one this server made: regular, one link, its own user's. */
-  async #isOwn(facts: FileFacts): Promise<boolean> {
-    return facts.isFile && facts.nlink === 1 && facts.uid === await this.#ownUid();
-  }
-
-  /**
-   * The user id files created by this server get, learnt from a file it
-   * creates (Deno.uid() would need a permission the server is not given).
-   */
-  #ownUid(): Promise<number> {
-    this.#uid ??= (async () => {
-      const { fileName, file } = await this.#create(undefined);
-      try {
-        return (await file.facts()).uid;
-      } finally {
-        await file.close();
-        await removeQuietly(join(this.root, fileName));
-      }
-    })();
-    this.#uid.catch(() => this.#uid = undefined);
-    return this.#uid;
-  }
-
-  /** Finds the partial uploads left in the folder by an earlier run (once). */
-  #index(): Promise<void> {
-    this.#indexed ??= (async () => {
-      for await (const entry of Deno.readDir(this.root)) {
-        const key = PARTIAL_NAME.exec(entry.name)?.[1];
-        if (key !== undefined) this.#remember(key, entry.name);
-      }
-    })();
-    this.#indexed.catch(() => this.#indexed = undefined);
-    return this.#indexed;
-  }
-
-  #remember(key: string, fileName: string): void {
-    let files = this.#partials.get(key);
-    if (!files) this.#partials.set(key, files = new Set());
-    files.add(fileName);
-  }
-
-  /** Removes one of the server's own temporary files, if it can prove it is one. */
-  async #removeOwn(fileName: string): Promise<boolean> {
-    const path = join(this.root, fileName);
-    const key = PARTIAL_NAME.exec(fileName)?.[1];
-    const facts = await lstatFacts(path);
-    if (!facts) {
-      if (key !== undefined) this.#partials.get(key)?.delete(fileName);
-      return false;
-    }
-    if (!await this.#isOwn(facts)) return false;
-    await removeQuietly(path);
-    if (key !== undefined) this.#partials.get(key)?.delete(fileName);
-    return true;
-  }
-
   /** Removes a file this run created, unless its name now holds something else. */
   async #removeIfSame(path: string, facts: FileFacts): Promise<void> {
     const now = await lstatFacts(path);
     if (now && sameFile(now, facts)) await removeQuietly(path);
   }
 
-  async #folderMtime(): Promise<number> {
-    return (await Deno.stat(this.root)).mtime?.getTime() ?? 0;
-  }
-
   /**
    * Removes the server's own temporary files older than `ttlMs` that no
-   * upload is using. Only names of its exact patterns, regular files with
-   * one link, owned by its user, are its own; anything else is left alone.
+   * upload is using; nothing that it cannot prove is its own.
    *
    * @param ttlMs age after which a partial upload is removed
    * @returns how many were removed
    */
   async removeStalePartials(ttlMs: number): Promise<number> {
-    const cutoff = Date.now() - ttlMs;
-    let removed = 0;
-    for await (const entry of Deno.readDir(this.root)) {
-      const key = PARTIAL_NAME.exec(entry.name)?.[1];
-      if (key === undefined && !TEMP_NAME.test(entry.name)) continue;
-      if (this.#inUse.has(entry.name)) continue;
-      const facts = await lstatFacts(join(this.root, entry.name));
-      if (!facts || facts.mtimeMs > cutoff) continue;
-      if (await this.#removeOwn(entry.name)) removed++;
-    }
-    return removed;
+    return await this.#own.sweep(ttlMs);
+  }
+
+  async #folderMtime(): Promise<number> {
+    return (await Deno.stat(this.root)).mtime?.getTime() ?? 0;
   }
 }
 
@@ -480,21 +321,4 @@ function linkUnsupported(error: unknown): boolean {
   }
   const code = errorCode(error);
   return code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "ENOSYS";
-}
-
-async function removeQuietly(path: string): Promise<void> {
-  try {
-    await Deno.remove(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-}
-
-function partialKey(name: string, size: number): string {
-  return createHash("sha256").update(`${name}\0${size}`).digest("hex").slice(0, 32);
-}
-
-function randomHex(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
