@@ -143,7 +143,7 @@ export class Store {
     if (this.#listing.knownUnreadable(name, facts)) throw unreadable;
     let file: FolderFile;
     try {
-      file = await openExisting(path, false);
+      file = await openExisting(path);
     } catch (error) {
       const code = errorCode(error);
       if (code === "ENOENT" || code === "ELOOP") throw notFound;

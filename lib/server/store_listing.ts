@@ -206,7 +206,7 @@ export class Listing {
     let readable = true;
     if ((facts.mode & 0o004) === 0) {
       try {
-        await (await openExisting(path, false)).close();
+        await (await openExisting(path)).close();
       } catch (error) {
         const code = errorCode(error);
         if (code === "EACCES" || code === "EPERM") {

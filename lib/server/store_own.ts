@@ -20,6 +20,7 @@ import {
   type FolderFile,
   lstatFacts,
   openExisting,
+  reopenForWriting,
   sameFile,
 } from "./store_files.ts";
 
@@ -164,21 +165,28 @@ export class OwnFiles {
     }
     candidates.sort((a, b) => b.facts.size - a.facts.size);
     for (const { fileName, facts } of candidates) {
+      const path = join(this.#root, fileName);
       let file: FolderFile;
       try {
-        // Read-write does not wait on a FIFO, and nothing is written before
-        // the handle is checked.
-        file = await openExisting(join(this.#root, fileName), true);
+        file = await openExisting(path);
       } catch (error) {
         const code = errorCode(error);
         if (code === "ENOENT" || code === "ELOOP") continue;
         throw error;
       }
+      // Nothing is written before the handle is checked, twice: as opened,
+      // and as opened for writing.
       const opened = await file.facts();
-      if (sameFile(opened, facts) && await this.#isOwn(opened)) {
-        return { fileName, file, offset: opened.size };
+      if (!sameFile(opened, facts) || !await this.#isOwn(opened)) {
+        await file.close();
+        continue;
       }
-      await file.close();
+      const writable = await reopenForWriting(file, path);
+      const reopened = await writable.facts();
+      if (sameFile(reopened, opened) && await this.#isOwn(reopened)) {
+        return { fileName, file: writable, offset: reopened.size };
+      }
+      await writable.close();
     }
     return undefined;
   }
