@@ -132,7 +132,14 @@ export async function measureClassicPause(
           let run: { exact: number; medianMs: number };
           if (python) {
             const out = await new Deno.Command("python3", {
-              args: ["-c", PYTHON_CLIENT, String(server.addr.port), "four.bin", String(size), String(options.gets)],
+              args: [
+                "-c",
+                PYTHON_CLIENT,
+                String(server.addr.port),
+                "four.bin",
+                String(size),
+                String(options.gets),
+              ],
               stdout: "piped",
             }).output();
             const [exact, median] = new TextDecoder().decode(out.stdout).trim().split(" ");
