@@ -15,6 +15,7 @@
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { get, list } from "../lib/mod.ts";
+import { abuseCase, type AbuseResults, abuseSection } from "./abuse.ts";
 import { emptyDir, ensureRandomFile, removeIfPresent, sha256File } from "./data.ts";
 import {
   type ClientRun,
@@ -59,8 +60,8 @@ Options:
   --small-seconds S     how long each small-operation loop runs (default 3)
   --socat-buffers LIST  socat -b sizes in bytes to try; the fastest is used
                         (default 1048576,4194304,33554432)
-  --only LIST           cases to run, of transfer,concurrent,small,memory
-                        (default transfer,concurrent,small)
+  --only LIST           cases to run, of transfer,concurrent,small,memory,abuse
+                        (default transfer,concurrent,small,abuse)
   --memory-4g           also compare peak memory for 1 GiB and 4 GiB transfers
                         (the memory case; about 12 GiB of disk for a while)
   --output PATH         where the Markdown report goes (default bench/RESULTS.md)
@@ -81,10 +82,10 @@ const DIRS = {
   concurrent: join(DATA, "concurrent"),
 };
 const TMPFS = "/dev/shm";
-const CASES = ["transfer", "concurrent", "small", "memory"] as const;
+const CASES = ["transfer", "concurrent", "small", "memory", "abuse"] as const;
 type CaseName = typeof CASES[number];
 /** The 4 GiB memory check takes minutes and 12 GiB of disk: only on request. */
-const DEFAULT_CASES: readonly CaseName[] = ["transfer", "concurrent", "small"];
+const DEFAULT_CASES: readonly CaseName[] = ["transfer", "concurrent", "small", "abuse"];
 
 /** The benchmark's settings, from the command line. */
 interface Options {
@@ -383,7 +384,8 @@ async function concurrentCase(
 const _SMALL_FILES = 100;
 const _SMALL_SIZE = 4096;
 
-async function smallCase(seconds: number, runs: number): Promise<RateResults[]> {
+/** The small case's files, made once and reused. */
+async function smallFiles(): Promise<string[]> {
   await Deno.mkdir(DIRS.small, { recursive: true });
   const names: string[] = [];
   for (let i = 0; i < _SMALL_FILES; i++) {
@@ -391,6 +393,11 @@ async function smallCase(seconds: number, runs: number): Promise<RateResults[]> 
     names.push(name);
     await ensureRandomFile(join(DIRS.small, name), _SMALL_SIZE);
   }
+  return names;
+}
+
+async function smallCase(seconds: number, runs: number): Promise<RateResults[]> {
+  const names = await smallFiles();
   const target = names[0]!;
   const expected = await Deno.readFile(join(DIRS.small, target));
   await emptyDir(DIRS.smallOut);
@@ -634,8 +641,19 @@ async function main(args: string[]): Promise<number> {
     input.memory = await memoryCase(input.transfer);
   }
 
+  let abuse: AbuseResults | undefined;
+  if (options.only.has("abuse")) {
+    progress("abuse: a normal client among 300 hostile connections");
+    const names = await smallFiles();
+    await emptyDir(DIRS.smallOut);
+    abuse = await abuseCase(DIRS.small, names, DIRS.smallOut, progress);
+  }
+
   input.loadEnd = await _loadAverage();
-  await Deno.writeTextFile(options.output, report(input));
+  await Deno.writeTextFile(
+    options.output,
+    report(input) + (abuse ? "\n" + abuseSection(abuse) : ""),
+  );
   // Formatted as `deno fmt` would, so that `deno task check` stays clean
   // after a benchmark rewrites the report.
   const fmt = await new Deno.Command(Deno.execPath(), {

@@ -51,15 +51,10 @@ export async function sendClassicCode(wire: Wire, code: "pass" | "cancel"): Prom
  *
  * @param wire the connection
  * @param hasData whether data follows
- * @param pauseMs the pause (default {@link CLASSIC_CODE_PAUSE_MS})
  */
-export async function sendClassicPassBeforeData(
-  wire: Wire,
-  hasData: boolean,
-  pauseMs: number = CLASSIC_CODE_PAUSE_MS,
-): Promise<void> {
+export async function sendClassicPassBeforeData(wire: Wire, hasData: boolean): Promise<void> {
   await sendClassicCode(wire, "pass");
-  if (hasData && pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
+  if (hasData) await new Promise((r) => setTimeout(r, CLASSIC_CODE_PAUSE_MS));
 }
 
 /**

@@ -59,7 +59,7 @@ export const SERVER_DEFAULTS = {
   commandTimeoutMs: 10_000,
   dataTimeoutMs: 30_000,
   minRate: 4096,
-  classicPauseMs: 50,
+  classicPauseMs: 30,
   partialTtlMs: 24 * 3600_000,
   bufferBytes: 512 * 1024 * 1024,
   /** How long transfers in flight may finish when the server is asked to stop. */
