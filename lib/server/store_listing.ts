@@ -75,7 +75,10 @@ export class Listing {
       return this.#sorted;
     }
     if (this.#sorted && age < LISTING_TTL_MS && !this.#building) {
-      const mtime = (await Deno.stat(this.#root)).mtime?.getTime() ?? 0;
+      // One stat of the folder itself, whatever its size: synchronous, as
+      // the round trip of an asynchronous one would cost a small list more
+      // than the listing.
+      const mtime = Deno.statSync(this.#root).mtime?.getTime() ?? 0;
       if (mtime === this.#folderMtime) return this.#sorted;
     }
     this.#building ??= this.#rebuild().finally(() => this.#building = undefined);
