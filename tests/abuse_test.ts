@@ -9,6 +9,7 @@ import net from "node:net";
 import { join } from "node:path";
 import { get, list, put, type ServerEvent } from "../lib/mod.ts";
 import { encodeCommand, encodeLine } from "../lib/protocol/ps2.ts";
+import { addressKey } from "../lib/server/admission.ts";
 import { namesIn, serveFolder, SERVER_TS, tempDir, until } from "./helpers.ts";
 
 /** Rejects after `ms`, so that a test fails instead of hanging. */
@@ -329,4 +330,12 @@ Deno.test("out of descriptors, a normal client is still served, and the flood is
     await child.status;
     await reading;
   }
+});
+
+Deno.test("the limits count an IPv4 address, or a whole IPv6 /64, as one address", () => {
+  assert.equal(addressKey("203.0.113.7"), "203.0.113.7");
+  assert.equal(addressKey("2001:db8:0:1:2:3:4:5"), "2001:db8:0:1::/64");
+  assert.equal(addressKey("2001:db8:0:1::9"), addressKey("2001:DB8:0000:0001:ffff::1"));
+  assert.notEqual(addressKey("2001:db8:0:1::9"), addressKey("2001:db8:0:2::9"));
+  assert.equal(addressKey("::1"), "0:0:0:0::/64");
 });

@@ -170,3 +170,47 @@ export class Admission {
     this.#pendingCount--;
   }
 }
+
+/**
+ * The host of a peer's address, IPv4 addresses mapped into IPv6 unmapped.
+ *
+ * @param addr the peer's address
+ * @returns the host
+ */
+export function hostOf(addr: Deno.Addr): string {
+  if (addr.transport !== "tcp" && addr.transport !== "udp") return addr.transport;
+  return addr.hostname.startsWith("::ffff:") ? addr.hostname.slice(7) : addr.hostname;
+}
+
+/**
+ * What counts as one address for the limits: an IPv4 address, or an IPv6
+ * /64 network (one host commonly holds a whole /64, and could otherwise pose
+ * as millions of addresses).
+ *
+ * @param host a host from {@link hostOf}
+ * @returns the key its connections are counted under
+ */
+export function addressKey(host: string): string {
+  if (!host.includes(":")) return host;
+  const [head = "", tail = ""] = host.split("::");
+  const left = head ? head.split(":") : [];
+  const right = host.includes("::") && tail ? tail.split(":") : [];
+  const groups = [
+    ...left,
+    ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"),
+    ...right,
+  ];
+  return groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, "")).join(":") + "::/64";
+}
+
+/**
+ * A peer's address for the log: `host:port`, `[host]:port` for IPv6.
+ *
+ * @param addr the peer's address
+ * @returns the text
+ */
+export function peerName(addr: Deno.Addr): string {
+  const host = hostOf(addr);
+  if (addr.transport !== "tcp" && addr.transport !== "udp") return host;
+  return host.includes(":") ? `[${host}]:${addr.port}` : `${host}:${addr.port}`;
+}

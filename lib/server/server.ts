@@ -12,7 +12,7 @@ import { MAGIC } from "../protocol/ps2.ts";
 import { listen } from "../net/socket.ts";
 import { Wire } from "../net/wire.ts";
 import { ChunkPool } from "../transfer/pool.ts";
-import { Admission, type Ticket } from "./admission.ts";
+import { addressKey, Admission, hostOf, peerName, type Ticket } from "./admission.ts";
 import { type RequestRecord, ServerEvents } from "./events.ts";
 import { FloodMeter } from "./flood.ts";
 import { handleClassic } from "./handle_classic.ts";
@@ -227,7 +227,7 @@ export class Server implements AsyncDisposable {
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
     const started = performance.now();
-    const address = hostOf(conn.remoteAddr);
+    const address = addressKey(hostOf(conn.remoteAddr));
     const record: RequestRecord = {
       id: this.#nextId++,
       peer: peerName(conn.remoteAddr),
@@ -364,17 +364,6 @@ export class Server implements AsyncDisposable {
  */
 export function startServer(options: ServerOptions): Server {
   return new Server(options);
-}
-
-function hostOf(addr: Deno.Addr): string {
-  if (addr.transport !== "tcp" && addr.transport !== "udp") return addr.transport;
-  return addr.hostname.startsWith("::ffff:") ? addr.hostname.slice(7) : addr.hostname;
-}
-
-function peerName(addr: Deno.Addr): string {
-  const host = hostOf(addr);
-  if (addr.transport !== "tcp" && addr.transport !== "udp") return host;
-  return host.includes(":") ? `[${host}]:${addr.port}` : `${host}:${addr.port}`;
 }
 
 const MAGIC_BYTES = new TextEncoder().encode(MAGIC);
