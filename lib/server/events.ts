@@ -89,7 +89,7 @@ export type ServerEvent =
   | {
     type: "stopped";
     /** Requests that were still stuck (in the file system, say) when the server stopped. */
-    stuck: number;
+    stuck?: number;
   };
 
 /** A function that receives a server's events. */

@@ -61,10 +61,12 @@ export class Logger {
    * Creates a Logger.
    *
    * @param format text or json
-   * @param options where lines go (default: stdout, through a 1 MiB queue)
+   * @param options where lines go (default: stdout, through a 1 MiB queue); a
+   *   function receives each line at once, as `write` does
    */
-  constructor(format: LogFormat, options: LoggerOptions = {}) {
+  constructor(format: LogFormat, options: LoggerOptions | ((line: string) => void) = {}) {
     this.format = format;
+    if (typeof options === "function") options = { write: options };
     if (options.write) {
       this.#write = options.write;
       return;
@@ -162,13 +164,13 @@ export class Logger {
           { active: event.active, graceSeconds: event.graceMs / 1000 },
         );
       case "stopped":
-        return this.event(
-          "stopped",
-          event.stuck > 0
-            ? `Server stopped; ${event.stuck} request(s) were stuck in the file system`
-            : "Server stopped",
-          { stuck: event.stuck },
-        );
+        return event.stuck
+          ? this.event(
+            "stopped",
+            `Server stopped; ${event.stuck} request(s) were stuck in the file system`,
+            { stuck: event.stuck },
+          )
+          : this.event("stopped", "Server stopped");
       case "request-start":
       case "request-progress":
         return;

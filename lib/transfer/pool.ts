@@ -37,6 +37,7 @@ export class ChunkPool {
   #used = 0;
   #free: Uint8Array[] = [];
   #issued = new WeakSet<Uint8Array>();
+  #waiters: (() => void)[] = [];
 
   /**
    * Creates a ChunkPool.
@@ -62,6 +63,21 @@ export class ChunkPool {
   take(size: number): Uint8Array {
     return this.tryAcquire(size) ??
       new Uint8Array(Math.min(Math.max(size, 1), SPENT_BUFFER_SIZE));
+  }
+
+  /**
+   * A buffer of `size` bytes (at most one chunk) from the budget, waiting
+   * until the budget has room. Bodies use {@link take}, which never waits.
+   *
+   * @param size bytes wanted
+   * @returns the buffer; give it back with {@link release}
+   */
+  async acquire(size: number): Promise<Uint8Array> {
+    while (true) {
+      const buffer = this.tryAcquire(size);
+      if (buffer) return buffer;
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
   }
 
   /**
@@ -92,5 +108,6 @@ export class ChunkPool {
     // Keep a few chunks for the next transfers; the rest go back to the
     // system, so that a burst of transfers does not hold memory forever.
     if (buffer.length === CHUNK_SIZE && this.#free.length < SPARE_CHUNKS) this.#free.push(buffer);
+    this.#waiters.shift()?.();
   }
 }
