@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { join } from "node:path";
-import { get, list, put, type ServerEvent } from "../lib/mod.ts";
+import { get, list, Logger, put, type ServerEvent } from "../lib/mod.ts";
 import { encodeCommand, encodeLine } from "../lib/protocol/ps2.ts";
 import { addressKey } from "../lib/server/admission.ts";
 import { namesIn, serveFolder, SERVER_TS, tempDir, until } from "./helpers.ts";
@@ -338,4 +338,21 @@ Deno.test("the limits count an IPv4 address, or a whole IPv6 /64, as one address
   assert.equal(addressKey("2001:db8:0:1::9"), addressKey("2001:DB8:0000:0001:ffff::1"));
   assert.notEqual(addressKey("2001:db8:0:1::9"), addressKey("2001:db8:0:2::9"));
   assert.equal(addressKey("::1"), "0:0:0:0::/64");
+});
+
+Deno.test("a flood of connections that end without a command is counted in one log line, not logged one by one", async () => {
+  await using served = await tempDir();
+  const lines: Record<string, unknown>[] = [];
+  const logger = new Logger("json", (line) => lines.push(JSON.parse(line)));
+  await using server = serveFolder(served.path, { onEvent: (e) => logger.handle(e) });
+  for (let i = 0; i < 200; i++) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    conn.close();
+  }
+  await until(() => server.events.filter((e) => e.type === "request-end").length === 200);
+  await until(() => lines.some((l) => l.event === "flood"), 5000);
+  const requests = lines.filter((l) => l.event === "request").length;
+  assert.ok(requests <= 25, `${requests} request lines for 200 connections without a command`);
+  const flood = lines.find((l) => l.event === "flood")!;
+  assert.equal(requests + (flood.withoutCommand as number), 200, JSON.stringify(flood));
 });

@@ -486,12 +486,6 @@ Deno.test("250 silent or half-sent connections do not block others: beyond the p
       }
       // The pool holds 128 connections without a command (the list's own took one place).
       assert.ok(atDeadline >= 100 && atDeadline <= 128, `${atDeadline} lasted to the deadline`);
-      await until(
-        () =>
-          server.lines.filter((l) => l.event === "request" && l.outcome === "timeout").length >=
-            atDeadline,
-        5000,
-      );
     } finally {
       bound.clear();
     }

@@ -31,10 +31,11 @@ export interface RequestRecord {
   /** What went wrong, for a person. */
   message?: string;
   /**
-   * Closed before its command to make room for a newer connection: counted
-   * in a `flood` event rather than logged one by one.
+   * Ended without a command during a flood (closed to make room for a newer
+   * connection, or one of many that ended so): counted in a `flood` event
+   * rather than logged one by one.
    */
-  evicted?: boolean;
+  summarized?: boolean;
 }
 
 /** Everything a server reports, one `type` each. */
@@ -72,6 +73,8 @@ export type ServerEvent =
     seconds: number;
     /** Connections without a command closed to make room for newer ones. */
     evicted: number;
+    /** Other connections of the flood that ended without a command (closed, timed out). */
+    withoutCommand: number;
     /** Accepts that failed (out of descriptors, ...). */
     acceptErrors: number;
     /** The size of the pool of connections without a command. */

@@ -146,6 +146,7 @@ export class Logger {
         return this.event("flood", floodMessage(event), {
           seconds: event.seconds,
           evicted: event.evicted,
+          withoutCommand: event.withoutCommand,
           acceptErrors: event.acceptErrors,
           ...(event.lastAcceptError ? { lastAcceptError: event.lastAcceptError } : {}),
         });
@@ -202,7 +203,7 @@ export class Logger {
    */
   request(record: Readonly<RequestRecord>, ms: number): void {
     // Counted in the flood's summary instead.
-    if (record.evicted) return;
+    if (record.summarized) return;
     const time = new Date().toISOString();
     const mibps = ms > 0 ? record.bytes / 1048576 / (ms / 1000) : 0;
     if (this.format === "json") {
@@ -237,6 +238,9 @@ function floodMessage(event: FloodEvent): string {
       `closed ${event.evicted} connection(s) that sent no command, to make room ` +
         `(at most ${event.maxPending} wait for their command)`,
     );
+  }
+  if (event.withoutCommand > 0) {
+    parts.push(`${event.withoutCommand} more connection(s) ended without a command`);
   }
   if (event.acceptErrors > 0) {
     parts.push(

@@ -89,6 +89,7 @@ export class Server implements AsyncDisposable {
         type: "flood",
         seconds,
         evicted: counts.evicted,
+        withoutCommand: counts.withoutCommand,
         acceptErrors: counts.acceptErrors,
         maxPending: this.#options.maxPending,
         ...(counts.lastAcceptError ? { lastAcceptError: counts.lastAcceptError } : {}),
@@ -237,7 +238,7 @@ export class Server implements AsyncDisposable {
       outcome: "ok",
     };
     const { ticket, evicted } = this.#admission.admit(address, () => {
-      record.evicted = true;
+      record.summarized = true;
       wire.close();
     });
     if (evicted) this.#flood.note("evicted");
@@ -285,6 +286,9 @@ export class Server implements AsyncDisposable {
       recordError(record, error);
     } finally {
       wire.close();
+      if (record.op === "-" && !record.summarized && this.#flood.summarizes()) {
+        record.summarized = true;
+      }
       this.#admission.release(ticket);
       this.#wires.delete(wire);
       events.emit({ type: "request-end", record, ms: performance.now() - started });
