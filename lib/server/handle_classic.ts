@@ -7,10 +7,14 @@
 
 import { CancelError } from "../protocol/errors.ts";
 import { encodeClassicList, parseClassic } from "../protocol/classic.ts";
+import type { ListEntry } from "../protocol/ps2.ts";
 import type { Wire } from "../net/wire.ts";
 import { sendClassicCode } from "../exchange/classic.ts";
 import { type BodyOptions, newHash, receiveBody, sendBody } from "../transfer/body.ts";
 import type { HandlerContext } from "./handler.ts";
+
+/** A listing reused by the store is encoded once. */
+const encodedLists = new WeakMap<readonly ListEntry[], Uint8Array>();
 
 /**
  * Serves one classic request whose command is in the wire's buffer.
@@ -33,7 +37,12 @@ export async function handleClassic(wire: Wire, context: HandlerContext): Promis
   }
   wire.setRateFloor(context.minRate, context.dataTimeoutMs);
   if (op === "list") {
-    const bytes = encodeClassicList((await store.list()).map((entry) => entry.name));
+    const entries = await store.list();
+    let bytes = encodedLists.get(entries);
+    if (!bytes) {
+      bytes = encodeClassicList(entries.map((entry) => entry.name));
+      encodedLists.set(entries, bytes);
+    }
     await wire.write(bytes);
     record.bytes = bytes.length;
     return;

@@ -185,8 +185,11 @@ export class Server implements AsyncDisposable {
     try {
       return await this.#listener.accept();
     } catch (error) {
-      if (this.#closing || error instanceof Deno.errors.BadResource) return undefined;
-      throw error;
+      // As any failed accept: counted, and tried again by the loop.
+      if (!this.#closing && !(error instanceof Deno.errors.BadResource)) {
+        this.#flood.note("acceptErrors", error);
+      }
+      return undefined;
     } finally {
       // Taken back once a descriptor is free again (when one is closed).
       setTimeout(() => this.#reserve(), 0);
