@@ -88,10 +88,12 @@ export class FloodMeter {
     return true;
   }
 
-  /** Stops reporting (the server stopped). */
+  /** Reports what is still counted, and stops (the server stopped). */
   stop(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    const { evicted, withoutCommand, acceptErrors } = this.#counts;
+    if (evicted + withoutCommand + acceptErrors > 0) this.#flush();
   }
 
   #schedule(ms: number): void {

@@ -48,7 +48,7 @@ export class Listing {
   #folderMtime = -1;
   #builtAt = -Infinity;
   #buildMs = 0;
-  #building: Promise<void> | undefined;
+  #building: Promise<readonly ListEntry[]> | undefined;
 
   /**
    * Creates a Listing.
@@ -82,8 +82,8 @@ export class Listing {
       if (mtime === this.#folderMtime) return this.#sorted;
     }
     this.#building ??= this.#rebuild().finally(() => this.#building = undefined);
-    await this.#building;
-    return this.#sorted!;
+    // The listing this build made, even if an upload has since asked for a new one.
+    return await this.#building;
   }
 
   /**
@@ -145,7 +145,7 @@ export class Listing {
     this.#folderMtime = folderAfter;
   }
 
-  async #rebuild(): Promise<void> {
+  async #rebuild(): Promise<readonly ListEntry[]> {
     const started = performance.now();
     const mtime = (await Deno.stat(this.#root)).mtime?.getTime() ?? 0;
     const names: string[] = [];
@@ -187,6 +187,9 @@ export class Listing {
     this.#folderMtime = mtime;
     this.#builtAt = performance.now();
     this.#buildMs = this.#builtAt - started;
+    const built = this.#sorted ?? this.#order.map((name) => known.get(name)!.entry);
+    this.#sorted = built;
+    return built;
   }
 
   /** Looks at one name: its entry, or undefined when it is not a servable regular file. */
