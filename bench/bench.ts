@@ -15,6 +15,7 @@
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { get, list } from "../lib/mod.ts";
+import { abuseCase, type AbuseResults, abuseSection } from "./abuse.ts";
 import { emptyDir, ensureRandomFile, removeIfPresent, sha256File } from "./data.ts";
 import {
   type ClientRun,
@@ -60,8 +61,8 @@ Options:
   --small-seconds S     how long each small-operation loop runs (default 3)
   --socat-buffers LIST  socat -b sizes in bytes to try; the fastest is used
                         (default 1048576,4194304,33554432)
-  --only LIST           cases to run, of transfer,tls,concurrent,small,memory
-                        (default transfer,tls,concurrent,small; tls: put and get over
+  --only LIST           cases to run, of transfer,tls,concurrent,small,memory,abuse
+                        (default transfer,tls,concurrent,small,abuse; tls: put and get over
                         TLS against socat's OpenSSL addresses, the same certificate)
   --memory-4g           also compare peak memory for 1 GiB and 4 GiB transfers
                         (the memory case; about 12 GiB of disk for a while)
@@ -83,10 +84,10 @@ const DIRS = {
   concurrent: join(DATA, "concurrent"),
 };
 const TMPFS = "/dev/shm";
-const CASES = ["transfer", "tls", "concurrent", "small", "memory"] as const;
+const CASES = ["transfer", "tls", "concurrent", "small", "memory", "abuse"] as const;
 type CaseName = typeof CASES[number];
 /** The 4 GiB memory check takes minutes and 12 GiB of disk: only on request. */
-const DEFAULT_CASES: readonly CaseName[] = ["transfer", "tls", "concurrent", "small"];
+const DEFAULT_CASES: readonly CaseName[] = ["transfer", "tls", "concurrent", "small", "abuse"];
 
 /** The benchmark's settings, from the command line. */
 interface Options {
@@ -410,7 +411,8 @@ async function concurrentCase(
 const SMALL_FILES = 100;
 const SMALL_SIZE = 4096;
 
-async function smallCase(seconds: number, runs: number): Promise<RateResults[]> {
+/** The small case's files, made once and reused. */
+async function smallFiles(): Promise<string[]> {
   await Deno.mkdir(DIRS.small, { recursive: true });
   const names: string[] = [];
   for (let i = 0; i < SMALL_FILES; i++) {
@@ -418,6 +420,11 @@ async function smallCase(seconds: number, runs: number): Promise<RateResults[]> 
     names.push(name);
     await ensureRandomFile(join(DIRS.small, name), SMALL_SIZE);
   }
+  return names;
+}
+
+async function smallCase(seconds: number, runs: number): Promise<RateResults[]> {
+  const names = await smallFiles();
   const target = names[0]!;
   const expected = await Deno.readFile(join(DIRS.small, target));
   await emptyDir(DIRS.smallOut);
@@ -684,8 +691,19 @@ async function main(args: string[]): Promise<number> {
     input.memory = await memoryCase(input.transfer);
   }
 
+  let abuse: AbuseResults | undefined;
+  if (options.only.has("abuse")) {
+    progress("abuse: a normal client among 300 hostile connections");
+    const names = await smallFiles();
+    await emptyDir(DIRS.smallOut);
+    abuse = await abuseCase(DIRS.small, names, DIRS.smallOut, progress);
+  }
+
   input.loadEnd = await loadAverage();
-  await Deno.writeTextFile(options.output, report(input));
+  await Deno.writeTextFile(
+    options.output,
+    report(input) + (abuse ? "\n" + abuseSection(abuse) : ""),
+  );
   // Formatted as `deno fmt` would, so that `deno task check` stays clean
   // after a benchmark rewrites the report.
   const fmt = await new Deno.Command(Deno.execPath(), {

@@ -446,7 +446,7 @@ Deno.test({
 
 // --- 4. Silent and stalled connections; the connection limit ------------------------------
 
-Deno.test("250 silent or half-sent connections do not block others and are each dropped at the command deadline", async () => {
+Deno.test("250 silent or half-sent connections do not block others: beyond the pool of 128 the oldest are closed at once, the rest at the command deadline", async () => {
   await using served = await tempDir();
   await Deno.writeTextFile(join(served.path, "a.txt"), "a");
   const server = await startTestServer({
@@ -475,29 +475,31 @@ Deno.test("250 silent or half-sent connections do not block others and are each 
       ).finally(() => closedCount++)
     );
 
-    // While all 250 are open, a normal client is served.
+    // While they are open (those beyond the pool closed already), a normal client is served.
     assert.deepEqual(await listNames(server.port), ["a.txt"]);
-    assert.equal(closedCount, 0, "the list was served while all 250 connections were open");
 
     const bound = timeout(10_000);
     try {
       const results = await Promise.race([Promise.all(ends), bound.promise]);
       assert.notEqual(results, "timeout", `only ${closedCount} of 250 closed within 10 s`);
+      let atDeadline = 0;
       for (const [i, r] of (results as { how: string; after: number }[]).entries()) {
         assert.ok(r.how === "end" || r.how === "reset", `connection ${i}: ${r.how}`);
-        assert.ok(
-          r.after >= 950,
-          `connection ${i} closed after ${r.after} ms, before its deadline`,
-        );
+        if (r.after >= 950) atDeadline++;
       }
+      // The pool holds 128 connections without a command (the list's own took one place).
+      assert.ok(atDeadline >= 100 && atDeadline <= 128, `${atDeadline} lasted to the deadline`);
     } finally {
       bound.clear();
     }
-    await until(
-      () =>
-        server.lines.filter((l) => l.event === "request" && l.outcome === "timeout").length >= 250,
-      5000,
-    );
+    // Closed to make room, they are counted in one line, not logged one by one.
+    const evicted = () =>
+      server.lines.filter((l) => l.event === "flood").reduce(
+        (n, l) => n + (l.evicted as number),
+        0,
+      );
+    await until(() => evicted() >= 122, 15_000);
+    assert.ok(server.lines.filter((l) => l.event === "flood").length <= 2);
     assert.deepEqual(await listNames(server.port), ["a.txt"], "still serving afterwards");
   } finally {
     for (const conn of conns) {
@@ -519,11 +521,13 @@ Deno.test("a connection over --max-connections is refused as busy at once, not a
   });
   const idle: Deno.Conn[] = [];
   try {
+    // Five uploads that have begun (their command was accepted) hold every slot.
     for (let i = 0; i < 5; i++) {
-      idle.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      idle.push(conn);
+      await conn.write(encodeCommand({ op: "put", name: `h${i}`, size: 10, resume: false }));
+      await conn.read(new Uint8Array(256));
     }
-    // Let the server accept all five.
-    await new Promise((r) => setTimeout(r, 200));
     const started = performance.now();
     const refused = await runClient(["127.0.0.1", String(server.port), "list"]);
     const ms = performance.now() - started;

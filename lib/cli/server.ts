@@ -37,6 +37,7 @@ const USAGE = "Usage: server.ts PORT [--root DIR] [--host ADDR] [--read-only] " 
   "(--help for more)";
 
 const seconds = (ms: number) => ms / 1000;
+const D = SERVER_DEFAULTS;
 
 const HELP = `privateshare server ${VERSION}: serves one folder over TCP.
 
@@ -48,29 +49,35 @@ Without --allow-write, or with --read-only, the server is read-only: it serves
 get and list and refuses every put. With --allow-write it accepts uploads too.
 
 Options:
-  --root DIR               folder to serve (default: the current folder)
-  --host ADDR              address to listen on (default: all interfaces, IPv4 and IPv6)
-  --read-only              refuse uploads even where writing is allowed
-  --idle-timeout SECONDS   shut down after this long without a connection (default ${
-  seconds(SERVER_DEFAULTS.idleTimeoutMs)
-}; 0 never)
-  --max-connections N      connections served at once; more are refused as busy (default ${SERVER_DEFAULTS.maxConnections})
-  --command-timeout SECONDS  drop a client that sends no command for this long (default ${
-  seconds(SERVER_DEFAULTS.commandTimeoutMs)
+  --root DIR                 folder to serve (default: the current folder)
+  --host ADDR                address to listen on (default: all interfaces, IPv4 and IPv6)
+  --read-only                refuse uploads even where writing is allowed
+  --idle-timeout SECONDS     shut down after this long without a connection
+                             (default ${seconds(D.idleTimeoutMs)}; 0 never)
+  --max-connections N        requests served at once; more are refused as busy
+                             (default ${D.maxConnections})
+  --max-per-address N        requests served at once from one address; more are
+                             refused as busy (default ${D.maxPerAddress})
+  --command-timeout SECONDS  time a client has to send its whole command
+                             (default ${seconds(D.commandTimeoutMs)})
+  --data-timeout SECONDS     drop a transfer that makes no progress for this long, or
+                             moves less than ${D.minRate / 1024} KiB a second over it (default ${
+  seconds(D.dataTimeoutMs)
 })
-  --data-timeout SECONDS   drop a transfer that makes no progress for this long (default ${
-  seconds(SERVER_DEFAULTS.dataTimeoutMs)
+  --partial-ttl SECONDS      remove interrupted uploads older than this
+                             (default ${seconds(D.partialTtlMs)})
+  --grace SECONDS            on SIGINT/SIGTERM, let transfers in flight finish this long
+                             (default ${seconds(D.graceMs)})
+  --classic-pause SECONDS    pause between a classic get's code and its data, so that
+                             the original client reads the code alone (default ${
+  seconds(D.classicPauseMs)
 })
-  --partial-ttl SECONDS    remove interrupted uploads older than this (default ${
-  seconds(SERVER_DEFAULTS.partialTtlMs)
-})
-  --grace SECONDS          on SIGINT/SIGTERM, let transfers finish this long (default ${
-  seconds(SERVER_DEFAULTS.graceMs)
-})
-  --log-format text|json   log lines for people or for machines (default text)
+  --log-format text|json     log lines for people or for machines (default text)
+  -h, --help                 show this help
+  -V, --version              show the version
 ${SERVER_HELP}
-  -h, --help               show this help
-  -V, --version            show the version
+At most ${D.maxPending} connections may wait for their command; a newer one closes the
+oldest of the address that holds the most of them.
 
 Exit codes: 0 stopped normally, 1 unexpected error, 2 bad arguments or unusable port.
 `;
@@ -102,10 +109,12 @@ async function run(args: string[]): Promise<number> {
       "read-only": { type: "boolean" },
       "idle-timeout": { type: "string" },
       "max-connections": { type: "string" },
+      "max-per-address": { type: "string" },
       "command-timeout": { type: "string" },
       "data-timeout": { type: "string" },
       "partial-ttl": { type: "string" },
       grace: { type: "string" },
+      "classic-pause": { type: "string" },
       "log-format": { type: "string" },
       gui: { type: "boolean" },
       "no-open": { type: "boolean" },
@@ -148,6 +157,16 @@ async function run(args: string[]): Promise<number> {
       "--max-connections",
       values["max-connections"],
       SERVER_DEFAULTS.maxConnections,
+    ),
+    maxPerAddress: parseCount(
+      "--max-per-address",
+      values["max-per-address"],
+      SERVER_DEFAULTS.maxPerAddress,
+    ),
+    classicPauseMs: parseSeconds(
+      "--classic-pause",
+      values["classic-pause"],
+      SERVER_DEFAULTS.classicPauseMs,
     ),
     commandTimeoutMs: parseSeconds(
       "--command-timeout",
@@ -261,5 +280,7 @@ async function run(args: string[]): Promise<number> {
     }
   }
   await server.finished;
+  // The last lines (stopped, ...) go out unless the log's reader is stuck.
+  await log.flush(2000);
   return EXIT.ok;
 }

@@ -67,7 +67,11 @@ export class Wire {
   #lastProgress = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #budgetTimer: ReturnType<typeof setTimeout> | undefined;
+  #rateTimer: ReturnType<typeof setInterval> | undefined;
+  /** Bytes read and written so far, for the rate floor. */
+  #moved = 0;
   #timedOut = false;
+  #timeoutMessage: string | undefined;
   #closed = false;
 
   /**
@@ -114,16 +118,49 @@ export class Wire {
    * extend it.
    *
    * @param ms milliseconds from now; 0 to remove the budget
+   * @param message what the {@link TimeoutError} says when the budget runs out
    */
-  setBudget(ms: number): void {
+  setBudget(ms: number, message?: string): void {
     if (this.#budgetTimer !== undefined) clearTimeout(this.#budgetTimer);
     this.#budgetTimer = undefined;
     if (ms <= 0 || this.#closed) return;
     this.#budgetTimer = setTimeout(() => {
       this.#budgetTimer = undefined;
-      this.#timedOut = true;
-      this.close();
+      this.#expire(message);
     }, ms);
+  }
+
+  /**
+   * Sets a rate floor: in every window of `windowMs`, at least
+   * `bytesPerSecond` × the window's seconds must be read or written, or the
+   * connection is closed and pending reads and writes fail with
+   * {@link TimeoutError}. A trickle of a byte now and then keeps a
+   * {@link setDeadline} deadline alive; it does not pass a rate floor.
+   *
+   * @param bytesPerSecond the least average rate; 0 to remove the floor
+   * @param windowMs the window the rate is averaged over
+   */
+  setRateFloor(bytesPerSecond: number, windowMs: number): void {
+    clearInterval(this.#rateTimer);
+    this.#rateTimer = undefined;
+    if (bytesPerSecond <= 0 || windowMs <= 0 || this.#closed) return;
+    const least = Math.ceil(bytesPerSecond * windowMs / 1000);
+    let mark = this.#moved;
+    this.#rateTimer = setInterval(() => {
+      if (this.#moved - mark < least) {
+        this.#expire(
+          `The transfer moved less than ${least} bytes in ${windowMs / 1000} s ` +
+            `(at least ${bytesPerSecond} bytes a second are needed)`,
+        );
+      }
+      mark = this.#moved;
+    }, windowMs);
+  }
+
+  #expire(message: string | undefined): void {
+    this.#timedOut = true;
+    this.#timeoutMessage ??= message;
+    this.close();
   }
 
   #arm(ms: number): void {
@@ -131,8 +168,7 @@ export class Wire {
       this.#timer = undefined;
       const idle = performance.now() - this.#lastProgress;
       if (idle >= this.#deadlineMs) {
-        this.#timedOut = true;
-        this.close();
+        this.#expire(undefined);
       } else {
         this.#arm(this.#deadlineMs - idle);
       }
@@ -147,9 +183,10 @@ export class Wire {
     try {
       const n = await this.conn.read(target);
       this.#progress();
+      if (n !== null) this.#moved += n;
       return n;
     } catch (error) {
-      if (this.#timedOut) throw new TimeoutError();
+      if (this.#timedOut) throw new TimeoutError(this.#timeoutMessage);
       throw error;
     }
   }
@@ -280,12 +317,15 @@ export class Wire {
   async write(bytes: Uint8Array): Promise<void> {
     let sent = 0;
     while (sent < bytes.length) {
+      let n: number;
       try {
-        sent += await this.conn.write(bytes.subarray(sent));
+        n = await this.conn.write(bytes.subarray(sent));
       } catch (error) {
-        if (this.#timedOut) throw new TimeoutError();
+        if (this.#timedOut) throw new TimeoutError(this.#timeoutMessage);
         throw error;
       }
+      sent += n;
+      this.#moved += n;
       this.#progress();
     }
   }
@@ -305,6 +345,8 @@ export class Wire {
     this.#timer = undefined;
     if (this.#budgetTimer !== undefined) clearTimeout(this.#budgetTimer);
     this.#budgetTimer = undefined;
+    clearInterval(this.#rateTimer);
+    this.#rateTimer = undefined;
     if (this.#closed) return;
     this.#closed = true;
     try {

@@ -32,6 +32,12 @@ export interface RequestRecord {
   reason?: string;
   /** What went wrong, for a person. */
   message?: string;
+  /**
+   * Ended without a command during a flood (closed to make room for a newer
+   * connection, or one of many that ended so): counted in a `flood` event
+   * rather than logged one by one.
+   */
+  summarized?: boolean;
 }
 
 /** Everything a server reports, one `type` each. */
@@ -59,9 +65,42 @@ export type ServerEvent =
   | { type: "request-end"; record: Readonly<RequestRecord>; ms: number }
   | { type: "idle-shutdown"; idleTimeoutMs: number }
   | { type: "partials-removed"; count: number }
+  | {
+    type: "folder";
+    /** `unreadable`: a file the server may not read; `no-hard-links`: uploads use the weaker commit. */
+    what: "unreadable" | "no-hard-links";
+    /** The file concerned, if one. */
+    name?: string;
+    /** One sentence. */
+    message: string;
+  }
+  | {
+    type: "flood";
+    /** The time the counts cover. */
+    seconds: number;
+    /** Connections without a command closed to make room for newer ones. */
+    evicted: number;
+    /** Other connections of the flood that ended without a command (closed, timed out). */
+    withoutCommand: number;
+    /** Accepts that failed (out of descriptors, ...). */
+    acceptErrors: number;
+    /** The size of the pool of connections without a command. */
+    maxPending: number;
+    /** The last accept failure, in the system's words. */
+    lastAcceptError?: string;
+  }
   | { type: "error"; what: "accept" | "sweep"; message: string }
-  | { type: "stopping"; active: number; graceMs: number }
-  | { type: "stopped" };
+  | {
+    type: "stopping";
+    /** Requests in flight (connections without a command are closed at once). */
+    active: number;
+    graceMs: number;
+  }
+  | {
+    type: "stopped";
+    /** Requests that were still stuck (in the file system, say) when the server stopped. */
+    stuck?: number;
+  };
 
 /** A function that receives a server's events. */
 export type ServerListener = (event: ServerEvent) => void;

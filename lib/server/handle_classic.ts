@@ -7,10 +7,14 @@
 
 import { CancelError } from "../protocol/errors.ts";
 import { encodeClassicList, parseClassic } from "../protocol/classic.ts";
+import type { ListEntry } from "../protocol/ps2.ts";
 import type { Wire } from "../net/wire.ts";
-import { sendClassicCode, sendClassicPassBeforeData } from "../exchange/classic.ts";
+import { sendClassicCode } from "../exchange/classic.ts";
 import { type BodyOptions, newHash, receiveBody, sendBody } from "../transfer/body.ts";
 import type { HandlerContext } from "./handler.ts";
+
+/** A listing reused by the store is encoded once. */
+const encodedLists = new WeakMap<readonly ListEntry[], Uint8Array>();
 
 /**
  * Serves one classic request whose command is in the wire's buffer.
@@ -25,7 +29,6 @@ export async function handleClassic(wire: Wire, context: HandlerContext): Promis
   const { record, store, pool } = context;
   record.op = op;
   if (op !== "list") record.name = name;
-  wire.setDeadline(context.dataTimeoutMs);
   if (context.authorize) {
     await sendClassicCode(wire, "cancel");
     throw new CancelError(
@@ -33,12 +36,20 @@ export async function handleClassic(wire: Wire, context: HandlerContext): Promis
       "The server needs a password, which classic cannot carry",
     );
   }
-  if (context.overLimit) {
-    await sendClassicCode(wire, "cancel");
-    throw new CancelError("busy", "The server is serving its maximum of connections");
+  try {
+    context.begin();
+  } catch (error) {
+    if (error instanceof CancelError) await sendClassicCode(wire, "cancel");
+    throw error;
   }
+  wire.setRateFloor(context.minRate, context.dataTimeoutMs);
   if (op === "list") {
-    const bytes = encodeClassicList(store.list().map((entry) => entry.name));
+    const entries = await store.list();
+    let bytes = encodedLists.get(entries);
+    if (!bytes) {
+      bytes = encodeClassicList(entries.map((entry) => entry.name));
+      encodedLists.set(entries, bytes);
+    }
     await wire.write(bytes);
     record.bytes = bytes.length;
     return;
@@ -54,10 +65,15 @@ export async function handleClassic(wire: Wire, context: HandlerContext): Promis
     }
     try {
       record.size = opened.size;
-      await sendClassicPassBeforeData(wire, opened.size > 0);
+      // The code goes out in a write of its own, and the data only after a
+      // pause: the original client compares its first receive (32 bytes)
+      // with "pass", and data that arrives before it has read the code
+      // would share that receive.
+      await sendClassicCode(wire, "pass");
+      if (opened.size > 0) await pauseForReader(context.classicPauseMs);
       await sendBody(opened.file, wire, opened.size, options());
     } finally {
-      opened.file.close();
+      await opened.file.close();
     }
     return;
   }
@@ -75,5 +91,25 @@ export async function handleClassic(wire: Wire, context: HandlerContext): Promis
   } catch (error) {
     await upload.abort(false);
     throw error;
+  }
+}
+
+/**
+ * Waits `ms`, and again while the wait itself ran late: a timer that fires
+ * well after its time means the machine's CPUs are contended, and then the
+ * client, which must get a turn to read the code, is likely to be late too.
+ * On an idle machine this is one wait of `ms`; under load a few (at most
+ * four). Measured with the original client's read pattern under CPU load:
+ * bench/classic_pause.ts.
+ *
+ * @param ms the pause
+ */
+export async function pauseForReader(ms: number): Promise<void> {
+  if (ms <= 0) return;
+  for (let round = 0; round < 4; round++) {
+    const started = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    const late = performance.now() - started - ms;
+    if (late < ms / 2) return;
   }
 }

@@ -36,17 +36,15 @@ export async function handlePs2(wire: Wire, context: HandlerContext): Promise<vo
     command = await readCommand(wire);
     context.record.op = command.op;
     if (command.op !== "list") context.record.name = command.name;
+    // The password first: a guesser is slowed before it takes a serving slot.
     await context.authorize?.(command);
-    if (context.overLimit) {
-      throw new CancelError("busy", "The server is serving its maximum of connections: try again");
-    }
+    context.begin();
   } catch (error) {
     if (error instanceof CancelError || error instanceof ProtocolError) {
       await sendCancel(wire, toCancel(error));
     }
     throw error;
   }
-  wire.setDeadline(context.dataTimeoutMs);
   switch (command.op) {
     case "list":
       return await list(wire, context);
@@ -67,7 +65,7 @@ async function cancel(wire: Wire, error: unknown): Promise<CancelError> {
 async function list(wire: Wire, context: HandlerContext): Promise<void> {
   let entries;
   try {
-    entries = context.store.list();
+    entries = await context.store.list();
   } catch (error) {
     await cancel(wire, error);
     throw error;
@@ -97,14 +95,16 @@ async function get(
     const { start, hash } = await matchPrefix(file, offset, prefixSha256, size, context.pool);
     await sendReply(wire, { code: "pass", size, offset: start });
     if (start > 0) context.record.resumedFrom = start;
+    wire.setRateFloor(context.minRate, context.dataTimeoutMs);
     await sendBody(file, wire, size - start, {
       pool: context.pool,
       hash,
       onProgress: context.progress,
     });
+    wire.setRateFloor(0, 0);
     await sendTrailer(wire, hash);
   } finally {
-    file.close();
+    await file.close();
   }
 }
 
@@ -176,11 +176,13 @@ async function receiveAndCommit(
   hash: Hash,
   discard: () => void,
 ): Promise<void> {
+  wire.setRateFloor(context.minRate, context.dataTimeoutMs);
   await receiveBody(wire, upload.file, size - start, {
     pool: context.pool,
     hash,
     onProgress: context.progress,
   });
+  wire.setRateFloor(0, 0);
   let digest;
   try {
     digest = await verifyTrailer(

@@ -21,10 +21,19 @@ export interface HandlerContext {
   pool: ChunkPool;
   /** The request being served; handlers fill it in. */
   record: RequestRecord;
-  /** Deadline for progress while data flows. */
+  /** Deadline for progress while data flows; also the window of {@link minRate}. */
   dataTimeoutMs: number;
-  /** Whether this connection is over the connection limit. */
-  overLimit: boolean;
+  /** Least average rate of a body, bytes a second; 0 for none. */
+  minRate: number;
+  /** Pause between a classic get's `pass` and its data. */
+  classicPauseMs: number;
+  /**
+   * Called once the command has arrived: takes a serving slot and sets the
+   * data deadline.
+   *
+   * @throws {CancelError} `busy` over a connection limit, or when the server is stopping
+   */
+  begin(): void;
   /** With a password set: lets a command through, or throws `unauthorized`. */
   authorize?: (command: Command) => Promise<void>;
   /** Reports body bytes moved so far. */

@@ -1,12 +1,17 @@
 /**
  * The server's log: a subscriber to its events that writes one line per
  * request and one per event, as text for a person or as JSON for a machine.
+ * Lines go out through a bounded queue, so that logging never blocks or ends
+ * serving.
  *
  * @module
  */
 
 import type { RequestRecord, ServerEvent } from "./events.ts";
 import type { GuardEvent } from "./guard.ts";
+import { LOG_QUEUE_BYTES, type LogOutput, LogQueue } from "./log_queue.ts";
+
+export type { LogOutput } from "./log_queue.ts";
 
 /** How log lines are written. */
 export type LogFormat = "text" | "json";
@@ -31,22 +36,77 @@ export type RequestLogLine =
     "id"
   >;
 
-/** Writes log lines to a stream (stdout by default). */
+/** Where a {@link Logger} writes. */
+export interface LoggerOptions {
+  /** Receives each line at once, instead of the queue (a GUI, a test). */
+  write?: (line: string) => void;
+  /** Where queued lines go (default: stdout). */
+  output?: LogOutput;
+  /** Most bytes of lines that may wait for a slow output (default 1 MiB). */
+  queueBytes?: number;
+}
+
+/**
+ * Writes log lines to stdout (or another output) through a bounded queue:
+ * a stalled reader costs dropped lines, counted and reported when it reads
+ * again, never a stalled server; a closed output stops the log, not the
+ * server.
+ */
 export class Logger {
   /** text or json. */
   readonly format: LogFormat;
   #write: (line: string) => void;
+  #queue: LogQueue | undefined;
 
   /**
    * Creates a Logger.
    *
    * @param format text or json
-   * @param write where each line goes (default: stdout)
+   * @param options where lines go (default: stdout, through a 1 MiB queue); a
+   *   function receives each line at once, as `write` does
    */
-  constructor(format: LogFormat, write?: (line: string) => void) {
+  constructor(format: LogFormat, options: LoggerOptions | ((line: string) => void) = {}) {
     this.format = format;
-    const encoder = new TextEncoder();
-    this.#write = write ?? ((line) => Deno.stdout.writeSync(encoder.encode(line + "\n")));
+    if (typeof options === "function") options = { write: options };
+    if (options.write) {
+      this.#write = options.write;
+      return;
+    }
+    const queue = new LogQueue(
+      options.output ?? Deno.stdout,
+      options.queueBytes ?? LOG_QUEUE_BYTES,
+      (count) =>
+        this.#line(
+          "log-dropped",
+          `Dropped ${count} log line(s): the log's reader was too slow`,
+          { dropped: count },
+        ),
+      (error) => {
+        // Said once, on stderr, without waiting for it.
+        const text = `privateshare-server: the log's output failed (${
+          error instanceof Error ? error.message : String(error)
+        }): log lines are dropped from now on, serving goes on\n`;
+        Deno.stderr.write(new TextEncoder().encode(text)).catch(() => {});
+      },
+    );
+    this.#queue = queue;
+    this.#write = (line) => queue.push(line);
+  }
+
+  /** Lines dropped so far (a full queue or a closed output). */
+  get dropped(): number {
+    return this.#queue?.dropped ?? 0;
+  }
+
+  /**
+   * Waits until the queued lines are written, for at most `timeoutMs`: what
+   * a program does before it exits.
+   *
+   * @param timeoutMs how long to wait at most
+   * @returns true when every line was written
+   */
+  async flush(timeoutMs = 2000): Promise<boolean> {
+    return await this.#queue?.flush(timeoutMs) ?? true;
   }
 
   /**
@@ -82,6 +142,20 @@ export class Logger {
           `Removed ${event.count} stale partial upload(s)`,
           { count: event.count },
         );
+      case "folder":
+        return this.event(
+          `folder-${event.what}`,
+          event.message,
+          event.name !== undefined ? { name: event.name } : {},
+        );
+      case "flood":
+        return this.event("flood", floodMessage(event), {
+          seconds: event.seconds,
+          evicted: event.evicted,
+          withoutCommand: event.withoutCommand,
+          acceptErrors: event.acceptErrors,
+          ...(event.lastAcceptError ? { lastAcceptError: event.lastAcceptError } : {}),
+        });
       case "error":
         return this.event(
           `${event.what}-error`,
@@ -97,7 +171,13 @@ export class Logger {
           { active: event.active, graceSeconds: event.graceMs / 1000 },
         );
       case "stopped":
-        return this.event("stopped", "Server stopped");
+        return event.stuck
+          ? this.event(
+            "stopped",
+            `Server stopped; ${event.stuck} request(s) were stuck in the file system`,
+            { stuck: event.stuck },
+          )
+          : this.event("stopped", "Server stopped");
       case "request-start":
       case "request-progress":
         return;
@@ -135,9 +215,13 @@ export class Logger {
    * @param fields extra fields for the JSON form
    */
   event(event: string, message: string, fields: Record<string, unknown> = {}): void {
+    this.#write(this.#line(event, message, fields));
+  }
+
+  #line(event: string, message: string, fields: Record<string, unknown>): string {
     const time = new Date().toISOString();
     const line: EventLogLine = { time, event, message, ...fields };
-    this.#write(this.format === "json" ? JSON.stringify(line) : `${time} ${message}`);
+    return this.format === "json" ? JSON.stringify(line) : `${time} ${message}`;
   }
 
   /**
@@ -147,6 +231,8 @@ export class Logger {
    * @param ms how long it took
    */
   request(record: Readonly<RequestRecord>, ms: number): void {
+    // Counted in the flood's summary instead.
+    if (record.summarized) return;
     const time = new Date().toISOString();
     const mibps = ms > 0 ? record.bytes / 1048576 / (ms / 1000) : 0;
     if (this.format === "json") {
@@ -170,4 +256,26 @@ export class Logger {
     if (record.message && record.outcome !== "ok") parts.push(`(${record.message})`);
     this.#write(parts.join(" "));
   }
+}
+
+type FloodEvent = Extract<ServerEvent, { type: "flood" }>;
+
+function floodMessage(event: FloodEvent): string {
+  const parts: string[] = [];
+  if (event.evicted > 0) {
+    parts.push(
+      `closed ${event.evicted} connection(s) that sent no command, to make room ` +
+        `(at most ${event.maxPending} wait for their command)`,
+    );
+  }
+  if (event.withoutCommand > 0) {
+    parts.push(`${event.withoutCommand} more connection(s) ended without a command`);
+  }
+  if (event.acceptErrors > 0) {
+    parts.push(
+      `${event.acceptErrors} connection(s) could not be accepted` +
+        (event.lastAcceptError ? ` (${event.lastAcceptError})` : ""),
+    );
+  }
+  return `Flood in the last ${event.seconds} s: ${parts.join("; ")}`;
 }

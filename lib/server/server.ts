@@ -6,103 +6,40 @@
  * @module
  */
 
+import { CancelError } from "../protocol/errors.ts";
 import { looksClassic } from "../protocol/classic.ts";
 import { MAGIC } from "../protocol/ps2.ts";
 import { listen } from "../net/socket.ts";
 import { Wire } from "../net/wire.ts";
 import { ChunkPool } from "../transfer/pool.ts";
-import { type RequestRecord, ServerEvents, type ServerListener } from "./events.ts";
+import { addressKey, Admission, hostOf, peerName, type Ticket } from "./admission.ts";
+import { type RequestRecord, ServerEvents } from "./events.ts";
+import { FloodMeter } from "./flood.ts";
 import { handleClassic } from "./handle_classic.ts";
 import { handlePs2 } from "./handle_ps2.ts";
 import { type HandlerContext, recordError } from "./handler.ts";
+import { checkRoot, SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
 import { Store } from "./store.ts";
 import { type PasswordGuard } from "./guard.ts";
 import { resolveSecurity, type ServerSecurityOptions } from "./security.ts";
 import { looksLikeTls } from "../net/tls.ts";
 
-/** How a server is set up; {@link SERVER_DEFAULTS} fills in what is left out. */
-export interface ServerOptions extends ServerSecurityOptions {
-  /** The folder to serve. */
-  root: string;
-  /** Port to listen on; 0 picks a free one. */
-  port: number;
-  /** Address to listen on; default all interfaces, IPv4 and IPv6. */
-  host?: string;
-  /** Refuse uploads (default false). */
-  readOnly?: boolean;
-  /** What a client that tries to upload to a read-only server is told. */
-  readOnlyMessage?: string;
-  /** Shut down after this long without a connection; 0 never. */
-  idleTimeoutMs?: number;
-  /** Most connections served at once; more get `busy`. */
-  maxConnections?: number;
-  /** Deadline for a client's command. */
-  commandTimeoutMs?: number;
-  /** Deadline for progress while data flows. */
-  dataTimeoutMs?: number;
-  /** Partial uploads older than this are removed. */
-  partialTtlMs?: number;
-  /** Most bytes all transfer buffers together may hold. */
-  bufferBytes?: number;
-  /** Receives every event, from the first (`started`) on. */
-  onEvent?: ServerListener;
-}
-
-/** Defaults for every option that has one. */
-export const SERVER_DEFAULTS = {
-  idleTimeoutMs: 300_000,
-  maxConnections: 128,
-  commandTimeoutMs: 10_000,
-  dataTimeoutMs: 30_000,
-  partialTtlMs: 24 * 3600_000,
-  bufferBytes: 512 * 1024 * 1024,
-  /** How long transfers in flight may finish when the server is asked to stop. */
-  graceMs: 30_000,
-} as const;
+export { checkRoot, RootError, SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
 
 /** How often request progress is reported at the most. */
 const PROGRESS_EVERY_MS = 250;
+/** A flood (connections closed to make room, failed accepts) is logged at most this often. */
+const FLOOD_REPORT_MS = 10_000;
+/** After the grace, handlers stuck in the file system get this long before the server stops anyway. */
+const STUCK_MS = 1000;
+/** Descriptors left free for serving when the process has run out of them. */
+const DESCRIPTOR_HEADROOM = 16;
+/** Failed accepts are retried after this long, so that a persistent failure cannot spin. */
+const ACCEPT_RETRY_MS = 100;
 
-/** A folder that cannot be served. */
-export class RootError extends Error {
-  /** `missing`, `not-folder` or `denied`. */
-  readonly code: "missing" | "not-folder" | "denied";
-
-  /**
-   * Creates a RootError.
-   *
-   * @param code what is wrong
-   * @param message one sentence
-   * @param options the system's error
-   */
-  constructor(code: RootError["code"], message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "RootError";
-    this.code = code;
-  }
-}
-
-/**
- * Checks that a folder can be served: it exists and is a folder.
- *
- * @param root the folder
- * @throws {RootError} when it cannot be served
- */
-export function checkRoot(root: string): void {
-  let info: Deno.FileInfo;
-  try {
-    info = Deno.statSync(root);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new RootError("missing", `The folder '${root}' does not exist`, { cause: error });
-    }
-    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-      throw new RootError("denied", `Cannot serve '${root}': ${error.message}`, { cause: error });
-    }
-    throw error;
-  }
-  if (!info.isDirectory) throw new RootError("not-folder", `'${root}' is not a folder`);
-}
+type Options = Required<
+  Omit<ServerOptions, "host" | "onEvent" | "readOnlyMessage" | keyof ServerSecurityOptions>
+>;
 
 /** A running server; `await using` stops it at the end of a scope. */
 export class Server implements AsyncDisposable {
@@ -118,16 +55,20 @@ export class Server implements AsyncDisposable {
   readonly events: ServerEvents = new ServerEvents();
   readonly #store: Store;
   readonly #listener: Deno.Listener;
-  readonly #options: Required<
-    Omit<ServerOptions, "host" | "onEvent" | "readOnlyMessage" | keyof ServerSecurityOptions>
-  >;
+  readonly #options: Options;
   readonly #guard: PasswordGuard | undefined;
   readonly #pool: ChunkPool;
+  readonly #admission: Admission;
+  readonly #flood: FloodMeter;
   readonly #wires = new Set<Wire>();
   readonly #handlers = new Set<Promise<void>>();
+  /** A descriptor kept in reserve: closed to accept one connection when none are left. */
+  #spare: Deno.FsFile | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #closing = false;
+  #stuck: () => void = () => {};
+  #stuckTimer: ReturnType<typeof setTimeout> | undefined;
   #nextId = 1;
 
   /**
@@ -142,15 +83,28 @@ export class Server implements AsyncDisposable {
     if (onEvent) this.events.subscribe(onEvent);
     this.#store = new Store(options.root, {
       readOnly: this.#options.readOnly,
+      onNotice: (notice) => this.events.emit({ type: "folder", ...notice }),
       ...(readOnlyMessage !== undefined ? { readOnlyMessage } : {}),
     });
     this.root = this.#store.root;
     this.readOnly = this.#store.readOnly;
     this.#pool = new ChunkPool(this.#options.bufferBytes);
+    this.#admission = new Admission(this.#options);
+    this.#flood = new FloodMeter(FLOOD_REPORT_MS, (counts, seconds) =>
+      this.events.emit({
+        type: "flood",
+        seconds,
+        evicted: counts.evicted,
+        withoutCommand: counts.withoutCommand,
+        acceptErrors: counts.acceptErrors,
+        maxPending: this.#options.maxPending,
+        ...(counts.lastAcceptError ? { lastAcceptError: counts.lastAcceptError } : {}),
+      }));
     const security = resolveSecurity({ tls, password, authLimits }, (e) => this.events.emit(e));
     this.#guard = security.guard;
     this.#listener = listen(options.port, options.host, security.keys);
     this.addr = this.#listener.addr as Deno.NetAddr;
+    this.#reserve();
     this.events.emit({
       type: "started",
       port: this.addr.port,
@@ -162,16 +116,31 @@ export class Server implements AsyncDisposable {
       password: this.#guard !== undefined,
     });
     this.#armIdle();
-    this.finished = this.#acceptLoop();
+    this.finished = this.#run();
     const sweepEvery = Math.min(this.#options.partialTtlMs, 3600_000);
     const sweep = () => this.#sweep();
     sweep();
     this.#sweepTimer = setInterval(sweep, Math.max(sweepEvery, 1000));
   }
 
-  /** Connections being served now. */
+  /** Connections open now, with a command or not. */
   get activeConnections(): number {
     return this.#wires.size;
+  }
+
+  async #run(): Promise<void> {
+    await this.#acceptLoop();
+    // Handlers end on their own; after close()'s grace a handler stuck in
+    // the file system is no reason to keep running.
+    const stuck = new Promise<void>((resolve) => this.#stuck = resolve);
+    await Promise.race([Promise.allSettled([...this.#handlers]), stuck]);
+    clearTimeout(this.#stuckTimer);
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    clearInterval(this.#sweepTimer);
+    this.#flood.stop();
+    this.#spare?.close();
+    this.#spare = undefined;
+    this.events.emit({ type: "stopped", stuck: this.#handlers.size });
   }
 
   async #acceptLoop(): Promise<void> {
@@ -181,10 +150,24 @@ export class Server implements AsyncDisposable {
         conn = await this.#listener.accept();
       } catch (error) {
         if (this.#closing || error instanceof Deno.errors.BadResource) break;
-        // A failed accept (out of file descriptors, ...) must not stop the server.
-        this.events.emit({ type: "error", what: "accept", message: String(error) });
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
+        // A failed accept must not stop the server. Out of descriptors, the
+        // reserve is given up to take this one connection, so that it is
+        // served or told busy instead of waiting unanswered.
+        this.#flood.note("acceptErrors", error);
+        let taken: Deno.Conn | undefined;
+        if (this.#outOfDescriptors(error)) {
+          // The pool of connections without a command shrinks to leave room
+          // for serving (a file, a listing), and the reserve takes this one.
+          const before = this.#admission.pending;
+          this.#admission.outOfDescriptors(DESCRIPTOR_HEADROOM);
+          for (let i = this.#admission.pending; i < before; i++) this.#flood.note("evicted");
+          taken = await this.#acceptWithReserve();
+        }
+        if (!taken) {
+          await new Promise((r) => setTimeout(r, ACCEPT_RETRY_MS));
+          continue;
+        }
+        conn = taken;
       }
       if (this.#closing) {
         // Accepted just as the server began to stop: not served.
@@ -195,10 +178,43 @@ export class Server implements AsyncDisposable {
       this.#handlers.add(handler);
       handler.finally(() => this.#handlers.delete(handler));
     }
-    await Promise.allSettled([...this.#handlers]);
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    clearInterval(this.#sweepTimer);
-    this.events.emit({ type: "stopped" });
+  }
+
+  #outOfDescriptors(error: unknown): boolean {
+    const code = (error as { code?: string })?.code;
+    return code === "EMFILE" || code === "ENFILE";
+  }
+
+  async #acceptWithReserve(): Promise<Deno.Conn | undefined> {
+    if (!this.#spare) {
+      this.#reserve();
+      return undefined;
+    }
+    this.#spare.close();
+    this.#spare = undefined;
+    try {
+      return await this.#listener.accept();
+    } catch (error) {
+      // As any failed accept: counted, and tried again by the loop.
+      if (!this.#closing && !(error instanceof Deno.errors.BadResource)) {
+        this.#flood.note("acceptErrors", error);
+      }
+      return undefined;
+    } finally {
+      // Taken back once a descriptor is free again (when one is closed).
+      setTimeout(() => this.#reserve(), 0);
+    }
+  }
+
+  /** Opens the reserve descriptor (the served folder itself), if it is not open. */
+  #reserve(): void {
+    if (this.#spare || this.#closing) return;
+    try {
+      this.#spare = Deno.openSync(this.#store.root, { read: true });
+    } catch (error) {
+      // Out of descriptors right now: tried again after the next failed accept.
+      if (!this.#outOfDescriptors(error)) throw error;
+    }
   }
 
   #armIdle(): void {
@@ -221,11 +237,11 @@ export class Server implements AsyncDisposable {
 
   async #handle(conn: Deno.Conn): Promise<void> {
     const wire = new Wire(conn);
-    const overLimit = this.#wires.size >= this.#options.maxConnections;
     this.#wires.add(wire);
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
     const started = performance.now();
+    const address = addressKey(hostOf(conn.remoteAddr));
     const record: RequestRecord = {
       id: this.#nextId++,
       peer: peerName(conn.remoteAddr),
@@ -234,15 +250,23 @@ export class Server implements AsyncDisposable {
       bytes: 0,
       outcome: "ok",
     };
+    const { ticket, evicted } = this.#admission.admit(address, () => {
+      record.summarized = true;
+      wire.close();
+    });
+    if (evicted) this.#flood.note("evicted");
     const events = this.events;
     const [guard, host] = [this.#guard, (conn.remoteAddr as Deno.NetAddr).hostname];
+    const options = this.#options;
     let lastProgress = 0;
     const context: HandlerContext = {
       store: this.#store,
       pool: this.#pool,
       record,
-      dataTimeoutMs: this.#options.dataTimeoutMs,
-      overLimit,
+      dataTimeoutMs: options.dataTimeoutMs,
+      minRate: options.minRate,
+      classicPauseMs: options.classicPauseMs,
+      begin: () => this.#begin(wire, ticket),
       ...(guard ? { authorize: (command) => guard.admit(command, host) } : {}),
       progress(bytes: number) {
         record.bytes = bytes;
@@ -255,7 +279,11 @@ export class Server implements AsyncDisposable {
     };
     events.emit({ type: "request-start", record });
     try {
-      wire.setDeadline(this.#options.commandTimeoutMs);
+      // A total budget, not a deadline that each trickled byte extends.
+      wire.setBudget(
+        options.commandTimeoutMs,
+        `No complete command within ${options.commandTimeoutMs / 1000} s`,
+      );
       const kind = await detect(wire);
       if (kind === "ps2") {
         record.protocol = "ps2";
@@ -275,36 +303,63 @@ export class Server implements AsyncDisposable {
       recordError(record, error);
     } finally {
       wire.close();
+      if (record.op === "-" && !record.summarized && this.#flood.summarizes()) {
+        record.summarized = true;
+      }
+      this.#admission.release(ticket);
       this.#wires.delete(wire);
       events.emit({ type: "request-end", record, ms: performance.now() - started });
       this.#armIdle();
     }
   }
 
+  /** A connection's command has arrived: it takes a serving slot, or is told busy. */
+  #begin(wire: Wire, ticket: Ticket): void {
+    if (this.#closing) {
+      throw new CancelError("busy", "The server is shutting down: try again later");
+    }
+    const refusal = this.#admission.serve(ticket);
+    if (refusal === "connections") {
+      throw new CancelError("busy", "The server is serving its maximum of connections: try again");
+    }
+    if (refusal === "address") {
+      throw new CancelError(
+        "busy",
+        "The server is serving its maximum of connections from your address: try again",
+      );
+    }
+    wire.setBudget(0);
+    wire.setDeadline(this.#options.dataTimeoutMs);
+  }
+
   /**
-   * Stops accepting connections; transfers in flight may finish within
-   * `graceMs`, then are cut (their partial uploads are kept for resume).
+   * Stops accepting connections and closes those that have not sent a
+   * command; requests in flight may finish within `graceMs`, then are cut
+   * (their partial uploads are kept for resume). A request stuck in the file
+   * system does not keep the server from stopping.
    *
-   * @param graceMs how long transfers in flight may go on
+   * @param graceMs how long requests in flight may go on
    * @returns when the server has stopped
    */
   async close(graceMs = 0): Promise<void> {
     if (!this.#closing) {
       this.#closing = true;
-      this.events.emit({ type: "stopping", active: this.#wires.size, graceMs });
+      this.events.emit({ type: "stopping", active: this.#admission.serving, graceMs });
       this.#guard?.close();
       try {
         this.#listener.close();
       } catch (error) {
         if (!(error instanceof Deno.errors.BadResource)) throw error;
       }
-      if (this.#handlers.size > 0 && graceMs > 0) {
+      this.#admission.evictAll();
+      if (this.#admission.serving > 0 && graceMs > 0) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const grace = new Promise((r) => timer = setTimeout(r, graceMs));
         await Promise.race([Promise.allSettled([...this.#handlers]), grace]);
         clearTimeout(timer);
       }
       for (const wire of this.#wires) wire.close();
+      this.#stuckTimer = setTimeout(() => this.#stuck(), STUCK_MS);
     }
     await this.finished;
   }
@@ -331,12 +386,6 @@ export class Server implements AsyncDisposable {
  */
 export function startServer(options: ServerOptions): Server {
   return new Server(options);
-}
-
-function peerName(addr: Deno.Addr): string {
-  if (addr.transport !== "tcp" && addr.transport !== "udp") return addr.transport;
-  const host = addr.hostname.startsWith("::ffff:") ? addr.hostname.slice(7) : addr.hostname;
-  return host.includes(":") ? `[${host}]:${addr.port}` : `${host}:${addr.port}`;
 }
 
 const MAGIC_BYTES = new TextEncoder().encode(MAGIC);

@@ -1,26 +1,37 @@
 /**
  * The served folder: every file-system operation the network can trigger on
- * the server lives here. The listing, opening a file for reading, uploads
- * written to a hidden file and committed under their name only when
- * complete, and the sweep of stale partial uploads.
+ * the server lives here (and in the two modules it uses: store_files.ts
+ * opens files, store_listing.ts lists them). The folder is not trusted:
+ * other people and programs may create files, links and FIFOs in it at any
+ * moment. So a temporary file is always created new, under a random name;
+ * nothing is opened through a link or waited on as a FIFO; every handle is
+ * checked with `fstat`; and only files that match the server's own exact
+ * name patterns, are regular, have one link and belong to the server's own
+ * user count as its own, to continue or to delete.
  *
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { CancelError } from "../protocol/errors.ts";
-import { quoteName, RESERVED_PREFIX, validateName } from "../protocol/names.ts";
+import { quoteName, validateName } from "../protocol/names.ts";
 import type { ListEntry } from "../protocol/ps2.ts";
-
-const PARTIAL_PREFIX = RESERVED_PREFIX + "partial-";
-const TEMP_PREFIX = RESERVED_PREFIX + "tmp-";
-const LISTING_TTL_MS = 1000;
+import {
+  createExclusive,
+  errorCode,
+  type FileFacts,
+  type FolderFile,
+  lstatFacts,
+  openExisting,
+  sameFile,
+} from "./store_files.ts";
+import { Listing } from "./store_listing.ts";
+import { OwnFiles, removeQuietly } from "./store_own.ts";
 
 /** An upload in progress: a hidden file that becomes the named file on commit. */
 export interface Upload {
   /** The hidden file, open for writing at {@link offset}. */
-  readonly file: Deno.FsFile;
+  readonly file: FolderFile;
   /** Bytes already in the hidden file from an earlier, interrupted upload. */
   readonly offset: number;
   /** Empties the hidden file to start over. */
@@ -40,12 +51,24 @@ export interface Upload {
   abort(keep: boolean): Promise<void>;
 }
 
+/** Something about the folder worth one log line. */
+export interface FolderNotice {
+  /** `unreadable`: a file the server may not read; `no-hard-links`: the commit's fallback is in use. */
+  what: "unreadable" | "no-hard-links";
+  /** The file concerned, if one. */
+  name?: string;
+  /** One sentence. */
+  message: string;
+}
+
 /** How a {@link Store} behaves. */
 export interface StoreOptions {
   /** Refuse uploads. */
   readOnly: boolean;
   /** What a client that tries to upload to a read-only store is told. */
   readOnlyMessage?: string;
+  /** Told once about each problem of the folder. */
+  onNotice?: (notice: FolderNotice) => void;
 }
 
 /** What a read-only server tells a client that tries to upload, unless told otherwise. */
@@ -58,84 +81,82 @@ export class Store {
   /** Whether uploads are refused. */
   readonly readOnly: boolean;
   readonly #readOnlyMessage: string;
+  readonly #notice: (notice: FolderNotice) => void;
+  readonly #listing: Listing;
+  /** Names being uploaded: one upload per name at a time. */
   #uploading = new Set<string>();
-  #listing?: { entries: ListEntry[]; folderMtime: number; at: number };
-  #open = new Set<string>();
+  /** Names whose commit is under way (briefly an empty placeholder without hard links). */
+  #committing = new Set<string>();
+  readonly #own: OwnFiles;
+  #linkWorks = true;
 
   /**
    * Creates a Store.
    *
    * @param root the folder to serve
-   * @param options whether uploads are refused, and what to say then
+   * @param options whether uploads are refused, and where notices go
    */
   constructor(root: string, options: StoreOptions) {
     this.root = resolve(root);
     this.readOnly = options.readOnly;
     this.#readOnlyMessage = options.readOnlyMessage ?? READ_ONLY_MESSAGE;
+    this.#notice = options.onNotice ?? (() => {});
+    this.#own = new OwnFiles(this.root);
+    this.#listing = new Listing(this.root, (name, why) =>
+      this.#notice({
+        what: "unreadable",
+        name,
+        message: `Cannot read ${quoteName(name)} (${why}): it is not listed or served`,
+      }));
   }
 
   /**
-   * The regular files of the folder, by name, without privateshare's own
-   * hidden files.
+   * The regular files of the folder that can be served, by name, without
+   * privateshare's own hidden files.
    *
    * @returns the entries, sorted by name
    */
-  list(): ListEntry[] {
-    // Listing costs a stat per file; a listing is reused while the folder is
-    // unchanged (its mtime, which every create, link, rename and remove
-    // moves) and for at most a second, which bounds how stale the size of a
-    // file that another program rewrites in place can be.
-    const now = performance.now();
-    const folderMtime = Deno.statSync(this.root).mtime?.getTime() ?? 0;
-    const cached = this.#listing;
-    if (cached && cached.folderMtime === folderMtime && now - cached.at < LISTING_TTL_MS) {
-      return cached.entries;
-    }
-    const entries = this.#readListing();
-    this.#listing = { entries, folderMtime, at: now };
-    return entries;
-  }
-
-  #readListing(): ListEntry[] {
-    const entries: ListEntry[] = [];
-    for (const entry of Deno.readDirSync(this.root)) {
-      if (!entry.isFile || entry.name.startsWith(RESERVED_PREFIX)) continue;
-      try {
-        const info = Deno.statSync(join(this.root, entry.name));
-        entries.push({ name: entry.name, size: info.size, mtime: info.mtime?.getTime() ?? 0 });
-      } catch (error) {
-        // Removed between the listing and the stat: it is simply not there.
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      }
-    }
-    return entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  async list(): Promise<readonly ListEntry[]> {
+    return await this.#listing.entries();
   }
 
   /**
    * Opens a regular file of the folder for reading. A link is never
-   * followed: the name must be a regular file itself.
+   * followed, a FIFO never waited on: the name must be a regular file
+   * itself, and the open handle must be that file.
    *
    * @param name a name from the network
    * @returns the open file and its size
-   * @throws {CancelError} `invalid-name` or `not-found`
+   * @throws {CancelError} `invalid-name` or `not-found` (also for a file the server may not read)
    */
-  async open(name: string): Promise<{ file: Deno.FsFile; size: number }> {
+  async open(name: string): Promise<{ file: FolderFile; size: number }> {
     validateName(name);
-    const path = join(this.root, name);
     const notFound = new CancelError("not-found", `No file named ${quoteName(name)} on the server`);
-    let info: Deno.FileInfo;
+    if (this.#committing.has(name)) throw notFound;
+    const path = join(this.root, name);
+    const facts = await lstatFacts(path);
+    if (!facts?.isFile) throw notFound;
+    const unreadable = new CancelError(
+      "not-found",
+      `The server may not read ${quoteName(name)}: ask the server's owner to make it readable`,
+    );
+    if (this.#listing.knownUnreadable(name, facts)) throw unreadable;
+    let file: FolderFile;
     try {
-      info = await Deno.lstat(path);
+      file = await openExisting(path);
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) throw notFound;
+      const code = errorCode(error);
+      if (code === "ENOENT" || code === "ELOOP") throw notFound;
+      if (code === "EACCES" || code === "EPERM") {
+        this.#listing.markUnreadable(name, facts, "permission denied");
+        throw unreadable;
+      }
       throw error;
     }
-    if (!info.isFile) throw notFound;
-    const file = await Deno.open(path, { read: true });
-    const opened = await file.stat();
-    // The name may have been swapped for a link between lstat and open.
-    if (opened.ino !== info.ino || opened.dev !== info.dev || !opened.isFile) {
-      file.close();
+    const opened = await file.facts();
+    // The name may have been swapped between the lstat and the open.
+    if (!opened.isFile || !sameFile(opened, facts)) {
+      await file.close();
       throw notFound;
     }
     return { file, size: opened.size };
@@ -147,20 +168,14 @@ export class Store {
    * @param name a valid name
    */
   async exists(name: string): Promise<boolean> {
-    try {
-      await Deno.lstat(join(this.root, name));
-      return true;
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return false;
-      throw error;
-    }
+    return await lstatFacts(join(this.root, name)) !== undefined;
   }
 
   /**
    * Starts an upload of `name`. With `size` the upload is resumable: its
-   * hidden file is named after the name and size, kept when the upload is
-   * cut off, and continued by the next put of the same name and size.
-   * Without `size` (the classic protocol) it is a one-off temporary file.
+   * hidden file is kept when the upload is cut off, and continued by the
+   * next put of the same name and size. Without `size` (the classic
+   * protocol) it is a one-off temporary file.
    *
    * @param name a name from the network
    * @param size the announced size, or undefined when unknown
@@ -187,91 +202,123 @@ export class Store {
   }
 
   async #openUpload(name: string, size: number | undefined, resume: boolean): Promise<Upload> {
-    const path = size === undefined
-      ? join(this.root, TEMP_PREFIX + crypto.randomUUID())
-      : join(this.root, PARTIAL_PREFIX + partialKey(name, size));
-    const file = await Deno.open(path, { read: true, write: true, create: true });
-    this.#open.add(path);
-    let offset = 0;
-    if (resume && size !== undefined) {
-      offset = (await file.stat()).size;
-      if (offset > size) {
-        await file.truncate(0);
-        offset = 0;
-      }
-    } else {
-      await file.truncate(0);
-    }
-    const finalPath = join(this.root, name);
-    const invalidate = () => this.#listing = undefined;
-    const release = () => {
+    const { fileName, file, offset } = await this.#own.open(name, size, resume);
+    const path = join(this.root, fileName);
+    const facts = await file.facts();
+    const release = (kept: boolean) => {
       this.#uploading.delete(name);
-      this.#open.delete(path);
-    };
-    let closed = false;
-    const close = () => {
-      if (!closed) file.close();
-      closed = true;
+      this.#own.done(fileName, kept);
     };
     return {
       file,
       offset,
-      async restart() {
-        await file.truncate(0);
-        await file.seek(0, Deno.SeekMode.Start);
-      },
-      async commit() {
+      restart: () => file.truncate(0),
+      commit: async () => {
+        let committed = false;
         try {
           await file.syncData();
-          close();
-          try {
-            await Deno.link(path, finalPath);
-          } catch (error) {
-            if (error instanceof Deno.errors.AlreadyExists) {
-              throw new CancelError("exists", `${quoteName(name)} already exists on the server`);
-            }
-            throw error;
-          }
-          await Deno.remove(path);
+          const written = await file.facts();
+          await file.close();
+          await this.#commit(name, path, written);
+          committed = true;
         } finally {
-          release();
-          invalidate();
+          release(!committed && size !== undefined);
         }
       },
-      async abort(keep: boolean) {
-        close();
-        release();
-        if (!keep || size === undefined) await Deno.remove(path).catch(() => {});
+      abort: async (keep: boolean) => {
+        await file.close();
+        const kept = keep && size !== undefined;
+        release(kept);
+        if (!kept) await this.#removeIfSame(path, facts);
       },
     };
   }
 
+  /** Makes a flushed temporary file visible under `name`, never replacing a file. */
+  async #commit(name: string, path: string, facts: FileFacts): Promise<void> {
+    const finalPath = join(this.root, name);
+    const exists = () =>
+      new CancelError("exists", `${quoteName(name)} already exists on the server`);
+    this.#committing.add(name);
+    try {
+      const before = await this.#folderMtime();
+      let linked = false;
+      if (this.#linkWorks) {
+        try {
+          await Deno.link(path, finalPath);
+          linked = true;
+        } catch (error) {
+          if (error instanceof Deno.errors.AlreadyExists) throw exists();
+          if (!linkUnsupported(error)) throw error;
+          this.#linkWorks = false;
+          this.#notice({
+            what: "no-hard-links",
+            message: `The folder does not support hard links (${
+              errorCode(error) ?? (error as Error).name
+            }): uploads are committed by an exclusive create and a rename (see README)`,
+          });
+        }
+      }
+      if (!linked) {
+        // Claim the name exclusively, then move the file over the claim. A
+        // program that writes the name without checking, in between, can
+        // lose its file; an exclusive create (another privateshare) cannot.
+        let placeholder: FolderFile;
+        try {
+          placeholder = await createExclusive(finalPath);
+        } catch (error) {
+          if (errorCode(error) === "EEXIST") throw exists();
+          throw error;
+        }
+        const claim = await placeholder.facts();
+        await placeholder.close();
+        try {
+          await Deno.rename(path, finalPath);
+        } catch (error) {
+          await this.#removeIfSame(finalPath, claim);
+          throw error;
+        }
+      }
+      const placed = await lstatFacts(finalPath);
+      if (!placed || !sameFile(placed, facts)) {
+        throw new Error(
+          `The upload's temporary file for ${quoteName(name)} was replaced meanwhile`,
+        );
+      }
+      if (linked) await removeQuietly(path);
+      this.#listing.added(name, placed, before, await this.#folderMtime());
+    } finally {
+      this.#committing.delete(name);
+    }
+  }
+
+  /** Removes a file this run created, unless its name now holds something else. */
+  async #removeIfSame(path: string, facts: FileFacts): Promise<void> {
+    const now = await lstatFacts(path);
+    if (now && sameFile(now, facts)) await removeQuietly(path);
+  }
+
   /**
-   * Removes partial uploads older than `ttlMs` that no upload is using.
+   * Removes the server's own temporary files older than `ttlMs` that no
+   * upload is using; nothing that it cannot prove is its own.
    *
    * @param ttlMs age after which a partial upload is removed
    * @returns how many were removed
    */
   async removeStalePartials(ttlMs: number): Promise<number> {
-    const cutoff = Date.now() - ttlMs;
-    let removed = 0;
-    for await (const entry of Deno.readDir(this.root)) {
-      if (!entry.isFile || !entry.name.startsWith(RESERVED_PREFIX)) continue;
-      const path = join(this.root, entry.name);
-      if (this.#open.has(path)) continue;
-      try {
-        const info = await Deno.stat(path);
-        if ((info.mtime?.getTime() ?? 0) > cutoff) continue;
-        await Deno.remove(path);
-        removed++;
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      }
-    }
-    return removed;
+    return await this.#own.sweep(ttlMs);
+  }
+
+  async #folderMtime(): Promise<number> {
+    return (await Deno.stat(this.root)).mtime?.getTime() ?? 0;
   }
 }
 
-function partialKey(name: string, size: number): string {
-  return createHash("sha256").update(`${name}\0${size}`).digest("hex").slice(0, 32);
+/** Whether `link()` failed because the file system has no hard links. */
+function linkUnsupported(error: unknown): boolean {
+  if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotSupported) {
+    return true;
+  }
+  const code = errorCode(error);
+  return code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "ENOSYS";
 }

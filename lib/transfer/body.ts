@@ -1,14 +1,22 @@
 /**
  * Sending and receiving a file body: chunks from a reader-shaped source (a
  * file, a stream of known size) to a connection and back, SHA-256 on the
- * way, and two buffers so that disk and network overlap.
+ * way, and two buffers so that disk and network overlap. Buffers are taken
+ * from the pool only when data is ready and never waited for, and a peer
+ * that dawdles does not keep one: a trickle of bytes holds no chunk.
  *
  * @module
  */
 
 import { createHash, type Hash } from "node:crypto";
 import { TruncatedError, type Wire } from "../net/wire.ts";
-import { CHUNK_SIZE, type ChunkPool } from "./pool.ts";
+import { CHUNK_SIZE, type ChunkPool, SPENT_BUFFER_SIZE } from "./pool.ts";
+
+/**
+ * A chunk is held at most about this long while its peer is slow to fill
+ * or drain it; then what it holds is passed on and the buffer given back.
+ */
+const HOLD_MS = 1000;
 
 /** Where a body's bytes come from: a `Deno.FsFile`, or a stream through {@link streamSource}. */
 export interface BodySource {
@@ -118,7 +126,7 @@ export async function hashPrefix(
   pool: ChunkPool,
 ): Promise<void> {
   if (length === 0) return;
-  const buffer = await pool.acquire(length);
+  const buffer = pool.take(length);
   try {
     let remaining = length;
     while (remaining > 0) {
@@ -132,9 +140,27 @@ export async function hashPrefix(
   }
 }
 
+/** A chunk on its way out, and the buffer it lives in until then. */
+interface InFlight {
+  done: Promise<void>;
+  buffer: Uint8Array;
+}
+
+/** Waits for a chunk to be written, then gives its buffer back, failure or not. */
+async function land(pool: ChunkPool, flight: InFlight | undefined): Promise<void> {
+  if (!flight) return;
+  try {
+    await flight.done;
+  } finally {
+    pool.release(flight.buffer);
+  }
+}
+
 /**
  * Sends `length` bytes of `source`, from its current position, to `wire`.
  * The next chunk is read from disk while the previous one is on the wire.
+ * While the peer reads slowly, chunks are small buffers of the transfer's
+ * own rather than the pool's.
  *
  * @param source the source, positioned where sending starts
  * @param wire the destination
@@ -148,29 +174,39 @@ export async function sendBody(
   length: number,
   options: BodyOptions,
 ): Promise<void> {
-  if (length === 0) return;
-  const buffers = await acquirePair(options.pool, length);
-  let pending: Promise<void> | undefined;
+  const { pool } = options;
+  let flight: InFlight | undefined;
+  let slow = false;
   try {
-    let done = 0;
-    for (let i = 0; done < length; i++) {
-      const buffer = buffers[i % buffers.length]!;
-      if (buffers.length === 1 && pending) await pending;
-      const chunk = buffer.subarray(0, Math.min(buffer.length, length - done));
-      await readFull(source, chunk);
+    for (let done = 0; done < length;) {
+      const want = length - done;
+      const buffer = slow ? new Uint8Array(Math.min(want, SPENT_BUFFER_SIZE)) : pool.take(want);
+      const chunk = buffer.subarray(0, Math.min(buffer.length, want));
+      try {
+        await readFull(source, chunk);
+      } catch (error) {
+        pool.release(buffer);
+        throw error;
+      }
       options.hash.update(chunk);
-      if (pending) await pending;
-      pending = writeReporting(wire, chunk, done, options.onProgress);
-      done += chunk.length;
+      const previous = flight;
+      flight = undefined;
+      await land(pool, previous);
+      const started = performance.now();
+      const sent = writeReporting(wire, chunk, done, options.onProgress).then(() => {
+        slow = performance.now() - started > HOLD_MS;
+      });
       // Awaited on the next round; until then a failure must not count as unhandled.
-      pending.catch(() => {});
+      sent.catch(() => {});
+      flight = { done: sent, buffer };
+      done += chunk.length;
     }
-    await pending;
-    pending = undefined;
+    const last = flight;
+    flight = undefined;
+    await land(pool, last);
   } finally {
     // A failed write must settle before its buffer goes back to the pool.
-    await pending?.catch(() => {});
-    for (const buffer of buffers) options.pool.release(buffer);
+    await land(pool, flight).catch(() => {});
   }
 }
 
@@ -178,7 +214,9 @@ export async function sendBody(
  * Receives a body from `wire` into `sink`: exactly `length` bytes, or, when
  * `length` is undefined (the classic protocol), everything until end of
  * stream. The next chunk is read from the network while the previous one is
- * written to disk.
+ * written to disk. A buffer is taken only once bytes have arrived, and a
+ * chunk that fills slowly is written as it is, so that a peer that trickles
+ * holds no buffer while it waits.
  *
  * @param wire the source
  * @param sink the destination, positioned where writing starts
@@ -193,59 +231,65 @@ export async function receiveBody(
   length: number | undefined,
   options: BodyOptions,
 ): Promise<number> {
-  if (length === 0) return 0;
-  const buffers = await acquirePair(options.pool, length ?? CHUNK_SIZE);
-  let pending: Promise<void> | undefined;
+  const { pool } = options;
+  let flight: InFlight | undefined;
   let done = 0;
   try {
     let ended = false;
-    for (let i = 0; !ended && (length === undefined || done < length); i++) {
-      const buffer = buffers[i % buffers.length]!;
-      if (buffers.length === 1 && pending) await pending;
-      const want = length === undefined ? buffer.length : Math.min(buffer.length, length - done);
+    while (!ended && (length === undefined || done < length)) {
+      // Wait for data in the connection's own small buffer, holding none of the pool's.
+      if (wire.buffered.length === 0 && !await wire.fill()) {
+        if (length !== undefined) throw new TruncatedError();
+        break;
+      }
+      const want = length === undefined ? CHUNK_SIZE : Math.min(CHUNK_SIZE, length - done);
+      const buffer = pool.take(want);
+      const target = buffer.subarray(0, Math.min(buffer.length, want));
+      const taken = performance.now();
       let got = 0;
       try {
-        while (got < want) {
-          const n = await wire.readInto(buffer.subarray(got, want));
+        while (got < target.length) {
+          const n = await wire.readInto(target.subarray(got));
           if (n === 0) {
             if (length !== undefined) throw new TruncatedError();
             ended = true;
             break;
           }
-          options.hash.update(buffer.subarray(got, got + n));
+          options.hash.update(target.subarray(got, got + n));
           got += n;
           options.onProgress?.(done + got);
+          if (performance.now() - taken > HOLD_MS) break;
         }
       } catch (error) {
         // Keep what did arrive, so that a resumed transfer loses nothing.
+        const previous = flight;
+        flight = undefined;
+        await land(pool, previous).catch(() => {});
         if (got > 0) {
-          await pending?.catch(() => {});
-          pending = writeAll(sink, buffer.subarray(0, got)).catch(() => {});
+          flight = { done: writeAll(sink, target.subarray(0, got)), buffer };
+        } else {
+          pool.release(buffer);
         }
         throw error;
       }
-      if (pending) await pending;
+      const previous = flight;
+      flight = undefined;
+      if (got === 0) pool.release(buffer);
+      await land(pool, previous);
       if (got === 0) break;
-      pending = writeAll(sink, buffer.subarray(0, got));
-      done += got;
+      const written = writeAll(sink, target.subarray(0, got));
       // Awaited on the next round; until then a failure must not count as unhandled.
-      pending.catch(() => {});
+      written.catch(() => {});
+      flight = { done: written, buffer };
+      done += got;
     }
-    await pending;
-    pending = undefined;
+    const last = flight;
+    flight = undefined;
+    await land(pool, last);
     return done;
   } finally {
-    await pending?.catch(() => {});
-    for (const buffer of buffers) options.pool.release(buffer);
+    await land(pool, flight).catch(() => {});
   }
-}
-
-/** One buffer, and a second one for overlap when the body needs and the pool has it. */
-async function acquirePair(pool: ChunkPool, length: number): Promise<Uint8Array[]> {
-  const first = await pool.acquire(length);
-  if (length <= first.length) return [first];
-  const second = pool.tryAcquire(length - first.length);
-  return second ? [first, second] : [first];
 }
 
 /** Progress is reported at least this often while a chunk goes out. */

@@ -18,14 +18,25 @@ export const CHUNK_SIZE = 4 * 1024 * 1024;
 const SPARE_CHUNKS = 4;
 
 /**
+ * The largest buffer handed out when the budget is spent: a transfer then
+ * goes on in smaller pieces instead of waiting for a chunk.
+ */
+export const SPENT_BUFFER_SIZE = 256 * 1024;
+
+/**
  * A budget of bytes for transfer buffers. Full chunks are kept and reused;
- * a buffer for a small file is only as large as the file.
+ * a buffer for a small file is only as large as the file. Nobody ever waits
+ * for the pool: when its budget is spent (by many large or slow transfers),
+ * {@link take} hands out a small buffer of its own instead, so that a small
+ * transfer never waits behind large or slow ones, and memory stays bounded
+ * by the budget plus {@link SPENT_BUFFER_SIZE} per transfer.
  */
 export class ChunkPool {
   /** Most bytes all buffers may hold at once. */
   readonly budget: number;
   #used = 0;
   #free: Uint8Array[] = [];
+  #issued = new WeakSet<Uint8Array>();
   #waiters: (() => void)[] = [];
 
   /**
@@ -43,8 +54,20 @@ export class ChunkPool {
   }
 
   /**
-   * A buffer of `size` bytes (at most one chunk), waiting until the budget
-   * has room.
+   * A buffer of `size` bytes (at most one chunk) from the budget or, when
+   * the budget is spent, a smaller one of its own: never waits.
+   *
+   * @param size bytes wanted
+   * @returns the buffer; give it back with {@link release}
+   */
+  take(size: number): Uint8Array {
+    return this.tryAcquire(size) ??
+      new Uint8Array(Math.min(Math.max(size, 1), SPENT_BUFFER_SIZE));
+  }
+
+  /**
+   * A buffer of `size` bytes (at most one chunk) from the budget, waiting
+   * until the budget has room. Bodies use {@link take}, which never waits.
    *
    * @param size bytes wanted
    * @returns the buffer; give it back with {@link release}
@@ -67,12 +90,20 @@ export class ChunkPool {
     const bytes = Math.min(Math.max(size, 1), CHUNK_SIZE);
     if (this.#used + bytes > this.budget) return undefined;
     this.#used += bytes;
-    if (bytes === CHUNK_SIZE) return this.#free.pop() ?? new Uint8Array(CHUNK_SIZE);
-    return new Uint8Array(bytes);
+    const buffer = bytes === CHUNK_SIZE
+      ? this.#free.pop() ?? new Uint8Array(CHUNK_SIZE)
+      : new Uint8Array(bytes);
+    this.#issued.add(buffer);
+    return buffer;
   }
 
-  /** @param buffer a buffer from this pool, no longer in use */
+  /**
+   * Gives a buffer back; buffers that did not come from the budget are let go.
+   *
+   * @param buffer a buffer from {@link take} or {@link tryAcquire}, no longer in use
+   */
   release(buffer: Uint8Array): void {
+    if (!this.#issued.delete(buffer)) return;
     this.#used -= buffer.length;
     // Keep a few chunks for the next transfers; the rest go back to the
     // system, so that a burst of transfers does not hold memory forever.

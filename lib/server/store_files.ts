@@ -1,0 +1,291 @@
+/**
+ * Opening files in a folder that other people and programs can write to.
+ * Every open here refuses to follow a link (`O_NOFOLLOW`) and never waits
+ * on a FIFO or a device (`O_NONBLOCK`), and every handle is checked with
+ * `fstat` before a byte moves: a name that someone else swapped for a link,
+ * a FIFO or another file between a check and the open is caught on the
+ * handle itself. `Deno.open` has neither flag, so existing names are
+ * opened through `node:fs`, which passes them to the system as they are;
+ * new files are created exclusively, which no link or FIFO can answer.
+ *
+ * @module
+ */
+
+import { constants } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
+import type { BodySink, BodySource } from "../transfer/body.ts";
+
+const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+const NONBLOCK = constants.O_NONBLOCK ?? 0;
+
+/** What the checks need to know of a file. */
+export interface FileFacts {
+  /** Device and inode: which file it is. */
+  dev: number;
+  /** Inode number. */
+  ino: number;
+  /** Hard links to it. */
+  nlink: number;
+  /** Owner's user id. */
+  uid: number;
+  /** Bytes. */
+  size: number;
+  /** Last modification, ms since 1970. */
+  mtimeMs: number;
+  /** Last change of its metadata (a chmod, say), ms since 1970. */
+  ctimeMs: number;
+  /** Permission bits. */
+  mode: number;
+  /** A regular file (not a link, folder, FIFO, socket or device). */
+  isFile: boolean;
+}
+
+/**
+ * The system's code of an error from `node:fs` or Deno (`ENOENT`, ...).
+ *
+ * @param error what was thrown
+ * @returns the code, or undefined
+ */
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/**
+ * The facts of a name itself (a link is not followed), or undefined when
+ * nothing has that name.
+ *
+ * @param path the path
+ * @returns the facts, or undefined
+ */
+export async function lstatFacts(path: string): Promise<FileFacts | undefined> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  return {
+    dev: info.dev,
+    ino: info.ino ?? 0,
+    nlink: info.nlink ?? 1,
+    uid: info.uid ?? 0,
+    size: info.size,
+    mtimeMs: info.mtime?.getTime() ?? 0,
+    ctimeMs: info.ctime?.getTime() ?? 0,
+    mode: info.mode ?? 0,
+    isFile: info.isFile,
+  };
+}
+
+/**
+ * Whether two facts name the same file. On systems that report no inode
+ * numbers (0), nothing can be compared and they count as the same.
+ *
+ * @param a one file's facts
+ * @param b the other's
+ */
+export function sameFile(a: FileFacts, b: FileFacts): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
+/** An open file of the folder: a body's source or sink. */
+export interface FolderFile extends BodySource, BodySink {
+  /**
+   * Moves the position (from the start or from the current position).
+   *
+   * @param offset where to
+   * @param whence from where
+   * @returns the new position
+   */
+  seek(offset: number, whence: Deno.SeekMode): Promise<number>;
+  /**
+   * Cuts the file to `length` bytes and moves the position there.
+   *
+   * @param length the new length
+   */
+  truncate(length?: number): Promise<void>;
+  /** Flushes the file's data to disk. */
+  syncData(): Promise<void>;
+  /** The facts of the open file (`fstat`). */
+  facts(): Promise<FileFacts>;
+  /** Closes the file; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/**
+ * A file opened by Deno: its reads and writes run off the event loop. Used
+ * for files created exclusively (which cannot be a link or a FIFO) and for
+ * files reopened through their checked handle.
+ */
+class DenoFile implements FolderFile {
+  readonly #file: Deno.FsFile;
+  #closed = false;
+
+  constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  read(p: Uint8Array): Promise<number | null> {
+    return this.#file.read(p);
+  }
+
+  write(p: Uint8Array): Promise<number> {
+    return this.#file.write(p);
+  }
+
+  seek(offset: number, whence: Deno.SeekMode): Promise<number> {
+    return this.#file.seek(offset, whence);
+  }
+
+  async truncate(length = 0): Promise<void> {
+    await this.#file.truncate(length);
+    await this.#file.seek(length, Deno.SeekMode.Start);
+  }
+
+  async syncData(): Promise<void> {
+    await this.#file.syncData();
+  }
+
+  async facts(): Promise<FileFacts> {
+    const info = await this.#file.stat();
+    return {
+      dev: info.dev,
+      ino: info.ino ?? 0,
+      nlink: info.nlink ?? 1,
+      uid: info.uid ?? 0,
+      size: info.size,
+      mtimeMs: info.mtime?.getTime() ?? 0,
+      ctimeMs: info.ctime?.getTime() ?? 0,
+      mode: info.mode ?? 0,
+      isFile: info.isFile,
+    };
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) this.#file.close();
+    this.#closed = true;
+    return Promise.resolve();
+  }
+}
+
+/**
+ * A file opened through `node:fs`, with `O_NOFOLLOW | O_NONBLOCK`, read and
+ * written at explicit positions. Its reads run off the event loop; its
+ * writes do not (Deno runs them on the main thread), so it is written to
+ * only where nothing else can open a name safely.
+ */
+class NodeFile implements FolderFile {
+  readonly handle: FileHandle;
+  #position = 0;
+  #closed = false;
+
+  constructor(handle: FileHandle) {
+    this.handle = handle;
+  }
+
+  async read(p: Uint8Array): Promise<number | null> {
+    if (p.length === 0) return 0;
+    const { bytesRead } = await this.handle.read(p, 0, p.length, this.#position);
+    if (bytesRead === 0) return null;
+    this.#position += bytesRead;
+    return bytesRead;
+  }
+
+  async write(p: Uint8Array): Promise<number> {
+    const { bytesWritten } = await this.handle.write(p, 0, p.length, this.#position);
+    this.#position += bytesWritten;
+    return bytesWritten;
+  }
+
+  seek(offset: number, whence: Deno.SeekMode): Promise<number> {
+    if (whence === Deno.SeekMode.End) throw new TypeError("Seeking from the end is not supported");
+    this.#position = whence === Deno.SeekMode.Start ? offset : this.#position + offset;
+    return Promise.resolve(this.#position);
+  }
+
+  async truncate(length = 0): Promise<void> {
+    await this.handle.truncate(length);
+    this.#position = length;
+  }
+
+  async syncData(): Promise<void> {
+    await this.handle.datasync();
+  }
+
+  async facts(): Promise<FileFacts> {
+    const info = await this.handle.stat();
+    return {
+      dev: info.dev,
+      ino: info.ino,
+      nlink: info.nlink,
+      uid: info.uid,
+      size: info.size,
+      mtimeMs: info.mtimeMs,
+      ctimeMs: info.ctimeMs,
+      mode: info.mode,
+      isFile: info.isFile(),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.handle.close();
+  }
+}
+
+/**
+ * Opens an existing name for reading: never through a link, never waiting
+ * on a FIFO. The caller checks the handle's {@link FolderFile.facts}.
+ *
+ * @param path the path
+ * @returns the open file
+ * @throws an error with `code` `ELOOP` for a link, `ENOENT`, `EACCES`, ...
+ */
+export async function openExisting(path: string): Promise<FolderFile> {
+  return new NodeFile(await open(path, constants.O_RDONLY | NOFOLLOW | NONBLOCK));
+}
+
+/**
+ * Opens a checked file for writing too. On Linux the handle itself is
+ * reopened (`/proc/self/fd/N` names the open file, not a path, so nothing
+ * can be swapped in), and writes run off the event loop; elsewhere, or
+ * without permission to /proc, the name is opened again with
+ * `O_NOFOLLOW | O_NONBLOCK`. Either way the caller compares the facts of the
+ * result with the checked ones before writing.
+ *
+ * @param file a file from {@link openExisting}, whose facts were checked; closed here
+ * @param path its path
+ * @returns the file, open for reading and writing
+ */
+export async function reopenForWriting(file: FolderFile, path: string): Promise<FolderFile> {
+  if (!(file instanceof NodeFile)) throw new TypeError("Not a file from openExisting");
+  try {
+    return new DenoFile(
+      await Deno.open(`/proc/self/fd/${file.handle.fd}`, { read: true, write: true }),
+    );
+  } catch (error) {
+    if (
+      !(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotCapable ||
+        error instanceof Deno.errors.PermissionDenied)
+    ) throw error;
+    return new NodeFile(await open(path, constants.O_RDWR | NOFOLLOW | NONBLOCK));
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * Creates a new file that did not exist (`O_CREAT | O_EXCL`): an existing
+ * name of any kind, a link or a FIFO included, makes it fail rather than be
+ * opened.
+ *
+ * @param path the path
+ * @returns the new file, open for reading and writing
+ * @throws an error with `code` `EEXIST` when the name is taken
+ */
+export async function createExclusive(path: string): Promise<FolderFile> {
+  return new DenoFile(await Deno.open(path, { read: true, write: true, createNew: true }));
+}
