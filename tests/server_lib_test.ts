@@ -25,12 +25,14 @@ import {
   handFedStream,
   namesIn,
   randomBytes,
+  readRawLine,
   serveFolder,
   tempDir,
   test,
   until,
   within,
   writeRandomFile,
+  writeRaw,
 } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
@@ -268,9 +270,12 @@ test("the server shuts down after its idle timeout, and a request resets the clo
 test("a connection over the limit is refused as busy while the others are served", async () => {
   await using served = await tempDir();
   await using server = serveFolder(served.path, { maxConnections: 1 });
+  // A connection holds a serving slot once its command has arrived (one that
+  // has sent none waits in a pool of its own): a started put holds the one slot.
   const holder = await Deno.connect({ hostname: HOST, port: server.port });
   try {
-    await until(() => server.server.activeConnections === 1);
+    await writeRaw(holder, 'PS/2 {"op":"put","name":"hold.bin","size":10,"resume":false}\n');
+    assert.match(String(await readRawLine(holder)), /"code":"pass"/);
     const error = await list({ host: HOST, port: server.port }).catch((e) => e);
     assert.ok(error instanceof ClientError);
     assert.equal(error.reason, "busy");

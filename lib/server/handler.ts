@@ -7,8 +7,9 @@
  */
 
 import { CancelError, ProtocolError } from "../protocol/errors.ts";
-import { isConnectionError, TimeoutError } from "../net/wire.ts";
-import type { Command } from "../protocol/ps2.ts";
+import { isConnectionError, TimeoutError, type Wire } from "../net/wire.ts";
+import { type Command, MAGIC } from "../protocol/ps2.ts";
+import { looksClassic } from "../protocol/classic.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
 import type { RequestRecord } from "./events.ts";
 import type { Store } from "./store.ts";
@@ -88,5 +89,26 @@ export function recordError(record: RequestRecord, error: unknown): void {
   } else {
     record.outcome = "error";
     record.message = error instanceof Error ? error.message : String(error);
+  }
+}
+
+const MAGIC_BYTES = new TextEncoder().encode(MAGIC);
+
+/**
+ * Tells the protocol from a connection's first bytes, reading as many as it
+ * takes (at most the magic's length).
+ *
+ * @param wire the connection, nothing consumed
+ * @returns `ps2`, `classic`, `empty` (closed without a byte) or `other`
+ */
+export async function detect(wire: Wire): Promise<"ps2" | "classic" | "empty" | "other"> {
+  while (true) {
+    const head = wire.buffered;
+    const n = Math.min(head.length, MAGIC_BYTES.length);
+    let prefix = true;
+    for (let i = 0; i < n; i++) if (head[i] !== MAGIC_BYTES[i]) prefix = false;
+    if (prefix && n === MAGIC_BYTES.length) return "ps2";
+    if (!prefix && head.length > 0) return looksClassic(head) ? "classic" : "other";
+    if (!await wire.fill()) return head.length === 0 ? "empty" : "other";
   }
 }

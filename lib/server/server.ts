@@ -7,8 +7,6 @@
  */
 
 import { CancelError } from "../protocol/errors.ts";
-import { looksClassic } from "../protocol/classic.ts";
-import { MAGIC } from "../protocol/ps2.ts";
 import { listen } from "../net/socket.ts";
 import { Wire } from "../net/wire.ts";
 import { ChunkPool } from "../transfer/pool.ts";
@@ -17,10 +15,10 @@ import { type RequestRecord, ServerEvents } from "./events.ts";
 import { FloodMeter } from "./flood.ts";
 import { handleClassic } from "./handle_classic.ts";
 import { handlePs2 } from "./handle_ps2.ts";
-import { type HandlerContext, recordError } from "./handler.ts";
+import { detect, type HandlerContext, recordError } from "./handler.ts";
 import { checkRoot, SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
 import { Store } from "./store.ts";
-import { type PasswordGuard } from "./guard.ts";
+import type { PasswordGuard } from "./guard.ts";
 import { resolveSecurity, type ServerSecurityOptions } from "./security.ts";
 import { looksLikeTls } from "../net/tls.ts";
 
@@ -386,19 +384,4 @@ export class Server implements AsyncDisposable {
  */
 export function startServer(options: ServerOptions): Server {
   return new Server(options);
-}
-
-const MAGIC_BYTES = new TextEncoder().encode(MAGIC);
-
-/** Tells the protocol from the first bytes. */
-async function detect(wire: Wire): Promise<"ps2" | "classic" | "empty" | "other"> {
-  while (true) {
-    const head = wire.buffered;
-    const n = Math.min(head.length, MAGIC_BYTES.length);
-    let prefix = true;
-    for (let i = 0; i < n; i++) if (head[i] !== MAGIC_BYTES[i]) prefix = false;
-    if (prefix && n === MAGIC_BYTES.length) return "ps2";
-    if (!prefix && head.length > 0) return looksClassic(head) ? "classic" : "other";
-    if (!await wire.fill()) return head.length === 0 ? "empty" : "other";
-  }
 }
