@@ -2,11 +2,14 @@
 // downloads from Deno's servers unless DENORT_BIN names one. Where it can get
 // it, both programs are compiled as `deno task compile` does and run for a
 // put, get and list round trip against the scripts, comparing bytes, output,
-// exit codes and log lines. Where it cannot, that test is reported as
-// ignored, with the reason in its name, and a stand-in runtime (the deno
+// exit codes and log lines, and started with no arguments, as a double-click
+// starts them, to open their pages. Where it cannot, that test is reported
+// as ignored, with the reason in its name, and a stand-in runtime (the deno
 // binary itself, whose output is not run) checks what can be checked
 // without it: that deno compile accepts the command lines, and the
-// permissions and sources it embeds.
+// permissions, sources and pages it embeds. Without any runtime, the
+// scripts run under exactly the compiled programs' permissions show that
+// these let the GUI open the browser.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -14,12 +17,17 @@ import {
   compile,
   compileArgs,
   CompileError,
+  permissionsFor,
   type Program,
   PROGRAMS,
   ROOT,
 } from "../tools/build.ts";
 import { hostBuild } from "../tools/compile.ts";
 import {
+  fakeOpener,
+  NO_FAKE_OPENER,
+  OPENER,
+  opensItsPage,
   runClient,
   sameBytes,
   startTestServer,
@@ -229,7 +237,7 @@ Deno.test({
       });
       assert.equal(again.code, 6, "a get over an existing local file");
       assert.equal((await both(["bogus"])).code, 2, "an unknown operation");
-      for (const args of [["--version"], ["--help"], []]) {
+      for (const args of [["--version"], ["--help"]]) {
         const a = await run(clientBin, args);
         const b = await runClient(args);
         assert.deepEqual(a, b, `client ${args.join(" ")}`);
@@ -274,12 +282,35 @@ Deno.test({
       assert.equal(a.stdout, decoder.decode(b.stdout), `server ${args.join(" ")}`);
       assert.equal(a.stderr, decoder.decode(b.stderr), `server ${args.join(" ")}`);
     }
+
+    // Started with no arguments, as a double-click starts them, each opens its page.
+    if (NO_FAKE_OPENER === undefined) {
+      await opensItsPage(serverBin, [], "privateshare server");
+      await opensItsPage(clientBin, [], "privateshare client");
+    }
   },
 });
 
 /**
- * Checks what a compiled program embeds: exactly the program's permissions
- * (everything else denied, never a prompt), and its sources.
+ * The permissions a program is compiled with for this system, as deno
+ * compile embeds them: each granted kind with its list (empty: in full).
+ * Only the server's page shows network addresses.
+ */
+function embedded(program: Program): Record<string, string[]> {
+  return {
+    "--allow-net": [],
+    "--allow-read": [],
+    "--allow-write": [],
+    "--allow-run": [OPENER],
+    "--allow-env": ["HOME", "USERPROFILE", "XDG_CONFIG_HOME", "APPDATA"],
+    ...(program.entry === "server.ts" ? { "--allow-sys": ["networkInterfaces"] } : {}),
+  };
+}
+
+/**
+ * Checks what a compiled program embeds: exactly the permissions of its
+ * command line and its GUI (everything else denied, never a prompt), Deno's
+ * own log quiet, its code and its own page (not the other program's).
  */
 async function assertEmbeds(binary: string, program: Program): Promise<void> {
   const bytes = await Deno.readFile(binary);
@@ -291,13 +322,24 @@ async function assertEmbeds(binary: string, program: Program): Promise<void> {
     .filter(([key, value]) => key.startsWith("allow_") && key !== "allow_import" && value !== null)
     .map(([key, value]) => [`--${key.replace("_", "-")}`, value]);
   assert.deepEqual(
-    granted.sort(),
-    program.permissions.map((flag) => [flag, []]).sort(),
-    `${binary}: only these permissions, each in full`,
+    Object.fromEntries(granted),
+    embedded(program),
+    `${binary}: only these permissions; run, env and sys only for the GUI's needs`,
   );
   assert.equal(permissions.prompt, false, `${binary} never prompts`);
-  const usage = program.entry === "server.ts" ? "Usage: server.ts PORT" : "Usage: client.ts HOST";
-  assert.ok(find(bytes, usage) >= 0, `${binary} holds ${program.entry}'s code`);
+  assert.match(text, /"log_level":"ERROR"/, `${binary}: Deno's own notices are quiet`);
+  const [own, other] = program.entry === "server.ts"
+    ? ["serves one folder over TCP", "put, get and list files on a privateshare server"]
+    : ["put, get and list files on a privateshare server", "serves one folder over TCP"];
+  assert.ok(find(bytes, own) >= 0, `${binary} holds ${program.entry}'s code`);
+  assert.ok(find(bytes, other) < 0, `${binary} holds only its own program's code`);
+  const kind = program.entry === "server.ts" ? "server" : "client";
+  const otherKind = kind === "server" ? "client" : "server";
+  assert.ok(find(bytes, `<title>privateshare ${kind}</title>`) >= 0, `${binary}: its page`);
+  assert.ok(
+    find(bytes, `<title>privateshare ${otherKind}</title>`) < 0,
+    `${binary}: not the other`,
+  );
 }
 
 /** Where `text` first occurs in `bytes` as UTF-8, or -1. */
@@ -313,8 +355,9 @@ function find(bytes: Uint8Array, text: string): number {
 
 Deno.test({
   name: MISSING
-    ? "deno compile accepts the compile task's command lines and embeds the narrow permissions " +
-      "(with the deno binary standing in for its runtime; the output is not run)"
+    ? "deno compile accepts the compile task's command lines and embeds each program's " +
+      "permissions, code and page (with the deno binary standing in for its runtime; " +
+      "the output is not run)"
     : "deno compile accepts the compile task's command lines (ignored: the round trip compiles " +
       "for real here)",
   ignore: MISSING === undefined,
@@ -331,6 +374,95 @@ Deno.test({
       }).output();
       assert.equal(out.code, 0, decoder.decode(out.stderr));
       await assertEmbeds(spec.output, spec.program);
+    }
+  },
+});
+
+Deno.test({
+  name: NO_FAKE_OPENER
+    ? `the compiled programs' permissions grant the GUI its opener, its variables and (the ` +
+      `server's) network interfaces, and nothing more (ignored: ${NO_FAKE_OPENER})`
+    : "the compiled programs' permissions grant the GUI its opener, its variables and (the " +
+      "server's) network interfaces, and nothing more",
+  ignore: NO_FAKE_OPENER !== undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const opener = await fakeOpener(dir.path);
+    const probe = join(dir.path, "probe.ts");
+    await Deno.writeTextFile(
+      probe,
+      `const state = (descriptor: Deno.PermissionDescriptor) =>
+  Deno.permissions.querySync(descriptor).state;
+const variables = ["HOME", "USERPROFILE", "XDG_CONFIG_HOME", "APPDATA", "PATH", "AWS_SECRET"];
+console.log(JSON.stringify({
+  opener: state({ name: "run", command: Deno.args[0]! }),
+  shell: state({ name: "run", command: "sh" }),
+  anyProgram: state({ name: "run" }),
+  variables: Object.fromEntries(variables.map((variable) => [variable, state({ name: "env", variable })])),
+  anyVariable: state({ name: "env" }),
+  networkInterfaces: state({ name: "sys", kind: "networkInterfaces" }),
+  hostname: state({ name: "sys", kind: "hostname" }),
+  libraries: state({ name: "ffi" }),
+  net: state({ name: "net" }),
+  read: state({ name: "read" }),
+  write: state({ name: "write" }),
+}));
+`,
+    );
+    for (const program of PROGRAMS) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-prompt", ...permissionsFor(program, Deno.build.target), probe, OPENER],
+        cwd: dir.path,
+        env: opener.env,
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(RUN_MS),
+      }).output();
+      assert.equal(out.code, 0, decoder.decode(out.stderr));
+      assert.equal(decoder.decode(out.stderr), "", "no notice about the opener");
+      assert.deepEqual(JSON.parse(decoder.decode(out.stdout)), {
+        opener: "granted",
+        shell: "prompt",
+        anyProgram: "prompt",
+        variables: {
+          HOME: "granted",
+          USERPROFILE: "granted",
+          XDG_CONFIG_HOME: "granted",
+          APPDATA: "granted",
+          PATH: "prompt",
+          AWS_SECRET: "prompt",
+        },
+        anyVariable: "prompt",
+        networkInterfaces: program.entry === "server.ts" ? "granted" : "prompt",
+        hostname: "prompt",
+        libraries: "prompt",
+        net: "granted",
+        read: "granted",
+        write: "granted",
+      }, `${program.name}: "prompt" is not granted (and --no-prompt never asks)`);
+    }
+  },
+});
+
+Deno.test({
+  name: NO_FAKE_OPENER
+    ? `started with no arguments under the compiled programs' permissions, each program opens ` +
+      `its page with the system's opener (ignored: ${NO_FAKE_OPENER})`
+    : "started with no arguments under the compiled programs' permissions, each program opens " +
+      "its page with the system's opener",
+  ignore: NO_FAKE_OPENER !== undefined,
+  async fn() {
+    for (const program of PROGRAMS) {
+      await opensItsPage(
+        Deno.execPath(),
+        [
+          "run",
+          "--no-prompt",
+          ...permissionsFor(program, Deno.build.target),
+          join(ROOT, program.entry),
+        ],
+        program.entry === "server.ts" ? "privateshare server" : "privateshare client",
+      );
     }
   },
 });
