@@ -9,10 +9,14 @@
 // without it: that deno compile accepts the command lines, and the
 // permissions, sources and pages it embeds. Without any runtime, the
 // scripts run under exactly the compiled programs' permissions show that
-// these let the GUI open the browser.
+// these let the GUI open the browser; and the help of a compiled program
+// is checked against the script's.
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { help as clientHelp, usage as clientUsage } from "../lib/cli/client.ts";
+import { compiledName } from "../lib/cli/common.ts";
+import { help as serverHelp, usage as serverUsage } from "../lib/cli/server.ts";
 import {
   compile,
   compileArgs,
@@ -24,6 +28,7 @@ import {
 } from "../tools/build.ts";
 import { hostBuild } from "../tools/compile.ts";
 import {
+  asCompiled,
   fakeOpener,
   NO_FAKE_OPENER,
   OPENER,
@@ -199,7 +204,11 @@ Deno.test({
         });
         assert.equal(a.code, b.code, `${args.join(" ")}: exit code; ${a.stderr} / ${b.stderr}`);
         assert.equal(steady(a.stdout), steady(b.stdout), `${args.join(" ")}: stdout`);
-        assert.equal(a.stderr, b.stderr, `${args.join(" ")}: stderr`);
+        assert.equal(
+          a.stderr,
+          asCompiled(b.stderr, basename(clientBin)),
+          `${args.join(" ")}: stderr`,
+        );
         return a;
       };
 
@@ -237,10 +246,12 @@ Deno.test({
       });
       assert.equal(again.code, 6, "a get over an existing local file");
       assert.equal((await both(["bogus"])).code, 2, "an unknown operation");
+      // The usage lines name the program; every other line is the script's.
       for (const args of [["--version"], ["--help"]]) {
         const a = await run(clientBin, args);
         const b = await runClient(args);
-        assert.deepEqual(a, b, `client ${args.join(" ")}`);
+        const expected = { ...b, stdout: asCompiled(b.stdout, basename(clientBin)) };
+        assert.deepEqual(a, expected, `client ${args.join(" ")}`);
       }
 
       // The servers logged the same requests.
@@ -253,7 +264,8 @@ Deno.test({
       assert.equal(stopped.code, 0, `the compiled server stops cleanly: ${stopped.stderr}`);
     }
 
-    // --read-only refuses uploads; --version and --help read as the script's.
+    // --read-only refuses uploads; --version, --help and a mistake read as the
+    // script's, but for the program's name in the usage lines.
     const readOnly = await startCompiledServer(serverBin, dirs.local!, ["--read-only"]);
     try {
       assert.equal(readOnly.lines[0]!.writable, false);
@@ -278,9 +290,18 @@ Deno.test({
         stderr: "piped",
         signal: AbortSignal.timeout(RUN_MS),
       }).output();
+      const name = basename(serverBin);
       assert.equal(a.code, b.code, `server ${args.join(" ")}`);
-      assert.equal(a.stdout, decoder.decode(b.stdout), `server ${args.join(" ")}`);
-      assert.equal(a.stderr, decoder.decode(b.stderr), `server ${args.join(" ")}`);
+      assert.equal(
+        a.stdout,
+        asCompiled(decoder.decode(b.stdout), name),
+        `server ${args.join(" ")}`,
+      );
+      assert.equal(
+        a.stderr,
+        asCompiled(decoder.decode(b.stderr), name),
+        `server ${args.join(" ")}`,
+      );
     }
 
     // Started with no arguments, as a double-click starts them, each opens its page.
@@ -465,4 +486,34 @@ Deno.test({
       );
     }
   },
+});
+
+Deno.test("a compiled program's usage lines name it as it was started; every other line is the script's", async () => {
+  assert.equal(compiledName(), undefined, "under deno run the usage lines name the script");
+  const programs = [
+    { entry: "server.ts", help: serverHelp, usage: serverUsage, mistake: ["0", "--bogus"] },
+    { entry: "client.ts", help: clientHelp, usage: clientUsage, mistake: ["bogus"] },
+  ];
+  for (const { entry, help, usage, mistake } of programs) {
+    const script = await run(Deno.execPath(), ["run", "--no-prompt", join(ROOT, entry), "--help"]);
+    assert.equal(script.stdout, `${help()}\n`, `${entry} --help`);
+    const misuse = await run(Deno.execPath(), [
+      "run",
+      "--no-prompt",
+      join(ROOT, entry),
+      ...mistake,
+    ]);
+    assert.equal(misuse.code, 2);
+    assert.ok(misuse.stderr.endsWith(`\n${usage()}\n`), misuse.stderr);
+    for (const name of ["privateshare-server", "privateshare-client.exe", "renamed"]) {
+      assert.notEqual(help(name), help(), "the usage lines change");
+      assert.equal(
+        help(name),
+        asCompiled(help(), name),
+        `${entry} as ${name}: only the usage lines`,
+      );
+      assert.equal(usage(name), asCompiled(usage(), name));
+      assert.doesNotMatch(help(name) + usage(name), /deno run|\.ts\b/);
+    }
+  }
 });

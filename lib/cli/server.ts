@@ -20,6 +20,7 @@ import {
   VERSION,
 } from "../mod.ts";
 import {
+  compiledName,
   describeUnexpected,
   EXIT,
   fail,
@@ -31,18 +32,42 @@ import {
 } from "./common.ts";
 
 const PROGRAM = "privateshare-server";
-const USAGE = "Usage: server.ts PORT [--root DIR] [--host ADDR] [--read-only] " +
-  "[--idle-timeout SECONDS] [--max-connections N] [--log-format text|json] (--help for more)";
 
 const seconds = (ms: number) => ms / 1000;
 
-const HELP = `privateshare server ${VERSION}: serves one folder over TCP.
+/**
+ * The usage line printed after a mistake.
+ *
+ * @param program the compiled program's name; without it, the script's usage
+ * @returns `Usage: server.ts PORT ...`, or `Usage: privateshare-server PORT ...` when compiled
+ */
+export function usage(program: string | undefined = compiledName()): string {
+  return `Usage: ${program ?? "server.ts"} PORT [--root DIR] [--host ADDR] [--read-only] ` +
+    "[--idle-timeout SECONDS] [--max-connections N] [--log-format text|json] (--help for more)";
+}
+
+/**
+ * The text of `--help`. A compiled program's usage lines name the program
+ * instead of `deno run ... server.ts`; every other line is the script's.
+ *
+ * @param program the compiled program's name; without it, the script's help
+ * @returns the text
+ */
+export function help(program: string | undefined = compiledName()): string {
+  const run = program ?? "deno run --allow-net --allow-read [--allow-write] server.ts";
+  const gui = program ?? "server.ts";
+  return `privateshare server ${VERSION}: serves one folder over TCP.
 
 Usage:
-  deno run --allow-net --allow-read [--allow-write] server.ts PORT [options]
-  server.ts --gui [--no-open]   the server's page in your browser (also with no arguments at all)
+  ${run} PORT [options]
+  ${gui} --gui [--no-open]   the server's page in your browser (also with no arguments at all)
 
-Without --allow-write, or with --read-only, the server is read-only: it serves
+${HELP_AFTER_USAGE}`;
+}
+
+/** The help after its usage lines, the same for the script and the compiled program. */
+const HELP_AFTER_USAGE =
+  `Without --allow-write, or with --read-only, the server is read-only: it serves
 get and list and refuses every put. With --allow-write it accepts uploads too.
 
 Options:
@@ -50,21 +75,21 @@ Options:
   --host ADDR              address to listen on (default: all interfaces, IPv4 and IPv6)
   --read-only              refuse uploads even where writing is allowed
   --idle-timeout SECONDS   shut down after this long without a connection (default ${
-  seconds(SERVER_DEFAULTS.idleTimeoutMs)
-}; 0 never)
+    seconds(SERVER_DEFAULTS.idleTimeoutMs)
+  }; 0 never)
   --max-connections N      connections served at once; more are refused as busy (default ${SERVER_DEFAULTS.maxConnections})
   --command-timeout SECONDS  drop a client that sends no command for this long (default ${
-  seconds(SERVER_DEFAULTS.commandTimeoutMs)
-})
+    seconds(SERVER_DEFAULTS.commandTimeoutMs)
+  })
   --data-timeout SECONDS   drop a transfer that makes no progress for this long (default ${
-  seconds(SERVER_DEFAULTS.dataTimeoutMs)
-})
+    seconds(SERVER_DEFAULTS.dataTimeoutMs)
+  })
   --partial-ttl SECONDS    remove interrupted uploads older than this (default ${
-  seconds(SERVER_DEFAULTS.partialTtlMs)
-})
+    seconds(SERVER_DEFAULTS.partialTtlMs)
+  })
   --grace SECONDS          on SIGINT/SIGTERM, let transfers finish this long (default ${
-  seconds(SERVER_DEFAULTS.graceMs)
-})
+    seconds(SERVER_DEFAULTS.graceMs)
+  })
   --log-format text|json   log lines for people or for machines (default text)
   -h, --help               show this help
   -V, --version            show the version
@@ -82,9 +107,9 @@ export async function main(args: string[]): Promise<void> {
     Deno.exit(await run(args));
   } catch (error) {
     if (error instanceof UsageError) {
-      fail(PROGRAM, error.message, EXIT.usage, error.showUsage ? USAGE : undefined);
+      fail(PROGRAM, error.message, EXIT.usage, error.showUsage ? usage() : undefined);
     }
-    if (isParseArgsError(error)) fail(PROGRAM, error.message, EXIT.usage, USAGE);
+    if (isParseArgsError(error)) fail(PROGRAM, error.message, EXIT.usage, usage());
     fail(PROGRAM, describeUnexpected(error), EXIT.internal);
   }
 }
@@ -111,7 +136,7 @@ async function run(args: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    console.log(HELP);
+    console.log(help());
     return EXIT.ok;
   }
   if (values.version) {

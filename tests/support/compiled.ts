@@ -1,5 +1,6 @@
 /**
- * What the tests of the compiled programs share: a stand-in for the
+ * What the tests of the compiled programs share: the output a compiled
+ * program prints where the script prints its own, and a stand-in for the
  * system's browser opener, to see a program started with no arguments (as
  * a double-click starts it) open its page.
  *
@@ -13,6 +14,20 @@ import { until } from "./deadline.ts";
 import { kill } from "./processes.ts";
 
 const decoder = new TextDecoder();
+
+/**
+ * What a compiled program prints where the script prints `text`: each usage
+ * line names the program instead of `deno run ... server.ts` or `server.ts`.
+ *
+ * @param text what the script printed
+ * @param name the compiled program's file name
+ * @returns the text with the usage lines naming the program
+ */
+export function asCompiled(text: string, name: string): string {
+  return text
+    .replace(/^ {2}deno run (?:\[?--allow-[a-z]+\]? )+(?:server|client)\.ts /gm, `  ${name} `)
+    .replace(/^( {2}|Usage: )(?:server|client)\.ts /gm, `$1${name} `);
+}
 
 /** The one program that opens the browser on this system. */
 export const OPENER: string = Deno.build.os === "windows"
