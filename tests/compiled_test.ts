@@ -2,24 +2,37 @@
 // downloads from Deno's servers unless DENORT_BIN names one. Where it can get
 // it, both programs are compiled as `deno task compile` does and run for a
 // put, get and list round trip against the scripts, comparing bytes, output,
-// exit codes and log lines. Where it cannot, that test is reported as
-// ignored, with the reason in its name, and a stand-in runtime (the deno
+// exit codes and log lines, and started with no arguments, as a double-click
+// starts them, to open their pages. Where it cannot, that test is reported
+// as ignored, with the reason in its name, and a stand-in runtime (the deno
 // binary itself, whose output is not run) checks what can be checked
 // without it: that deno compile accepts the command lines, and the
-// permissions and sources it embeds.
+// permissions, sources and pages it embeds. Without any runtime, the
+// scripts run under exactly the compiled programs' permissions show that
+// these let the GUI open the browser; and the help of a compiled program
+// is checked against the script's.
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { help as clientHelp, usage as clientUsage } from "../lib/cli/client.ts";
+import { compiledName } from "../lib/cli/common.ts";
+import { help as serverHelp, usage as serverUsage } from "../lib/cli/server.ts";
 import {
   compile,
   compileArgs,
   CompileError,
+  permissionsFor,
   type Program,
   PROGRAMS,
   ROOT,
 } from "../tools/build.ts";
 import { hostBuild } from "../tools/compile.ts";
 import {
+  asCompiled,
+  fakeOpener,
+  NO_FAKE_OPENER,
+  OPENER,
+  opensItsPage,
   runClient,
   sameBytes,
   startTestServer,
@@ -191,7 +204,11 @@ Deno.test({
         });
         assert.equal(a.code, b.code, `${args.join(" ")}: exit code; ${a.stderr} / ${b.stderr}`);
         assert.equal(steady(a.stdout), steady(b.stdout), `${args.join(" ")}: stdout`);
-        assert.equal(a.stderr, b.stderr, `${args.join(" ")}: stderr`);
+        assert.equal(
+          a.stderr,
+          asCompiled(b.stderr, basename(clientBin)),
+          `${args.join(" ")}: stderr`,
+        );
         return a;
       };
 
@@ -229,10 +246,12 @@ Deno.test({
       });
       assert.equal(again.code, 6, "a get over an existing local file");
       assert.equal((await both(["bogus"])).code, 2, "an unknown operation");
-      for (const args of [["--version"], ["--help"], []]) {
+      // The usage lines name the program; every other line is the script's.
+      for (const args of [["--version"], ["--help"]]) {
         const a = await run(clientBin, args);
         const b = await runClient(args);
-        assert.deepEqual(a, b, `client ${args.join(" ")}`);
+        const expected = { ...b, stdout: asCompiled(b.stdout, basename(clientBin)) };
+        assert.deepEqual(a, expected, `client ${args.join(" ")}`);
       }
 
       // The servers logged the same requests.
@@ -245,7 +264,8 @@ Deno.test({
       assert.equal(stopped.code, 0, `the compiled server stops cleanly: ${stopped.stderr}`);
     }
 
-    // --read-only refuses uploads; --version and --help read as the script's.
+    // --read-only refuses uploads; --version, --help and a mistake read as the
+    // script's, but for the program's name in the usage lines.
     const readOnly = await startCompiledServer(serverBin, dirs.local!, ["--read-only"]);
     try {
       assert.equal(readOnly.lines[0]!.writable, false);
@@ -270,16 +290,48 @@ Deno.test({
         stderr: "piped",
         signal: AbortSignal.timeout(RUN_MS),
       }).output();
+      const name = basename(serverBin);
       assert.equal(a.code, b.code, `server ${args.join(" ")}`);
-      assert.equal(a.stdout, decoder.decode(b.stdout), `server ${args.join(" ")}`);
-      assert.equal(a.stderr, decoder.decode(b.stderr), `server ${args.join(" ")}`);
+      assert.equal(
+        a.stdout,
+        asCompiled(decoder.decode(b.stdout), name),
+        `server ${args.join(" ")}`,
+      );
+      assert.equal(
+        a.stderr,
+        asCompiled(decoder.decode(b.stderr), name),
+        `server ${args.join(" ")}`,
+      );
+    }
+
+    // Started with no arguments, as a double-click starts them, each opens its page.
+    if (NO_FAKE_OPENER === undefined) {
+      await opensItsPage(serverBin, [], "privateshare server");
+      await opensItsPage(clientBin, [], "privateshare client");
     }
   },
 });
 
 /**
- * Checks what a compiled program embeds: exactly the program's permissions
- * (everything else denied, never a prompt), and its sources.
+ * The permissions a program is compiled with for this system, as deno
+ * compile embeds them: each granted kind with its list (empty: in full).
+ * Only the server's page shows network addresses.
+ */
+function embedded(program: Program): Record<string, string[]> {
+  return {
+    "--allow-net": [],
+    "--allow-read": [],
+    "--allow-write": [],
+    "--allow-run": [OPENER],
+    "--allow-env": ["HOME", "USERPROFILE", "XDG_CONFIG_HOME", "APPDATA", "PRIVATESHARE_PASSWORD"],
+    ...(program.entry === "server.ts" ? { "--allow-sys": ["hostname", "networkInterfaces"] } : {}),
+  };
+}
+
+/**
+ * Checks what a compiled program embeds: exactly the permissions of its
+ * command line and its GUI (everything else denied, never a prompt), Deno's
+ * own log quiet, its code and its own page (not the other program's).
  */
 async function assertEmbeds(binary: string, program: Program): Promise<void> {
   const bytes = await Deno.readFile(binary);
@@ -291,13 +343,24 @@ async function assertEmbeds(binary: string, program: Program): Promise<void> {
     .filter(([key, value]) => key.startsWith("allow_") && key !== "allow_import" && value !== null)
     .map(([key, value]) => [`--${key.replace("_", "-")}`, value]);
   assert.deepEqual(
-    granted.sort(),
-    program.permissions.map((flag) => [flag, []]).sort(),
-    `${binary}: only these permissions, each in full`,
+    Object.fromEntries(granted),
+    embedded(program),
+    `${binary}: only these permissions; run, env and sys only for the GUI's needs`,
   );
   assert.equal(permissions.prompt, false, `${binary} never prompts`);
-  const usage = program.entry === "server.ts" ? "Usage: server.ts PORT" : "Usage: client.ts HOST";
-  assert.ok(find(bytes, usage) >= 0, `${binary} holds ${program.entry}'s code`);
+  assert.match(text, /"log_level":"ERROR"/, `${binary}: Deno's own notices are quiet`);
+  const [own, other] = program.entry === "server.ts"
+    ? ["serves one folder over TCP", "put, get and list files on a privateshare server"]
+    : ["put, get and list files on a privateshare server", "serves one folder over TCP"];
+  assert.ok(find(bytes, own) >= 0, `${binary} holds ${program.entry}'s code`);
+  assert.ok(find(bytes, other) < 0, `${binary} holds only its own program's code`);
+  const kind = program.entry === "server.ts" ? "server" : "client";
+  const otherKind = kind === "server" ? "client" : "server";
+  assert.ok(find(bytes, `<title>privateshare ${kind}</title>`) >= 0, `${binary}: its page`);
+  assert.ok(
+    find(bytes, `<title>privateshare ${otherKind}</title>`) < 0,
+    `${binary}: not the other`,
+  );
 }
 
 /** Where `text` first occurs in `bytes` as UTF-8, or -1. */
@@ -313,8 +376,9 @@ function find(bytes: Uint8Array, text: string): number {
 
 Deno.test({
   name: MISSING
-    ? "deno compile accepts the compile task's command lines and embeds the narrow permissions " +
-      "(with the deno binary standing in for its runtime; the output is not run)"
+    ? "deno compile accepts the compile task's command lines and embeds each program's " +
+      "permissions, code and page (with the deno binary standing in for its runtime; " +
+      "the output is not run)"
     : "deno compile accepts the compile task's command lines (ignored: the round trip compiles " +
       "for real here)",
   ignore: MISSING === undefined,
@@ -333,4 +397,124 @@ Deno.test({
       await assertEmbeds(spec.output, spec.program);
     }
   },
+});
+
+Deno.test({
+  name: NO_FAKE_OPENER
+    ? `the compiled programs' permissions grant the GUI its opener, its variables and (the ` +
+      `server's) network interfaces, and nothing more (ignored: ${NO_FAKE_OPENER})`
+    : "the compiled programs' permissions grant the GUI its opener, its variables and (the " +
+      "server's) network interfaces, and nothing more",
+  ignore: NO_FAKE_OPENER !== undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const opener = await fakeOpener(dir.path);
+    const probe = join(dir.path, "probe.ts");
+    await Deno.writeTextFile(
+      probe,
+      `const state = (descriptor: Deno.PermissionDescriptor) =>
+  Deno.permissions.querySync(descriptor).state;
+const variables = ["HOME", "USERPROFILE", "XDG_CONFIG_HOME", "APPDATA", "PRIVATESHARE_PASSWORD", "PATH", "AWS_SECRET"];
+console.log(JSON.stringify({
+  opener: state({ name: "run", command: Deno.args[0]! }),
+  shell: state({ name: "run", command: "sh" }),
+  anyProgram: state({ name: "run" }),
+  variables: Object.fromEntries(variables.map((variable) => [variable, state({ name: "env", variable })])),
+  anyVariable: state({ name: "env" }),
+  networkInterfaces: state({ name: "sys", kind: "networkInterfaces" }),
+  hostname: state({ name: "sys", kind: "hostname" }),
+  libraries: state({ name: "ffi" }),
+  net: state({ name: "net" }),
+  read: state({ name: "read" }),
+  write: state({ name: "write" }),
+}));
+`,
+    );
+    for (const program of PROGRAMS) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-prompt", ...permissionsFor(program, Deno.build.target), probe, OPENER],
+        cwd: dir.path,
+        env: opener.env,
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(RUN_MS),
+      }).output();
+      assert.equal(out.code, 0, decoder.decode(out.stderr));
+      assert.equal(decoder.decode(out.stderr), "", "no notice about the opener");
+      assert.deepEqual(JSON.parse(decoder.decode(out.stdout)), {
+        opener: "granted",
+        shell: "prompt",
+        anyProgram: "prompt",
+        variables: {
+          HOME: "granted",
+          USERPROFILE: "granted",
+          XDG_CONFIG_HOME: "granted",
+          APPDATA: "granted",
+          PRIVATESHARE_PASSWORD: "granted",
+          PATH: "prompt",
+          AWS_SECRET: "prompt",
+        },
+        anyVariable: "prompt",
+        networkInterfaces: program.entry === "server.ts" ? "granted" : "prompt",
+        hostname: program.entry === "server.ts" ? "granted" : "prompt",
+        libraries: "prompt",
+        net: "granted",
+        read: "granted",
+        write: "granted",
+      }, `${program.name}: "prompt" is not granted (and --no-prompt never asks)`);
+    }
+  },
+});
+
+Deno.test({
+  name: NO_FAKE_OPENER
+    ? `started with no arguments under the compiled programs' permissions, each program opens ` +
+      `its page with the system's opener (ignored: ${NO_FAKE_OPENER})`
+    : "started with no arguments under the compiled programs' permissions, each program opens " +
+      "its page with the system's opener",
+  ignore: NO_FAKE_OPENER !== undefined,
+  async fn() {
+    for (const program of PROGRAMS) {
+      await opensItsPage(
+        Deno.execPath(),
+        [
+          "run",
+          "--no-prompt",
+          ...permissionsFor(program, Deno.build.target),
+          join(ROOT, program.entry),
+        ],
+        program.entry === "server.ts" ? "privateshare server" : "privateshare client",
+      );
+    }
+  },
+});
+
+Deno.test("a compiled program's usage lines name it as it was started; every other line is the script's", async () => {
+  assert.equal(compiledName(), undefined, "under deno run the usage lines name the script");
+  const programs = [
+    { entry: "server.ts", help: serverHelp, usage: serverUsage, mistake: ["0", "--bogus"] },
+    { entry: "client.ts", help: clientHelp, usage: clientUsage, mistake: ["bogus"] },
+  ];
+  for (const { entry, help, usage, mistake } of programs) {
+    const script = await run(Deno.execPath(), ["run", "--no-prompt", join(ROOT, entry), "--help"]);
+    assert.equal(script.stdout, `${help()}\n`, `${entry} --help`);
+    const misuse = await run(Deno.execPath(), [
+      "run",
+      "--no-prompt",
+      join(ROOT, entry),
+      ...mistake,
+    ]);
+    assert.equal(misuse.code, 2);
+    assert.ok(misuse.stderr.endsWith(`\n${usage()}\n`), misuse.stderr);
+    for (const name of ["privateshare-server", "privateshare-client.exe", "renamed"]) {
+      assert.notEqual(help(name), help(), "the usage lines change");
+      assert.equal(
+        help(name),
+        asCompiled(help(), name),
+        `${entry} as ${name}: only the usage lines`,
+      );
+      assert.equal(usage(name), asCompiled(usage(), name));
+      assert.doesNotMatch(help(name) + usage(name), /deno run|\.ts\b/);
+    }
+  }
 });

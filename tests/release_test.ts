@@ -1,15 +1,16 @@
 // The release, without the network: `deno task release --dry-run` packs a
 // stand-in for each program, so the archives' names and contents and the
 // SHA256SUMS file are checked here, with the system's own tar, unzip and
-// sha256sum where they exist; the tag check; and the compile command lines.
+// sha256sum where they exist; the tag check; and the compile command lines,
+// with exactly the permissions each target's programs carry.
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import {
-  assetFolders,
   compileArgs,
   isWindows,
+  permissionsFor,
   programFile,
   PROGRAMS,
   ROOT,
@@ -18,8 +19,40 @@ import {
 import { archiveName, checkTag, ReleaseError, standIn } from "../tools/release.ts";
 import { tempDir } from "./helpers.ts";
 
-const VERSION: string = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))).version;
+const CONFIG = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
+const VERSION: string = CONFIG.version;
 const decoder = new TextDecoder();
+
+/** The one program each target's GUI runs to open the browser. */
+const OPENERS: Record<string, string> = {
+  "x86_64-unknown-linux-gnu": "xdg-open",
+  "aarch64-unknown-linux-gnu": "xdg-open",
+  "x86_64-apple-darwin": "open",
+  "aarch64-apple-darwin": "open",
+  "x86_64-pc-windows-msvc": "cmd",
+};
+
+/**
+ * Exactly the permissions a program carries on a target: the command
+ * line's network, read and write in full; for the GUI, the one opener and
+ * the four variables that locate the home and settings folders, and, for
+ * the server's page (it shows the addresses clients can use), the network
+ * interfaces.
+ */
+function expectedPermissions(entry: string, target: string): string[] {
+  return [
+    "--allow-net",
+    "--allow-read",
+    "--allow-write",
+    ...(entry === "server.ts" ? ["--allow-sys=hostname,networkInterfaces"] : []),
+    `--allow-run=${OPENERS[target]}`,
+    "--allow-env=HOME,USERPROFILE,XDG_CONFIG_HOME,APPDATA,PRIVATESHARE_PASSWORD",
+  ];
+}
+
+/** Flags that would grant more than the programs need. */
+const TOO_WIDE =
+  /--allow-all|(?:^|\s)-A(?:\s|$)|--allow-(?:run|env|sys)(?!=)|--allow-ffi|--allow-hrtime/;
 
 /** Runs a command to completion, killed after `ms`; undefined when it is not installed. */
 async function run(
@@ -152,18 +185,25 @@ Deno.test(
       }
     }
 
-    // The compile commands it would have run: narrow permissions, the target.
+    // The compile commands it would have run: exactly each target's permissions, the target.
     for (const target of TARGETS) {
       for (const program of PROGRAMS) {
         const line = result.stdout.split("\n").find((l) =>
           l.includes(`--target ${target} `) && l.endsWith(` ${program.entry}`)
         );
         assert.ok(line, `a compile of ${program.entry} for ${target}: ${result.stdout}`);
-        assert.match(line, /would run: deno compile --no-prompt --allow-net --allow-read /);
+        assert.match(line, /would run: deno compile --quiet --no-prompt --allow-net /);
+        const granted = line.split(" ").filter((word) => word.startsWith("--allow-"));
+        assert.deepEqual(
+          granted,
+          expectedPermissions(program.entry, target),
+          `${program.entry} for ${target}`,
+        );
         assert.ok(line.includes(programFile(program, target)));
       }
     }
-    assert.doesNotMatch(result.stdout, /--allow-all|\s-A\s|--allow-run|--allow-env/);
+    assert.doesNotMatch(result.stdout, TOO_WIDE);
+    assert.doesNotMatch(result.stdout, /--include|--deny-/);
   },
 );
 
@@ -206,35 +246,55 @@ Deno.test("release refuses an unknown flag with exit 2 and an unknown target wit
   await assert.rejects(Deno.stat(out), Deno.errors.NotFound, "nothing was built");
 });
 
-Deno.test("the programs are compiled with narrow permissions, never prompting, with their assets", async () => {
+Deno.test("each target's programs are compiled with exactly their permissions, quiet, never prompting", () => {
   const [server, client] = PROGRAMS;
   assert.equal(server!.entry, "server.ts");
   assert.equal(client!.entry, "client.ts");
-  // The server accepts uploads unless --read-only; the client saves downloads.
-  assert.deepEqual(server!.permissions, ["--allow-net", "--allow-read", "--allow-write"]);
-  assert.deepEqual(client!.permissions, ["--allow-net", "--allow-read", "--allow-write"]);
+  assert.deepEqual(Object.keys(OPENERS), [...TARGETS], "an opener for every target");
+  for (const target of TARGETS) {
+    for (const program of PROGRAMS) {
+      const permissions = permissionsFor(program, target);
+      assert.deepEqual(
+        permissions,
+        expectedPermissions(program.entry, target),
+        `${program.name} for ${target}`,
+      );
+      assert.doesNotMatch(permissions.join(" "), TOO_WIDE);
+      assert.deepEqual(compileArgs({ program, output: "out/p", target }), [
+        "compile",
+        "--quiet",
+        "--no-prompt",
+        ...expectedPermissions(program.entry, target),
+        "--target",
+        target,
+        "--output",
+        "out/p",
+        program.entry,
+      ]);
+    }
+  }
+  // The host build names no target, and carries this system's permissions.
+  // Nothing is --include'd: the GUI's assets are text imports, embedded with
+  // the module graph (compiled_test.ts finds each program's page in it).
   for (const program of PROGRAMS) {
-    const args = compileArgs({ program, output: "out/p", target: "x86_64-apple-darwin" });
-    assert.deepEqual(args, [
+    assert.deepEqual(compileArgs({ program, output: "p" }), [
       "compile",
+      "--quiet",
       "--no-prompt",
-      ...program.permissions,
-      "--target",
-      "x86_64-apple-darwin",
+      ...permissionsFor(program, Deno.build.target),
       "--output",
-      "out/p",
+      "p",
       program.entry,
     ]);
-    const host = compileArgs({ program, output: "p", include: ["lib/gui"] });
-    assert.deepEqual(host.slice(-5), ["--include", "lib/gui", "--output", "p", program.entry]);
-    assert.ok(!host.includes("--target"), "the host build names no target");
   }
+});
 
-  // An asset folder is included once it exists, and not before.
-  await using root = await tempDir();
-  assert.deepEqual(assetFolders(root.path), []);
-  await Deno.mkdir(join(root.path, "lib", "gui"), { recursive: true });
-  assert.deepEqual(assetFolders(root.path), ["lib/gui"]);
+Deno.test("the gui tasks let the GUI read the same environment variables as the compiled programs", () => {
+  for (const task of ["gui-server", "gui-client"]) {
+    const words: string[] = CONFIG.tasks[task].split(" ");
+    const env = words.filter((word) => word.startsWith("--allow-env"));
+    assert.deepEqual(env, ["--allow-env=HOME,USERPROFILE,XDG_CONFIG_HOME,APPDATA"], task);
+  }
 });
 
 Deno.test("--version of both programs is the version in deno.json", async () => {

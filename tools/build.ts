@@ -1,15 +1,22 @@
 /**
  * How privateshare's two programs are compiled with `deno compile`: their
- * entry points, the permissions they carry, the assets they include, and
- * the systems a release is built for. `deno task compile` and
- * `deno task release` both compile through here.
+ * entry points, the permissions they carry on each system, and the systems
+ * a release is built for. `deno task compile` and `deno task release` both
+ * compile through here.
+ *
+ * Nothing is added with `--include`: the GUI's pages, scripts and styles
+ * (lib/gui/assets/) are imported as text modules, and the GUI's code with a
+ * literal `import("../gui/...")`, so `deno compile` embeds them with the
+ * rest of the module graph (each program only its own page); and neither
+ * program reads a file of its own at run time (the only file the GUI reads
+ * is its settings, in the user's config folder).
  *
  * @module
  */
 
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { browserOpener, ENV_VARIABLES } from "../lib/gui/system.ts";
+import { PASSWORD_VARIABLE } from "../lib/cli/password.ts";
 
 /** The repository root. */
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
@@ -20,22 +27,33 @@ export interface Program {
   readonly name: string;
   /** Its entry point, relative to the repository root. */
   readonly entry: string;
-  /** The permissions it is compiled with: the narrowest that do its job. */
+  /**
+   * The permissions it needs on every system; {@link permissionsFor} adds
+   * those its GUI needs, which depend on the system.
+   */
   readonly permissions: readonly string[];
 }
 
 /**
  * The two programs. The server needs the network to listen, read to serve
  * its folder, and write to accept uploads (it is read-only with
- * `--read-only`); the client needs the network to connect, read to put a
- * file, and write to save a download. Neither may run programs, read the
- * environment or load libraries.
+ * `--read-only`); its page shows the addresses clients can use, from the
+ * network interfaces, and a certificate it makes for `--tls` names this
+ * computer (its host name and addresses). Both read the password from
+ * `PRIVATESHARE_PASSWORD` when it is set. The client needs the network to connect, read to put
+ * a file, and write to save a download; its page needs no system
+ * information.
  */
 export const PROGRAMS: readonly Program[] = [
   {
     name: "privateshare-server",
     entry: "server.ts",
-    permissions: ["--allow-net", "--allow-read", "--allow-write"],
+    permissions: [
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-sys=hostname,networkInterfaces",
+    ],
   },
   {
     name: "privateshare-client",
@@ -52,13 +70,6 @@ export const TARGETS: readonly string[] = [
   "aarch64-apple-darwin",
   "x86_64-pc-windows-msvc",
 ];
-
-/**
- * Folders of files the programs read at run time (not imported as modules),
- * relative to the repository root. Each one that exists is compiled in with
- * `--include`; add a folder here when the programs start reading one.
- */
-export const ASSET_FOLDERS: readonly string[] = ["lib/gui"];
 
 /**
  * Whether a target is a Windows one, whose programs end in `.exe`.
@@ -82,13 +93,38 @@ export function programFile(program: Program, target: string): string {
 }
 
 /**
- * The asset folders that exist in a checkout, to pass to `--include`.
+ * The permissions a program is compiled with for a target: its own, and
+ * those its GUI needs when the program is started with no arguments (as
+ * when double-clicked): to run the one program that opens the browser on
+ * that system, and to read the environment variables that locate the home
+ * and settings folders. Nothing else: no other program, variable or system
+ * information, no libraries.
  *
- * @param root the repository root
- * @returns the folders, relative to `root`
+ * @param program the program
+ * @param target a `deno compile --target` name
+ * @returns the `--allow-*` flags
+ * @example
+ * ```ts
+ * permissionsFor(PROGRAMS[1]!, "aarch64-apple-darwin");
+ * // [..., "--allow-write", "--allow-run=open", "--allow-env=HOME,USERPROFILE,XDG_CONFIG_HOME,APPDATA"]
+ * ```
  */
-export function assetFolders(root: string = ROOT): string[] {
-  return ASSET_FOLDERS.filter((folder) => existsSync(join(root, folder)));
+export function permissionsFor(program: Program, target: string): string[] {
+  return [
+    ...program.permissions,
+    `--allow-run=${browserOpener(targetOs(target))}`,
+    `--allow-env=${[...ENV_VARIABLES, PASSWORD_VARIABLE].join(",")}`,
+  ];
+}
+
+/**
+ * The system a target runs on, as `Deno.build.os` names it.
+ *
+ * @param target a `deno compile --target` name
+ * @returns `windows`, `darwin`, or `linux` for the rest (they open pages alike)
+ */
+export function targetOs(target: string): "windows" | "darwin" | "linux" {
+  return isWindows(target) ? "windows" : target.includes("apple-darwin") ? "darwin" : "linux";
 }
 
 /** What to compile: a program, where to, and for which system. */
@@ -99,27 +135,30 @@ export interface CompileSpec {
   output: string;
   /** A `--target`; the system it runs on when absent. */
   target?: string;
-  /** Folders to `--include`, relative to the repository root. */
-  include?: readonly string[];
 }
 
 /**
  * The arguments of `deno` that compile a program.
  *
- * @param spec the program, output, target and included folders
+ * `--quiet` is compiled into the program too (Deno's own log level: error):
+ * where the browser opener is not installed, as on a Linux server without
+ * xdg-utils, the runtime would otherwise print "Failed to resolve 'xdg-open'
+ * for allow-run" at every start. The program's own output is not affected.
+ *
+ * @param spec the program, output and target
  * @returns the arguments, starting with `compile`
  * @example
  * ```ts
  * const args = compileArgs({ program: PROGRAMS[0]!, output: "dist/privateshare-server" });
- * // ["compile", "--no-prompt", "--allow-net", "--allow-read", "--allow-write", "--output", ...]
+ * // ["compile", "--quiet", "--no-prompt", "--allow-net", ..., "--output", ...]
  * ```
  */
 export function compileArgs(spec: CompileSpec): string[] {
   return [
     "compile",
+    "--quiet",
     "--no-prompt",
-    ...spec.program.permissions,
-    ...(spec.include ?? []).flatMap((folder) => ["--include", folder]),
+    ...permissionsFor(spec.program, spec.target ?? Deno.build.target),
     ...(spec.target !== undefined ? ["--target", spec.target] : []),
     "--output",
     spec.output,
@@ -158,7 +197,7 @@ export class CompileError extends Error {
  * repository root. `deno compile` downloads its runtime (`denort`) for the
  * target unless `DENORT_BIN` names one.
  *
- * @param spec the program, output, target and included folders
+ * @param spec the program, output and target
  * @param signal stops the compile
  * @throws {CompileError} when `deno compile` fails
  */
@@ -186,7 +225,8 @@ export async function compile(spec: CompileSpec, signal?: AbortSignal): Promise<
 
 /**
  * One line from what `deno compile` printed: its error and deepest cause,
- * and what to do when it could not download its runtime.
+ * and what to do when it could not download its runtime (quiet, it names
+ * the runtime's address only in the error's causes).
  */
 function explain(output: string): { text: string; runtimeMissing: boolean } {
   const lines = output.split("Stack backtrace:")[0]!.split("\n").map((line) => line.trim());
@@ -195,7 +235,7 @@ function explain(output: string): { text: string; runtimeMissing: boolean } {
   const causes = lines.filter((line) => /^\d+: /.test(line)).map((line) =>
     line.replace(/^\d+: /, "")
   );
-  const download = /^Download (\S*denort\S*)$/m.exec(output.replace(/\r/g, ""));
+  const download = /(https?:\/\/[^\s()]*denort[^\s()]*)/.exec(output);
   if (download && causes.length > 0) {
     return {
       text: `it could not download its runtime from ${download[1]} (${causes.at(-1)}): ` +

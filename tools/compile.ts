@@ -12,7 +12,6 @@
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
-  assetFolders,
   compile,
   CompileError,
   type CompileSpec,
@@ -41,11 +40,9 @@ reached, set DENORT_BIN to a denort binary for this system.
  * @returns what to compile
  */
 export function hostBuild(outDir: string): CompileSpec[] {
-  const include = assetFolders();
   return PROGRAMS.map((program) => ({
     program,
     output: join(outDir, programFile(program, Deno.build.target)),
-    include,
   }));
 }
 

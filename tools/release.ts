@@ -21,7 +21,6 @@ import { parseArgs } from "node:util";
 import { VERSION } from "../lib/version.ts";
 import { type ArchiveEntry, sha256File, writeTarGz, writeZip } from "./archive.ts";
 import {
-  assetFolders,
   compile,
   compileArgs,
   CompileError,
@@ -148,7 +147,6 @@ export async function release(options: ReleaseOptions): Promise<ReleaseResult> {
   const staging = await Deno.makeTempDir({ prefix: "privateshare-release-" });
   try {
     const archives: string[] = [];
-    const include = assetFolders();
     for (const target of targets) {
       const folder = `privateshare-${VERSION}-${target}`;
       await mkdir(join(staging, folder));
@@ -156,7 +154,7 @@ export async function release(options: ReleaseOptions): Promise<ReleaseResult> {
       for (const program of PROGRAMS) {
         const file = programFile(program, target);
         const output = join(staging, folder, file);
-        const spec: CompileSpec = { program, output, target, include };
+        const spec: CompileSpec = { program, output, target };
         if (options.dryRun) {
           log(`  would run: deno ${compileArgs(spec).join(" ")}`);
           await Deno.writeTextFile(output, standIn(file, target));

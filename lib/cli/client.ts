@@ -19,6 +19,7 @@ import {
   VERSION,
 } from "../mod.ts";
 import {
+  compiledName,
   describeUnexpected,
   EXIT,
   EXIT_FOR,
@@ -39,17 +40,41 @@ import {
 import { promptPassword } from "./password.ts";
 
 const PROGRAM = "privateshare";
-const USAGE = "Usage: client.ts HOST PORT put FILE | get NAME | list [options] (--help for more)";
 
-const HELP = `privateshare client ${VERSION}: put, get and list files on a privateshare server.
+/**
+ * The usage line printed after a mistake.
+ *
+ * @param program the compiled program's name; without it, the script's usage
+ * @returns `Usage: client.ts HOST PORT ...`, or `Usage: privateshare-client HOST PORT ...` when compiled
+ */
+export function usage(program: string | undefined = compiledName()): string {
+  return `Usage: ${program ?? "client.ts"} HOST PORT put FILE | get NAME | list [options] ` +
+    "(--help for more)";
+}
+
+/**
+ * The text of `--help`. A compiled program's usage lines name the program
+ * instead of `deno run ... client.ts`; every other line is the script's.
+ *
+ * @param program the compiled program's name; without it, the script's help
+ * @returns the text
+ */
+export function help(program: string | undefined = compiledName()): string {
+  const run = (permissions: string) => program ?? `deno run ${permissions} client.ts`;
+  const gui = program ?? "client.ts";
+  return `privateshare client ${VERSION}: put, get and list files on a privateshare server.
 
 Usage:
-  deno run --allow-net --allow-read client.ts HOST PORT put FILE [--as NAME]
-  deno run --allow-net --allow-read --allow-write client.ts HOST PORT get NAME [--output PATH] [--force]
-  deno run --allow-net client.ts HOST PORT list [--json]
-  client.ts --gui [--no-open]   the client's page in your browser (also with no arguments at all)
+  ${run("--allow-net --allow-read")} HOST PORT put FILE [--as NAME]
+  ${run("--allow-net --allow-read --allow-write")} HOST PORT get NAME [--output PATH] [--force]
+  ${run("--allow-net")} HOST PORT list [--json]
+  ${gui} --gui [--no-open]   the client's page in your browser (also with no arguments at all)
 
-Options:
+${HELP_AFTER_USAGE}`;
+}
+
+/** The help after its usage lines, the same for the script and the compiled program. */
+const HELP_AFTER_USAGE = `Options:
   --as NAME          put: store the file under NAME instead of its own name
   -o, --output PATH  get: save to PATH (a file, or a folder to save into)
   -f, --force        get: overwrite a local file of the same name
@@ -87,7 +112,7 @@ export async function main(args: string[]): Promise<void> {
     Deno.exit(await run(args, interrupt.signal));
   } catch (error) {
     if (error instanceof UsageError || isParseArgsError(error)) {
-      fail(PROGRAM, escapeControls(error.message), EXIT.usage, USAGE);
+      fail(PROGRAM, escapeControls(error.message), EXIT.usage, usage());
     }
     if (error instanceof ClientError) {
       fail(PROGRAM, escapeControls(describe(error)), EXIT_FOR[error.kind]);
@@ -166,7 +191,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     },
   });
   if (values.help) {
-    console.log(HELP);
+    console.log(help());
     return EXIT.ok;
   }
   if (values.version) {

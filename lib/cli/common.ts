@@ -5,6 +5,7 @@
  * @module
  */
 
+import { basename } from "node:path";
 import type { FailureKind } from "../mod.ts";
 
 /** Exit codes of both programs; README.md lists them. */
@@ -152,4 +153,19 @@ export function describeUnexpected(error: unknown): string {
   const frame = error.stack?.split("\n").find((line) => line.trim().startsWith("at "))?.trim();
   return `Unexpected error: ${error.name}: ${error.message}${frame ? ` (${frame})` : ""}: ` +
     "please report it";
+}
+
+/**
+ * The name of the compiled program, for its usage lines, as it was started:
+ * its file name (`privateshare-server`, `privateshare-server.exe`, or what
+ * the user renamed it to). Under `deno run` there is none, and the usage
+ * lines name the script and its permissions. `deno compile`'s runtime sets
+ * `Deno.build.standalone` (Deno's own Node compatibility relies on it to
+ * tell a compiled program from `deno`), and `Deno.execPath()` is then the
+ * program itself.
+ *
+ * @returns the program's file name, or undefined for a script
+ */
+export function compiledName(): string | undefined {
+  return Deno.build.standalone ? basename(Deno.execPath()) : undefined;
 }

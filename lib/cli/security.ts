@@ -51,9 +51,8 @@ TLS and a password (see README, "Sharing across networks"):
   --tls                    speak TLS; without --cert/--key, with a certificate made once
                            and kept in --tls-dir (the server prints its fingerprint)
   --cert FILE --key FILE   speak TLS with this certificate and key (PEM)
-  --tls-dir DIR            where the made certificate is kept (default ${
-  defaultTlsDir() ?? "~/.config/privateshare/tls"
-})
+  --tls-dir DIR            where the made certificate is kept (default: privateshare/tls in
+                           your configuration folder, ~/.config/privateshare/tls on Linux)
   --tls-name NAME          a name or address clients use, put in the made certificate
                            (repeat for more; localhost and this computer's are always in)
   --password-file FILE     every request must carry the password in FILE's first line
@@ -67,9 +66,8 @@ TLS and a password (see README, "Sharing across networks"):
                         server remembered in the known-servers file)
   --ca FILE             trust the server's certificate in FILE (its cert.pem)
   --fingerprint FP      trust the server whose certificate has this SHA-256 fingerprint
-  --known-servers FILE  the file that remembers trusted servers (default ${
-  defaultKnownServersFile() ?? "~/.config/privateshare/known_servers"
-})
+  --known-servers FILE  the file that remembers trusted servers (default: privateshare/
+                        known_servers in your configuration folder, ~/.config on Linux)
   --password-file FILE  the password, in FILE's first line (or set ${PASSWORD_VARIABLE});
                         at a terminal the client asks when the server needs one
 `;

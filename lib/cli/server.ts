@@ -20,6 +20,7 @@ import {
   VERSION,
 } from "../mod.ts";
 import {
+  compiledName,
   describeUnexpected,
   EXIT,
   fail,
@@ -32,20 +33,44 @@ import {
 import { SERVER_FLAGS, SERVER_HELP, serverSecurity } from "./security.ts";
 
 const PROGRAM = "privateshare-server";
-const USAGE = "Usage: server.ts PORT [--root DIR] [--host ADDR] [--read-only] " +
-  "[--idle-timeout SECONDS] [--max-connections N] [--log-format text|json] [--tls] " +
-  "(--help for more)";
 
 const seconds = (ms: number) => ms / 1000;
 const D = SERVER_DEFAULTS;
 
-const HELP = `privateshare server ${VERSION}: serves one folder over TCP.
+/**
+ * The usage line printed after a mistake.
+ *
+ * @param program the compiled program's name; without it, the script's usage
+ * @returns `Usage: server.ts PORT ...`, or `Usage: privateshare-server PORT ...` when compiled
+ */
+export function usage(program: string | undefined = compiledName()): string {
+  return `Usage: ${program ?? "server.ts"} PORT [--root DIR] [--host ADDR] [--read-only] ` +
+    "[--idle-timeout SECONDS] [--max-connections N] [--log-format text|json] [--tls] " +
+    "(--help for more)";
+}
+
+/**
+ * The text of `--help`. A compiled program's usage lines name the program
+ * instead of `deno run ... server.ts`; every other line is the script's.
+ *
+ * @param program the compiled program's name; without it, the script's help
+ * @returns the text
+ */
+export function help(program: string | undefined = compiledName()): string {
+  const run = program ?? "deno run --allow-net --allow-read [--allow-write] server.ts";
+  const gui = program ?? "server.ts";
+  return `privateshare server ${VERSION}: serves one folder over TCP.
 
 Usage:
-  deno run --allow-net --allow-read [--allow-write] server.ts PORT [options]
-  server.ts --gui [--no-open]   the server's page in your browser (also with no arguments at all)
+  ${run} PORT [options]
+  ${gui} --gui [--no-open]   the server's page in your browser (also with no arguments at all)
 
-Without --allow-write, or with --read-only, the server is read-only: it serves
+${HELP_AFTER_USAGE}`;
+}
+
+/** The help after its usage lines, the same for the script and the compiled program. */
+const HELP_AFTER_USAGE =
+  `Without --allow-write, or with --read-only, the server is read-only: it serves
 get and list and refuses every put. With --allow-write it accepts uploads too.
 
 Options:
@@ -62,16 +87,16 @@ Options:
                              (default ${seconds(D.commandTimeoutMs)})
   --data-timeout SECONDS     drop a transfer that makes no progress for this long, or
                              moves less than ${D.minRate / 1024} KiB a second over it (default ${
-  seconds(D.dataTimeoutMs)
-})
+    seconds(D.dataTimeoutMs)
+  })
   --partial-ttl SECONDS      remove interrupted uploads older than this
                              (default ${seconds(D.partialTtlMs)})
   --grace SECONDS            on SIGINT/SIGTERM, let transfers in flight finish this long
                              (default ${seconds(D.graceMs)})
   --classic-pause SECONDS    pause between a classic get's code and its data, so that
                              the original client reads the code alone (default ${
-  seconds(D.classicPauseMs)
-})
+    seconds(D.classicPauseMs)
+  })
   --log-format text|json     log lines for people or for machines (default text)
   -h, --help                 show this help
   -V, --version              show the version
@@ -92,9 +117,9 @@ export async function main(args: string[]): Promise<void> {
     Deno.exit(await run(args));
   } catch (error) {
     if (error instanceof UsageError) {
-      fail(PROGRAM, error.message, EXIT.usage, error.showUsage ? USAGE : undefined);
+      fail(PROGRAM, error.message, EXIT.usage, error.showUsage ? usage() : undefined);
     }
-    if (isParseArgsError(error)) fail(PROGRAM, error.message, EXIT.usage, USAGE);
+    if (isParseArgsError(error)) fail(PROGRAM, error.message, EXIT.usage, usage());
     fail(PROGRAM, describeUnexpected(error), EXIT.internal);
   }
 }
@@ -124,7 +149,7 @@ async function run(args: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    console.log(HELP);
+    console.log(help());
     return EXIT.ok;
   }
   if (values.version) {

@@ -20,23 +20,39 @@ export function granted(descriptor: Deno.PermissionDescriptor): boolean {
   return Deno.permissions.querySync(descriptor).state === "granted";
 }
 
-function env(name: string): string | undefined {
+/**
+ * The environment variables the GUIs read, and no others: where the home
+ * folder is (`HOME`; `USERPROFILE` on Windows) and where settings go
+ * (`XDG_CONFIG_HOME`; `APPDATA` on Windows). The compiled programs may read
+ * exactly these.
+ */
+export const ENV_VARIABLES = ["HOME", "USERPROFILE", "XDG_CONFIG_HOME", "APPDATA"] as const;
+
+function env(name: typeof ENV_VARIABLES[number]): string | undefined {
   return granted({ name: "env", variable: name }) ? Deno.env.get(name) || undefined : undefined;
 }
 
 /**
- * Opens a page in the user's browser: `xdg-open`, `open` or `start` by
- * system. Fails quietly (no permission to run it, no such program): the
- * program prints the address in any case.
+ * The one program that opens a page in the user's browser on a system; the
+ * compiled programs may run it and no other.
+ *
+ * @param os the system, as `Deno.build.os` names it
+ * @returns `cmd` on Windows (for its `start`), `open` on macOS, `xdg-open` elsewhere
+ */
+export function browserOpener(os: typeof Deno.build.os): string {
+  return os === "windows" ? "cmd" : os === "darwin" ? "open" : "xdg-open";
+}
+
+/**
+ * Opens a page in the user's browser with the system's
+ * {@link browserOpener}. Fails quietly (no permission to run it, no such
+ * program): the program prints the address in any case.
  *
  * @param url the page
  */
 export function openBrowser(url: string): void {
-  const [command, args] = Deno.build.os === "windows"
-    ? ["cmd", ["/c", "start", '""', url]]
-    : Deno.build.os === "darwin"
-    ? ["open", [url]]
-    : ["xdg-open", [url]];
+  const command = browserOpener(Deno.build.os);
+  const args = Deno.build.os === "windows" ? ["/c", "start", '""', url] : [url];
   if (!granted({ name: "run", command })) return;
   try {
     const child = new Deno.Command(command, {
