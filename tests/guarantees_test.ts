@@ -113,6 +113,8 @@ test("a foreign file placed under the name during an upload survives byte for by
   assert.equal(error.kind, "refused");
   assert.equal(error.reason, "exists");
   assertBytes(await Deno.readFile(target), foreign, "the foreign file");
+  // The server removes its partial once the client has its answer: wait for the request's end.
+  await until(() => server.events.some((e) => e.type === "request-end" && e.record.op === "put"));
   assert.deepEqual(namesIn(served.path), ["taken.bin"], "the refused upload leaves no partial");
 });
 
