@@ -152,7 +152,7 @@ export function getsSection(
     const peak = Math.max(...gets.serverPeak);
     lines.push(
       `## ${gets.clients} gets of ${num(mibs, 0)} MiB at once, through the library from one ` +
-        `process (${gets.allMs.length} runs)\n`,
+        `process (${gets.allMs.length} run${gets.allMs.length === 1 ? "" : "s"})\n`,
     );
     lines.push(table(
       ["case", "wall s median (min–max)", "MiB/s", "server peak MiB", "verified"],
