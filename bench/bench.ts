@@ -16,6 +16,7 @@ import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { get, list } from "../lib/mod.ts";
 import { abuseCase, type AbuseResults, abuseSection } from "./abuse.ts";
+import { concurrentGetsCase, listProcessCase } from "./gets.ts";
 import { emptyDir, ensureRandomFile, removeIfPresent, sha256File } from "./data.ts";
 import {
   type ClientRun,
@@ -61,9 +62,11 @@ Options:
   --small-seconds S     how long each small-operation loop runs (default 3)
   --socat-buffers LIST  socat -b sizes in bytes to try; the fastest is used
                         (default 1048576,4194304,33554432)
-  --only LIST           cases to run, of transfer,tls,concurrent,small,memory,abuse
-                        (default transfer,tls,concurrent,small,abuse; tls: put and get over
-                        TLS against socat's OpenSSL addresses, the same certificate)
+  --only LIST           cases to run, of transfer,tls,concurrent,gets,small,memory,abuse
+                        (default transfer,tls,concurrent,gets,small,abuse; tls: put and get
+                        over TLS against socat's OpenSSL addresses, the same certificate;
+                        gets: the concurrent files got at once through the library from
+                        this process, against one alone, and client.ts list as a process)
   --memory-4g           also compare peak memory for 1 GiB and 4 GiB transfers
                         (the memory case; about 12 GiB of disk for a while)
   --output PATH         where the Markdown report goes (default bench/RESULTS.md)
@@ -84,10 +87,17 @@ const DIRS = {
   concurrent: join(DATA, "concurrent"),
 };
 const TMPFS = "/dev/shm";
-const CASES = ["transfer", "tls", "concurrent", "small", "memory", "abuse"] as const;
+const CASES = ["transfer", "tls", "concurrent", "gets", "small", "memory", "abuse"] as const;
 type CaseName = typeof CASES[number];
 /** The 4 GiB memory check takes minutes and 12 GiB of disk: only on request. */
-const DEFAULT_CASES: readonly CaseName[] = ["transfer", "tls", "concurrent", "small", "abuse"];
+const DEFAULT_CASES: readonly CaseName[] = [
+  "transfer",
+  "tls",
+  "concurrent",
+  "gets",
+  "small",
+  "abuse",
+];
 
 /** The benchmark's settings, from the command line. */
 interface Options {
@@ -667,7 +677,7 @@ async function main(args: string[]): Promise<number> {
     }
   }
 
-  if (options.only.has("concurrent")) {
+  if (options.only.has("concurrent") || options.only.has("gets")) {
     progress(`preparing ${options.clients} files of ${options.clientMiB} MiB`);
     const sources = [];
     for (let i = 0; i < options.clients; i++) {
@@ -678,7 +688,25 @@ async function main(args: string[]): Promise<number> {
       await ensureRandomFile(path, options.clientMiB * MiB);
       sources.push({ path, sha: await sha256File(path) });
     }
-    input.concurrent = await concurrentCase(sources, options.runs);
+    if (options.only.has("concurrent")) {
+      input.concurrent = await concurrentCase(sources, options.runs);
+    }
+    if (options.only.has("gets")) {
+      progress(`${sources.length} gets at once through the library`);
+      input.gets = await concurrentGetsCase(
+        sources,
+        DIRS.served,
+        DIRS.downloads,
+        options.runs,
+        progress,
+      );
+    }
+  }
+
+  if (options.only.has("gets")) {
+    progress("client.ts list as a whole process");
+    await smallFiles();
+    input.listProcessMs = await listProcessCase(DIRS.small, Math.max(5, options.runs * 3));
   }
 
   if (options.only.has("small")) {

@@ -9,6 +9,7 @@
 
 import { ensureCertificate } from "../lib/mod.ts";
 import type { PsSample, TransferResults } from "./report.ts";
+import { verdict } from "./gets.ts";
 import { MiB, num, spread, summarize, type Summary, table } from "./stats.ts";
 
 /** The certificate both privateshare and socat use. */
@@ -152,7 +153,7 @@ export function tlsSection(
       `${op} over TLS ≤ ${TLS_TARGET}× the time of socat over TLS` +
       (size === 1024 * MiB ? "" : ` (measured at ${size / MiB} MiB)`),
       r === undefined ? "socat missing" : `${num(r)}×`,
-      r === undefined ? "n/a" : r <= TLS_TARGET ? "yes" : "**no**",
+      verdict(r === undefined ? undefined : r <= TLS_TARGET),
     ];
   });
   return { lines, targets };
