@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { get, list } from "../lib/mod.ts";
 import { emptyDir, ensureRandomFile, removeIfPresent } from "./data.ts";
 import { HOST, readCpu, startServer } from "./processes.ts";
-import { type RateResults } from "./report.ts";
+import { type RateResults } from "./results.ts";
 import { num } from "./stats.ts";
 import { cpuDelta } from "./transfers.ts";
 import { DIRS, progress, TMPFS } from "./setup.ts";

@@ -8,7 +8,7 @@
  */
 
 import { ensureCertificate } from "../lib/mod.ts";
-import type { PsSample, TransferResults } from "./report.ts";
+import type { PsSample, TransferResults } from "./results.ts";
 import { verdict } from "./gets.ts";
 import { MiB, num, spread, summarize, type Summary, table } from "./stats.ts";
 

@@ -26,7 +26,7 @@ import {
   type PsSample,
   type SocatSample,
   type TransferResults,
-} from "./report.ts";
+} from "./results.ts";
 import { MiB, num } from "./stats.ts";
 import { type BenchTls, clientTlsArgs, serverTlsArgs } from "./tls.ts";
 import { DATA, DIRS, progress } from "./setup.ts";
