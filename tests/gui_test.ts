@@ -549,8 +549,81 @@ browserTest(
     const saved = JSON.parse(
       await Deno.readTextFile(join(config, "privateshare", "server-gui.json")),
     );
-    assert.deepEqual(saved, { port: 0, root: shared, uploads: true, idleSeconds: 600 });
+    assert.deepEqual(saved, { port: 0, root: shared, uploads: true, idleSeconds: 600, tls: false });
     await page.click("#quit");
     assert.equal((await gui.process.status).code, 0);
+  },
+);
+
+browserTest(
+  "server page with TLS and a password shows the fingerprint; the client page uses it and the password",
+  async () => {
+    await using dir = await tempDir();
+    const { shared, source, downloads, config } = await layout(dir.path);
+    const small = join(source, "secret.txt");
+    await Deno.writeTextFile(small, "Only for those with the password.\n");
+    await using serverGui = await startGui(SERVER_TS, config);
+    await using clientGui = await startGui(CLIENT_TS, join(dir.path, "client-config"));
+    await using browser = await launchBrowser();
+    const serverPage = await browser.newPage();
+    await serverPage.goto(serverGui.url);
+    assert.ok(await serverPage.locator("#plain").isVisible(), "without TLS the page warns");
+    assert.ok(await serverPage.locator("#password").isDisabled(), "a password needs TLS");
+    await serverPage.fill("#root", shared);
+    await serverPage.fill("#port", "0");
+    await serverPage.check("#uploads");
+    await serverPage.check("#tls");
+    await serverPage.fill("#password", "correct horse");
+    await serverPage.click("#start");
+    await serverPage.locator("#status").getByText("Running").waitFor({ timeout: STEP_MS });
+    const fingerprint = (await serverPage.locator("#fingerprint").textContent()) ?? "";
+    assert.match(fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/i);
+    assert.ok(!await serverPage.locator("#plain").isVisible(), "with TLS no unencrypted warning");
+    const started = await serverPage.locator("#log").getByText(/on port \d+/).textContent();
+    const port = Number(/on port (\d+)/.exec(started ?? "")![1]);
+    const saved = await Deno.readTextFile(join(config, "privateshare", "server-gui.json"));
+    assert.ok(!saved.includes("correct horse"), "the password is never kept");
+    assert.ok(!serverGui.output().includes("correct horse"), "nor printed");
+
+    const page = await browser.newPage();
+    await page.goto(clientGui.url);
+    await page.fill("#host", "127.0.0.1");
+    await page.fill("#port", String(port));
+    await page.fill("#fingerprint", fingerprint);
+    await page.fill("#password", "wrong");
+    await page.click("#list");
+    // The refusal is the command line's own line.
+    const wrong = join(dir.path, "wrong-password");
+    await Deno.writeTextFile(wrong, "wrong\n");
+    const cli = await runClient([
+      "--fingerprint",
+      fingerprint,
+      "--password-file",
+      wrong,
+      "--known-servers",
+      join(dir.path, "known"),
+      "127.0.0.1",
+      String(port),
+      "list",
+    ]);
+    assert.notEqual(cli.code, 0);
+    // Its last line: the first says the server was remembered.
+    const words = cli.stderr.trim().split("\n").at(-1)!.replace(/^privateshare: /, "");
+    assert.equal(words, "The server refused: Wrong password");
+    await page.locator("#server-error").getByText(words, { exact: true })
+      .waitFor({ timeout: STEP_MS });
+    await page.fill("#password", "correct horse");
+    await page.click("#list");
+    await page.locator("#files-empty").getByText("no files").waitFor({ timeout: STEP_MS });
+    await page.fill("#folder", downloads);
+    await page.setInputFiles("#files-input", [small]);
+    await waitRows(page, "done", 1);
+    assert.ok(await sameBytes(small, join(shared, "secret.txt")));
+    await page.click("#refresh");
+    await page.getByRole("button", { name: "Get secret.txt" }).click();
+    await waitRows(page, "done", 2);
+    assert.ok(await sameBytes(small, join(downloads, "secret.txt")));
+    await serverPage.click("#quit");
+    await page.click("#quit");
   },
 );

@@ -12,6 +12,7 @@
 import { cancelled, ClientError, get, list, printable, put, type TransferResult } from "../mod.ts";
 import html from "./assets/client.html" with { type: "text" };
 import script from "./assets/client.js" with { type: "text" };
+import { clientSecurity } from "./tls.ts";
 import { type GuiOptions, runGui } from "./run.ts";
 import { folderProblem, homeFolder, listFolders, Settings } from "./system.ts";
 import { EventHub, json, readJson } from "./web.ts";
@@ -139,8 +140,10 @@ class Transfers {
     const body = await readJson(request);
     const server = serverOf(body?.host, body?.port);
     if (typeof server === "string") return json({ error: server }, 400);
+    const security = clientSecurity((key) => body?.[key]);
+    if (typeof security === "string") return json({ error: security }, 400);
     try {
-      const files = await list(server);
+      const files = await list({ ...server, ...security });
       return json({
         files: files.map((f) => ({ name: f.name, shown: printable(f.name), ...sizeAndTime(f) })),
       });
@@ -157,6 +160,8 @@ class Transfers {
     const sizeText = request.headers.get("x-file-size") ?? "";
     const size = /^\d+$/.test(sizeText) ? Number(sizeText) : NaN;
     if (typeof server === "string") return json({ error: server }, 400);
+    const security = clientSecurity((key) => fromHeader(request.headers.get(`x-${key}`)));
+    if (typeof security === "string") return json({ error: security }, 400);
     if (!validId(id) || this.#all.has(id)) return json({ error: "Invalid transfer id" }, 400);
     if (!Number.isSafeInteger(size)) {
       return json({ error: `Invalid file size '${sizeText}' for '${printable(name)}'` }, 400);
@@ -169,7 +174,7 @@ class Transfers {
         "put",
         name,
         (signal, onProgress) =>
-          put({ name, size, stream }, { ...server, signal, onProgress, resume }),
+          put({ name, size, stream }, { ...server, ...security, signal, onProgress, resume }),
       ),
     );
   }
@@ -181,6 +186,8 @@ class Transfers {
     const name = body?.name;
     const folder = body?.folder;
     if (typeof server === "string") return json({ error: server }, 400);
+    const security = clientSecurity((key) => body?.[key]);
+    if (typeof security === "string") return json({ error: security }, 400);
     if (!validId(id) || this.#all.has(id)) return json({ error: "Invalid transfer id" }, 400);
     if (typeof name !== "string") {
       return json({ error: "Missing the name of the file to get" }, 400);
@@ -195,7 +202,8 @@ class Transfers {
       id,
       "get",
       name,
-      (signal, onProgress) => get(name, { ...server, output: folder, signal, onProgress }),
+      (signal, onProgress) =>
+        get(name, { ...server, ...security, output: folder, signal, onProgress }),
     );
     this.#running.add(running);
     running.finally(() => this.#running.delete(running));
@@ -360,6 +368,15 @@ function portOf(value: unknown): number | undefined {
   const text = typeof value === "number" ? String(value) : typeof value === "string" ? value : "";
   const port = Number(text);
   return /^\d+$/.test(text.trim()) && port >= 1 && port <= 65535 ? port : undefined;
+}
+
+/** A header the page encoded with encodeURIComponent (a password may be any text). */
+function fromHeader(value: string | null): string | null {
+  try {
+    return value === null ? null : decodeURIComponent(value);
+  } catch {
+    return null;
+  }
 }
 
 function serverOf(host: unknown, port: unknown): { host: string; port: number } | string {

@@ -15,6 +15,7 @@ import {
   type RequestRecord,
   RESERVED_PREFIX,
   RootError,
+  SecurityError,
   type Server,
   SERVER_DEFAULTS,
   type ServerEvent,
@@ -23,6 +24,7 @@ import {
 import html from "./assets/server.html" with { type: "text" };
 import script from "./assets/server.js" with { type: "text" };
 import { type GuiOptions, runGui } from "./run.ts";
+import { ownCertificate } from "./tls.ts";
 import { granted, listFolders, networkAddresses, Settings } from "./system.ts";
 import { EventHub, json, readJson } from "./web.ts";
 
@@ -32,6 +34,8 @@ interface ServerConfig {
   root: string;
   uploads: boolean;
   idleSeconds: number;
+  /** Whether to speak TLS; the password is never kept. */
+  tls: boolean;
 }
 
 /** The default port: the original's 365 needs administrator rights on most systems. */
@@ -117,6 +121,7 @@ class ServerControl {
       idleSeconds: typeof saved.idleSeconds === "number" && saved.idleSeconds >= 0
         ? saved.idleSeconds
         : SERVER_DEFAULTS.idleTimeoutMs / 1000,
+      tls: saved.tls === true,
     };
   }
 
@@ -162,7 +167,14 @@ class ServerControl {
       }, 400);
     }
     const uploads = body?.uploads === true;
-    this.#config = { port, root, uploads, idleSeconds };
+    const tls = body?.tls === true;
+    const password = typeof body?.password === "string" && body.password !== ""
+      ? body.password
+      : undefined;
+    if (password !== undefined && !tls) {
+      return json({ error: "A password needs TLS (it would cross the network in the clear)" }, 400);
+    }
+    this.#config = { port, root, uploads, idleSeconds, tls };
     const saveError = await this.#settings.save({ ...this.#config });
     if (saveError) this.#addLog(saveError, "error");
     if (!granted({ name: "read", path: root })) {
@@ -173,16 +185,26 @@ class ServerControl {
     }
     const writable = granted({ name: "write", path: root });
     const idleTimeoutMs = Math.round(idleSeconds * 1000);
+    let files;
+    if (tls) {
+      files = await ownCertificate();
+      if (typeof files === "string") return this.#fail(files);
+    }
     try {
       this.#server = startServer({
         root,
         port,
         readOnly: !uploads || !writable,
         idleTimeoutMs,
+        ...(files ? { tls: files } : {}),
+        ...(password !== undefined ? { password } : {}),
         onEvent: (event) => this.#onEvent(event, idleTimeoutMs),
       });
     } catch (error) {
-      if (error instanceof RootError || error instanceof ListenError) {
+      if (
+        error instanceof RootError || error instanceof ListenError ||
+        error instanceof SecurityError
+      ) {
         return this.#fail(error.message);
       }
       throw error;
@@ -244,6 +266,8 @@ class ServerControl {
           readOnly: event.readOnly,
           idleTimeoutMs: event.idleTimeoutMs,
           addresses: networkAddresses(),
+          fingerprint: event.tls?.fingerprint ?? null,
+          password: event.password === true,
         };
         this.#setState("running");
         this.#setIdle(idleTimeoutMs > 0 ? now + idleTimeoutMs : null);

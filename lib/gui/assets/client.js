@@ -30,6 +30,14 @@ function server() {
   return { host: $("host").value.trim(), port: $("port").value.trim() };
 }
 
+function security() {
+  return {
+    tls: $("tls").checked || $("fingerprint").value.trim() !== "",
+    fingerprint: $("fingerprint").value.trim(),
+    password: $("password").value,
+  };
+}
+
 function remember() {
   api("settings", { ...server(), port: $("port").value.trim() || null, folder: $("folder").value });
 }
@@ -67,7 +75,7 @@ async function listFiles() {
   $("refresh").disabled = true;
   remember();
   try {
-    const result = await api("list", server());
+    const result = await api("list", { ...server(), ...security() });
     if (result.error) {
       note(result.error);
       return;
@@ -117,7 +125,13 @@ function renderFiles(files) {
 async function getFile(name) {
   note();
   const folder = $("folder").value.trim();
-  const result = await api("get", { id: crypto.randomUUID(), name, ...server(), folder });
+  const result = await api("get", {
+    id: crypto.randomUUID(),
+    name,
+    ...server(),
+    ...security(),
+    folder,
+  });
   if (result.error) note(result.error);
 }
 
@@ -154,6 +168,7 @@ async function sendNext() {
   while (true) {
     const controller = new AbortController();
     sending = { id, controller };
+    const trust = security();
     const query = new URLSearchParams({
       id,
       name: next.file.name,
@@ -165,7 +180,12 @@ async function sendNext() {
     // upload (a refusal): the program's own report says which.
     const sent = fetch(`api/put?${query}`, {
       method: "POST",
-      headers: { "x-file-size": String(next.file.size) },
+      headers: {
+        "x-file-size": String(next.file.size),
+        "x-tls": trust.tls ? "1" : "0",
+        "x-fingerprint": trust.fingerprint,
+        "x-password": encodeURIComponent(trust.password),
+      },
       body: next.file,
       signal: controller.signal,
     }).then(answer).catch(() => ({}));

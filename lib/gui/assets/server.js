@@ -38,9 +38,11 @@ function render() {
     : state === "stopping"
     ? "Stopping…"
     : "Stopped";
-  for (const id of ["root", "browse", "port", "idle", "uploads", "start"]) {
+  for (const id of ["root", "browse", "port", "idle", "uploads", "tls", "start"]) {
     $(id).disabled = state !== "stopped";
   }
+  $("password").disabled = state !== "stopped" || !$("tls").checked;
+  $("plain").hidden = server ? Boolean(server.fingerprint) : $("tls").checked;
   $("stop").disabled = !running;
   $("refresh").disabled = !running;
   $("share").hidden = !server;
@@ -67,6 +69,8 @@ function render() {
         );
       }),
     );
+    $("tls-share").hidden = !server.fingerprint;
+    $("fingerprint").textContent = server.fingerprint ?? "";
     $("fact-root").textContent = server.root;
     $("fact-uploads").textContent = server.readOnly ? "off (read-only)" : "accepted";
   }
@@ -178,6 +182,8 @@ function onEvent(event) {
       $("port").value = String(config.port);
       $("idle").value = String(config.idleSeconds);
       $("uploads").checked = config.uploads;
+      $("tls").checked = config.tls;
+      render();
       break;
     }
     case "state":
@@ -221,6 +227,8 @@ $("settings").addEventListener("submit", async (event) => {
     port: $("port").value,
     idleSeconds: $("idle").value === "" ? 0 : Number($("idle").value),
     uploads: $("uploads").checked,
+    tls: $("tls").checked,
+    password: $("tls").checked ? $("password").value : "",
   });
   if (result.error) {
     $("form-error").textContent = result.error;
@@ -231,6 +239,11 @@ $("settings").addEventListener("submit", async (event) => {
 });
 
 $("stop").addEventListener("click", () => api("stop"));
+$("tls").addEventListener("change", render);
+$("copy-fingerprint").addEventListener(
+  "click",
+  (event) => copy($("fingerprint").textContent, event.currentTarget),
+);
 $("refresh").addEventListener("click", () => api("files"));
 $("browse").addEventListener("click", async () => {
   const folder = await pickFolder($("root").value, "Choose the folder to share");

@@ -1,0 +1,89 @@
+/**
+ * The server GUI's TLS certificate: made once and kept in the default TLS
+ * folder, through the same library calls as the command line's `--tls`.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import {
+  canReadMachineNames,
+  CertificateError,
+  defaultKnownServersFile,
+  defaultTlsDir,
+  ensureCertificate,
+  machineNames,
+  parseFingerprint,
+  printable,
+  type SecurityOptions,
+} from "../mod.ts";
+import { granted } from "./system.ts";
+
+/**
+ * The certificate made once and kept in the default TLS folder, as `--tls`
+ * makes it.
+ *
+ * @returns its files, or the one-line reason it cannot be had
+ */
+export async function ownCertificate(): Promise<{ certFile: string; keyFile: string } | string> {
+  const dir = defaultTlsDir();
+  if (dir === undefined) {
+    return "TLS keeps its certificate in your configuration folder, which needs --allow-env to find";
+  }
+  for (const access of ["read", "write"] as const) {
+    if (!granted({ name: access, path: dir })) {
+      return `TLS keeps its certificate in '${dir}', which needs --allow-${access}`;
+    }
+  }
+  const exists = await Deno.stat(join(dir, "cert.pem")).then(() => true, () => false);
+  if (!exists && !canReadMachineNames()) {
+    return "Making the TLS certificate needs this computer's name and addresses: run privateshare with --allow-sys";
+  }
+  try {
+    const own = await ensureCertificate(
+      dir,
+      canReadMachineNames() ? machineNames() : ["localhost"],
+    );
+    return { certFile: own.certFile, keyFile: own.keyFile };
+  } catch (error) {
+    if (error instanceof CertificateError) return error.message;
+    if (
+      error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotADirectory
+    ) {
+      return `Cannot keep the TLS certificate in '${dir}' (${error.message})`;
+    }
+    throw error;
+  }
+}
+
+/**
+ * The client page's TLS and password fields as library options: a
+ * fingerprint (or TLS ticked) trusts the server, and the default
+ * known-servers file is used as the command line uses it.
+ *
+ * @param field reads a field: `tls` ("1" when ticked), `fingerprint`, `password`
+ * @returns the options, or the one-line reason they are wrong
+ */
+export function clientSecurity(field: (key: string) => unknown): SecurityOptions | string {
+  const text = (key: string) => {
+    const value = field(key);
+    return typeof value === "string" ? value.trim() : "";
+  };
+  const options: SecurityOptions = {};
+  const given = text("fingerprint");
+  if (given !== "") {
+    const fingerprint = parseFingerprint(given);
+    if (fingerprint === undefined) {
+      return `Invalid fingerprint '${printable(given)}': give the 64 hex digits the server ` +
+        "shows (in pairs, with or without colons)";
+    }
+    options.tls = { fingerprint };
+  } else if (field("tls") === true || field("tls") === "1") {
+    options.tls = {};
+  }
+  const file = defaultKnownServersFile();
+  if (file !== undefined) options.knownServers = file;
+  const password = field("password");
+  if (typeof password === "string" && password !== "") options.password = password;
+  return options;
+}
