@@ -87,3 +87,4 @@ export {
   serverKey,
 } from "./client/known_servers.ts";
 export { type RememberNote, type SecurityOptions } from "./client/secure.ts";
+export { userConfigDir } from "./net/user_config.ts";

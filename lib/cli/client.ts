@@ -23,6 +23,7 @@ import {
   describeUnexpected,
   EXIT,
   EXIT_FOR,
+  FACE_FLAGS,
   fail,
   isParseArgsError,
   parsePort,
@@ -183,11 +184,8 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
       classic: { type: "boolean" },
       timeout: { type: "string" },
       quiet: { type: "boolean", short: "q" },
-      gui: { type: "boolean" },
-      "no-open": { type: "boolean" },
       ...CLIENT_FLAGS,
-      help: { type: "boolean", short: "h" },
-      version: { type: "boolean", short: "V" },
+      ...FACE_FLAGS,
     },
   });
   if (values.help) {

@@ -169,3 +169,11 @@ export function describeUnexpected(error: unknown): string {
 export function compiledName(): string | undefined {
   return Deno.build.standalone ? basename(Deno.execPath()) : undefined;
 }
+
+/** The flags both programs take besides their own: the GUI, help and version. */
+export const FACE_FLAGS = {
+  gui: { type: "boolean" },
+  "no-open": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;

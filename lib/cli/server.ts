@@ -23,6 +23,7 @@ import {
   compiledName,
   describeUnexpected,
   EXIT,
+  FACE_FLAGS,
   fail,
   isParseArgsError,
   parseCount,
@@ -141,11 +142,8 @@ async function run(args: string[]): Promise<number> {
       grace: { type: "string" },
       "classic-pause": { type: "string" },
       "log-format": { type: "string" },
-      gui: { type: "boolean" },
-      "no-open": { type: "boolean" },
       ...SERVER_FLAGS,
-      help: { type: "boolean", short: "h" },
-      version: { type: "boolean", short: "V" },
+      ...FACE_FLAGS,
     },
   });
   if (values.help) {

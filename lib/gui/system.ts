@@ -9,6 +9,7 @@
  */
 
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import { userConfigDir } from "../mod.ts";
 
 /**
  * Whether Deno granted a permission (without ever prompting for it).
@@ -158,9 +159,9 @@ export async function folderProblem(path: string): Promise<string | undefined> {
 }
 
 /**
- * Settings remembered between runs: a small JSON file in the user's config
- * folder (`$XDG_CONFIG_HOME/privateshare/`, `%APPDATA%\privateshare\` on
- * Windows, else `~/.config/privateshare/`). Without the permissions to find
+ * Settings remembered between runs: a small JSON file in the user's
+ * privateshare folder ({@link userConfigDir}: `$XDG_CONFIG_HOME/privateshare/`,
+ * else `~/.config/privateshare/`; `%APPDATA%\privateshare\` on Windows). Without the permissions to find
  * or write it, nothing is remembered.
  */
 export class Settings {
@@ -173,10 +174,9 @@ export class Settings {
    * @param file the file's name, such as `client-gui.json`
    */
   constructor(file: string) {
-    const base = env("XDG_CONFIG_HOME") ??
-      (Deno.build.os === "windows" ? env("APPDATA") : undefined) ??
-      (env("HOME") ? join(env("HOME")!, ".config") : undefined);
-    this.path = base ? join(base, "privateshare", file) : undefined;
+    // The same per-user folder as the certificates and known servers.
+    const dir = userConfigDir();
+    this.path = dir ? join(dir, file) : undefined;
   }
 
   /**

@@ -66,6 +66,11 @@ export async function lstatFacts(path: string): Promise<FileFacts | undefined> {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
+  return factsOf(info);
+}
+
+/** The facts of a `Deno.FileInfo`, from `lstat` or `fstat` alike. */
+function factsOf(info: Deno.FileInfo): FileFacts {
   return {
     dev: info.dev,
     ino: info.ino ?? 0,
@@ -149,18 +154,7 @@ class DenoFile implements FolderFile {
   }
 
   async facts(): Promise<FileFacts> {
-    const info = await this.#file.stat();
-    return {
-      dev: info.dev,
-      ino: info.ino ?? 0,
-      nlink: info.nlink ?? 1,
-      uid: info.uid ?? 0,
-      size: info.size,
-      mtimeMs: info.mtime?.getTime() ?? 0,
-      ctimeMs: info.ctime?.getTime() ?? 0,
-      mode: info.mode ?? 0,
-      isFile: info.isFile,
-    };
+    return factsOf(await this.#file.stat());
   }
 
   close(): Promise<void> {
