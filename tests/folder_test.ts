@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { get, list, put } from "../lib/mod.ts";
 import { encodeCommand, encodeLine } from "../lib/protocol/ps2.ts";
-import { openExisting } from "../lib/server/store_files.ts";
+import { openExisting } from "../lib/transfer/files.ts";
 import {
   namesIn,
   runClient,

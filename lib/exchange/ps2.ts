@@ -113,7 +113,7 @@ export async function readPass(wire: Wire): Promise<Reply & { code: "pass" }> {
 export async function readDone(wire: Wire): Promise<string> {
   const reply = await readReply(wire);
   if (reply.code === "cancel") throw new CancelError(reply.reason, reply.message);
-  if (reply.code !== "done") throw unexpected(reply);
+  if (reply.code !== "done" || !("sha256" in reply)) throw unexpected(reply);
   return reply.sha256;
 }
 

@@ -6,6 +6,7 @@
  */
 
 import { ProtocolError, type Reason, REASONS } from "./errors.ts";
+import { boolean, decodeText, parseObject, sha256, size, string } from "./fields.ts";
 
 /** Every default-protocol command starts with these bytes. */
 export const MAGIC = "PS/2 ";
@@ -20,29 +21,44 @@ export const MAX_REPLY_BYTES = 8 * 1024;
 export type Command =
   & (
     | { op: "put"; name: string; size: number; resume: boolean }
-    | { op: "get"; name: string; offset: number; prefixSha256?: string }
-    | { op: "list" }
+    | { op: "get"; name: string; offset: number; prefixSha256?: string; folders?: boolean }
+    | { op: "list"; folder?: string; folders?: boolean }
+    | { op: "put-folder"; name: string; files: number; folders: number; size: number }
   )
   & { password?: string };
 
 /** A server's answer to a command, or a put's final verdict. */
 export type Reply =
-  | { code: "pass"; size?: number; offset?: number; prefixSha256?: string; count?: number }
+  | {
+    code: "pass";
+    size?: number;
+    offset?: number;
+    prefixSha256?: string;
+    count?: number;
+    /** A get of a folder: `folder`, with its totals in `files`, `folders` and `size`. */
+    type?: "folder";
+    files?: number;
+    folders?: number;
+  }
   | { code: "done"; sha256: string }
+  | { code: "done"; files: number; size: number }
   | { code: "cancel"; reason: Reason; message: string };
 
-/** One file in a listing. */
+/** One file, or with `type` one folder, in a listing. */
 export interface ListEntry {
   /** The file's name in the served folder. */
   name: string;
-  /** Size in bytes. */
+  /** Size in bytes; of a folder, of every file below it. */
   size: number;
   /** Last modification, milliseconds since the Unix epoch. */
   mtime: number;
+  /** Only for a folder. */
+  type?: "folder";
+  /** A folder's regular files, at any depth. */
+  files?: number;
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
@@ -100,12 +116,26 @@ function decodeOp(value: Record<string, unknown>): Command {
       if (offset > 0 && prefix === undefined) {
         throw new ProtocolError("Field 'offset' needs 'prefixSha256'");
       }
-      return prefix === undefined
+      const get: Command = prefix === undefined
         ? { op: "get", name: string(value, "name"), offset }
         : { op: "get", name: string(value, "name"), offset, prefixSha256: prefix };
+      if (value.folders === true) get.folders = true;
+      return get;
     }
-    case "list":
-      return { op: "list" };
+    case "list": {
+      const list: Command = { op: "list" };
+      if (value.folder !== undefined) list.folder = string(value, "folder");
+      if (value.folders === true) list.folders = true;
+      return list;
+    }
+    case "put-folder":
+      return {
+        op: "put-folder",
+        name: string(value, "name"),
+        files: size(value, "files"),
+        folders: size(value, "folders"),
+        size: size(value, "size"),
+      };
     default:
       throw new ProtocolError(`Unknown operation ${JSON.stringify(value.op)}`);
   }
@@ -137,10 +167,18 @@ export function decodeReply(line: Uint8Array): Reply {
       if (value.offset !== undefined) reply.offset = size(value, "offset");
       if (value.count !== undefined) reply.count = size(value, "count");
       if (value.prefixSha256 !== undefined) reply.prefixSha256 = sha256(value, "prefixSha256");
+      if (value.type === "folder") {
+        reply.type = "folder";
+        reply.files = size(value, "files");
+        reply.folders = size(value, "folders");
+        reply.size = size(value, "size");
+      }
       return reply;
     }
     case "done":
-      return { code: "done", sha256: sha256(value, "sha256") };
+      return value.sha256 === undefined
+        ? { code: "done", files: size(value, "files"), size: size(value, "size") }
+        : { code: "done", sha256: sha256(value, "sha256") };
     case "cancel": {
       const reason = value.reason;
       return {
@@ -196,7 +234,16 @@ export function decodeListing(body: Uint8Array, count: number): ListEntry[] {
 
 function listEntry(text: string): ListEntry {
   const value = parseObject(text, "List entry");
-  return { name: string(value, "name"), size: size(value, "size"), mtime: size(value, "mtime") };
+  const entry: ListEntry = {
+    name: string(value, "name"),
+    size: size(value, "size"),
+    mtime: size(value, "mtime"),
+  };
+  if (value.type === "folder") {
+    entry.type = "folder";
+    entry.files = size(value, "files");
+  }
+  return entry;
 }
 
 /**
@@ -208,57 +255,4 @@ function listEntry(text: string): ListEntry {
  */
 export function decodeStart(line: Uint8Array): number {
   return size(parseObject(decodeText(line, "Start"), "Start"), "offset");
-}
-
-function decodeText(line: Uint8Array, what: string): string {
-  try {
-    return decoder.decode(line);
-  } catch {
-    throw new ProtocolError(`${what} is not valid UTF-8`);
-  }
-}
-
-function parseObject(text: string, what: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new ProtocolError(`${what} is not valid JSON`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ProtocolError(`${what} is not a JSON object`);
-  }
-  return value as Record<string, unknown>;
-}
-
-function string(value: Record<string, unknown>, field: string): string {
-  const v = value[field];
-  if (typeof v !== "string") {
-    throw new ProtocolError(`Field '${field}' must be a string`);
-  }
-  return v;
-}
-
-function boolean(value: Record<string, unknown>, field: string): boolean {
-  const v = value[field];
-  if (typeof v !== "boolean") {
-    throw new ProtocolError(`Field '${field}' must be true or false`);
-  }
-  return v;
-}
-
-function size(value: Record<string, unknown>, field: string): number {
-  const v = value[field];
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
-    throw new ProtocolError(`Field '${field}' must be a whole number of at least 0`);
-  }
-  return v;
-}
-
-function sha256(value: Record<string, unknown>, field: string): string {
-  const v = value[field];
-  if (typeof v !== "string" || !SHA256_HEX.test(v)) {
-    throw new ProtocolError(`Field '${field}' must be 64 lowercase hex digits`);
-  }
-  return v;
 }

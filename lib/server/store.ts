@@ -1,6 +1,6 @@
 /**
  * The served folder: every file-system operation the network can trigger on
- * the server lives here (and in the two modules it uses: store_files.ts
+ * the server lives here (and in the modules it uses: transfer/files.ts
  * opens files, store_listing.ts lists them). The folder is not trusted:
  * other people and programs may create files, links and FIFOs in it at any
  * moment. So a temporary file is always created new, under a random name;
@@ -24,7 +24,7 @@ import {
   lstatFacts,
   openExisting,
   sameFile,
-} from "./store_files.ts";
+} from "../transfer/files.ts";
 import { Listing } from "./store_listing.ts";
 import { OwnFiles, removeQuietly } from "./store_own.ts";
 

@@ -14,7 +14,7 @@
 import { join } from "node:path";
 import { RESERVED_PREFIX } from "../protocol/names.ts";
 import type { ListEntry } from "../protocol/ps2.ts";
-import { errorCode, type FileFacts, lstatFacts, openExisting } from "./store_files.ts";
+import { errorCode, type FileFacts, lstatFacts, openExisting } from "../transfer/files.ts";
 
 /** A listing is reused for at most this long, unless rebuilds take longer. */
 const LISTING_TTL_MS = 1000;

@@ -22,7 +22,7 @@ import {
   openExisting,
   reopenForWriting,
   sameFile,
-} from "./store_files.ts";
+} from "../transfer/files.ts";
 
 const PARTIAL_PREFIX = RESERVED_PREFIX + "partial-";
 const TEMP_PREFIX = RESERVED_PREFIX + "tmp-";

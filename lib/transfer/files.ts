@@ -13,7 +13,7 @@
 
 import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
-import type { BodySink, BodySource } from "../transfer/body.ts";
+import type { BodySink, BodySource } from "./body.ts";
 
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 const NONBLOCK = constants.O_NONBLOCK ?? 0;
@@ -38,6 +38,10 @@ export interface FileFacts {
   mode: number;
   /** A regular file (not a link, folder, FIFO, socket or device). */
   isFile: boolean;
+  /** A folder. */
+  isFolder: boolean;
+  /** A symbolic link (only from `lstat`). */
+  isLink: boolean;
 }
 
 /**
@@ -81,6 +85,8 @@ function factsOf(info: Deno.FileInfo): FileFacts {
     ctimeMs: info.ctime?.getTime() ?? 0,
     mode: info.mode ?? 0,
     isFile: info.isFile,
+    isFolder: info.isDirectory,
+    isLink: info.isSymlink,
   };
 }
 
@@ -220,6 +226,8 @@ class NodeFile implements FolderFile {
       ctimeMs: info.ctimeMs,
       mode: info.mode,
       isFile: info.isFile(),
+      isFolder: info.isDirectory(),
+      isLink: info.isSymbolicLink(),
     };
   }
 

@@ -1,0 +1,390 @@
+/**
+ * Receiving a folder, the same on both ends (the server for a put, the
+ * client for a get): into a hidden working folder beside its destination,
+ * from a manifest already checked whole. The working folder says what it
+ * already holds (the have-list, for a resume), takes each file's data,
+ * verifies its SHA-256, flushes files in parallel batches rather than one
+ * synchronous flush each, and is finally made visible by one rename onto a
+ * name claimed with an exclusive `mkdir`, so that an existing folder is
+ * never replaced and nothing is visible before it is whole.
+ *
+ * The working folder is this program's own (mode 0700, checked by
+ * {@link openOwnFolder}); everything in it is reached through open folder
+ * handles, never through a link.
+ *
+ * @module
+ */
+
+import type { Hash } from "node:crypto";
+import { CancelError, ProtocolError } from "../protocol/errors.ts";
+import type { DataHeader, HaveEntry, Manifest } from "../protocol/folder.ts";
+import { quoteName } from "../protocol/names.ts";
+import type { Wire } from "../net/wire.ts";
+import { hashPrefix, newHash, receiveBody } from "../transfer/body.ts";
+import { Dir } from "../transfer/dir.ts";
+import { errorCode, type FolderFile, reopenForWriting } from "../transfer/files.ts";
+import type { ChunkPool } from "../transfer/pool.ts";
+import { DirCursor, walkFolder } from "../transfer/tree_walk.ts";
+import { verifyTrailer } from "./ps2.ts";
+
+/** What receiving a folder needs. */
+export interface ReceiveOptions {
+  /** Buffers for bodies. */
+  pool: ChunkPool;
+  /** Called with the bytes of file data received so far in this run. */
+  onProgress?: (bytes: number) => void;
+  /** Called when a file has arrived and was verified. */
+  onFile?: (path: string, size: number) => void;
+  /** Flushes to disk running at once (default 64). */
+  parallelFlush?: number;
+}
+
+/** The facts that make a working folder this program's own. */
+function ownFolder(info: Deno.FileInfo): boolean {
+  const uid = Deno.uid();
+  return info.isDirectory && !info.isSymlink && (info.mode ?? 0) !== 0 &&
+    ((info.mode ?? 0) & 0o077) === 0 && (uid === null || info.uid === uid);
+}
+
+/**
+ * Opens a working folder left by an earlier run, if it is provably this
+ * program's own: a real folder (not a link), mode 0700, owned by this user.
+ *
+ * @param parent the folder it is in
+ * @param name its name
+ * @returns the open folder, or undefined when there is none or it is not ours
+ */
+export async function openOwnFolder(parent: Dir, name: string): Promise<Dir | undefined> {
+  const facts = await Deno.lstat(parent.path(name)).catch(() => undefined);
+  if (!facts || !ownFolder(facts)) return undefined;
+  const dir = await parent.openDir(name).catch(() => undefined);
+  if (dir && !ownFolder(await dir.facts())) {
+    await dir.close();
+    return undefined;
+  }
+  return dir;
+}
+
+/** A file of the working folder from an earlier run, and what the sender may do with it. */
+interface Held {
+  /** Bytes it holds. */
+  offset: number;
+  /** Whether it holds the whole file. */
+  complete: boolean;
+  /** The hash of its bytes, for continuing a partial one. */
+  hash: Hash;
+}
+
+/** A folder being received into a hidden working folder. */
+export class FolderReceiver {
+  readonly #parent: Dir;
+  readonly #workName: string;
+  readonly #work: Dir;
+  readonly #manifest: Manifest;
+  readonly #options: ReceiveOptions;
+  readonly #cursor: DirCursor;
+  readonly #held = new Map<string, Held>();
+  readonly #received = new Set<string>();
+  readonly #flushing = new Set<Promise<void>>();
+  #flushError: unknown;
+  #bytes = 0;
+
+  private constructor(
+    parent: Dir,
+    workName: string,
+    work: Dir,
+    manifest: Manifest,
+    options: ReceiveOptions,
+  ) {
+    this.#parent = parent;
+    this.#workName = workName;
+    this.#work = work;
+    this.#manifest = manifest;
+    this.#options = options;
+    this.#cursor = new DirCursor(work);
+  }
+
+  /**
+   * Starts receiving into a working folder: the one given (left by an
+   * earlier run and checked with {@link openOwnFolder}), or a new one
+   * created under `workName`.
+   *
+   * @param parent the folder where the working folder and the destination are
+   * @param workName the working folder's name
+   * @param manifest the checked manifest
+   * @param options buffers and progress
+   * @param existing the working folder from an earlier run, open
+   * @returns the receiver
+   * @throws an error with `code` `EEXIST` when `workName` is taken and no `existing` was given
+   */
+  static async start(
+    parent: Dir,
+    workName: string,
+    manifest: Manifest,
+    options: ReceiveOptions,
+    existing?: Dir,
+  ): Promise<FolderReceiver> {
+    let work = existing;
+    if (!work) {
+      await parent.mkdir(workName, 0o700);
+      work = await parent.openDir(workName);
+      if (!work || !ownFolder(await work.facts())) {
+        await work?.close();
+        throw new Error(`The working folder ${quoteName(workName)} was replaced meanwhile`);
+      }
+    }
+    return new FolderReceiver(parent, workName, work, manifest, options);
+  }
+
+  /**
+   * Tidies the working folder to the manifest and says what it holds: each
+   * file of the manifest's size (complete) or shorter (partial), hashed.
+   * Anything else in it, left by an earlier run of another folder, is
+   * removed. Every folder of the manifest is created.
+   *
+   * @yields one have-list line per file it holds, as each is hashed
+   */
+  async *have(): AsyncGenerator<HaveEntry> {
+    const found = await walkFolder(this.#work, {
+      limits: {
+        maxFiles: Infinity,
+        maxFolders: Infinity,
+        maxDepth: Infinity,
+        maxPathBytes: Infinity,
+        maxNamesBytes: Infinity,
+      },
+    });
+    const { files, folders } = this.#manifest;
+    // Remove what the manifest does not hold, deepest first.
+    const stale: string[] = found.skipped.map((skip) => skip.path);
+    for (const entry of found.manifest.entries) {
+      const keep = "type" in entry
+        ? folders.has(entry.path)
+        : (files.get(entry.path) ?? -1) >= entry.size;
+      if (!keep) stale.push(entry.path);
+    }
+    for (const path of stale.sort().reverse()) {
+      const at = await this.#cursor.parentOf(path).catch(() => undefined);
+      if (at) await Deno.remove(at.dir.path(at.name), { recursive: true }).catch(() => {});
+    }
+    await this.#cursor.close();
+    for (const entry of this.#manifest.entries) {
+      if (!("type" in entry)) continue;
+      const { dir, name } = await this.#cursor.parentOf(entry.path);
+      try {
+        await dir.mkdir(name);
+      } catch (error) {
+        if (errorCode(error) !== "EEXIST" && !(error instanceof Deno.errors.AlreadyExists)) {
+          throw error;
+        }
+        if (!(await dir.lstat(name))?.isFolder) throw caseClash(entry.path);
+      }
+    }
+    const candidates = new Set(
+      found.manifest.entries.filter((entry) => !("type" in entry) && !stale.includes(entry.path))
+        .map((entry) => entry.path),
+    );
+    for (const entry of this.#manifest.entries) {
+      if ("type" in entry || !candidates.has(entry.path)) continue;
+      const held = await this.#hash(entry.path, entry.size);
+      if (!held) continue;
+      this.#held.set(entry.path, held);
+      const digest = held.hash.copy().digest("hex");
+      yield held.complete
+        ? { path: entry.path, sha256: digest }
+        : { path: entry.path, offset: held.offset, prefixSha256: digest };
+    }
+  }
+
+  /** Hashes a file the working folder holds, and flushes a complete one. */
+  async #hash(path: string, size: number): Promise<Held | undefined> {
+    const { dir, name } = await this.#cursor.parentOf(path);
+    const file = await dir.openFile(name).catch(() => undefined);
+    if (!file) return undefined;
+    try {
+      const facts = await file.facts();
+      if (!facts.isFile || facts.nlink !== 1 || facts.size > size) return undefined;
+      const hash = newHash();
+      await hashPrefix(file, facts.size, hash, this.#options.pool);
+      const complete = facts.size === size;
+      if (complete) await file.syncData();
+      return { offset: facts.size, complete, hash };
+    } finally {
+      await file.close();
+    }
+  }
+
+  /**
+   * Receives one file's data: the header was read; the body and trailer
+   * follow on the wire.
+   *
+   * @param wire the connection
+   * @param header which file, and where its body starts
+   * @throws {ProtocolError} for a file not in the manifest, sent twice, or from a wrong offset
+   * @throws {CancelError} `corrupt` when its SHA-256 does not match (the file is removed)
+   */
+  async receiveFile(wire: Wire, header: DataHeader): Promise<void> {
+    if (this.#flushError) throw this.#flushError;
+    const { path, offset } = header;
+    const size = this.#manifest.files.get(path);
+    if (size === undefined) {
+      throw new ProtocolError(`Data for ${JSON.stringify(path)}, which the manifest does not list`);
+    }
+    if (this.#received.has(path)) {
+      throw new ProtocolError(`Data for ${JSON.stringify(path)} came twice`);
+    }
+    const held = this.#held.get(path);
+    if (offset > 0 && (!held || held.complete || held.offset !== offset)) {
+      throw new ProtocolError(`Data for ${JSON.stringify(path)} starts at ${offset}, not offered`);
+    }
+    const { dir, name } = await this.#cursor.parentOf(path);
+    let file: FolderFile;
+    let hash: Hash;
+    if (offset > 0) {
+      const existing = await dir.openFile(name);
+      const facts = await existing.facts();
+      if (!facts.isFile || facts.nlink !== 1 || facts.size !== offset) {
+        await existing.close();
+        throw new Error(`The partial file of ${quoteName(path)} changed meanwhile`);
+      }
+      file = await reopenForWriting(existing, dir.path(name));
+      await file.seek(offset, Deno.SeekMode.Start);
+      hash = held!.hash;
+    } else {
+      if (held) await dir.remove(name).catch(() => {});
+      try {
+        file = await dir.createFile(name);
+      } catch (error) {
+        if (errorCode(error) === "EEXIST" || error instanceof Deno.errors.AlreadyExists) {
+          throw caseClash(path);
+        }
+        throw error;
+      }
+      hash = newHash();
+    }
+    this.#held.delete(path);
+    const before = this.#bytes;
+    try {
+      await receiveBody(wire, file, size - offset, {
+        pool: this.#options.pool,
+        hash,
+        onProgress: (bytes) => {
+          this.#bytes = before + bytes;
+          this.#options.onProgress?.(this.#bytes);
+        },
+      });
+      await verifyTrailer(
+        wire,
+        hash,
+        `The data of ${quoteName(path)} did not match its SHA-256: it was not kept`,
+      );
+    } catch (error) {
+      await file.close();
+      if (error instanceof CancelError) await dir.remove(name).catch(() => {});
+      throw error;
+    }
+    this.#received.add(path);
+    this.#options.onFile?.(path, size);
+    await this.#flush(file);
+  }
+
+  /** Flushes and closes a file in the background, at most `parallelFlush` at once. */
+  async #flush(file: FolderFile): Promise<void> {
+    const flushing = file.syncData().finally(() => file.close()).catch((error) => {
+      this.#flushError ??= error;
+    }).finally(() => this.#flushing.delete(flushing));
+    this.#flushing.add(flushing);
+    if (this.#flushing.size >= (this.#options.parallelFlush ?? 64)) {
+      await Promise.race(this.#flushing);
+    }
+  }
+
+  /**
+   * Checks that every file of the manifest is here, whole, and flushes
+   * every file and folder to disk.
+   *
+   * @throws {ProtocolError} when a file of the manifest never came
+   */
+  async finish(): Promise<void> {
+    const missing = [...this.#manifest.files.keys()].filter((path) =>
+      !this.#received.has(path) && !this.#held.get(path)?.complete
+    );
+    if (missing.length > 0) {
+      throw new ProtocolError(
+        `The data ended without ${missing.length} file(s) of the manifest, such as ${
+          JSON.stringify(missing[0])
+        }`,
+      );
+    }
+    await Promise.all(this.#flushing);
+    if (this.#flushError) throw this.#flushError;
+    await this.#cursor.close();
+    const folders = [...this.#manifest.folders];
+    for (let at = 0; at < folders.length; at += 32) {
+      await Promise.all(
+        folders.slice(at, at + 32).map(async (path) => {
+          const dir = await this.#work.openPath(path.split("/"));
+          try {
+            await dir?.sync();
+          } finally {
+            await dir?.close();
+          }
+        }),
+      );
+    }
+    await this.#work.sync();
+  }
+
+  /**
+   * Makes the folder visible under `name` in the parent folder: claims the
+   * name with an exclusive `mkdir`, then renames the working folder onto
+   * the claim, which replaces only that empty folder of its own.
+   *
+   * @param name the destination's name in the parent folder
+   * @param exists the refusal when the name is taken
+   * @throws {CancelError} `exists` when the name is taken
+   */
+  async commit(name: string, exists: CancelError): Promise<void> {
+    await this.#work.close();
+    try {
+      await this.#parent.mkdir(name);
+    } catch (error) {
+      if (errorCode(error) === "EEXIST" || error instanceof Deno.errors.AlreadyExists) throw exists;
+      throw error;
+    }
+    try {
+      await this.#parent.rename(this.#workName, this.#parent, name);
+    } catch (error) {
+      // Something was put into the claim meanwhile: leave it, and keep the work.
+      await this.#parent.remove(name).catch(() => {});
+      const code = errorCode(error);
+      if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR") throw exists;
+      throw error;
+    }
+    await this.#parent.sync();
+  }
+
+  /**
+   * Stops: waits for flushes under way, and removes the working folder
+   * unless it is kept for a resume.
+   *
+   * @param keep keep the working folder for the next run
+   */
+  async abort(keep: boolean): Promise<void> {
+    await Promise.allSettled(this.#flushing);
+    await this.#cursor.close();
+    await this.#work.close();
+    if (!keep) {
+      await Deno.remove(this.#parent.path(this.#workName), { recursive: true }).catch(() => {});
+    }
+  }
+}
+
+/** Two names of a folder that the file system here holds as one. */
+function caseClash(path: string): CancelError {
+  return new CancelError(
+    "exists",
+    `${quoteName(path)} is the same name on this file system as another name of the folder ` +
+      "(letter case or Unicode normalisation): rename one of them",
+  );
+}

@@ -1,0 +1,273 @@
+/**
+ * A folder held open, so that names inside it are resolved in that very
+ * folder even if someone renames it or swaps a link in for it meanwhile:
+ * the kernel's `openat()` without a binding for it. On Linux every name is
+ * reached through `/proc/self/fd/N/NAME`, which resolves the open folder by
+ * its descriptor, not by a path; a subfolder is opened with `O_NOFOLLOW |
+ * O_DIRECTORY`, so a link where a folder should be is refused, never
+ * followed. Elsewhere (no /proc) names are joined to the folder's real path
+ * and each step is checked with `lstat` first: a swap between the check and
+ * the use can then still redirect one operation, as the README says.
+ *
+ * Nested paths from the network (docs/PROTOCOL.md#paths) are always walked
+ * one checked segment at a time through these handles.
+ *
+ * @module
+ */
+
+import { constants } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  createExclusive,
+  errorCode,
+  type FileFacts,
+  type FolderFile,
+  lstatFacts,
+  openExisting,
+} from "./files.ts";
+
+const DIRECTORY = constants.O_DIRECTORY ?? 0;
+const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+const NONBLOCK = constants.O_NONBLOCK ?? 0;
+
+/** Whether `/proc/self/fd` resolves open folders here (Linux); decided on first use. */
+let procWorks: boolean | undefined;
+
+async function checkProc(handle: FileHandle): Promise<boolean> {
+  if (procWorks !== undefined) return procWorks;
+  try {
+    await Deno.stat(`/proc/self/fd/${handle.fd}/.`);
+    procWorks = true;
+  } catch {
+    procWorks = false;
+  }
+  return procWorks;
+}
+
+/** A name inside a folder that is not a folder of its own (a file, a link, a FIFO). */
+export class NotAFolderError extends Error {
+  /**
+   * Creates a NotAFolderError.
+   *
+   * @param message what was found
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "NotAFolderError";
+  }
+}
+
+/** An open folder; its names are resolved in it, never through a link. */
+export class Dir {
+  /** The folder's path, for messages and as the fallback without /proc. */
+  readonly location: string;
+  readonly #handle: FileHandle;
+  readonly #base: string;
+  #closed = false;
+
+  private constructor(handle: FileHandle, location: string, viaProc: boolean) {
+    this.#handle = handle;
+    this.location = location;
+    this.#base = viaProc ? `/proc/self/fd/${handle.fd}` : location;
+  }
+
+  /**
+   * Opens a folder by its path, as a user or the server's options gave it
+   * (a link there is followed: it is the user's choice).
+   *
+   * @param path the folder
+   * @returns the open folder
+   * @throws an error with `code` `ENOENT` or `ENOTDIR`
+   */
+  static async open(path: string): Promise<Dir> {
+    const handle = await open(path, constants.O_RDONLY | DIRECTORY);
+    const viaProc = await checkProc(handle);
+    return new Dir(handle, viaProc ? path : await Deno.realPath(path), viaProc);
+  }
+
+  /**
+   * The path that names `name` inside this folder: safe to hand to any file
+   * system call, which resolves it in this folder and does not follow a
+   * link in its last part unless the call itself does.
+   *
+   * @param name one name, no separator
+   * @returns the path
+   */
+  path(name: string): string {
+    return join(this.#base, name);
+  }
+
+  /**
+   * Opens a subfolder, refusing a link or anything else.
+   *
+   * @param name one name
+   * @returns the open subfolder, or undefined when nothing has that name
+   * @throws {NotAFolderError} when the name is a file, a link or anything but a folder
+   */
+  async openDir(name: string): Promise<Dir | undefined> {
+    const location = join(this.location, name);
+    if (this.#base === this.location) {
+      // No /proc: check the name itself first, as closely as can be.
+      const facts = await Deno.lstat(location).catch(() => undefined);
+      if (!facts) return undefined;
+      if (!facts.isDirectory) throw new NotAFolderError(`${location} is not a folder`);
+    }
+    let handle: FileHandle;
+    try {
+      handle = await open(this.path(name), constants.O_RDONLY | DIRECTORY | NOFOLLOW | NONBLOCK);
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === "ENOENT") return undefined;
+      if (code === "ENOTDIR" || code === "ELOOP") {
+        throw new NotAFolderError(`${location} is not a folder`);
+      }
+      throw error;
+    }
+    const info = await handle.stat();
+    if (!info.isDirectory()) {
+      await handle.close();
+      throw new NotAFolderError(`${location} is not a folder`);
+    }
+    return new Dir(handle, location, this.#base !== this.location);
+  }
+
+  /**
+   * Opens a folder below this one, one checked segment at a time.
+   *
+   * @param names the segments, outermost first; none opens this folder again
+   * @returns the open folder, or undefined when a segment does not exist
+   * @throws {NotAFolderError} when a segment is not a folder (a link included)
+   */
+  async openPath(names: readonly string[]): Promise<Dir | undefined> {
+    if (names.length === 0) return await this.reopen();
+    let current: Dir | undefined;
+    for (const name of names) {
+      let next: Dir | undefined;
+      try {
+        next = await (current ?? this).openDir(name);
+      } finally {
+        await current?.close();
+      }
+      if (!next) return undefined;
+      current = next;
+    }
+    return current;
+  }
+
+  /** Another handle on this same folder. */
+  async reopen(): Promise<Dir> {
+    const handle = await open(
+      this.#base === this.location ? this.location : `/proc/self/fd/${this.#handle.fd}`,
+      constants.O_RDONLY | DIRECTORY,
+    );
+    return new Dir(handle, this.location, this.#base !== this.location);
+  }
+
+  /**
+   * The facts of a name itself (a link is not followed).
+   *
+   * @param name one name
+   * @returns its facts, or undefined when nothing has that name
+   */
+  async lstat(name: string): Promise<FileFacts | undefined> {
+    return await lstatFacts(this.path(name));
+  }
+
+  /**
+   * Creates a subfolder that did not exist (an existing name of any kind
+   * makes it fail).
+   *
+   * @param name one name
+   * @param mode permission bits (0o700 for a hidden working folder)
+   * @throws an error with `code` `EEXIST` when the name is taken
+   */
+  async mkdir(name: string, mode = 0o777): Promise<void> {
+    await Deno.mkdir(this.path(name), { mode });
+  }
+
+  /**
+   * Creates a new file exclusively (`O_CREAT | O_EXCL`): never an existing
+   * name, a link or a FIFO.
+   *
+   * @param name one name
+   * @returns the file, open for reading and writing
+   */
+  async createFile(name: string): Promise<FolderFile> {
+    return await createExclusive(this.path(name));
+  }
+
+  /**
+   * Opens an existing name for reading, never through a link, never
+   * waiting on a FIFO; the caller checks the handle's facts.
+   *
+   * @param name one name
+   * @returns the open file
+   * @throws an error with `code` `ELOOP` for a link, `ENOENT`, `EACCES`, ...
+   */
+  async openFile(name: string): Promise<FolderFile> {
+    return await openExisting(this.path(name));
+  }
+
+  /**
+   * The names in this folder, with what each is (links not followed).
+   *
+   * @returns the entries, in the order the system gives them
+   */
+  async entries(): Promise<Deno.DirEntry[]> {
+    const found: Deno.DirEntry[] = [];
+    for await (const entry of Deno.readDir(this.#base)) found.push(entry);
+    return found;
+  }
+
+  /**
+   * Renames a name of this folder to a name of another open folder (or
+   * this one). As `rename()` does, it replaces an empty folder or a file at
+   * the target: callers claim the target first.
+   *
+   * @param name the name here
+   * @param to the target folder
+   * @param target the name there
+   */
+  async rename(name: string, to: Dir, target: string): Promise<void> {
+    await Deno.rename(this.path(name), to.path(target));
+  }
+
+  /**
+   * Removes a name of this folder: a file, a link (not its target) or an
+   * empty folder.
+   *
+   * @param name one name
+   */
+  async remove(name: string): Promise<void> {
+    await Deno.remove(this.path(name));
+  }
+
+  /** Flushes the folder's own entries (names created, renamed, removed) to disk. */
+  async sync(): Promise<void> {
+    try {
+      await this.#handle.sync();
+    } catch (error) {
+      // Some systems cannot flush a folder opened for reading; its files are flushed.
+      const code = errorCode(error);
+      if (code !== "EINVAL" && code !== "EBADF" && code !== "EPERM") throw error;
+    }
+  }
+
+  /** The facts of the open folder itself (`fstat`). */
+  async facts(): Promise<Deno.FileInfo> {
+    return await Deno.lstat(this.#base === this.location ? this.location : `${this.#base}/.`);
+  }
+
+  /** Closes the folder; safe to call more than once. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#handle.close();
+  }
+
+  /** Closes the folder. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
