@@ -32,6 +32,7 @@ import {
   transferCase,
 } from "./transfers.ts";
 import { SMALL_FILES, smallCase, smallFiles } from "./small.ts";
+import { foldersCase } from "./folders.ts";
 
 const USAGE = "Usage: deno task bench [--size-mib N] [--runs N] [--memory-4g] [--only LIST] " +
   "(--help for more)";
@@ -49,8 +50,10 @@ Options:
   --small-seconds S     how long each small-operation loop runs (default 3)
   --socat-buffers LIST  socat -b sizes in bytes to try; the fastest is used
                         (default 1048576,4194304,33554432)
-  --only LIST           cases to run, of transfer,tls,concurrent,gets,small,memory,abuse
-                        (default transfer,tls,concurrent,gets,small,abuse; tls: put and get
+  --only LIST           cases to run, of transfer,tls,concurrent,gets,small,folders,memory,abuse
+                        (default all but memory; folders: a folder of 2,000 files of 4 KiB
+                        put and got against tar|socat|tar, and one of the --size-mib file and
+                        1,000 small files against that file alone; tls: put and get
                         over TLS against socat's OpenSSL addresses, the same certificate;
                         gets: the concurrent files got at once through the library from
                         this process, against one alone, and client.ts list as a process)
@@ -64,7 +67,16 @@ Test files are made in .bench-data/ (git-ignored) and reused by later runs;
 served, downloaded and socat copies are removed after every run.
 `;
 
-const CASES = ["transfer", "tls", "concurrent", "gets", "small", "memory", "abuse"] as const;
+const CASES = [
+  "transfer",
+  "tls",
+  "concurrent",
+  "gets",
+  "small",
+  "folders",
+  "memory",
+  "abuse",
+] as const;
 type CaseName = typeof CASES[number];
 /** The 4 GiB memory check takes minutes and 12 GiB of disk: only on request. */
 const DEFAULT_CASES: readonly CaseName[] = [
@@ -73,6 +85,7 @@ const DEFAULT_CASES: readonly CaseName[] = [
   "concurrent",
   "gets",
   "small",
+  "folders",
   "abuse",
 ];
 
@@ -290,6 +303,12 @@ async function main(args: string[]): Promise<number> {
     input.small = await smallCase(options.smallSeconds, options.runs);
   }
 
+  if (options.only.has("folders")) {
+    const src = join(DATA, `source-${options.sizeMiB}MiB.bin`);
+    await ensureRandomFile(src, options.sizeMiB * MiB);
+    input.folders = await foldersCase(options.runs, src);
+  }
+
   if (options.only.has("memory")) {
     progress("memory check: 1 GiB against 4 GiB");
     input.memory = await memoryCase(input.transfer);
@@ -327,7 +346,16 @@ async function main(args: string[]): Promise<number> {
 /** Ends every child process and removes the copies (the cached sources stay). */
 async function cleanup(): Promise<void> {
   await killAll();
-  for (const dir of [DIRS.served, DIRS.downloads, DIRS.socat, DIRS.smallOut]) {
+  for (
+    const dir of [
+      DIRS.served,
+      DIRS.downloads,
+      DIRS.socat,
+      DIRS.smallOut,
+      join(DATA, "folders-served"),
+      join(DATA, "folders-out"),
+    ]
+  ) {
     await removeIfPresent(dir);
   }
 }

@@ -9,6 +9,7 @@ import { MiB, num, spread, summarize, type Summary, table } from "./stats.ts";
 import { tlsSection } from "./tls.ts";
 import { getsSection, verdict } from "./gets.ts";
 import type { ReportInput } from "./results.ts";
+import { foldersSection } from "./folders.ts";
 
 /** The targets from the issue. */
 const TARGET = {
@@ -356,6 +357,9 @@ export function report(input: ReportInput): string {
   const gets = getsSection(input.gets, input.listProcessMs);
   out.push(...gets.lines);
   targets.push(...gets.targets);
+  const folders = foldersSection(input.folders);
+  out.push(...folders.lines);
+  targets.push(...folders.targets);
   if (small) {
     targets.push([
       "classic lists ≥ the original Python server's rate",

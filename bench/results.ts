@@ -7,6 +7,7 @@
 
 import type { ClientRun, CpuTimes, Usage } from "./processes.ts";
 import type { ConcurrentGets } from "./gets.ts";
+import type { FolderResults } from "./folders.ts";
 
 /** One measured privateshare transfer. */
 export interface PsSample {
@@ -128,4 +129,6 @@ export interface ReportInput {
   gets?: ConcurrentGets;
   /** `client.ts … list` as a whole process, milliseconds a run. */
   listProcessMs?: number[];
+  /** Folders put and got whole. */
+  folders?: FolderResults;
 }
