@@ -118,6 +118,12 @@ test("a folder travels whole: nested and empty folders, Unicode, names differing
     ["photos"],
     "no working folder is left",
   );
+  // The private working folder's 0700 does not stay: a new folder's usual mode.
+  await Deno.mkdir(join(b.path, "usual"));
+  assert.equal(
+    (await Deno.stat(join(b.path, "photos"))).mode! & 0o777,
+    (await Deno.stat(join(b.path, "usual"))).mode! & 0o777,
+  );
 });
 
 test("links and FIFOs in the folder are left out and reported, never followed", async () => {

@@ -345,21 +345,28 @@ export class FolderReceiver {
    * @throws {CancelError} `exists` when the name is taken
    */
   async commit(name: string, exists: CancelError): Promise<void> {
-    await this.#work.close();
     try {
       await this.#parent.mkdir(name);
     } catch (error) {
       if (errorCode(error) === "EEXIST" || error instanceof Deno.errors.AlreadyExists) throw exists;
       throw error;
     }
+    // The working folder is private (0700) while it fills; the folder it
+    // becomes gets the permissions any new folder gets here (the claim's).
+    const claim = await this.#parent.lstat(name);
+    if (claim?.isFolder) await this.#work.chmod(claim.mode & 0o777);
     try {
       await this.#parent.rename(this.#workName, this.#parent, name);
     } catch (error) {
-      // Something was put into the claim meanwhile: leave it, and keep the work.
+      // Something was put into the claim meanwhile: leave it, and keep the
+      // work, private again, for the next run.
+      await this.#work.chmod(0o700).catch(() => {});
       await this.#parent.remove(name).catch(() => {});
       const code = errorCode(error);
       if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR") throw exists;
       throw error;
+    } finally {
+      await this.#work.close();
     }
     await this.#parent.sync();
   }

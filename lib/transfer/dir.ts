@@ -254,6 +254,16 @@ export class Dir {
     }
   }
 
+  /**
+   * Sets the open folder's own permission bits (`fchmod`: the folder held
+   * open, whatever its name holds now).
+   *
+   * @param mode permission bits
+   */
+  async chmod(mode: number): Promise<void> {
+    await this.#handle.chmod(mode);
+  }
+
   /** The facts of the open folder itself (`fstat`). */
   async facts(): Promise<Deno.FileInfo> {
     return await Deno.lstat(this.#base === this.location ? this.location : `${this.#base}/.`);
