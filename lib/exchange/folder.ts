@@ -190,16 +190,44 @@ export async function sendFolderData(
 ): Promise<void> {
   const batch = new Batch(wire);
   const cursor = new DirCursor(top);
+  const files = [...manifest.files];
   let sent = 0;
   try {
-    for (const [path, size] of manifest.files) {
-      const { dir, name } = await cursor.parentOf(path);
-      const file = await dir.openFile(name);
-      try {
-        const facts = await file.facts();
-        if (!facts.isFile || facts.size !== size) {
-          throw new Error(`${quoteName(path)} changed while the folder was sent: send it again`);
+    for (let at = 0; at < files.length;) {
+      // A run of small files the receiver does not hold is read many at once.
+      const run: [string, number][] = [];
+      while (
+        at < files.length && run.length < PARALLEL_READS && files[at]![1] <= SMALL_FILE &&
+        !have.has(files[at]![0])
+      ) run.push(files[at++]!);
+      if (run.length > 0) {
+        // The cursor moves one path at a time; the reads then run together.
+        const reads: Promise<Uint8Array>[] = [];
+        try {
+          for (const [path, size] of run) {
+            const { dir, name } = await cursor.parentOf(path);
+            reads.push(readSmall(dir.retain(), name, path, size));
+          }
+        } catch (error) {
+          await Promise.allSettled(reads);
+          throw error;
         }
+        const bodies = await Promise.all(reads);
+        for (const [i, [path, size]] of run.entries()) {
+          const body = bodies[i]!;
+          await batch.add(encodeLine({ path, offset: 0 }));
+          await batch.add(body);
+          await batch.add(encodeLine({ sha256: newHash().update(body).digest("hex") }));
+          sent += size;
+          options.onProgress?.(sent);
+          options.onFile?.(path, size, false);
+        }
+        continue;
+      }
+      const [path, size] = files[at++]!;
+      const { dir, name } = await cursor.parentOf(path);
+      const file = await openChecked(dir, name, path, size);
+      try {
         const held = have.get(path);
         let start = 0;
         let hash = newHash();
@@ -223,16 +251,9 @@ export async function sendFolderData(
         await batch.add(encodeLine({ path, offset: start }));
         const length = size - start;
         if (length <= SMALL_FILE) {
-          const body = new Uint8Array(length);
-          let got = 0;
-          while (got < length) {
-            const n = await file.read(body.subarray(got));
-            if (n === null) throw new Error(`${quoteName(path)} shrank while it was sent`);
-            got += n;
-          }
+          const body = await readAll(file, length, path);
           hash.update(body);
           await batch.add(body);
-          sent += length;
         } else {
           await batch.flush();
           const before = sent;
@@ -241,8 +262,8 @@ export async function sendFolderData(
             hash,
             onProgress: (bytes) => options.onProgress?.(before + bytes),
           });
-          sent += length;
         }
+        sent += length;
         await batch.add(encodeLine({ sha256: hash.digest("hex") }));
         options.onProgress?.(sent);
         options.onFile?.(path, size, false);
@@ -254,6 +275,52 @@ export async function sendFolderData(
     await batch.flush();
   } finally {
     await cursor.close();
+  }
+}
+
+/** Small files read at once. */
+const PARALLEL_READS = 32;
+
+/** Opens a file to send, which must still be a regular file of its manifest size. */
+async function openChecked(dir: Dir, name: string, path: string, size: number) {
+  const file = await dir.openFile(name);
+  const facts = await file.facts().catch(async (error) => {
+    await file.close();
+    throw error;
+  });
+  if (!facts.isFile || facts.size !== size) {
+    await file.close();
+    throw new Error(`${quoteName(path)} changed while the folder was sent: send it again`);
+  }
+  return file;
+}
+
+/** Reads the next `length` bytes of a file whole. */
+async function readAll(
+  file: { read(p: Uint8Array): Promise<number | null> },
+  length: number,
+  path: string,
+): Promise<Uint8Array> {
+  const body = new Uint8Array(length);
+  for (let got = 0; got < length;) {
+    const n = await file.read(body.subarray(got));
+    if (n === null) throw new Error(`${quoteName(path)} shrank while the folder was sent`);
+    got += n;
+  }
+  return body;
+}
+
+/** Reads a small file whole through a held folder, which it lets go of. */
+async function readSmall(dir: Dir, name: string, path: string, size: number): Promise<Uint8Array> {
+  try {
+    const file = await openChecked(dir, name, path, size);
+    try {
+      return await readAll(file, size, path);
+    } finally {
+      await file.close();
+    }
+  } finally {
+    await dir.close();
   }
 }
 

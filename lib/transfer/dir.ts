@@ -64,7 +64,8 @@ export class Dir {
   readonly location: string;
   readonly #handle: FileHandle;
   readonly #base: string;
-  #closed = false;
+  /** Holders of this handle: {@link retain} adds one, {@link close} takes one. */
+  #refs = 1;
 
   private constructor(handle: FileHandle, location: string, viaProc: boolean) {
     this.#handle = handle;
@@ -269,10 +270,24 @@ export class Dir {
     return await Deno.lstat(this.#base === this.location ? this.location : `${this.#base}/.`);
   }
 
-  /** Closes the folder; safe to call more than once. */
+  /**
+   * Adds a holder: the folder stays open until every holder has called
+   * {@link close}. A path from {@link path} names the folder by its
+   * descriptor, so work still under way in it must hold it open, or the
+   * number could name another file by then.
+   *
+   * @returns this folder
+   */
+  retain(): this {
+    if (this.#refs <= 0) throw new Error(`${this.location} is closed`);
+    this.#refs++;
+    return this;
+  }
+
+  /** Lets go of the folder: it closes when its last holder lets go; more calls do nothing. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#refs <= 0) return;
+    if (--this.#refs > 0) return;
     await this.#handle.close();
   }
 
