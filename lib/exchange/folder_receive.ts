@@ -24,8 +24,11 @@ import { hashPrefix, newHash, receiveBody } from "../transfer/body.ts";
 import { Dir } from "../transfer/dir.ts";
 import { errorCode, type FolderFile, reopenForWriting } from "../transfer/files.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
-import { DirCursor, walkFolder } from "../transfer/tree_walk.ts";
+import { DirCursor } from "../transfer/tree_walk.ts";
+import { createFile, ownFolder, tidyWork } from "./folder_work.ts";
 import { verifyTrailer } from "./ps2.ts";
+
+export { openOwnFolder } from "./folder_work.ts";
 
 /** A file up to this size is read whole from the connection and written in the background. */
 const SMALL_FILE = 64 * 1024;
@@ -40,32 +43,6 @@ export interface ReceiveOptions {
   onFile?: (path: string, size: number) => void;
   /** Flushes to disk running at once (default 64). */
   parallelFlush?: number;
-}
-
-/** The facts that make a working folder this program's own. */
-function ownFolder(info: Deno.FileInfo): boolean {
-  const uid = Deno.uid();
-  return info.isDirectory && !info.isSymlink && (info.mode ?? 0) !== 0 &&
-    ((info.mode ?? 0) & 0o077) === 0 && (uid === null || info.uid === uid);
-}
-
-/**
- * Opens a working folder left by an earlier run, if it is provably this
- * program's own: a real folder (not a link), mode 0700, owned by this user.
- *
- * @param parent the folder it is in
- * @param name its name
- * @returns the open folder, or undefined when there is none or it is not ours
- */
-export async function openOwnFolder(parent: Dir, name: string): Promise<Dir | undefined> {
-  const facts = await Deno.lstat(parent.path(name)).catch(() => undefined);
-  if (!facts || !ownFolder(facts)) return undefined;
-  const dir = await parent.openDir(name).catch(() => undefined);
-  if (dir && !ownFolder(await dir.facts())) {
-    await dir.close();
-    return undefined;
-  }
-  return dir;
 }
 
 /** A file of the working folder from an earlier run, and what the sender may do with it. */
@@ -148,47 +125,10 @@ export class FolderReceiver {
    * @yields one have-list line per file it holds, as each is hashed
    */
   async *have(): AsyncGenerator<HaveEntry> {
-    const found = await walkFolder(this.#work, {
-      limits: {
-        maxFiles: Infinity,
-        maxFolders: Infinity,
-        maxDepth: Infinity,
-        maxPathBytes: Infinity,
-        maxNamesBytes: Infinity,
-      },
-    });
-    const { files, folders } = this.#manifest;
-    // Remove what the manifest does not hold, deepest first.
-    const stale: string[] = found.skipped.map((skip) => skip.path);
-    for (const entry of found.manifest.entries) {
-      const keep = "type" in entry
-        ? folders.has(entry.path)
-        : (files.get(entry.path) ?? -1) >= entry.size;
-      if (!keep) stale.push(entry.path);
-    }
-    for (const path of stale.sort().reverse()) {
-      const at = await this.#cursor.parentOf(path).catch(() => undefined);
-      if (at) await Deno.remove(at.dir.path(at.name), { recursive: true }).catch(() => {});
-    }
-    await this.#cursor.close();
-    for (const entry of this.#manifest.entries) {
-      if (!("type" in entry)) continue;
-      const { dir, name } = await this.#cursor.parentOf(entry.path);
-      try {
-        await dir.mkdir(name);
-      } catch (error) {
-        if (errorCode(error) !== "EEXIST" && !(error instanceof Deno.errors.AlreadyExists)) {
-          throw error;
-        }
-        if (!(await dir.lstat(name))?.isFolder) throw caseClash(entry.path);
-      }
-    }
-    const candidates = new Set(
-      found.manifest.entries.filter((entry) => !("type" in entry) && !stale.includes(entry.path))
-        .map((entry) => entry.path),
-    );
-    for (const entry of this.#manifest.entries) {
-      if ("type" in entry || !candidates.has(entry.path)) continue;
+    const candidates = await tidyWork(this.#work, this.#manifest);
+    for (const path of candidates) {
+      const size = this.#manifest.files.get(path)!;
+      const entry = { path, size };
       const held = await this.#hash(entry.path, entry.size);
       if (!held) continue;
       this.#held.set(entry.path, held);
@@ -430,25 +370,4 @@ export class FolderReceiver {
       await Deno.remove(this.#parent.path(this.#workName), { recursive: true }).catch(() => {});
     }
   }
-}
-
-/** Creates a file of the folder; a name taken already is one the file system folds onto another. */
-async function createFile(dir: Dir, name: string, path: string): Promise<FolderFile> {
-  try {
-    return await dir.createFile(name);
-  } catch (error) {
-    if (errorCode(error) === "EEXIST" || error instanceof Deno.errors.AlreadyExists) {
-      throw caseClash(path);
-    }
-    throw error;
-  }
-}
-
-/** Two names of a folder that the file system here holds as one. */
-function caseClash(path: string): CancelError {
-  return new CancelError(
-    "exists",
-    `${quoteName(path)} is the same name on this file system as another name of the folder ` +
-      "(letter case or Unicode normalisation): rename one of them",
-  );
 }

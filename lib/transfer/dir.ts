@@ -287,7 +287,8 @@ export class Dir {
   /** Lets go of the folder: it closes when its last holder lets go; more calls do nothing. */
   async close(): Promise<void> {
     if (this.#refs <= 0) return;
-    if (--this.#refs > 0) return;
+    this.#refs -= 1;
+    if (this.#refs > 0) return;
     await this.#handle.close();
   }
 

@@ -1,0 +1,138 @@
+/**
+ * A folder's working folder, the part both ends share besides receiving
+ * into it: proving one left by an earlier run is this program's own,
+ * tidying it to a new manifest, and creating its files.
+ *
+ * @module
+ */
+
+import { CancelError } from "../protocol/errors.ts";
+import type { Manifest } from "../protocol/folder.ts";
+import { quoteName } from "../protocol/names.ts";
+import type { Dir } from "../transfer/dir.ts";
+import { errorCode, type FolderFile } from "../transfer/files.ts";
+import { DirCursor, walkFolder } from "../transfer/tree_walk.ts";
+
+/**
+ * Whether a folder's facts make it this program's own working folder: a
+ * real folder (not a link), mode 0700, owned by this user.
+ *
+ * @param info the folder's facts
+ */
+export function ownFolder(info: Deno.FileInfo): boolean {
+  const uid = Deno.uid();
+  return info.isDirectory && !info.isSymlink && (info.mode ?? 0) !== 0 &&
+    ((info.mode ?? 0) & 0o077) === 0 && (uid === null || info.uid === uid);
+}
+
+/**
+ * Opens a working folder left by an earlier run, if it is provably this
+ * program's own: a real folder (not a link), mode 0700, owned by this user.
+ *
+ * @param parent the folder it is in
+ * @param name its name
+ * @returns the open folder, or undefined when there is none or it is not ours
+ */
+export async function openOwnFolder(parent: Dir, name: string): Promise<Dir | undefined> {
+  const facts = await Deno.lstat(parent.path(name)).catch(() => undefined);
+  if (!facts || !ownFolder(facts)) return undefined;
+  const dir = await parent.openDir(name).catch(() => undefined);
+  if (dir && !ownFolder(await dir.facts())) {
+    await dir.close();
+    return undefined;
+  }
+  return dir;
+}
+
+/**
+ * Tidies a working folder to a manifest: removes whatever the manifest does
+ * not hold (left by an earlier run of another folder, or not a plain file
+ * or folder), creates every folder of the manifest, and says which files
+ * it may already hold.
+ *
+ * @param work the working folder
+ * @param manifest the manifest
+ * @returns the paths of files present that are no longer than the manifest says, in manifest order
+ * @throws {CancelError} `exists` when two names of the manifest are one name on this file system
+ */
+export async function tidyWork(work: Dir, manifest: Manifest): Promise<string[]> {
+  const unlimited = {
+    maxFiles: Infinity,
+    maxFolders: Infinity,
+    maxDepth: Infinity,
+    maxPathBytes: Infinity,
+    maxNamesBytes: Infinity,
+  };
+  const found = await walkFolder(work, { limits: unlimited });
+  const { files, folders } = manifest;
+  const stale = new Set(found.skipped.map((skip) => skip.path));
+  for (const entry of found.manifest.entries) {
+    const keep = "type" in entry
+      ? folders.has(entry.path)
+      : (files.get(entry.path) ?? -1) >= entry.size;
+    if (!keep) stale.add(entry.path);
+  }
+  const cursor = new DirCursor(work);
+  try {
+    // Deepest first, so that a folder's contents go before it.
+    for (const path of [...stale].sort().reverse()) {
+      const at = await cursor.parentOf(path).catch(() => undefined);
+      if (at) await Deno.remove(at.dir.path(at.name), { recursive: true }).catch(() => {});
+    }
+    await cursor.close();
+    for (const entry of manifest.entries) {
+      if (!("type" in entry)) continue;
+      const { dir, name } = await cursor.parentOf(entry.path);
+      try {
+        await dir.mkdir(name);
+      } catch (error) {
+        if (errorCode(error) !== "EEXIST" && !(error instanceof Deno.errors.AlreadyExists)) {
+          throw error;
+        }
+        if (!(await dir.lstat(name))?.isFolder) throw caseClash(entry.path);
+      }
+    }
+  } finally {
+    await cursor.close();
+  }
+  const present = new Set(
+    found.manifest.entries.filter((entry) => !("type" in entry) && !stale.has(entry.path))
+      .map((entry) => entry.path),
+  );
+  return [...files.keys()].filter((path) => present.has(path));
+}
+
+/**
+ * Creates a file of the working folder; a name taken already is one the
+ * file system folds onto another name of the folder.
+ *
+ * @param dir the folder it is in
+ * @param name its name
+ * @param path its path in the manifest, for the message
+ * @returns the new file
+ * @throws {CancelError} `exists` for a name the file system folds onto another
+ */
+export async function createFile(dir: Dir, name: string, path: string): Promise<FolderFile> {
+  try {
+    return await dir.createFile(name);
+  } catch (error) {
+    if (errorCode(error) === "EEXIST" || error instanceof Deno.errors.AlreadyExists) {
+      throw caseClash(path);
+    }
+    throw error;
+  }
+}
+
+/**
+ * The refusal for two names of a folder that the file system here holds as one.
+ *
+ * @param path the second name
+ * @returns the refusal
+ */
+export function caseClash(path: string): CancelError {
+  return new CancelError(
+    "exists",
+    `${quoteName(path)} is the same name on this file system as another name of the folder ` +
+      "(letter case or Unicode normalisation): rename one of them",
+  );
+}
