@@ -21,7 +21,7 @@ import type { DataHeader, HaveEntry, Manifest } from "../protocol/folder.ts";
 import { quoteName } from "../protocol/names.ts";
 import type { Wire } from "../net/wire.ts";
 import { hashPrefix, newHash, receiveBody } from "../transfer/body.ts";
-import { Dir } from "../transfer/dir.ts";
+import { Dir, processUid } from "../transfer/dir.ts";
 import { errorCode, type FolderFile, reopenForWriting } from "../transfer/files.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
 import { DirCursor, walkFolder } from "../transfer/tree_walk.ts";
@@ -40,10 +40,11 @@ export interface ReceiveOptions {
 }
 
 /** The facts that make a working folder this program's own. */
-function ownFolder(info: Deno.FileInfo): boolean {
-  const uid = Deno.uid();
-  return info.isDirectory && !info.isSymlink && (info.mode ?? 0) !== 0 &&
-    ((info.mode ?? 0) & 0o077) === 0 && (uid === null || info.uid === uid);
+async function ownFolder(parent: Dir, info: Deno.FileInfo): Promise<boolean> {
+  if (!info.isDirectory || info.isSymlink || (info.mode ?? 0) === 0) return false;
+  if (((info.mode ?? 0) & 0o077) !== 0) return false;
+  const uid = await processUid(parent);
+  return uid === null || info.uid === uid;
 }
 
 /**
@@ -56,9 +57,9 @@ function ownFolder(info: Deno.FileInfo): boolean {
  */
 export async function openOwnFolder(parent: Dir, name: string): Promise<Dir | undefined> {
   const facts = await Deno.lstat(parent.path(name)).catch(() => undefined);
-  if (!facts || !ownFolder(facts)) return undefined;
+  if (!facts || !await ownFolder(parent, facts)) return undefined;
   const dir = await parent.openDir(name).catch(() => undefined);
-  if (dir && !ownFolder(await dir.facts())) {
+  if (dir && !await ownFolder(parent, await dir.facts())) {
     await dir.close();
     return undefined;
   }
@@ -128,7 +129,7 @@ export class FolderReceiver {
     if (!work) {
       await parent.mkdir(workName, 0o700);
       work = await parent.openDir(workName);
-      if (!work || !ownFolder(await work.facts())) {
+      if (!work || !await ownFolder(parent, await work.facts())) {
         await work?.close();
         throw new Error(`The working folder ${quoteName(workName)} was replaced meanwhile`);
       }
