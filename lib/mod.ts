@@ -22,6 +22,7 @@ export { VERSION } from "./version.ts";
 export { CancelError, ProtocolError, type Reason, REASONS } from "./protocol/errors.ts";
 export { nameProblem, RESERVED_PREFIX, validateName } from "./protocol/names.ts";
 export type { ListEntry } from "./protocol/ps2.ts";
+export { FOLDER_LIMITS, type FolderLimits } from "./protocol/paths.ts";
 export { ListenError, type ListenFailure } from "./net/socket.ts";
 export {
   checkRoot,

@@ -108,7 +108,7 @@ export class FolderReceiver {
     if (!work) {
       await parent.mkdir(workName, 0o700);
       work = await parent.openDir(workName);
-      if (!work || !ownFolder(await work.facts())) {
+      if (!work || !await ownFolder(parent, await work.facts())) {
         await work?.close();
         throw new Error(`The working folder ${quoteName(workName)} was replaced meanwhile`);
       }

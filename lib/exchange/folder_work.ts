@@ -9,7 +9,7 @@
 import { CancelError } from "../protocol/errors.ts";
 import type { Manifest } from "../protocol/folder.ts";
 import { quoteName } from "../protocol/names.ts";
-import type { Dir } from "../transfer/dir.ts";
+import { type Dir, processUid } from "../transfer/dir.ts";
 import { errorCode, type FolderFile } from "../transfer/files.ts";
 import { DirCursor, walkFolder } from "../transfer/tree_walk.ts";
 
@@ -17,12 +17,14 @@ import { DirCursor, walkFolder } from "../transfer/tree_walk.ts";
  * Whether a folder's facts make it this program's own working folder: a
  * real folder (not a link), mode 0700, owned by this user.
  *
+ * @param parent the folder it is in (where this process may learn its user id)
  * @param info the folder's facts
  */
-export function ownFolder(info: Deno.FileInfo): boolean {
-  const uid = Deno.uid();
-  return info.isDirectory && !info.isSymlink && (info.mode ?? 0) !== 0 &&
-    ((info.mode ?? 0) & 0o077) === 0 && (uid === null || info.uid === uid);
+export async function ownFolder(parent: Dir, info: Deno.FileInfo): Promise<boolean> {
+  if (!info.isDirectory || info.isSymlink || (info.mode ?? 0) === 0) return false;
+  if (((info.mode ?? 0) & 0o077) !== 0) return false;
+  const uid = await processUid(parent);
+  return uid === null || info.uid === uid;
 }
 
 /**
@@ -35,9 +37,9 @@ export function ownFolder(info: Deno.FileInfo): boolean {
  */
 export async function openOwnFolder(parent: Dir, name: string): Promise<Dir | undefined> {
   const facts = await Deno.lstat(parent.path(name)).catch(() => undefined);
-  if (!facts || !ownFolder(facts)) return undefined;
+  if (!facts || !await ownFolder(parent, facts)) return undefined;
   const dir = await parent.openDir(name).catch(() => undefined);
-  if (dir && !ownFolder(await dir.facts())) {
+  if (dir && !await ownFolder(parent, await dir.facts())) {
     await dir.close();
     return undefined;
   }

@@ -20,8 +20,10 @@ export interface RequestRecord {
   op: string;
   /** The file name, when the operation has one. */
   name?: string;
-  /** The body's size, when known. */
+  /** The body's size, when known; of a folder, the bytes of all its files. */
   size?: number;
+  /** A folder's files (put-folder, or a get of a folder). */
+  files?: number;
   /** Body bytes moved in this request. */
   bytes: number;
   /** Where a resumed transfer started. */
@@ -67,8 +69,11 @@ export type ServerEvent =
   | { type: "partials-removed"; count: number }
   | {
     type: "folder";
-    /** `unreadable`: a file the server may not read; `no-hard-links`: uploads use the weaker commit. */
-    what: "unreadable" | "no-hard-links";
+    /**
+     * `unreadable`: a file the server may not read; `no-hard-links`: uploads
+     * use the weaker commit; `skipped`: a folder get left an entry out.
+     */
+    what: "unreadable" | "no-hard-links" | "skipped";
     /** The file concerned, if one. */
     name?: string;
     /** One sentence. */

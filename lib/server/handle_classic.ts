@@ -58,7 +58,7 @@ export async function handleClassic(wire: Wire, context: HandlerContext): Promis
   if (op === "get") {
     let opened;
     try {
-      opened = await store.open(name);
+      opened = await store.open(name, true);
     } catch (error) {
       await sendClassicCode(wire, "cancel");
       throw error;
@@ -79,7 +79,7 @@ export async function handleClassic(wire: Wire, context: HandlerContext): Promis
   }
   let upload;
   try {
-    upload = await store.beginUpload(name, undefined, false);
+    upload = await store.beginUpload(name, undefined, false, true);
   } catch (error) {
     await sendClassicCode(wire, "cancel");
     throw error;

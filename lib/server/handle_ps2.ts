@@ -21,7 +21,8 @@ import {
   verifyTrailer,
 } from "../exchange/ps2.ts";
 import { newHash, receiveBody, sendBody, SourceEndedError } from "../transfer/body.ts";
-import { type HandlerContext, toCancel } from "./handler.ts";
+import { getFolder, putFolder } from "./handle_folders.ts";
+import { cancel, cancelAndDrain, type HandlerContext, toCancel } from "./handler.ts";
 import type { Upload } from "./store.ts";
 
 /**
@@ -36,6 +37,7 @@ export async function handlePs2(wire: Wire, context: HandlerContext): Promise<vo
     command = await readCommand(wire);
     context.record.op = command.op;
     if (command.op !== "list") context.record.name = command.name;
+    else if (command.folder !== undefined) context.record.name = command.folder;
     // The password first: a guesser is slowed before it takes a serving slot.
     await context.authorize?.(command);
     context.begin();
@@ -47,25 +49,26 @@ export async function handlePs2(wire: Wire, context: HandlerContext): Promise<vo
   }
   switch (command.op) {
     case "list":
-      return await list(wire, context);
+      return await list(wire, context, command.folder, command.folders === true);
     case "get":
+      if (command.folders && await getFolder(wire, context, command.name)) return;
       return await get(wire, context, command.name, command.offset, command.prefixSha256);
     case "put":
       return await put(wire, context, command.name, command.size, command.resume);
+    case "put-folder":
+      return await putFolder(wire, context, command);
   }
 }
 
-/** Sends the cancel that an error stands for, and returns it. */
-async function cancel(wire: Wire, error: unknown): Promise<CancelError> {
-  const refusal = toCancel(error);
-  await sendCancel(wire, refusal);
-  return refusal;
-}
-
-async function list(wire: Wire, context: HandlerContext): Promise<void> {
+async function list(
+  wire: Wire,
+  context: HandlerContext,
+  folder: string | undefined,
+  withFolders: boolean,
+): Promise<void> {
   let entries;
   try {
-    entries = await context.store.list();
+    entries = await context.store.list(folder, withFolders);
   } catch (error) {
     await cancel(wire, error);
     throw error;
@@ -205,16 +208,4 @@ async function receiveAndCommit(
     throw error;
   }
   await sendReply(wire, { code: "done", sha256: digest });
-}
-
-async function cancelAndDrain(wire: Wire, refusal: CancelError): Promise<void> {
-  try {
-    await sendCancel(wire, refusal);
-    await wire.closeWrite();
-    wire.setDeadline(2000);
-    const sink = new Uint8Array(64 * 1024);
-    while (await wire.readInto(sink) > 0) { /* drain */ }
-  } catch {
-    // The client may already be gone; the cancel was best effort.
-  }
 }

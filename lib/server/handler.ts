@@ -10,6 +10,7 @@ import { CancelError, ProtocolError } from "../protocol/errors.ts";
 import { isConnectionError, TimeoutError, type Wire } from "../net/wire.ts";
 import { type Command, MAGIC } from "../protocol/ps2.ts";
 import { looksClassic } from "../protocol/classic.ts";
+import { sendCancel } from "../exchange/ps2.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
 import type { RequestRecord } from "./events.ts";
 import type { Store } from "./store.ts";
@@ -110,5 +111,37 @@ export async function detect(wire: Wire): Promise<"ps2" | "classic" | "empty" | 
     if (prefix && n === MAGIC_BYTES.length) return "ps2";
     if (!prefix && head.length > 0) return looksClassic(head) ? "classic" : "other";
     if (!await wire.fill()) return head.length === 0 ? "empty" : "other";
+  }
+}
+
+/**
+ * Sends the cancel that an error stands for, and returns it.
+ *
+ * @param wire the connection
+ * @param error what was thrown
+ * @returns the cancel sent
+ */
+export async function cancel(wire: Wire, error: unknown): Promise<CancelError> {
+  const refusal = toCancel(error);
+  await sendCancel(wire, refusal);
+  return refusal;
+}
+
+/**
+ * Sends a cancel while the client may still be sending, and reads what it
+ * sends for a moment, so that it reads the reason instead of a reset.
+ *
+ * @param wire the connection
+ * @param refusal the cancel
+ */
+export async function cancelAndDrain(wire: Wire, refusal: CancelError): Promise<void> {
+  try {
+    await sendCancel(wire, refusal);
+    await wire.closeWrite();
+    wire.setDeadline(2000);
+    const sink = new Uint8Array(64 * 1024);
+    while (await wire.readInto(sink) > 0) { /* drain */ }
+  } catch {
+    // The client may already be gone; the cancel was best effort.
   }
 }

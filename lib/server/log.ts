@@ -250,6 +250,7 @@ export class Logger {
     const parts = [time, record.peer, record.protocol, record.op];
     if (record.name !== undefined) parts.push(JSON.stringify(record.name));
     parts.push(`${record.bytes} B`, `${(ms / 1000).toFixed(3)} s`, `${mibps.toFixed(1)} MiB/s`);
+    if (record.files !== undefined) parts.push(`files=${record.files}`, `size=${record.size ?? 0}`);
     if (record.resumedFrom) parts.push(`resumed-from=${record.resumedFrom}`);
     parts.push(record.outcome);
     if (record.reason) parts.push(record.reason);

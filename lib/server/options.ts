@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { FolderLimits } from "../protocol/paths.ts";
 import type { ServerListener } from "./events.ts";
 import type { ServerSecurityOptions } from "./security.ts";
 
@@ -47,6 +48,13 @@ export interface ServerOptions extends ServerSecurityOptions {
   partialTtlMs?: number;
   /** Most bytes all transfer buffers together may hold. */
   bufferBytes?: number;
+  /** What one folder put or get may hold (default FOLDER_LIMITS, in README). */
+  folderLimits?: Readonly<FolderLimits>;
+  /**
+   * Bytes free on the served folder's disk, checked before a folder put;
+   * default `statfs` (with `--allow-sys=statfs`; without it, unchecked).
+   */
+  freeSpace?: () => Promise<number | undefined>;
   /** Receives every event, from the first (`started`) on. */
   onEvent?: ServerListener;
 }

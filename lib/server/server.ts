@@ -36,7 +36,15 @@ const DESCRIPTOR_HEADROOM = 16;
 const ACCEPT_RETRY_MS = 100;
 
 type Options = Required<
-  Omit<ServerOptions, "host" | "onEvent" | "readOnlyMessage" | keyof ServerSecurityOptions>
+  Omit<
+    ServerOptions,
+    | "host"
+    | "onEvent"
+    | "readOnlyMessage"
+    | "folderLimits"
+    | "freeSpace"
+    | keyof ServerSecurityOptions
+  >
 >;
 
 /** A running server; `await using` stops it at the end of a scope. */
@@ -77,12 +85,15 @@ export class Server implements AsyncDisposable {
   constructor(options: ServerOptions) {
     checkRoot(options.root);
     const { host: _host, onEvent, readOnlyMessage, tls, password, authLimits, ...rest } = options;
-    this.#options = { ...SERVER_DEFAULTS, readOnly: false, ...rest };
+    const { folderLimits, freeSpace, ...settings } = rest;
+    this.#options = { ...SERVER_DEFAULTS, readOnly: false, ...settings };
     if (onEvent) this.events.subscribe(onEvent);
     this.#store = new Store(options.root, {
       readOnly: this.#options.readOnly,
       onNotice: (notice) => this.events.emit({ type: "folder", ...notice }),
       ...(readOnlyMessage !== undefined ? { readOnlyMessage } : {}),
+      ...(folderLimits ? { folderLimits } : {}),
+      ...(freeSpace ? { freeSpace } : {}),
     });
     this.root = this.#store.root;
     this.readOnly = this.#store.readOnly;
@@ -138,6 +149,7 @@ export class Server implements AsyncDisposable {
     this.#flood.stop();
     this.#spare?.close();
     this.#spare = undefined;
+    await this.#store.close().catch(() => {});
     this.events.emit({ type: "stopped", stuck: this.#handlers.size });
   }
 

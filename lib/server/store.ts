@@ -14,10 +14,13 @@
 
 import { join, resolve } from "node:path";
 import { CancelError } from "../protocol/errors.ts";
+import type { Manifest } from "../protocol/folder.ts";
 import { quoteName, validateName } from "../protocol/names.ts";
+import { FOLDER_LIMITS, type FolderLimits, segments, validatePath } from "../protocol/paths.ts";
 import type { ListEntry } from "../protocol/ps2.ts";
+import type { FolderTotals } from "../exchange/folder.ts";
+import type { Dir } from "../transfer/dir.ts";
 import {
-  createExclusive,
   errorCode,
   type FileFacts,
   type FolderFile,
@@ -25,6 +28,8 @@ import {
   openExisting,
   sameFile,
 } from "../transfer/files.ts";
+import { FilePlacer, freeBytes, removeIfSame } from "./store_commit.ts";
+import { type FolderUpload, StoreFolders } from "./store_folders.ts";
 import { Listing } from "./store_listing.ts";
 import { OwnFiles, removeQuietly } from "./store_own.ts";
 
@@ -53,8 +58,11 @@ export interface Upload {
 
 /** Something about the folder worth one log line. */
 export interface FolderNotice {
-  /** `unreadable`: a file the server may not read; `no-hard-links`: the commit's fallback is in use. */
-  what: "unreadable" | "no-hard-links";
+  /**
+   * `unreadable`: a file the server may not read; `no-hard-links`: the
+   * commit's fallback is in use; `skipped`: a folder get left an entry out.
+   */
+  what: "unreadable" | "no-hard-links" | "skipped";
   /** The file concerned, if one. */
   name?: string;
   /** One sentence. */
@@ -69,6 +77,13 @@ export interface StoreOptions {
   readOnlyMessage?: string;
   /** Told once about each problem of the folder. */
   onNotice?: (notice: FolderNotice) => void;
+  /** What one folder put or get may hold (default {@link FOLDER_LIMITS}). */
+  folderLimits?: Readonly<FolderLimits>;
+  /**
+   * Bytes free on the folder's disk, or undefined when unknown; default
+   * `statfs` (which needs `--allow-sys=statfs`). Tests inject a full disk here.
+   */
+  freeSpace?: () => Promise<number | undefined>;
 }
 
 /** What a read-only server tells a client that tries to upload, unless told otherwise. */
@@ -88,7 +103,8 @@ export class Store {
   /** Names whose commit is under way (briefly an empty placeholder without hard links). */
   #committing = new Set<string>();
   readonly #own: OwnFiles;
-  #linkWorks = true;
+  readonly #folders: StoreFolders;
+  readonly #place: FilePlacer;
 
   /**
    * Creates a Store.
@@ -102,6 +118,12 @@ export class Store {
     this.#readOnlyMessage = options.readOnlyMessage ?? READ_ONLY_MESSAGE;
     this.#notice = options.onNotice ?? (() => {});
     this.#own = new OwnFiles(this.root);
+    this.#folders = new StoreFolders(this.root, {
+      onSkipped: (name, message) => this.#notice({ what: "skipped", name, message }),
+      limits: options.folderLimits ?? FOLDER_LIMITS,
+      freeSpace: options.freeSpace ?? (() => freeBytes(this.root)),
+    });
+    this.#place = new FilePlacer((message) => this.#notice({ what: "no-hard-links", message }));
     this.#listing = new Listing(this.root, (name, why) =>
       this.#notice({
         what: "unreadable",
@@ -111,36 +133,80 @@ export class Store {
   }
 
   /**
-   * The regular files of the folder that can be served, by name, without
-   * privateshare's own hidden files.
+   * The regular files of a folder that can be served, by name, without
+   * privateshare's own hidden files; with `withFolders` its subfolders too,
+   * with the files and bytes below each.
    *
+   * @param folder a path from the network, or undefined for the top
+   * @param withFolders whether to list subfolders (newer clients)
    * @returns the entries, sorted by name
+   * @throws {CancelError} `invalid-name`, or `not-found` when there is no such folder
    */
-  async list(): Promise<readonly ListEntry[]> {
-    return await this.#listing.entries();
+  async list(folder?: string, withFolders = false): Promise<readonly ListEntry[]> {
+    if (folder !== undefined) validatePath(folder);
+    if (folder === undefined && !withFolders) return await this.#listing.entries();
+    if (folder === undefined) {
+      return await this.#folders.list("", true, await this.#listing.entries());
+    }
+    return await this.#folders.list(folder, withFolders);
   }
 
   /**
    * Opens a regular file of the folder for reading. A link is never
    * followed, a FIFO never waited on: the name must be a regular file
-   * itself, and the open handle must be that file.
+   * itself, and the open handle must be that file. A path's folders are
+   * opened one checked segment at a time, never through a link.
    *
-   * @param name a name from the network
+   * @param name a path from the network
+   * @param topLevel only a name of the top folder (classic)
    * @returns the open file and its size
    * @throws {CancelError} `invalid-name` or `not-found` (also for a file the server may not read)
    */
-  async open(name: string): Promise<{ file: FolderFile; size: number }> {
-    validateName(name);
+  async open(name: string, topLevel = false): Promise<{ file: FolderFile; size: number }> {
+    if (topLevel) validateName(name);
+    else validatePath(name);
+    if (segments(name).length > 1) {
+      const { parent, name: last } = await this.#folders.openParent(name).catch(() => {
+        throw new CancelError("not-found", `No file named ${quoteName(name)} on the server`);
+      });
+      try {
+        return await this.#openFile(name, parent.path(last));
+      } finally {
+        await parent.close();
+      }
+    }
+    return await this.#openFile(name, join(this.root, name));
+  }
+
+  /**
+   * Opens a folder of the served folder to send it, walked whole.
+   *
+   * @param name a path from the network
+   * @returns the open folder and its manifest, or undefined when it is no folder
+   * @throws {CancelError} `invalid-name`, or `too-large` past the folder limits
+   */
+  async openFolder(name: string): Promise<{ dir: Dir; manifest: Manifest } | undefined> {
+    validatePath(name);
+    return await this.#folders.openToSend(name);
+  }
+
+  async #openFile(name: string, path: string): Promise<{ file: FolderFile; size: number }> {
     const notFound = new CancelError("not-found", `No file named ${quoteName(name)} on the server`);
     if (this.#committing.has(name)) throw notFound;
-    const path = join(this.root, name);
     const facts = await lstatFacts(path);
+    if (facts?.isFolder) {
+      throw new CancelError(
+        "not-found",
+        `${quoteName(name)} is a folder, which this client cannot fetch: use a newer client`,
+      );
+    }
     if (!facts?.isFile) throw notFound;
     const unreadable = new CancelError(
       "not-found",
       `The server may not read ${quoteName(name)}: ask the server's owner to make it readable`,
     );
-    if (this.#listing.knownUnreadable(name, facts)) throw unreadable;
+    const top = !name.includes("/");
+    if (top && this.#listing.knownUnreadable(name, facts)) throw unreadable;
     let file: FolderFile;
     try {
       file = await openExisting(path);
@@ -148,7 +214,7 @@ export class Store {
       const code = errorCode(error);
       if (code === "ENOENT" || code === "ELOOP") throw notFound;
       if (code === "EACCES" || code === "EPERM") {
-        this.#listing.markUnreadable(name, facts, "permission denied");
+        if (top) this.#listing.markUnreadable(name, facts, "permission denied");
         throw unreadable;
       }
       throw error;
@@ -163,51 +229,69 @@ export class Store {
   }
 
   /**
-   * Whether a name is taken by anything in the folder (a link included).
-   *
-   * @param name a valid name
-   */
-  async exists(name: string): Promise<boolean> {
-    return await lstatFacts(join(this.root, name)) !== undefined;
-  }
-
-  /**
    * Starts an upload of `name`. With `size` the upload is resumable: its
    * hidden file is kept when the upload is cut off, and continued by the
    * next put of the same name and size. Without `size` (the classic
    * protocol) it is a one-off temporary file.
    *
-   * @param name a name from the network
+   * The partial file stays in the top folder; a path's file is linked into
+   * its folder, which must exist, opened one checked segment at a time.
+   *
+   * @param name a path from the network
    * @param size the announced size, or undefined when unknown
    * @param resume whether to continue an earlier partial upload
+   * @param topLevel only a name of the top folder (classic)
    * @returns the upload
-   * @throws {CancelError} `read-only`, `invalid-name`, `exists` or `busy`
+   * @throws {CancelError} `read-only`, `invalid-name`, `not-found` (no such folder), `exists` or `busy`
    */
-  async beginUpload(name: string, size: number | undefined, resume: boolean): Promise<Upload> {
+  async beginUpload(
+    name: string,
+    size: number | undefined,
+    resume: boolean,
+    topLevel = false,
+  ): Promise<Upload> {
     if (this.readOnly) throw new CancelError("read-only", this.#readOnlyMessage);
-    validateName(name);
-    if (await this.exists(name)) {
-      throw new CancelError("exists", `${quoteName(name)} already exists on the server`);
-    }
-    if (this.#uploading.has(name)) {
-      throw new CancelError("busy", `Another upload of ${quoteName(name)} is in progress`);
-    }
-    this.#uploading.add(name);
+    if (topLevel) validateName(name);
+    else validatePath(name);
+    const at = segments(name).length > 1 ? await this.#folders.openParent(name) : undefined;
     try {
-      return await this.#openUpload(name, size, resume);
+      const finalPath = at ? at.parent.path(at.name) : join(this.root, name);
+      this.#reserve(name, await lstatFacts(finalPath) !== undefined);
+      try {
+        return await this.#openUpload(name, size, resume, finalPath, at?.parent);
+      } catch (error) {
+        this.#uploading.delete(name);
+        throw error;
+      }
     } catch (error) {
-      this.#uploading.delete(name);
+      await at?.parent.close();
       throw error;
     }
   }
 
-  async #openUpload(name: string, size: number | undefined, resume: boolean): Promise<Upload> {
+  /** Takes a name for one upload (of a file or folder), unless it is taken. */
+  #reserve(name: string, exists: boolean): void {
+    if (exists) throw new CancelError("exists", `${quoteName(name)} already exists on the server`);
+    if (this.#uploading.has(name)) {
+      throw new CancelError("busy", `Another upload of ${quoteName(name)} is in progress`);
+    }
+    this.#uploading.add(name);
+  }
+
+  async #openUpload(
+    name: string,
+    size: number | undefined,
+    resume: boolean,
+    finalPath: string,
+    parent: Dir | undefined,
+  ): Promise<Upload> {
     const { fileName, file, offset } = await this.#own.open(name, size, resume);
     const path = join(this.root, fileName);
     const facts = await file.facts();
     const release = (kept: boolean) => {
       this.#uploading.delete(name);
       this.#own.done(fileName, kept);
+      parent?.close().catch(() => {});
     };
     return {
       file,
@@ -219,7 +303,7 @@ export class Store {
           await file.syncData();
           const written = await file.facts();
           await file.close();
-          await this.#commit(name, path, written);
+          await this.#commit(name, path, finalPath, written);
           committed = true;
         } finally {
           release(!committed && size !== undefined);
@@ -229,56 +313,19 @@ export class Store {
         await file.close();
         const kept = keep && size !== undefined;
         release(kept);
-        if (!kept) await this.#removeIfSame(path, facts);
+        if (!kept) await removeIfSame(path, facts);
       },
     };
   }
 
   /** Makes a flushed temporary file visible under `name`, never replacing a file. */
-  async #commit(name: string, path: string, facts: FileFacts): Promise<void> {
-    const finalPath = join(this.root, name);
+  async #commit(name: string, path: string, finalPath: string, facts: FileFacts): Promise<void> {
     const exists = () =>
       new CancelError("exists", `${quoteName(name)} already exists on the server`);
     this.#committing.add(name);
     try {
       const before = await this.#folderMtime();
-      let linked = false;
-      if (this.#linkWorks) {
-        try {
-          await Deno.link(path, finalPath);
-          linked = true;
-        } catch (error) {
-          if (error instanceof Deno.errors.AlreadyExists) throw exists();
-          if (!linkUnsupported(error)) throw error;
-          this.#linkWorks = false;
-          this.#notice({
-            what: "no-hard-links",
-            message: `The folder does not support hard links (${
-              errorCode(error) ?? (error as Error).name
-            }): uploads are committed by an exclusive create and a rename (see README)`,
-          });
-        }
-      }
-      if (!linked) {
-        // Claim the name exclusively, then move the file over the claim. A
-        // program that writes the name without checking, in between, can
-        // lose its file; an exclusive create (another privateshare) cannot.
-        let placeholder: FolderFile;
-        try {
-          placeholder = await createExclusive(finalPath);
-        } catch (error) {
-          if (errorCode(error) === "EEXIST") throw exists();
-          throw error;
-        }
-        const claim = await placeholder.facts();
-        await placeholder.close();
-        try {
-          await Deno.rename(path, finalPath);
-        } catch (error) {
-          await this.#removeIfSame(finalPath, claim);
-          throw error;
-        }
-      }
+      const linked = await this.#place.place(path, finalPath, exists);
       const placed = await lstatFacts(finalPath);
       if (!placed || !sameFile(placed, facts)) {
         throw new Error(
@@ -286,16 +333,11 @@ export class Store {
         );
       }
       if (linked) await removeQuietly(path);
-      this.#listing.added(name, placed, before, await this.#folderMtime());
+      if (!name.includes("/")) this.#listing.added(name, placed, before, await this.#folderMtime());
+      this.#folders.changed();
     } finally {
       this.#committing.delete(name);
     }
-  }
-
-  /** Removes a file this run created, unless its name now holds something else. */
-  async #removeIfSame(path: string, facts: FileFacts): Promise<void> {
-    const now = await lstatFacts(path);
-    if (now && sameFile(now, facts)) await removeQuietly(path);
   }
 
   /**
@@ -306,19 +348,41 @@ export class Store {
    * @returns how many were removed
    */
   async removeStalePartials(ttlMs: number): Promise<number> {
-    return await this.#own.sweep(ttlMs);
+    return await this.#own.sweep(ttlMs) + await this.#folders.sweep(ttlMs);
+  }
+
+  /**
+   * Starts a folder put (docs/PROTOCOL.md#put-folder): checks everything
+   * the command says before a byte of the folder moves.
+   *
+   * @param name the new folder's path, from the network
+   * @param totals the files, folders and bytes announced
+   * @returns the upload, which must be released
+   * @throws {CancelError} `read-only`, `invalid-name`, `not-found`, `exists`, `busy`,
+   *   `too-large` or `no-space`
+   */
+  async beginFolderUpload(name: string, totals: FolderTotals): Promise<FolderUpload> {
+    if (this.readOnly) throw new CancelError("read-only", this.#readOnlyMessage);
+    validatePath(name);
+    return await this.#folders.begin(
+      name,
+      totals,
+      (exists) => this.#reserve(name, exists),
+      () => this.#uploading.delete(name),
+    );
+  }
+
+  /** The limits of one folder put or get. */
+  get folderLimits(): Readonly<FolderLimits> {
+    return this.#folders.limits;
+  }
+
+  /** Closes the handle on the served folder. */
+  async close(): Promise<void> {
+    await this.#folders.close();
   }
 
   async #folderMtime(): Promise<number> {
     return (await Deno.stat(this.root)).mtime?.getTime() ?? 0;
   }
-}
-
-/** Whether `link()` failed because the file system has no hard links. */
-function linkUnsupported(error: unknown): boolean {
-  if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotSupported) {
-    return true;
-  }
-  const code = errorCode(error);
-  return code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "ENOSYS";
 }

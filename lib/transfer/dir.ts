@@ -297,3 +297,34 @@ export class Dir {
     await this.close();
   }
 }
+
+/** This process's user id (null where files have none), learnt once. */
+let knownUid: number | null | undefined;
+
+/**
+ * This process's user id, to tell its own files from anyone else's, without
+ * the `--allow-sys` permission that `Deno.uid()` needs (neither program is
+ * given it, and asking would prompt): the owner of a file just created
+ * exclusively in `dir` says it.
+ *
+ * @param dir a folder this process may create a file in, if it must
+ * @returns the user id, or null where files have none (Windows)
+ */
+export async function processUid(dir: Dir): Promise<number | null> {
+  if (knownUid !== undefined) return knownUid;
+  if (Deno.build.os === "windows") return knownUid = null;
+  if (Deno.permissions.querySync({ name: "sys", kind: "uid" }).state === "granted") {
+    return knownUid = Deno.uid();
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  // The server's own temporary-file pattern, which its sweep removes if a crash leaves it.
+  const probe = ".privateshare-tmp-" +
+    Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const file = await dir.createFile(probe);
+  try {
+    return knownUid = (await file.facts()).uid;
+  } finally {
+    await file.close();
+    await dir.remove(probe).catch(() => {});
+  }
+}
