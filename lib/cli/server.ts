@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import {
   checkRoot,
+  FOLDER_LIMITS,
   ListenError,
   type LogFormat,
   Logger,
@@ -37,6 +38,7 @@ const PROGRAM = "privateshare-server";
 
 const seconds = (ms: number) => ms / 1000;
 const D = SERVER_DEFAULTS;
+const L = FOLDER_LIMITS;
 
 /**
  * The usage line printed after a mistake.
@@ -73,6 +75,14 @@ ${HELP_AFTER_USAGE}`;
 const HELP_AFTER_USAGE =
   `Without --allow-write, or with --read-only, the server is read-only: it serves
 get and list and refuses every put. With --allow-write it accepts uploads too.
+Clients get and put files and whole folders, and list any folder below the root;
+a folder put appears whole or not at all. With --allow-sys=statfs the server
+checks its free space before it accepts a folder. Limits of one folder transfer:
+  ${L.maxFiles.toLocaleString("en")} files, ${
+    L.maxFolders.toLocaleString("en")
+  } folders, ${L.maxDepth} levels deep, ${L.maxPathBytes} bytes a path, ${
+    L.maxNamesBytes / 1024 / 1024
+  } MiB of names.
 
 Options:
   --root DIR                 folder to serve (default: the current folder)
