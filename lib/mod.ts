@@ -46,6 +46,7 @@ export {
   get,
   type GetOptions,
   list,
+  type ListOptions,
   put,
   type PutOptions,
   type PutStream,
