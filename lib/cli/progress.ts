@@ -110,6 +110,7 @@ export class ProgressBar {
     const moved = p.done - p.resumedFrom;
     const rate = ms > 0 ? moved / (ms / 1000) : 0;
     const parts = [this.#label];
+    if (p.filesTotal !== undefined) parts.push(`${p.files ?? 0}/${p.filesTotal} files`);
     if (p.total !== undefined && p.total > 0) {
       const fraction = Math.min(p.done / p.total, 1);
       parts.push(`${Math.floor(fraction * 100).toString().padStart(3)}%`);
