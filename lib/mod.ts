@@ -55,6 +55,7 @@ export {
   type TransferResult,
 } from "./client/client.ts";
 export type { Progress } from "./client/ps2.ts";
+export type { Skipped } from "./transfer/tree_walk.ts";
 export { cancelled, ClientError, type FailureCode, type FailureKind } from "./client/errors.ts";
 export { printable } from "./protocol/printable.ts";
 export {
