@@ -141,3 +141,64 @@ test("a cancelled folder get keeps its work, and the next get resumes it", async
   );
   assert.deepEqual([...Deno.readDirSync(back.path)].map((e) => e.name), ["photos"]);
 });
+
+test("a working folder that is not the client's own is refused, and left as it was", async () => {
+  await using served = await tempDir();
+  await using back = await tempDir();
+  await makeTree(join(served.path, "photos"));
+  const work = join(back.path, ".photos.privateshare-partial");
+  await Deno.mkdir(work, { mode: 0o755 });
+  await Deno.chmod(work, 0o755);
+  await Deno.writeTextFile(join(work, "theirs.txt"), "theirs");
+  await using server = serveFolder(served.path);
+  await assert.rejects(
+    () => get("photos", { host: "127.0.0.1", port: server.port, output: back.path }),
+    (e) => e instanceof ClientError && e.code === "in-the-way" && /is in the way/.test(e.message),
+  );
+  assert.deepEqual([...await contents(back.path)].map(([p]) => p), [
+    ".photos.privateshare-partial",
+    ".photos.privateshare-partial/theirs.txt",
+  ]);
+});
+
+test("a folder is not saved over a file path, nor a local folder over a remote file", async () => {
+  await using served = await tempDir();
+  await using back = await tempDir();
+  await makeTree(join(served.path, "photos"));
+  await Deno.writeTextFile(join(served.path, "notes"), "a file");
+  await Deno.mkdir(join(back.path, "notes"));
+  await using server = serveFolder(served.path);
+  const options = { host: "127.0.0.1", port: server.port };
+  await assert.rejects(
+    () => get("photos", { ...options, output: join(back.path, "pics") }),
+    (e) =>
+      e instanceof ClientError && e.kind === "local" && /give --output a folder/.test(e.message),
+  );
+  await assert.rejects(
+    () => get("notes", { ...options, output: back.path, force: true }),
+    (e) => e instanceof ClientError && e.code === "in-the-way",
+  );
+  assert.deepEqual([...await contents(back.path)].map(([p]) => p), ["notes"]);
+});
+
+test("a folder get without resume starts its working folder over", async () => {
+  await using served = await tempDir();
+  await using back = await tempDir();
+  await makeTree(join(served.path, "photos"));
+  await using server = serveFolder(served.path);
+  const controller = new AbortController();
+  const options = { host: "127.0.0.1", port: server.port, output: back.path };
+  await assert.rejects(() =>
+    get("photos", {
+      ...options,
+      signal: controller.signal,
+      onProgress: (p) => (p.files ?? 0) >= 5 && controller.abort(),
+    })
+  );
+  const got = await get("photos", { ...options, resume: false });
+  assert.equal(got.kept, 0);
+  assert.deepEqual(
+    await contents(join(back.path, "photos")),
+    await contents(join(served.path, "photos")),
+  );
+});

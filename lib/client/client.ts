@@ -169,7 +169,9 @@ export async function get(path: string, options: GetOptions): Promise<TransferRe
   requirePermission({ name: "read", path: options.output || "." }, `to save ${q(name)}`);
   const last = lastName(name);
   const force = options.force ?? false;
-  const place = options.classic ? undefined : folderPlace(last, options.output);
+  const place = options.classic
+    ? undefined
+    : folderPlace(last, options.output, options.resume ?? true);
   if (place && looksLikeFolder(place)) {
     // A folder here, or an earlier folder download's work: ask for a folder.
     requirePermission({ name: "write", path: place.parent }, `to save ${q(last)}`);

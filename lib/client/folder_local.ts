@@ -79,6 +79,8 @@ export interface FolderPlace {
   name: string;
   /** The hidden working folder's name beside it. */
   work: string;
+  /** Continue an earlier run's working folder (else it is emptied first). */
+  resume: boolean;
 }
 
 /**
@@ -88,12 +90,17 @@ export interface FolderPlace {
  *
  * @param last the last segment of the name on the server
  * @param output the caller's choice, if any
+ * @param resume continue an earlier run's working folder
  * @returns the place, or undefined
  */
-export function folderPlace(last: string, output: string | undefined): FolderPlace | undefined {
+export function folderPlace(
+  last: string,
+  output: string | undefined,
+  resume: boolean,
+): FolderPlace | undefined {
   const parent = output ?? ".";
   if (output !== undefined && !isLocalFolder(output)) return undefined;
-  return { parent, name: last, work: workName(last) };
+  return { parent, name: last, work: workName(last), resume };
 }
 
 /** The hidden working folder of a folder download, within 255 bytes (as a partial file's). */
@@ -152,7 +159,12 @@ export async function openFolderTarget(place: FolderPlace, force: boolean): Prom
     const path = join(place.parent, place.name);
     const taken = await parent.lstat(place.name) !== undefined;
     if (taken && !force) throw existsError(path);
-    const existing = await openOwnFolder(parent, place.work);
+    let existing = await openOwnFolder(parent, place.work);
+    if (existing && !place.resume) {
+      await existing.close();
+      await Deno.remove(parent.path(place.work), { recursive: true });
+      existing = undefined;
+    }
     if (!existing && await parent.lstat(place.work) !== undefined) {
       throw new ClientError(
         "local",
