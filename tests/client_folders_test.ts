@@ -172,7 +172,7 @@ test("a folder is not saved over a file path, nor a local folder over a remote f
   await assert.rejects(
     () => get("photos", { ...options, output: join(back.path, "pics") }),
     (e) =>
-      e instanceof ClientError && e.kind === "local" && /give --output a folder/.test(e.message),
+      e instanceof ClientError && e.kind === "local" && /save it into a folder/.test(e.message),
   );
   await assert.rejects(
     () => get("notes", { ...options, output: back.path, force: true }),

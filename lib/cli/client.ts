@@ -30,7 +30,7 @@ import {
   parseSeconds,
   UsageError,
 } from "./common.ts";
-import { formatBytes, formatDuration, formatRate, ProgressBar } from "./progress.ts";
+import { formatBytes, formatDuration, formatRate, localTime, ProgressBar } from "./progress.ts";
 import { skippedLines, summaryOfMany, Tally } from "./transfers.ts";
 import {
   CLIENT_FLAGS,
@@ -390,11 +390,4 @@ function terminalSafeJson(value: unknown): string {
     /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
-}
-
-function localTime(ms: number): string {
-  const d = new Date(ms);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }

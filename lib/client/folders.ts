@@ -186,7 +186,7 @@ export async function getFolderPs2(
   if (!place) {
     throw new ClientError(
       "local",
-      `${q(name)} is a folder on the server: give --output a folder to save it into`,
+      `${q(name)} is a folder on the server: save it into a folder`,
     );
   }
   let manifest: Manifest;
