@@ -90,7 +90,9 @@ Deno.test("a read-only server refuses put with a reason that says how to enable 
 Deno.test("invalid names are refused with invalid-name, exit 3", async () => {
   await withServer({}, async (server, served, local) => {
     await Deno.writeTextFile(join(local, "a.txt"), "a");
-    for (const name of ["..", "../escape.txt", "a/b", "with\\backslash", "bad\u0001name", ""]) {
+    for (
+      const name of ["..", "../escape.txt", "a//b", "/abs", "with\\backslash", "bad\u0001name", ""]
+    ) {
       const put = await runClient(
         ["localhost", String(server.port), "put", "a.txt", "--as", name],
         { cwd: local },

@@ -10,6 +10,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { CancelError } from "../lib/protocol/errors.ts";
+import { ManifestBuilder } from "../lib/protocol/folder.ts";
 import { Store } from "../lib/server/store.ts";
 import {
   jsonLine,
@@ -18,6 +20,7 @@ import {
   startTestServer,
   tempDir,
   test,
+  until,
   writeRaw,
 } from "./helpers.ts";
 import { command, getFolder, makePhotos, putFolder, snapshot } from "./support/folder_peer.ts";
@@ -257,4 +260,29 @@ test("the real server, with only the permissions README names, takes and serves 
   } finally {
     await server.stop();
   }
+});
+
+test("the names limit of a folder counts bytes of UTF-8, not characters", () => {
+  const limits = { maxFiles: 10, maxFolders: 10, maxNamesBytes: 10 };
+  const builder = new ManifestBuilder(limits);
+  builder.add({ path: "éééé", size: 1 }); // 4 characters, 8 bytes
+  assert.throws(
+    () => builder.add({ path: "éé", size: 1 }), // 2 characters, 4 bytes: 12 bytes in all
+    (error) => error instanceof CancelError && error.reason === "too-large",
+  );
+  return Promise.resolve();
+});
+
+test("a put-folder's working folder in a subfolder is swept once stale", async () => {
+  await using served = await tempDir();
+  await using local = await tempDir();
+  await makePhotos(local.path);
+  await Deno.mkdir(join(served.path, "albums"));
+  // Every working folder not in use is stale at once; the sweep runs every second.
+  await using s = serveFolder(served.path, { partialTtlMs: 1 });
+  const cut = await putFolder(s.port, "albums/photos", join(local.path, "photos"), 3);
+  assert.equal(cut.sent.length, 3);
+  await until(() => s.events.some((e) => e.type === "request-end"));
+  await until(() => s.events.some((e) => e.type === "partials-removed"));
+  assert.deepEqual([...(await snapshot(served.path)).keys()], ["albums"]);
 });

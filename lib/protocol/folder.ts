@@ -30,6 +30,8 @@ export interface DataHeader {
   offset: number;
 }
 
+const utf8 = new TextEncoder();
+
 /** The line that ends a have-list or the data. */
 export const END_LINE = { end: true } as const;
 
@@ -164,7 +166,8 @@ export class ManifestBuilder {
     if (parent !== "" && !manifest.folders.has(parent)) {
       throw new ProtocolError(`The manifest lists ${JSON.stringify(path)} before its folder`);
     }
-    this.#namesBytes += path.length;
+    // Bytes of UTF-8, as the limit says (a path's length counts UTF-16 units).
+    this.#namesBytes += utf8.encode(path).length;
     if (this.#namesBytes > this.#limits.maxNamesBytes) {
       throw new CancelError(
         "too-large",
