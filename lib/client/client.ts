@@ -268,7 +268,7 @@ export async function list(options: ListOptions): Promise<RemoteFile[]> {
     async (wire, step) =>
       options.classic
         ? (await listClassic(wire, step)).map((name) => ({ name }))
-        : await listPs2(wire, step, folder || undefined),
+        : await listPs2(wire, step, folder || undefined, options.folders ?? true),
   );
 }
 

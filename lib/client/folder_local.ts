@@ -81,6 +81,8 @@ export interface FolderPlace {
   work: string;
   /** Continue an earlier run's working folder (else it is emptied first). */
   resume: boolean;
+  /** The caller's output, if any. */
+  output?: string;
 }
 
 /**
@@ -100,7 +102,13 @@ export function folderPlace(
 ): FolderPlace | undefined {
   const parent = output ?? ".";
   if (output !== undefined && !isLocalFolder(output)) return undefined;
-  return { parent, name: last, work: workName(last), resume };
+  return {
+    parent,
+    name: last,
+    work: workName(last),
+    resume,
+    ...(output !== undefined ? { output } : {}),
+  };
 }
 
 /** The hidden working folder of a folder download, within 255 bytes (as a partial file's). */

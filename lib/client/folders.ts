@@ -34,7 +34,7 @@ import {
   type LocalFolder,
   openFolderTarget,
 } from "./folder_local.ts";
-import { q } from "./local.ts";
+import { q, resolveTarget } from "./local.ts";
 import { firstPass, type StepOptions } from "./ps2.ts";
 
 /** What a folder transfer moved. */
@@ -276,6 +276,8 @@ export async function getFolderFirst(
   await sendCommand(wire, { op: "get", name, offset: 0, folders: true });
   const pass = await firstPass(wire, options, RESUME);
   if (pass.type !== "folder") {
+    // A file: why it cannot land here, in the words of a file's get.
+    resolveTarget(place.name, place.output, force);
     throw new ClientError(
       "local",
       `${q(name)} is a file on the server, and ${q(join(place.parent, place.name))} or ` +

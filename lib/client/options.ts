@@ -105,4 +105,6 @@ export interface RemoteFile {
 export interface ListOptions extends ConnectOptions {
   /** A folder on the server to list, instead of the top. */
   folder?: string;
+  /** List subfolders too (default true); false asks as older clients do: regular files only. */
+  folders?: boolean;
 }

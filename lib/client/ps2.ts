@@ -338,15 +338,21 @@ async function verifyDownload(
  * @param wire the connection
  * @param options where, and the time budget of the listing
  * @param folder the folder to list, by its path on the server
+ * @param folders whether to list subfolders too
  * @returns the entries
  */
 export async function listPs2(
   wire: Wire,
   options: StepOptions,
   folder?: string,
+  folders = true,
 ): Promise<ListEntry[]> {
   const where = options.where;
-  await sendCommand(wire, { op: "list", folders: true, ...(folder ? { folder } : {}) });
+  await sendCommand(wire, {
+    op: "list",
+    ...(folder ? { folder } : {}),
+    ...(folders ? { folders: true } : {}),
+  });
   const reply = await firstPass(wire, options, "try again");
   if (reply.count === undefined) throw unexpected(reply);
   try {
