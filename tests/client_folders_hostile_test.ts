@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { get } from "../lib/mod.ts";
+import { get, put } from "../lib/mod.ts";
 import {
   failsWith,
   fakeServer,
@@ -98,4 +98,42 @@ test("data for a path the manifest does not list is refused and never written", 
   const after = (await snapshot(top.path)).map(([p]) => p);
   assert.ok(!after.includes("dl/photos"), after.join(", "));
   assert.ok(!after.some((p) => p.endsWith("/b") || p === "b"), after.join(", "));
+});
+
+test("a refusal where the have-list or the data belongs reads as the refusal it is", async () => {
+  await using local = await tempDir();
+  await Deno.mkdir(join(local.path, "photos"));
+  await Deno.writeTextFile(join(local.path, "photos/a.txt"), "a");
+  await using refusing = fakeServer(async (conn) => {
+    const command = await readPs2Command(conn);
+    await writeRaw(conn, jsonLine({ code: "pass" }));
+    // The manifest: one line per folder and file.
+    for (let i = 0; i < (command.files as number) + (command.folders as number); i++) {
+      await readRawLine(conn);
+    }
+    await writeRaw(conn, jsonLine({ code: "cancel", reason: "too-large", message: "Too big" }));
+  });
+  const refused = await failsWith(
+    put(join(local.path, "photos"), { host: "127.0.0.1", port: refusing.port }),
+    "refused",
+  );
+  assert.equal(refused.reason, "too-large");
+  assert.match(refused.message, /Too big/);
+
+  await using top = await tempDir();
+  await using giving = fakeServer(async (conn) => {
+    await readPs2Command(conn);
+    await writeRaw(conn, jsonLine({ code: "pass", type: "folder", files: 1, folders: 0, size: 1 }));
+    await writeRaw(conn, jsonLine({ path: "a", size: 1 }));
+    while (true) {
+      const line = await readRawLine(conn);
+      if (line === null || line.includes('"end"')) break;
+    }
+    await writeRaw(conn, jsonLine({ code: "cancel", reason: "internal", message: "Gave up" }));
+  });
+  const gaveUp = await failsWith(
+    get("photos", { host: "127.0.0.1", port: giving.port, output: top.path }),
+    "refused",
+  );
+  assert.match(gaveUp.message, /Gave up/);
 });

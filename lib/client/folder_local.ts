@@ -230,5 +230,6 @@ export async function commitFolder(
     if (error === exists) throw existsError(path);
     throw error;
   }
-  if (aside) await Deno.remove(parent.path(aside), { recursive: true });
+  // The new folder is in place: an old one that cannot be removed is left hidden, not an error.
+  if (aside) await Deno.remove(parent.path(aside), { recursive: true }).catch(() => {});
 }
