@@ -176,7 +176,8 @@ test("a folder is not saved over a file path, nor a local folder over a remote f
   );
   await assert.rejects(
     () => get("notes", { ...options, output: back.path, force: true }),
-    (e) => e instanceof ClientError && e.code === "in-the-way",
+    (e) =>
+      e instanceof ClientError && e.kind === "local" && /is a folder, not a file/.test(e.message),
   );
   assert.deepEqual([...await contents(back.path)].map(([p]) => p), ["notes"]);
 });
