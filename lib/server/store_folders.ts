@@ -86,6 +86,7 @@ export class StoreFolders {
   /** Working folders receiving now (never swept). */
   readonly #inUse = new Set<string>();
   readonly #listings = new Map<string, { at: number; entries: readonly ListEntry[] }>();
+  readonly #building = new Map<string, Promise<readonly ListEntry[]>>();
   readonly #noticed = new Set<string>();
 
   /**
@@ -163,6 +164,22 @@ export class StoreFolders {
     const key = `${withFolders}\0${path}`;
     const cached = this.#listings.get(key);
     if (cached && performance.now() - cached.at < FOLDER_LISTING_TTL_MS) return cached.entries;
+    // Requests that arrive while a listing is built wait for that one build.
+    let building = this.#building.get(key);
+    if (!building) {
+      building = this.#build(key, path, withFolders, topFiles);
+      this.#building.set(key, building);
+      building.finally(() => this.#building.delete(key)).catch(() => {});
+    }
+    return await building;
+  }
+
+  async #build(
+    key: string,
+    path: string,
+    withFolders: boolean,
+    topFiles: readonly ListEntry[] | undefined,
+  ): Promise<readonly ListEntry[]> {
     const dir = await this.openFolder(path);
     if (!dir) throw new CancelError("not-found", `No folder ${quoteName(path)} on the server`);
     const found: ListEntry[] = topFiles ? [...topFiles] : [];
