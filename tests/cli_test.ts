@@ -104,7 +104,7 @@ Deno.test("invalid names are refused with invalid-name, exit 3", async () => {
       cwd: local,
     });
     assert.equal(get.code, 3);
-    oneLine(get.stderr, /Invalid name "\.\.\/etc\/passwd": it contains a path separator/);
+    oneLine(get.stderr, /Invalid name "\.\.\/etc\/passwd": its part "\.\.": it names a folder/);
     assert.deepEqual(namesIn(served), []);
   });
 });
@@ -178,8 +178,8 @@ Deno.test("client usage errors exit 2 with a usage line", async () => {
     [["localhost", "70000", "list"], /Invalid port '70000'/],
     [["localhost", "365"], /Missing operation/],
     [["localhost", "365", "delete", "x"], /Unknown operation 'delete'/],
-    [["localhost", "365", "put"], /Missing FILE/],
-    [["localhost", "365", "list", "extra"], /Unexpected argument 'extra'/],
+    [["localhost", "365", "put"], /Missing PATH/],
+    [["localhost", "365", "list", "a", "extra"], /Unexpected argument 'extra'/],
     [["localhost", "365", "list", "--frobnicate"], /Unknown option '--frobnicate'/],
     [["localhost", "365", "put", "a", "--force"], /--force goes with get/],
   ];

@@ -51,7 +51,7 @@ function assertInert(text: string, what: string): void {
 
 Deno.test("list shows names with escape sequences and newlines escaped, one line each; --json keeps them exact", async () => {
   await using server = fakeServer(async (conn) => {
-    assert.deepEqual(await readCommand(conn), { op: "list" });
+    assert.deepEqual(await readCommand(conn), { op: "list", folders: true });
     let text = line({ code: "pass", count: HOSTILE_NAMES.length });
     for (const name of HOSTILE_NAMES) text += line({ name, size: 1024, mtime: 0 });
     await writeAll(conn, text);

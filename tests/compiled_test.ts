@@ -350,8 +350,11 @@ async function assertEmbeds(binary: string, program: Program): Promise<void> {
   assert.equal(permissions.prompt, false, `${binary} never prompts`);
   assert.match(text, /"log_level":"ERROR"/, `${binary}: Deno's own notices are quiet`);
   const [own, other] = program.entry === "server.ts"
-    ? ["serves one folder over TCP", "put, get and list files on a privateshare server"]
-    : ["put, get and list files on a privateshare server", "serves one folder over TCP"];
+    ? ["serves one folder over TCP", "put, get and list files and folders on a privateshare server"]
+    : [
+      "put, get and list files and folders on a privateshare server",
+      "serves one folder over TCP",
+    ];
   assert.ok(find(bytes, own) >= 0, `${binary} holds ${program.entry}'s code`);
   assert.ok(find(bytes, other) < 0, `${binary} holds only its own program's code`);
   const kind = program.entry === "server.ts" ? "server" : "client";

@@ -78,8 +78,9 @@ Deno.test("list prints size, time and name per line for a person", async () => {
     });
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.trim().split("\n");
-    assert.equal(lines.length, 1, "folders and privateshare's own files are not listed");
+    assert.equal(lines.length, 2, "privateshare's own files are not listed");
     assert.match(lines[0]!, /^\s*5 B\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+a\.txt$/);
+    assert.match(lines[1]!, /^\s*0 B\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+folder\/ {2}\(0 files\)$/);
   } finally {
     await server.stop();
   }

@@ -163,7 +163,8 @@ test("a listing shows a new file at once, and a file rewritten in place within a
   // for at most a second."
   await using served = await tempDir();
   await using server = serveFolder(served.path);
-  const options = { host: HOST, port: server.port };
+  // The listing of files only: a listing with folders is reused for a second at most.
+  const options = { host: HOST, port: server.port, folders: false };
   const names = async () => (await list(options)).map((f) => `${f.name}:${f.size}`);
   await Deno.writeTextFile(join(served.path, "a.txt"), "abc");
   assert.deepEqual(await names(), ["a.txt:3"]);
@@ -186,8 +187,15 @@ test("a listing holds regular files only: no folders, links, or privateshare's h
   await Deno.symlink(join(served.path, "file.txt"), join(served.path, "link.txt"));
   await Deno.writeTextFile(join(served.path, ".privateshare-partial-abc"), "p");
   await Deno.writeTextFile(join(served.path, ".hidden-but-ours-not"), "h");
-  const listed = (await list({ host: HOST, port: server.port })).map((f) => f.name);
+  const listed = (await list({ host: HOST, port: server.port, folders: false })).map((f) => f.name);
   assert.deepEqual(listed, [".hidden-but-ours-not", "file.txt"]);
+  // Asked for folders, the folder too, as a folder.
+  const all = await list({ host: HOST, port: server.port });
+  assert.deepEqual(all.map((f) => `${f.name}:${f.type}`), [
+    ".hidden-but-ours-not:undefined",
+    "file.txt:undefined",
+    "folder:folder",
+  ]);
 });
 
 test("a listing is sorted by name", async () => {

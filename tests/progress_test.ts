@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { formatBytes, formatDuration, formatRate, ProgressBar } from "../lib/cli/progress.ts";
+import { Tally } from "../lib/cli/transfers.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -136,4 +137,27 @@ Deno.test("formatRate: bytes per second, and a dash when no time has passed", ()
   assert.equal(formatRate(330 * MiB, 1000), "330 MiB/s");
   assert.equal(formatRate(GiB, 3100), "330 MiB/s");
   assert.equal(formatRate(100, 0), "-");
+});
+
+Deno.test("a command of several files or a folder shows its files done of the total", async () => {
+  await pastStartup();
+  const out = terminal();
+  const bar = new ProgressBar("put 2 items", out, 120);
+  bar.update({ done: 1 * MiB, total: 4 * MiB, resumedFrom: 0, files: 3, filesTotal: 12 });
+  const line = frame(out.writes[0]!);
+  assert.match(
+    line,
+    /^put 2 items {2}3\/12 files {2} 25% {2}\[#+-+\] {2}1\.00 MiB \/ 4\.00 MiB {2}/,
+  );
+});
+
+Deno.test("one display for a whole command: items done are added to the current one", async () => {
+  await pastStartup();
+  const out = terminal();
+  const tally = new Tally(new ProgressBar("get 3 items", out, 120), 3);
+  tally.add({ name: "a", path: "a", size: 2 * MiB, moved: 2 * MiB, resumedFrom: 0, ms: 1 });
+  // The second, a folder of 10 files, 4 of them in place; one item is still to come.
+  tally.progress({ done: 1 * MiB, total: 2 * MiB, resumedFrom: 0, files: 4, filesTotal: 10 });
+  const line = frame(out.writes[0]!);
+  assert.match(line, /^get 3 items {2}5\/12 files {2} 75% .* 3\.00 MiB \/ 4\.00 MiB {2}/);
 });

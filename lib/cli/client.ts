@@ -30,7 +30,8 @@ import {
   parseSeconds,
   UsageError,
 } from "./common.ts";
-import { formatBytes, formatDuration, formatRate, ProgressBar } from "./progress.ts";
+import { formatBytes, formatDuration, formatRate, localTime, ProgressBar } from "./progress.ts";
+import { skippedLines, summaryOfMany, Tally } from "./transfers.ts";
 import {
   CLIENT_FLAGS,
   CLIENT_HELP,
@@ -49,8 +50,8 @@ const PROGRAM = "privateshare";
  * @returns `Usage: client.ts HOST PORT ...`, or `Usage: privateshare-client HOST PORT ...` when compiled
  */
 export function usage(program: string | undefined = compiledName()): string {
-  return `Usage: ${program ?? "client.ts"} HOST PORT put FILE | get NAME | list [options] ` +
-    "(--help for more)";
+  return `Usage: ${program ?? "client.ts"} HOST PORT put PATH... | get NAME... | list [FOLDER] ` +
+    "[options] (--help for more)";
 }
 
 /**
@@ -63,12 +64,12 @@ export function usage(program: string | undefined = compiledName()): string {
 export function help(program: string | undefined = compiledName()): string {
   const run = (permissions: string) => program ?? `deno run ${permissions} client.ts`;
   const gui = program ?? "client.ts";
-  return `privateshare client ${VERSION}: put, get and list files on a privateshare server.
+  return `privateshare client ${VERSION}: put, get and list files and folders on a privateshare server.
 
 Usage:
-  ${run("--allow-net --allow-read")} HOST PORT put FILE [--as NAME]
-  ${run("--allow-net --allow-read --allow-write")} HOST PORT get NAME [--output PATH] [--force]
-  ${run("--allow-net")} HOST PORT list [--json]
+  ${run("--allow-net --allow-read")} HOST PORT put PATH... [--to FOLDER] [--as NAME]
+  ${run("--allow-net --allow-read --allow-write")} HOST PORT get NAME... [--output PATH] [--force]
+  ${run("--allow-net")} HOST PORT list [FOLDER] [--json]
   ${gui} --gui [--no-open]   the client's page in your browser (also with no arguments at all)
 
 ${HELP_AFTER_USAGE}`;
@@ -76,9 +77,10 @@ ${HELP_AFTER_USAGE}`;
 
 /** The help after its usage lines, the same for the script and the compiled program. */
 const HELP_AFTER_USAGE = `Options:
-  --as NAME          put: store the file under NAME instead of its own name
+  --to FOLDER        put: into FOLDER on the server (it must exist there)
+  --as NAME          put: store the one PATH under NAME instead of its own name
   -o, --output PATH  get: save to PATH (a file, or a folder to save into)
-  -f, --force        get: overwrite a local file of the same name
+  -f, --force        get: overwrite a local file, or replace a local folder, of the same name
   --json             list: print JSON instead of a table
   --no-resume        put/get: start over instead of continuing an interrupted transfer
   --classic          speak the original privateshare protocol (no size, no checksum)
@@ -93,6 +95,14 @@ ${CLIENT_HELP}
 Where get saves: NAME in the current folder; with --output, a file path, a folder
 to save into (a trailing slash says it must be one), or a device or FIFO such as
 /dev/null, written into. An existing file is replaced only with --force.
+
+Folders: put of a folder sends it whole, as a new folder (an existing one on the
+server is refused: put files into it with --to). Links, FIFOs and devices in it
+are skipped, never followed, and each is named on stderr. get of a folder saves
+it under its last name; --force replaces a local one only once the new one is
+complete. An interrupted folder put or get resumes when run again: files already
+complete are not sent again. Several PATHs or NAMEs go one after another; the
+first failure stops the command and gives its exit code.
 
 Exit codes: 0 success, 1 unexpected error, 2 bad arguments or missing permission,
 3 refused by the server, 4 connection failed or lost, 5 verification failed,
@@ -177,6 +187,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     allowPositionals: true,
     options: {
       as: { type: "string" },
+      to: { type: "string" },
       output: { type: "string", short: "o" },
       force: { type: "boolean", short: "f" },
       json: { type: "boolean" },
@@ -203,22 +214,29 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     const { runClientGui } = await import("../gui/client_gui.ts");
     return await runClientGui({ open: !values["no-open"], program: PROGRAM, describe, summary });
   }
-  const [host, portText, op, file, ...extra] = positionals;
+  const [host, portText, op, ...items] = positionals;
   if (host === undefined) throw new UsageError("Missing HOST: give the server's address");
   const port = parsePort(portText);
   if (op === undefined) throw new UsageError("Missing operation: give put, get or list");
   if (op !== "put" && op !== "get" && op !== "list") {
     throw new UsageError(`Unknown operation '${op}': give put, get or list`);
   }
-  if (op !== "list" && file === undefined) {
-    throw new UsageError(`Missing ${op === "put" ? "FILE" : "NAME"}: ${op} takes one file`);
+  if (op !== "list" && items.length === 0) {
+    throw new UsageError(
+      `Missing ${op === "put" ? "PATH" : "NAME"}: ${op} takes one or more files or folders`,
+    );
   }
-  const surplus = op === "list" ? [file, ...extra] : extra;
-  if (surplus[0] !== undefined) throw new UsageError(`Unexpected argument '${surplus[0]}'`);
+  if (op === "list" && items[1] !== undefined) {
+    throw new UsageError(`Unexpected argument '${items[1]}': list takes one FOLDER`);
+  }
+  if (values.as !== undefined && items.length > 1) {
+    throw new UsageError("--as names one PATH: put several without it, or with --to");
+  }
   const misplaced = (flag: string, ops: string) => {
     throw new UsageError(`${flag} goes with ${ops}, not with ${op}`);
   };
   if (values.as !== undefined && op !== "put") misplaced("--as", "put");
+  if (values.to !== undefined && op !== "put") misplaced("--to", "put");
   if (values.output !== undefined && op !== "get") misplaced("--output", "get");
   if (values.force && op !== "get") misplaced("--force", "get");
   if (values.json && op !== "list") misplaced("--json", "list");
@@ -236,7 +254,11 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
   const quiet = values.quiet ?? false;
 
   if (op === "list") {
-    const files = await askingPassword(options, () => list(options));
+    const folder = items[0];
+    const files = await askingPassword(
+      options,
+      () => list({ ...options, ...(folder !== undefined ? { folder } : {}) }),
+    );
     if (values.json) {
       console.log(terminalSafeJson(files));
     } else if (files.length === 0) {
@@ -245,36 +267,58 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
       for (const f of files) {
         const size = f.size === undefined ? "" : formatBytes(f.size).padStart(10);
         const time = f.mtime === undefined ? "" : localTime(f.mtime);
-        console.log([size, time, printable(f.name)].filter((x) => x !== "").join("  "));
+        const name = f.type === "folder"
+          ? `${printable(f.name)}/  (${f.files} ${f.files === 1 ? "file" : "files"})`
+          : printable(f.name);
+        console.log([size, time, name].filter((x) => x !== "").join("  "));
       }
     }
     return EXIT.ok;
   }
 
-  const bar = !quiet && Deno.stderr.isTerminal()
-    ? new ProgressBar(`${op} ${printable(file!)}`)
-    : undefined;
-  if (bar) options.onProgress = (p) => bar.update(p);
-  let result: TransferResult;
+  const label = items.length === 1
+    ? `${op} ${printable(items[0]!)}`
+    : `${op} ${items.length} items`;
+  const bar = !quiet && Deno.stderr.isTerminal() ? new ProgressBar(label) : undefined;
+  const tally = new Tally(bar, items.length);
+  options.onProgress = tally.progress;
+  // Several downloads go into one folder, which must exist.
+  const output = values.output !== undefined && items.length > 1 && !values.output.endsWith("/")
+    ? `${values.output}/`
+    : values.output;
   try {
-    result = await askingPassword(
-      options,
-      () =>
-        op === "put"
-          ? put(file!, { ...options, ...(values.as !== undefined ? { as: values.as } : {}) })
-          : get(file!, {
-            ...options,
-            ...(values.output !== undefined ? { output: values.output } : {}),
-            force: values.force ?? false,
-          }),
-    );
+    for (const item of items) {
+      const result = await askingPassword(
+        options,
+        () =>
+          op === "put"
+            ? put(item, {
+              ...options,
+              ...(values.as !== undefined ? { as: values.as } : {}),
+              ...(values.to !== undefined ? { to: values.to } : {}),
+            })
+            : get(item, {
+              ...options,
+              ...(output !== undefined ? { output } : {}),
+              force: values.force ?? false,
+            }),
+      );
+      tally.add(result);
+      const lines = skippedLines(PROGRAM, result);
+      if (lines.length > 0) bar?.finish();
+      for (const line of lines) console.error(escapeControls(line));
+    }
   } finally {
     bar?.finish();
   }
   if (quiet) return EXIT.ok;
+  const [first] = tally.results;
+  const line = items.length === 1 && first!.type !== "folder"
+    ? summary(op, first!)
+    : summaryOfMany(op, tally.results, tally.ms);
   // Written into a device or pipe (`-o /dev/stdout`), the summary stays out of the data.
-  if (result.streamed) console.error(summary(op, result));
-  else console.log(summary(op, result));
+  if (tally.results.some((r) => r.streamed)) console.error(line);
+  else console.log(line);
   return EXIT.ok;
 }
 
@@ -346,11 +390,4 @@ function terminalSafeJson(value: unknown): string {
     /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
-}
-
-function localTime(ms: number): string {
-  const d = new Date(ms);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }

@@ -51,6 +51,19 @@ export function formatRate(bytes: number, ms: number): string {
   return ms > 0 ? `${formatBytes(bytes / (ms / 1000))}/s` : "-";
 }
 
+/**
+ * A time for a person, in the local time zone: `2026-11-29 07:05`.
+ *
+ * @param ms milliseconds since the epoch
+ * @returns the time
+ */
+export function localTime(ms: number): string {
+  const d = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
 /** A one-line progress bar, redrawn in place at most ten times a second. */
 export class ProgressBar {
   readonly #label: string;
@@ -110,6 +123,7 @@ export class ProgressBar {
     const moved = p.done - p.resumedFrom;
     const rate = ms > 0 ? moved / (ms / 1000) : 0;
     const parts = [this.#label];
+    if (p.filesTotal !== undefined) parts.push(`${p.files ?? 0}/${p.filesTotal} files`);
     if (p.total !== undefined && p.total > 0) {
       const fraction = Math.min(p.done / p.total, 1);
       parts.push(`${Math.floor(fraction * 100).toString().padStart(3)}%`);

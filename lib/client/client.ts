@@ -9,7 +9,7 @@
  */
 
 import { basename, dirname } from "node:path";
-import { nameProblem } from "../protocol/names.ts";
+import { joinPath, lastName, pathProblem } from "../protocol/paths.ts";
 import type { Wire } from "../net/wire.ts";
 import { type BodySource, newHash, streamSource } from "../transfer/body.ts";
 import { CHUNK_SIZE, ChunkPool } from "../transfer/pool.ts";
@@ -23,95 +23,42 @@ import {
   requirePermission,
   resolveTarget,
 } from "./local.ts";
-import { openPartial } from "./partial.ts";
+import { openPartial, type PartialDownload } from "./partial.ts";
+import { folderPlace, isLocalFolder, looksLikeFolder, openLocalFolder } from "./folder_local.ts";
+import { type FolderMoved, getFolderFirst, getFolderPs2, putFolderPs2 } from "./folders.ts";
 import {
   type DownloadSink,
+  FolderPass,
   getPs2,
   type HashedPrefix,
   HashFirst,
   listPs2,
   type Moved,
-  type Progress,
   putPs2,
   type StepOptions,
 } from "./ps2.ts";
-import { explainFailure, openWire, type SecurityOptions } from "./secure.ts";
+import { explainFailure, openWire } from "./secure.ts";
 
-/** Where the server is and how to talk to it. */
-export interface ConnectOptions extends SecurityOptions {
-  /** Host name or address. */
-  host: string;
-  /** Port. */
-  port: number;
-  /** Speak the original privateshare format. */
-  classic?: boolean;
-  /** Deadline for any progress on the connection (default {@link CLIENT_DEFAULTS}). */
-  timeoutMs?: number;
-  /** Cancels the operation; a cancelled get keeps its partial download for a resume. */
-  signal?: AbortSignal;
-}
-
-/** Options for put and get. */
-export interface TransferOptions extends ConnectOptions {
-  /** Called as bytes move. */
-  onProgress?: (progress: Progress) => void;
-  /** Continue an interrupted transfer (default true). */
-  resume?: boolean;
-}
-
-/** Options for put. */
-export interface PutOptions extends TransferOptions {
-  /** The name on the server, instead of the file's own. */
-  as?: string;
-}
-
-/** Options for get. */
-export interface GetOptions extends TransferOptions {
-  /** Where to save: a file path, or a folder to save into (default: the current folder). */
-  output?: string;
-  /** Replace a local file of the same name. */
-  force?: boolean;
-}
-
-/** Data to put that is not a local file: a stream of known size, such as a browser upload. */
-export interface PutStream {
-  /** The name on the server. */
-  name: string;
-  /** Exactly how many bytes the stream holds. */
-  size: number;
-  /** The bytes. */
-  stream: ReadableStream<Uint8Array>;
-}
-
-/** What a finished transfer did. */
-export interface TransferResult {
-  /** The name on the server. */
-  name: string;
-  /** The local file (empty for a stream put). */
-  path: string;
-  /** The file's size. */
-  size: number;
-  /** Bytes moved in this run (less than size when resumed). */
-  moved: number;
-  /** Where a resumed transfer started, 0 otherwise. */
-  resumedFrom: number;
-  /** The verified SHA-256, or undefined for the classic protocol. */
-  sha256?: string;
-  /** Milliseconds the operation took. */
-  ms: number;
-  /** A get written into a device, FIFO or descriptor as it arrived, rather than saved as a file. */
-  streamed?: boolean;
-}
-
-/** One file of a listing; classic servers give only names. */
-export interface RemoteFile {
-  /** Name on the server. */
-  name: string;
-  /** Size in bytes, when known. */
-  size?: number;
-  /** Modification time, ms since the epoch, when known. */
-  mtime?: number;
-}
+export type {
+  ConnectOptions,
+  GetOptions,
+  ListOptions,
+  PutOptions,
+  PutStream,
+  RemoteFile,
+  TransferOptions,
+  TransferResult,
+} from "./options.ts";
+import type {
+  ConnectOptions,
+  GetOptions,
+  ListOptions,
+  PutOptions,
+  PutStream,
+  RemoteFile,
+  TransferOptions,
+  TransferResult,
+} from "./options.ts";
 
 /** Defaults of the client's options. */
 export const CLIENT_DEFAULTS = {
@@ -141,10 +88,14 @@ export async function put(
 ): Promise<TransferResult> {
   const started = performance.now();
   const path = typeof source === "string" ? source : "";
-  const name = typeof source === "string" ? options.as ?? basename(source) : source.name;
-  let local: { source: BodySource & Partial<Deno.FsFile>; size: number; close(): void };
+  const own = typeof source === "string" ? options.as ?? basename(source) : source.name;
+  const name = options.to ? joinPath(trimSlash(options.to), own) : own;
   if (typeof source === "string") {
     requirePermission({ name: "read", path }, `to read ${q(path)}`);
+    if (isLocalFolder(source)) return await putFolder(source, name, options, started);
+  }
+  let local: { source: BodySource & Partial<Deno.FsFile>; size: number; close(): void };
+  if (typeof source === "string") {
     const { file, size } = await openSource(path);
     local = { source: file, size, close: () => file.close() };
   } else {
@@ -204,9 +155,10 @@ export async function put(
  * @returns what was received
  * @throws {ClientError} for every failure, with its kind
  */
-export async function get(name: string, options: GetOptions): Promise<TransferResult> {
+export async function get(path: string, options: GetOptions): Promise<TransferResult> {
   const started = performance.now();
-  const problem = nameProblem(name);
+  const name = trimSlash(path);
+  const problem = pathProblem(name);
   if (problem) {
     // The server would refuse it too; a bad name must not become a local path.
     throw new ClientError("refused", `Invalid name ${JSON.stringify(name)}: ${problem}`, {
@@ -215,7 +167,22 @@ export async function get(name: string, options: GetOptions): Promise<TransferRe
   }
   const where = `${options.host}:${options.port}`;
   requirePermission({ name: "read", path: options.output || "." }, `to save ${q(name)}`);
-  const target = resolveTarget(name, options.output, options.force ?? false);
+  const last = lastName(name);
+  const force = options.force ?? false;
+  const place = options.classic
+    ? undefined
+    : folderPlace(last, options.output, options.resume ?? true);
+  if (place && looksLikeFolder(place)) {
+    // A folder here, or an earlier folder download's work: ask for a folder.
+    requirePermission({ name: "write", path: place.parent }, `to save ${q(last)}`);
+    const moved = await session(
+      options,
+      "get",
+      (wire, step) => getFolderFirst(wire, name, place, force, step),
+    );
+    return folderResult(name, moved, started);
+  }
+  const target = resolveTarget(last, options.output, force);
   const folder = target.kind === "stream" ? target.path : dirname(target.path);
   requirePermission({ name: "write", path: folder }, `to save ${q(target.path)}`);
   requirePermission({ name: "read", path: folder }, `to save ${q(target.path)}`);
@@ -226,13 +193,20 @@ export async function get(name: string, options: GetOptions): Promise<TransferRe
     const file = await openStream(target.path);
     try {
       const sink = { file, have: 0, hash: newHash(), hashed: 0, restart: () => Promise.resolve() };
-      const moved = await session(options, "get", receive(sink));
+      const moved = await session(options, "get", async (wire, step) => {
+        try {
+          return await receive(sink)(wire, step);
+        } catch (error) {
+          if (!(error instanceof FolderPass)) throw error;
+          return await getFolderPs2(wire, error.reply, name, undefined, force, step);
+        }
+      });
       return { ...result(name, target.path, moved, started), streamed: true };
     } finally {
       file.close();
     }
   }
-  const partial = await openPartial(target.path, {
+  const partial: PartialDownload = await openPartial(target.path, {
     resume: (options.resume ?? true) && !options.classic,
     replace: target.replace,
     server: where,
@@ -240,15 +214,25 @@ export async function get(name: string, options: GetOptions): Promise<TransferRe
     pool,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  let moved: Moved;
+  let moved: Moved | FolderMoved;
   try {
-    moved = await session(options, "get", receive(partial));
+    moved = await session(options, "get", async (wire, step) => {
+      try {
+        return await receive(partial)(wire, step);
+      } catch (error) {
+        if (!(error instanceof FolderPass)) throw error;
+        // A folder: its working folder takes the partial file's name.
+        partial.abort(false);
+        return await getFolderPs2(wire, error.reply, name, place, force, step);
+      }
+    });
   } catch (error) {
     // Only data known to be wrong is dropped; a classic download cannot resume.
     const corrupt = error instanceof ClientError && error.kind === "corrupt";
     partial.abort(!corrupt && !options.classic);
     throw error;
   }
+  if ("files" in moved) return folderResult(name, moved, started);
   try {
     await partial.commit();
   } catch (error) {
@@ -265,15 +249,70 @@ export async function get(name: string, options: GetOptions): Promise<TransferRe
  * @returns the files, by name; sizes and times only from privateshare servers
  * @throws {ClientError} for every failure, with its kind
  */
-export async function list(options: ConnectOptions): Promise<RemoteFile[]> {
+export async function list(options: ListOptions): Promise<RemoteFile[]> {
+  const folder = options.folder === undefined ? undefined : trimSlash(options.folder);
+  if (folder !== undefined && folder !== "") {
+    const problem = pathProblem(folder);
+    if (problem) {
+      throw new ClientError("refused", `Invalid folder ${JSON.stringify(folder)}: ${problem}`, {
+        reason: "invalid-name",
+      });
+    }
+    if (options.classic) {
+      throw new ClientError("usage", "The classic protocol has no folders: list the top");
+    }
+  }
   return await session(
     options,
     "list",
     async (wire, step) =>
       options.classic
         ? (await listClassic(wire, step)).map((name) => ({ name }))
-        : await listPs2(wire, step),
+        : await listPs2(wire, step, folder || undefined, options.folders ?? true),
   );
+}
+
+/** Puts a local folder whole, as a new folder on the server. */
+async function putFolder(
+  path: string,
+  name: string,
+  options: PutOptions,
+  started: number,
+): Promise<TransferResult> {
+  if (options.classic) {
+    throw new ClientError("usage", `${q(path)} is a folder: the classic protocol sends files only`);
+  }
+  const local = await openLocalFolder(path);
+  try {
+    const moved = await session(
+      options,
+      "put",
+      (wire, step) => putFolderPs2(wire, local, name, step),
+    );
+    return folderResult(name, { ...moved, path }, started);
+  } finally {
+    await local.dir.close();
+  }
+}
+
+/** A name as typed, without the trailing slashes that say it is a folder. */
+function trimSlash(name: string): string {
+  return name.length > 1 ? name.replace(/\/+$/, "") : name;
+}
+
+function folderResult(name: string, moved: FolderMoved, started: number): TransferResult {
+  return {
+    name,
+    path: moved.path,
+    size: moved.size,
+    moved: moved.size - moved.resumedFrom,
+    resumedFrom: moved.resumedFrom,
+    ms: performance.now() - started,
+    type: "folder",
+    files: moved.files,
+    kept: moved.kept,
+    skipped: moved.skipped,
+  };
 }
 
 /**

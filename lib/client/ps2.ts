@@ -6,7 +6,7 @@
  */
 
 import { CancelError, ProtocolError } from "../protocol/errors.ts";
-import type { ListEntry } from "../protocol/ps2.ts";
+import type { ListEntry, Reply } from "../protocol/ps2.ts";
 import { TruncatedError, type Wire } from "../net/wire.ts";
 import type { Hash } from "node:crypto";
 import {
@@ -34,6 +34,10 @@ export interface Progress {
   total?: number;
   /** Where a resumed transfer started, 0 otherwise. */
   resumedFrom: number;
+  /** Of a folder: files in place so far. */
+  files?: number;
+  /** Of a folder: its files. */
+  filesTotal?: number;
 }
 
 /** What a step of the client needs besides the connection. */
@@ -67,7 +71,11 @@ const RESUME = "run the same command again to resume";
  * say); a connection that closes or resets before answering is a lost
  * connection, whatever the server.
  */
-async function firstPass(wire: Wire, options: StepOptions, again: string) {
+export async function firstPass(
+  wire: Wire,
+  options: StepOptions,
+  again: string,
+): Promise<Reply & { code: "pass" }> {
   wire.setBudget(options.timeoutMs ?? 0);
   try {
     return await readPass(wire);
@@ -92,6 +100,23 @@ async function firstPass(wire: Wire, options: StepOptions, again: string) {
     throw error;
   } finally {
     wire.setBudget(0);
+  }
+}
+
+/** The pass of a get that names a folder. */
+export class FolderPass extends Error {
+  /** The pass. */
+  readonly reply: Reply & { code: "pass" };
+
+  /**
+   * Creates a FolderPass.
+   *
+   * @param reply the pass, with `type: "folder"`
+   */
+  constructor(reply: Reply & { code: "pass" }) {
+    super("The name is a folder on the server");
+    this.name = "FolderPass";
+    this.reply = reply;
   }
 }
 
@@ -261,10 +286,17 @@ export async function getPs2(
   await sendCommand(
     wire,
     have > 0
-      ? { op: "get", name, offset: have, prefixSha256: sink.hash.copy().digest("hex") }
-      : { op: "get", name, offset: 0 },
+      ? {
+        op: "get",
+        name,
+        offset: have,
+        prefixSha256: sink.hash.copy().digest("hex"),
+        folders: true,
+      }
+      : { op: "get", name, offset: 0, folders: true },
   );
   const reply = await firstPass(wire, options, RESUME);
+  if (reply.type === "folder") throw new FolderPass(reply);
   if (reply.size === undefined) throw unexpected(reply);
   const size = reply.size;
   const start = reply.offset ?? 0;
@@ -301,15 +333,26 @@ async function verifyDownload(
 }
 
 /**
- * Lists the server's files.
+ * Lists the server's files and folders, at the top or in a folder.
  *
  * @param wire the connection
  * @param options where, and the time budget of the listing
+ * @param folder the folder to list, by its path on the server
+ * @param folders whether to list subfolders too
  * @returns the entries
  */
-export async function listPs2(wire: Wire, options: StepOptions): Promise<ListEntry[]> {
+export async function listPs2(
+  wire: Wire,
+  options: StepOptions,
+  folder?: string,
+  folders = true,
+): Promise<ListEntry[]> {
   const where = options.where;
-  await sendCommand(wire, { op: "list" });
+  await sendCommand(wire, {
+    op: "list",
+    ...(folder ? { folder } : {}),
+    ...(folders ? { folders: true } : {}),
+  });
   const reply = await firstPass(wire, options, "try again");
   if (reply.count === undefined) throw unexpected(reply);
   try {

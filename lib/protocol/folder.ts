@@ -8,7 +8,7 @@
  * @module
  */
 
-import { CancelError, ProtocolError } from "./errors.ts";
+import { CancelError, ProtocolError, type Reason, REASONS } from "./errors.ts";
 import { decodeText, parseObject, sha256, size, string } from "./fields.ts";
 import { validatePath } from "./paths.ts";
 
@@ -45,6 +45,23 @@ function isEnd(value: Record<string, unknown>): boolean {
 }
 
 /**
+ * Throws the peer's refusal when a line where a have-list line or a data
+ * header belongs is a cancel (a receiver refusing the manifest, a sender
+ * giving up), so that it reads as the refusal it is, not as a malformed line.
+ *
+ * @param value a parsed line
+ * @throws {CancelError} when it is `{"code":"cancel",...}`
+ */
+function throwIfCancel(value: Record<string, unknown>): void {
+  if (value.code !== "cancel") return;
+  const reason = REASONS.includes(value.reason as Reason) ? value.reason as Reason : "internal";
+  throw new CancelError(
+    reason,
+    typeof value.message === "string" ? value.message : "The peer refused",
+  );
+}
+
+/**
  * Decodes one manifest line. Its path is checked against the path rules.
  *
  * @param line the bytes before the newline
@@ -72,6 +89,7 @@ export function decodeManifestEntry(line: Uint8Array): ManifestEntry {
  */
 export function decodeHaveEntry(line: Uint8Array): HaveEntry | undefined {
   const value = parseObject(decodeText(line, "Have entry"), "Have entry");
+  throwIfCancel(value);
   if (isEnd(value)) return undefined;
   const path = string(value, "path");
   validatePath(path);
@@ -92,6 +110,7 @@ export function decodeHaveEntry(line: Uint8Array): HaveEntry | undefined {
  */
 export function decodeDataHeader(line: Uint8Array): DataHeader | undefined {
   const value = parseObject(decodeText(line, "Data header"), "Data header");
+  throwIfCancel(value);
   if (isEnd(value)) return undefined;
   const path = string(value, "path");
   validatePath(path);
