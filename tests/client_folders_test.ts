@@ -203,3 +203,30 @@ test("a folder get without resume starts its working folder over", async () => {
     await contents(join(served.path, "photos")),
   );
 });
+
+test("a folder put without resume sends every file again, over what the server held", async () => {
+  await using local = await tempDir();
+  await using served = await tempDir();
+  await makeTree(join(local.path, "photos"));
+  await using server = serveFolder(served.path);
+  const options = { host: "127.0.0.1", port: server.port };
+  const controller = new AbortController();
+  // Cut inside the large file, which comes last: the server holds every small one.
+  await assert.rejects(() =>
+    put(join(local.path, "photos"), {
+      ...options,
+      signal: controller.signal,
+      onProgress: (p) => p.done > (p.total ?? Infinity) - 1024 * 1024 && controller.abort(),
+    })
+  );
+  const work = [...Deno.readDirSync(served.path)].map((e) => e.name);
+  assert.equal(work.length, 1);
+  assert.match(work[0]!, /^\.privateshare-folder-/);
+  const sent = await put(join(local.path, "photos"), { ...options, resume: false });
+  assert.equal(sent.kept, 0, "nothing the server held is kept");
+  assert.equal(sent.resumedFrom, 0);
+  assert.deepEqual(
+    await contents(join(served.path, "photos")),
+    await contents(join(local.path, "photos")),
+  );
+});

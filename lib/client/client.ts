@@ -287,7 +287,7 @@ async function putFolder(
     const moved = await session(
       options,
       "put",
-      (wire, step) => putFolderPs2(wire, local, name, step),
+      (wire, step) => putFolderPs2(wire, local, name, options.resume ?? true, step),
     );
     return folderResult(name, { ...moved, path }, started);
   } finally {

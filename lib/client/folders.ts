@@ -76,6 +76,7 @@ function heldBytes(manifest: Manifest, have: Iterable<HaveEntry>): number {
  * @param wire the connection
  * @param local the walked folder
  * @param name its name on the server
+ * @param resume keep what the server holds from an earlier, cut-off put (checked by SHA-256)
  * @param options where, progress
  * @returns what was moved
  */
@@ -83,6 +84,7 @@ export async function putFolderPs2(
   wire: Wire,
   local: LocalFolder,
   name: string,
+  resume: boolean,
   options: StepOptions,
 ): Promise<FolderMoved> {
   const { manifest } = local;
@@ -96,7 +98,9 @@ export async function putFolderPs2(
   });
   await firstPass(wire, options, RESUME);
   await sendManifest(wire, manifest);
-  const have = await readHave(wire, manifest);
+  // Without resuming, every file is sent whole: the server replaces what it held.
+  const offered = await readHave(wire, manifest);
+  const have = resume ? offered : new Map<string, HaveEntry>();
   const resumedFrom = heldBytes(manifest, have.values());
   let done = 0;
   let kept = 0;
