@@ -18,9 +18,10 @@ const ALLOWED: Record<string, readonly string[]> = {
   exchange: ["protocol", "net", "transfer"],
   server: ["protocol", "net", "transfer", "exchange"],
   client: ["protocol", "net", "transfer", "exchange"],
-  cli: ["mod.ts", "gui"],
+  cli: ["mod.ts", "client_mod.ts", "gui"],
   gui: ["mod.ts"],
   "mod.ts": ["version.ts", "protocol", "net", "transfer", "exchange", "server", "client"],
+  "client_mod.ts": ["version.ts", "protocol", "net", "transfer", "exchange", "client"],
   "version.ts": ["deno.json"],
 };
 
@@ -101,4 +102,11 @@ Deno.test("no command-line flag is named in lib/ outside its two faces, lib/cli/
     .filter((m) => !m.startsWith("cli/") && !m.startsWith("gui/"))
     .flatMap((m) => codeLines(m).filter((l) => /--[a-z]/.test(l)).map((l) => `${m}: ${l.trim()}`));
   assert.deepEqual(named, []);
+});
+
+Deno.test("client_mod.ts exports a part of mod.ts, the very same values", async () => {
+  const all: Record<string, unknown> = await import("../lib/mod.ts");
+  const part: Record<string, unknown> = await import("../lib/client_mod.ts");
+  const differ = Object.keys(part).filter((name) => all[name] !== part[name]);
+  assert.deepEqual(differ, []);
 });
