@@ -84,7 +84,25 @@ try {
   for (const [label, path] of repos) {
     servers.push({ label, ...(await startServerOf(path, DIRS.small)) });
   }
+  const encoder = new TextEncoder();
+  const rawGet = encoder.encode(`PS/2 ${JSON.stringify({ op: "get", name: target, offset: 0 })}\n`);
+  const rawList = encoder.encode(`PS/2 ${JSON.stringify({ op: "list" })}\n`);
+  const reply = new Uint8Array(64 * 1024);
+  // The server's side alone: a raw socket sends the command and reads to the end.
+  const raw = (command: Uint8Array) => async (port: number) => {
+    const conn = await Deno.connect({ hostname: HOST, port });
+    try {
+      await conn.write(command);
+      let total = 0;
+      for (let n; (n = await conn.read(reply)) !== null;) total += n;
+      if (total === 0) throw new Error("The server sent nothing");
+    } finally {
+      conn.close();
+    }
+  };
   const ops: Record<string, (port: number) => Promise<void>> = {
+    "raw-get": raw(rawGet),
+    "raw-list": raw(rawList),
     list: async (port) => {
       const files = await list({ host: HOST, port });
       if (files.length !== SMALL_FILES) throw new Error(`list gave ${files.length} files`);

@@ -22,6 +22,7 @@ import {
   type FileFacts,
   type FolderFile,
   lstatFacts,
+  lstatFactsNow,
   openExisting,
   sameFile,
 } from "./store_files.ts";
@@ -134,7 +135,7 @@ export class Store {
     const notFound = new CancelError("not-found", `No file named ${quoteName(name)} on the server`);
     if (this.#committing.has(name)) throw notFound;
     const path = join(this.root, name);
-    const facts = await lstatFacts(path);
+    const facts = lstatFactsNow(path);
     if (!facts?.isFile) throw notFound;
     const unreadable = new CancelError(
       "not-found",
