@@ -234,9 +234,9 @@ class NodeFile implements FolderFile {
     await this.handle.datasync();
   }
 
-  async facts(): Promise<FileFacts> {
+  facts(): Promise<FileFacts> {
     const info = fstatSync(this.handle.fd);
-    return {
+    return Promise.resolve({
       dev: info.dev,
       ino: info.ino,
       nlink: info.nlink,
@@ -246,7 +246,7 @@ class NodeFile implements FolderFile {
       ctimeMs: info.ctimeMs,
       mode: info.mode,
       isFile: info.isFile(),
-    };
+    });
   }
 
   async close(): Promise<void> {
