@@ -18,9 +18,10 @@ const ALLOWED: Record<string, readonly string[]> = {
   exchange: ["protocol", "net", "transfer"],
   server: ["protocol", "net", "transfer", "exchange"],
   client: ["protocol", "net", "transfer", "exchange"],
-  cli: ["mod.ts", "gui"],
+  cli: ["mod.ts", "client_mod.ts", "gui"],
   gui: ["mod.ts"],
   "mod.ts": ["version.ts", "protocol", "net", "transfer", "exchange", "server", "client"],
+  "client_mod.ts": ["version.ts", "protocol", "net", "transfer", "exchange", "client"],
   "version.ts": ["deno.json"],
 };
 
@@ -101,4 +102,39 @@ Deno.test("no command-line flag is named in lib/ outside its two faces, lib/cli/
     .filter((m) => !m.startsWith("cli/") && !m.startsWith("gui/"))
     .flatMap((m) => codeLines(m).filter((l) => /--[a-z]/.test(l)).map((l) => `${m}: ${l.trim()}`));
   assert.deepEqual(named, []);
+});
+
+Deno.test("client_mod.ts exports a part of mod.ts, the very same values", async () => {
+  const all: Record<string, unknown> = await import("../lib/mod.ts");
+  const part: Record<string, unknown> = await import("../lib/client_mod.ts");
+  const differ = Object.keys(part).filter((name) => all[name] !== part[name]);
+  assert.deepEqual(differ, []);
+});
+
+Deno.test("the client program loads no module of the server when it starts (issue 16)", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", join(LIB, "cli", "client.ts")],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  const graph: {
+    modules: {
+      specifier: string;
+      dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
+    }[];
+  } = JSON.parse(new TextDecoder().decode(out.stdout));
+  const bySpecifier = new Map(graph.modules.map((m) => [m.specifier, m]));
+  // Static imports that run at start: not `import type`, not `import()`.
+  const loaded = new Set<string>();
+  const visit = (specifier: string): void => {
+    if (loaded.has(specifier)) return;
+    loaded.add(specifier);
+    for (const dep of bySpecifier.get(specifier)?.dependencies ?? []) {
+      if (dep.code && !dep.isDynamic) visit(dep.code.specifier);
+    }
+  };
+  visit(graph.modules.find((m) => m.specifier.endsWith("/lib/cli/client.ts"))!.specifier);
+  const server = [...loaded].filter((s) => s.includes("/lib/server/") || s === "node:fs");
+  assert.deepEqual(server, []);
 });

@@ -17,7 +17,7 @@ import {
   type TransferOptions,
   type TransferResult,
   VERSION,
-} from "../mod.ts";
+} from "../client_mod.ts";
 import {
   compiledName,
   describeUnexpected,

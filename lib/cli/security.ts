@@ -20,9 +20,9 @@ import {
   parseFingerprint,
   type RememberNote,
   type SecurityOptions,
-  type ServerSecurityOptions,
   validName,
-} from "../mod.ts";
+} from "../client_mod.ts";
+import type { ServerSecurityOptions } from "../mod.ts";
 import { UsageError } from "./common.ts";
 import { canReadPasswordVariable, givenPassword, PASSWORD_VARIABLE } from "./password.ts";
 

@@ -13,7 +13,9 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+// Deferred: node:crypto costs a process a few tens of milliseconds to start, which a
+// list, and a client's start-up, need not pay (issue 16).
+import defer * as nodeCrypto from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { ClientError } from "./errors.ts";
 import { localError, q } from "./local.ts";
@@ -55,7 +57,9 @@ export function partialPaths(dest: string): { data: string; record: string } {
   const base = basename(dest);
   let stem = `.${base}.privateshare-partial`;
   if (encoder.encode(`${stem}.json`).length > 255) {
-    stem = `.${createHash("sha256").update(base).digest("hex").slice(0, 32)}.privateshare-partial`;
+    stem = `.${
+      nodeCrypto.createHash("sha256").update(base).digest("hex").slice(0, 32)
+    }.privateshare-partial`;
   }
   return { data: join(dirname(dest), stem), record: join(dirname(dest), `${stem}.json`) };
 }

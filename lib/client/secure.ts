@@ -11,7 +11,9 @@
 
 import { CancelError } from "../protocol/errors.ts";
 import { connect } from "../net/socket.ts";
-import { X509Certificate } from "node:crypto";
+// Deferred: node:crypto costs a process a few tens of milliseconds to start, which a
+// list, and a client's start-up, need not pay (issue 16).
+import defer * as nodeCrypto from "node:crypto";
 import {
   derToPem,
   fingerprintOf,
@@ -152,7 +154,7 @@ function learn(conn: Deno.Conn, trust: TlsTrust): KnownServer | "ca" | undefined
   }
   if (trust.ca === undefined) return undefined;
   const ders = pemCertificates(trust.ca);
-  if (ders.length !== 1 || new X509Certificate(ders[0]!).ca) return "ca";
+  if (ders.length !== 1 || new nodeCrypto.X509Certificate(ders[0]!).ca) return "ca";
   return { fingerprint: fingerprintOf(ders[0]!), certificate: derToPem(ders[0]!) };
 }
 

@@ -7,7 +7,9 @@
  * @module
  */
 
-import { createHash, timingSafeEqual } from "node:crypto";
+// Deferred: node:crypto costs a process a few tens of milliseconds to start, which a
+// list, and a client's start-up, need not pay (issue 16).
+import defer * as nodeCrypto from "node:crypto";
 import { CancelError } from "../protocol/errors.ts";
 import type { Command } from "../protocol/ps2.ts";
 import type { Wire } from "../net/wire.ts";
@@ -48,9 +50,9 @@ export function withPassword(wire: Wire, command: Command): Command {
  * @returns whether they are equal
  */
 export function passwordMatches(given: string | undefined, expected: string): boolean {
-  const a = createHash("sha256").update(given ?? "").digest();
-  const b = createHash("sha256").update(expected).digest();
-  return timingSafeEqual(a, b) && given !== undefined;
+  const a = nodeCrypto.createHash("sha256").update(given ?? "").digest();
+  const b = nodeCrypto.createHash("sha256").update(expected).digest();
+  return nodeCrypto.timingSafeEqual(a, b) && given !== undefined;
 }
 
 /**

@@ -8,7 +8,8 @@
  * @module
  */
 
-import { isIP } from "node:net";
+// Deferred: node:net costs a process a few tens of milliseconds to start (issue 16).
+import defer * as nodeNet from "node:net";
 import { join } from "node:path";
 import { fingerprintOf, hasPrivateKey, pemCertificates } from "./tls.ts";
 import { userConfigDir } from "./user_config.ts";
@@ -104,7 +105,7 @@ export function canReadMachineNames(): boolean {
  * @param name the name
  */
 export function validName(name: string): boolean {
-  if (isIP(name)) return true;
+  if (nodeNet.isIP(name)) return true;
   if (name.length === 0 || name.length > 253) return false;
   return name.replace(/^\*\./, "").split(".").every((label) =>
     /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label)
@@ -135,7 +136,7 @@ export async function createCertificate(names: string[]): Promise<{ cert: string
   const now = Date.now();
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: [...serial].map((b) => b.toString(16).padStart(2, "0")).join(""),
-    name: `CN=privateshare ${names.find((n) => !isIP(n) && n !== "localhost") ?? "server"}`,
+    name: `CN=privateshare ${names.find((n) => !nodeNet.isIP(n) && n !== "localhost") ?? "server"}`,
     // An hour early, for clocks that differ a little.
     notBefore: new Date(now - 3600_000),
     notAfter: new Date(now + VALID_YEARS * 365 * 24 * 3600_000),
@@ -146,7 +147,10 @@ export async function createCertificate(names: string[]): Promise<{ cert: string
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension(
-        names.map((name) => ({ type: isIP(name) ? "ip" as const : "dns" as const, value: name })),
+        names.map((name) => ({
+          type: nodeNet.isIP(name) ? "ip" as const : "dns" as const,
+          value: name,
+        })),
       ),
     ],
   });
@@ -295,12 +299,12 @@ function missingNames(held: string[], asked: string[]): string[] {
 }
 
 function canonical(name: string): string {
-  return isIP(name) ? canonicalIp(name) : name.toLowerCase();
+  return nodeNet.isIP(name) ? canonicalIp(name) : name.toLowerCase();
 }
 
 /** One spelling per address (`::1` for `0:0:0:0:0:0:0:1`). */
 function canonicalIp(ip: string): string {
-  if (isIP(ip) !== 6) return ip;
+  if (nodeNet.isIP(ip) !== 6) return ip;
   return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
 }
 

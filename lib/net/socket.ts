@@ -6,7 +6,8 @@
  * @module
  */
 
-import { isIP } from "node:net";
+// Deferred: node:net costs a process a few tens of milliseconds to start (issue 16).
+import defer * as nodeNet from "node:net";
 import type { TLSSocket } from "node:tls";
 import { handshakeError, pinnedName, TlsError, type TlsServerKeys, type TlsTrust } from "./tls.ts";
 import { checkPinned, TlsSocketConn } from "./tls_socket.ts";
@@ -259,7 +260,7 @@ async function connectPinned(
     const socket: TLSSocket = nodeConnect({
       host,
       port,
-      ...(isIP(host) ? {} : { servername: host }),
+      ...(nodeNet.isIP(host) ? {} : { servername: host }),
       // The fingerprint is checked below, on this connection, before a byte is sent.
       rejectUnauthorized: false,
     });

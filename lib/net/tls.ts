@@ -7,7 +7,9 @@
  * @module
  */
 
-import { createHash, X509Certificate } from "node:crypto";
+// Deferred: node:crypto costs a process a few tens of milliseconds to start, which a
+// list, and a client's start-up, need not pay (issue 16).
+import defer * as nodeCrypto from "node:crypto";
 
 /** A certificate and its private key, as PEM text, for a TLS server. */
 export interface TlsServerKeys {
@@ -119,7 +121,7 @@ function formatFingerprint(hex: string): string {
  * @returns `AB:CD:...`, as `openssl x509 -noout -fingerprint -sha256` prints it
  */
 export function fingerprintOf(der: Uint8Array): string {
-  return formatFingerprint(createHash("sha256").update(der).digest("hex"));
+  return formatFingerprint(nodeCrypto.createHash("sha256").update(der).digest("hex"));
 }
 
 /**
@@ -173,7 +175,7 @@ export function pinnedName(trust: TlsTrust): string | undefined {
   if (der === undefined || fingerprintOf(der) !== parseFingerprint(trust.fingerprint)) {
     return undefined;
   }
-  const certificate = new X509Certificate(der);
+  const certificate = new nodeCrypto.X509Certificate(der);
   // Deno refuses a CA's certificate as a server's own.
   if (certificate.ca) return undefined;
   if (certificate.checkHost("localhost")) return "localhost";

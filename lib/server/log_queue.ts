@@ -22,6 +22,13 @@ export interface LogOutput {
 /** How much log text may wait for a slow reader before lines are dropped. */
 export const LOG_QUEUE_BYTES = 1024 * 1024;
 
+/**
+ * How long a line waits for others to go out with it in one write. Each
+ * write is a trip to Deno's thread pool and a wake-up of the reader; one a
+ * request cost a server about a fifth of a list's CPU (bench/RESULTS.md).
+ */
+export const LOG_GATHER_MS = 5;
+
 /** A bounded queue of log lines in front of an output. */
 export class LogQueue {
   readonly #output: LogOutput;
@@ -79,7 +86,9 @@ export class LogQueue {
     }
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
-    this.#draining ??= this.#drain().finally(() => this.#draining = undefined);
+    this.#draining ??= new Promise<void>((resolve) => setTimeout(resolve, LOG_GATHER_MS))
+      .then(() => this.#drain())
+      .finally(() => this.#draining = undefined);
   }
 
   /**
@@ -104,7 +113,9 @@ export class LogQueue {
 
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
-      const bytes = this.#queue[0]!;
+      // Every line queued so far, in one write.
+      const count = this.#queue.length;
+      const bytes = count === 1 ? this.#queue[0]! : concat(this.#queue, this.#queuedBytes);
       try {
         let written = 0;
         while (written < bytes.length) {
@@ -120,7 +131,7 @@ export class LogQueue {
         this.#onBroken(error);
         return;
       }
-      this.#queue.shift();
+      this.#queue.splice(0, count);
       this.#queuedBytes -= bytes.length;
       if (this.#queue.length === 0 && this.#unreported > 0) {
         const report = this.#encoder.encode(this.#onDropped(this.#unreported) + "\n");
@@ -130,4 +141,14 @@ export class LogQueue {
       }
     }
   }
+}
+
+function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const part of parts) {
+    all.set(part, at);
+    at += part.length;
+  }
+  return all;
 }

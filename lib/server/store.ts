@@ -25,6 +25,7 @@ import {
   type FileFacts,
   type FolderFile,
   lstatFacts,
+  lstatFactsNow,
   openExisting,
   sameFile,
 } from "../transfer/files.ts";
@@ -193,7 +194,7 @@ export class Store {
   async #openFile(name: string, path: string): Promise<{ file: FolderFile; size: number }> {
     const notFound = new CancelError("not-found", `No file named ${quoteName(name)} on the server`);
     if (this.#committing.has(name)) throw notFound;
-    const facts = await lstatFacts(path);
+    const facts = lstatFactsNow(path);
     if (facts?.isFolder) {
       throw new CancelError(
         "not-found",

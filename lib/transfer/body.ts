@@ -8,7 +8,10 @@
  * @module
  */
 
-import { createHash, type Hash } from "node:crypto";
+// Deferred: node:crypto costs a process a few tens of milliseconds to start, which a
+// list, and a client's start-up, need not pay (issue 16).
+import defer * as nodeCrypto from "node:crypto";
+import type { Hash } from "node:crypto";
 import { TruncatedError, type Wire } from "../net/wire.ts";
 import { CHUNK_SIZE, type ChunkPool, SPENT_BUFFER_SIZE } from "./pool.ts";
 
@@ -106,7 +109,7 @@ export interface BodyOptions {
 
 /** A new SHA-256. */
 export function newHash(): Hash {
-  return createHash("sha256");
+  return nodeCrypto.createHash("sha256");
 }
 
 /**

@@ -1,0 +1,69 @@
+/**
+ * privateshare's public API without the server: put, get and list, their
+ * errors, TLS trust, certificates and known servers. {@link "./mod.ts"}
+ * exports all of this and the server besides; the client program imports
+ * this module, so that its start-up does not load the server's modules
+ * (issue 16: `client.ts … list` as a whole process).
+ *
+ * @example List a server's files
+ * ```ts
+ * import { list } from "./client_mod.ts";
+ *
+ * const files = await list({ host: "localhost", port: 9999 }).catch(() => []);
+ * console.log(files.map((f) => f.name));
+ * ```
+ *
+ * @module
+ */
+
+export { VERSION } from "./version.ts";
+export { CancelError, ProtocolError, type Reason, REASONS } from "./protocol/errors.ts";
+export { nameProblem, RESERVED_PREFIX, validateName } from "./protocol/names.ts";
+export type { ListEntry } from "./protocol/ps2.ts";
+export {
+  CLIENT_DEFAULTS,
+  type ConnectOptions,
+  get,
+  type GetOptions,
+  list,
+  put,
+  type PutOptions,
+  type PutStream,
+  type RemoteFile,
+  type TransferOptions,
+  type TransferResult,
+} from "./client/client.ts";
+export type { Progress } from "./client/ps2.ts";
+export { cancelled, ClientError, type FailureCode, type FailureKind } from "./client/errors.ts";
+export { printable } from "./protocol/printable.ts";
+export {
+  parseFingerprint,
+  TlsError,
+  type TlsFailure,
+  type TlsServerKeys,
+  type TlsTrust,
+} from "./net/tls.ts";
+export {
+  canReadMachineNames,
+  CertificateError,
+  type CertificateInfo,
+  createCertificate,
+  defaultTlsDir,
+  describeCertificate,
+  ensureCertificate,
+  keyReadableByOthers,
+  machineNames,
+  type OwnCertificate,
+  validName,
+} from "./net/certificate.ts";
+export {
+  defaultKnownServersFile,
+  findKnownServer,
+  forgetServer,
+  type KnownServer,
+  lookupKnownServer,
+  rememberServer,
+  serverKey,
+} from "./client/known_servers.ts";
+export { type RememberNote, type SecurityOptions } from "./client/secure.ts";
+export { userConfigDir } from "./net/user_config.ts";
