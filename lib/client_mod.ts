@@ -26,6 +26,7 @@ export {
   get,
   type GetOptions,
   list,
+  type ListOptions,
   put,
   type PutOptions,
   type PutStream,
@@ -34,6 +35,8 @@ export {
   type TransferResult,
 } from "./client/client.ts";
 export type { Progress } from "./client/ps2.ts";
+export type { Skipped } from "./transfer/tree_walk.ts";
+export { FOLDER_LIMITS, type FolderLimits } from "./protocol/paths.ts";
 export { cancelled, ClientError, type FailureCode, type FailureKind } from "./client/errors.ts";
 export { printable } from "./protocol/printable.ts";
 export {

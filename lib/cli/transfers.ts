@@ -6,7 +6,7 @@
  * @module
  */
 
-import { printable, type Progress, type TransferResult } from "../mod.ts";
+import { printable, type Progress, type TransferResult } from "../client_mod.ts";
 import { formatBytes, formatDuration, formatRate, type ProgressBar } from "./progress.ts";
 
 /** What a command moved so far, fed to one progress bar. */

@@ -15,8 +15,10 @@
  * @module
  */
 
-import { constants } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
+// Deferred: the client program loads these only once it opens a folder.
+import defer * as nodeFs from "node:fs";
+import defer * as nodeFsPromises from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import {
   createExclusive,
@@ -27,9 +29,16 @@ import {
   openExisting,
 } from "./files.ts";
 
-const DIRECTORY = constants.O_DIRECTORY ?? 0;
-const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
-const NONBLOCK = constants.O_NONBLOCK ?? 0;
+/** Opens a folder read-only, with more flags (`O_DIRECTORY` always). */
+function openFolder(path: string, flags = 0): Promise<FileHandle> {
+  const c = nodeFs.constants;
+  return nodeFsPromises.open(path, c.O_RDONLY | (c.O_DIRECTORY ?? 0) | flags);
+}
+
+/** `O_NOFOLLOW | O_NONBLOCK`, where the system has them. */
+function noFollow(): number {
+  return (nodeFs.constants.O_NOFOLLOW ?? 0) | (nodeFs.constants.O_NONBLOCK ?? 0);
+}
 
 /** Whether `/proc/self/fd` resolves open folders here (Linux); decided on first use. */
 let procWorks: boolean | undefined;
@@ -82,7 +91,7 @@ export class Dir {
    * @throws an error with `code` `ENOENT` or `ENOTDIR`
    */
   static async open(path: string): Promise<Dir> {
-    const handle = await open(path, constants.O_RDONLY | DIRECTORY);
+    const handle = await openFolder(path);
     const viaProc = await checkProc(handle);
     return new Dir(handle, viaProc ? path : await Deno.realPath(path), viaProc);
   }
@@ -116,7 +125,7 @@ export class Dir {
     }
     let handle: FileHandle;
     try {
-      handle = await open(this.path(name), constants.O_RDONLY | DIRECTORY | NOFOLLOW | NONBLOCK);
+      handle = await openFolder(this.path(name), noFollow());
     } catch (error) {
       const code = errorCode(error);
       if (code === "ENOENT") return undefined;
@@ -158,9 +167,8 @@ export class Dir {
 
   /** Another handle on this same folder. */
   async reopen(): Promise<Dir> {
-    const handle = await open(
+    const handle = await openFolder(
       this.#base === this.location ? this.location : `/proc/self/fd/${this.#handle.fd}`,
-      constants.O_RDONLY | DIRECTORY,
     );
     return new Dir(handle, this.location, this.#base !== this.location);
   }

@@ -11,12 +11,16 @@
  * @module
  */
 
-import { constants, fstatSync, readSync } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
+// Deferred: the client program loads these only once it opens a folder's file.
+import defer * as nodeFs from "node:fs";
+import defer * as nodeFsPromises from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import type { BodySink, BodySource } from "./body.ts";
 
-const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
-const NONBLOCK = constants.O_NONBLOCK ?? 0;
+/** `O_NOFOLLOW | O_NONBLOCK`, where the system has them. */
+function noFollow(): number {
+  return (nodeFs.constants.O_NOFOLLOW ?? 0) | (nodeFs.constants.O_NONBLOCK ?? 0);
+}
 /**
  * Reads of at most this many bytes (a small file, whole), the `fstat` of an
  * open handle and the `lstat` of the one name a request opens are made at
@@ -212,7 +216,7 @@ class NodeFile implements FolderFile {
   async read(p: Uint8Array): Promise<number | null> {
     if (p.length === 0) return 0;
     const bytesRead = p.length <= SMALL_READ
-      ? readSync(this.handle.fd, p, 0, p.length, this.#position)
+      ? nodeFs.readSync(this.handle.fd, p, 0, p.length, this.#position)
       : (await this.handle.read(p, 0, p.length, this.#position)).bytesRead;
     if (bytesRead === 0) return null;
     this.#position += bytesRead;
@@ -241,7 +245,7 @@ class NodeFile implements FolderFile {
   }
 
   facts(): Promise<FileFacts> {
-    const info = fstatSync(this.handle.fd);
+    const info = nodeFs.fstatSync(this.handle.fd);
     return Promise.resolve({
       dev: info.dev,
       ino: info.ino,
@@ -273,7 +277,7 @@ class NodeFile implements FolderFile {
  * @throws an error with `code` `ELOOP` for a link, `ENOENT`, `EACCES`, ...
  */
 export async function openExisting(path: string): Promise<FolderFile> {
-  return new NodeFile(await open(path, constants.O_RDONLY | NOFOLLOW | NONBLOCK));
+  return new NodeFile(await nodeFsPromises.open(path, nodeFs.constants.O_RDONLY | noFollow()));
 }
 
 /**
@@ -299,7 +303,7 @@ export async function reopenForWriting(file: FolderFile, path: string): Promise<
       !(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotCapable ||
         error instanceof Deno.errors.PermissionDenied)
     ) throw error;
-    return new NodeFile(await open(path, constants.O_RDWR | NOFOLLOW | NONBLOCK));
+    return new NodeFile(await nodeFsPromises.open(path, nodeFs.constants.O_RDWR | noFollow()));
   } finally {
     await file.close();
   }
