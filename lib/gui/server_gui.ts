@@ -7,13 +7,12 @@
  * @module
  */
 
-import { join } from "node:path";
 import {
   ListenError,
+  listServedFolder,
   Logger,
   printable,
   type RequestRecord,
-  RESERVED_PREFIX,
   RootError,
   SecurityError,
   type Server,
@@ -367,28 +366,20 @@ function shown(record: Readonly<RequestRecord>): RequestRecord {
   };
 }
 
-/** The files the server lists, read for the page (never followed links, never partials). */
+/**
+ * The served folder's top level as the server lists it (folders first, with
+ * their file count and size), every name made safe to show.
+ */
 async function readFiles(root: string): Promise<{ type: "files"; files: unknown[]; more: number }> {
-  const files: { name: string; size: number; mtime: number }[] = [];
-  let more = 0;
-  for await (const entry of Deno.readDir(root)) {
-    if (!entry.isFile || entry.name.startsWith(RESERVED_PREFIX)) continue;
-    if (files.length >= MAX_FILES) {
-      more++;
-      continue;
-    }
-    try {
-      const info = await Deno.lstat(join(root, entry.name));
-      files.push({
-        name: printable(entry.name),
-        size: info.size,
-        mtime: info.mtime?.getTime() ?? 0,
-      });
-    } catch (error) {
-      // Removed between the listing and the stat: it is simply not there.
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-  }
-  files.sort((a, b) => a.name.localeCompare(b.name));
-  return { type: "files", files, more };
+  const entries = await listServedFolder(root);
+  const files = [
+    ...entries.filter((entry) => entry.type === "folder"),
+    ...entries.filter((entry) => entry.type !== "folder"),
+  ].map((entry) => ({
+    name: printable(entry.name),
+    size: entry.size,
+    mtime: entry.mtime,
+    ...(entry.type === "folder" ? { type: "folder", files: entry.files ?? 0 } : {}),
+  }));
+  return { type: "files", files: files.slice(0, MAX_FILES), more: Math.max(0, files.length - MAX_FILES) };
 }
