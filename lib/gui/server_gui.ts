@@ -26,6 +26,7 @@ import { type GuiOptions, runGui } from "./run.ts";
 import { ownCertificate } from "./tls.ts";
 import { granted, listFolders, networkAddresses, Settings } from "./system.ts";
 import { EventHub, json, readJson } from "./web.ts";
+import { shownEntries } from "./folders.ts";
 
 /** What the page remembers between runs. */
 interface ServerConfig {
@@ -366,20 +367,9 @@ function shown(record: Readonly<RequestRecord>): RequestRecord {
   };
 }
 
-/**
- * The served folder's top level as the server lists it (folders first, with
- * their file count and size), every name made safe to show.
- */
+/** The served folder's top level as the server lists it, for the page. */
 async function readFiles(root: string): Promise<{ type: "files"; files: unknown[]; more: number }> {
-  const entries = await listServedFolder(root);
-  const files = [
-    ...entries.filter((entry) => entry.type === "folder"),
-    ...entries.filter((entry) => entry.type !== "folder"),
-  ].map((entry) => ({
-    name: printable(entry.name),
-    size: entry.size,
-    mtime: entry.mtime,
-    ...(entry.type === "folder" ? { type: "folder", files: entry.files ?? 0 } : {}),
-  }));
-  return { type: "files", files: files.slice(0, MAX_FILES), more: Math.max(0, files.length - MAX_FILES) };
+  const files = shownEntries(await listServedFolder(root));
+  const more = Math.max(0, files.length - MAX_FILES);
+  return { type: "files", files: files.slice(0, MAX_FILES), more };
 }
