@@ -9,7 +9,6 @@ import {
   el,
   follow,
   formatBytes,
-  formatDate,
   formatDuration,
   pickFolder,
   showLink,
@@ -299,7 +298,9 @@ function detail(t) {
       const where = t.op === "get" ? ` · saved as ${r.path}` : "";
       const rate = r.ms > 0 ? formatBytes(r.moved / (r.ms / 1000)) + "/s" : "";
       const files = r.type === "folder" ? ` · ${r.files} ${r.files === 1 ? "file" : "files"}` : "";
-      return `Done${files} · ${formatBytes(r.size)} in ${formatDuration(r.ms)} · ${rate}${resumed}${where}`;
+      return `Done${files} · ${formatBytes(r.size)} in ${
+        formatDuration(r.ms)
+      } · ${rate}${resumed}${where}`;
     }
     default:
       return t.message ?? t.state;
