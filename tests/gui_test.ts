@@ -545,6 +545,9 @@ browserTest(
       /^Done · 2 files · 3\.10 MiB in .* saved as .*2024$/,
     );
     assert.deepEqual(namesIn(join(downloads, "2024")), ["beach.jpg", "sunset.jpg"]);
+    // The log has the command line's summary of a folder.
+    const summary = /get 'photos\/2024' -> '.+': 2 files, 3\.10 MiB verified \(SHA-256\) in /;
+    await page.locator("#log li", { hasText: summary }).waitFor({ timeout: STEP_MS });
     for (const name of ["beach.jpg", "sunset.jpg"]) {
       assert.ok(
         await sameBytes(join(shared, "photos", "2024", name), join(downloads, "2024", name)),
@@ -575,12 +578,12 @@ browserTest(
     assert.ok(await sameBytes(postcard, join(shared, "photos", "postcard.txt")));
     await page.locator("#files td.name").getByText("postcard.txt").waitFor({ timeout: STEP_MS });
     assert.equal(await rows(page, "done", "photos/postcard.txt").count(), 1);
+    await screenshots(page, "gui-client-folders");
 
     // Deeper, then back to the top through the path bar.
     await page.getByRole("button", { name: "Open 2024/" }).click();
     await page.getByRole("button", { name: "Get beach.jpg" }).waitFor({ timeout: STEP_MS });
     assert.deepEqual(await page.locator("#path li").allTextContents(), ["Top", "photos", "2024"]);
-    await screenshots(page, "gui-client-folders");
     await page.locator("#path").getByRole("button", { name: "Top" }).click();
     await page.getByRole("button", { name: "Open photos/" }).waitFor({ timeout: STEP_MS });
     assert.equal(await page.locator("#path").isVisible(), false);
