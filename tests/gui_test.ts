@@ -537,9 +537,20 @@ browserTest(
     ]);
     assert.deepEqual(await page.locator("#path li").allTextContents(), ["Top", "photos"]);
 
-    // A nested folder, got whole into the download folder.
+    // A nested folder, got whole into the download folder. Fault injection:
+    // a relay holds it at 1 MiB, while the page shows files done of the total.
+    const relay = startRelay(server.port, { holdAt: { direction: "down", bytes: MiB } });
+    await page.fill("#port", String(relay.port));
     await page.getByRole("button", { name: "Get 2024/" }).click();
+    await relay.reached("down", MiB);
+    await rows(page, "running").locator(".detail").getByText(
+      /^[01] of 2 files · \S+ \S+ of 3\.10 MiB/,
+    )
+      .waitFor({ timeout: STEP_MS });
+    relay.release();
     await waitRows(page, "done", 1);
+    await relay.close();
+    await page.fill("#port", String(server.port));
     assert.match(
       await rows(page, "done").locator(".detail").textContent() ?? "",
       /^Done · 2 files · 3\.10 MiB in .* saved as .*2024$/,
