@@ -623,7 +623,7 @@ browserTest(
   "server page: the served folder's folders with their count, never a link or privateshare's own, names as text",
   async () => {
     await using dir = await tempDir();
-    const { shared, config } = await layout(dir.path);
+    const { shared, source, config } = await layout(dir.path);
     await foldersIn(shared);
     await Deno.symlink(join(shared, "photos"), join(shared, "linked"));
     await Deno.mkdir(join(shared, ".privateshare-folder-own"));
@@ -633,8 +633,11 @@ browserTest(
     await page.goto(gui.url);
     await page.fill("#root", shared);
     await page.fill("#port", "0");
+    await page.check("#uploads");
     await page.click("#start");
     await page.locator("#status").getByText("Running").waitFor({ timeout: STEP_MS });
+    const started = await page.locator("#log").getByText(/on port \d+/).textContent();
+    const port = Number(/on port (\d+)/.exec(started ?? "")![1]);
     const photos = page.locator("#files tbody tr", { hasText: "photos/" });
     await photos.waitFor({ timeout: STEP_MS });
     assert.deepEqual(await page.locator("#files tbody td.name").allTextContents(), [
@@ -645,6 +648,16 @@ browserTest(
     assert.equal(await photos.locator("td.num").first().textContent(), "3 files · 3.10 MiB");
     assert.equal(await page.locator("#files img").count(), 0);
     assert.equal(await page.evaluate(() => "pwned" in globalThis), false);
+
+    // A folder put from the command line shows once it is in place.
+    const albums = join(source, "albums");
+    await Deno.mkdir(join(albums, "2023"), { recursive: true });
+    await Deno.writeTextFile(join(albums, "2023", "a.txt"), "a\n");
+    await Deno.writeTextFile(join(albums, "b.txt"), "bb\n");
+    const put = await runClient(["127.0.0.1", String(port), "put", albums]);
+    assert.equal(put.code, 0, put.stderr);
+    await page.locator("#files tbody tr", { hasText: "albums/" }).getByText("2 files · 5 B")
+      .waitFor({ timeout: STEP_MS });
     await page.click("#quit");
     assert.equal((await gui.process.status).code, 0);
   },

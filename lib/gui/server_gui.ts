@@ -299,7 +299,7 @@ class ServerControl {
         if (this.#active.size === 0 && idleTimeoutMs > 0 && this.#state === "running") {
           this.#setIdle(now + idleTimeoutMs);
         }
-        if (record.op === "put" && record.outcome === "ok") this.refreshFiles();
+        if (record.op.startsWith("put") && record.outcome === "ok") this.refreshFiles();
         break;
       }
       case "stopping":
