@@ -298,9 +298,8 @@ function detail(t) {
       const where = t.op === "get" ? ` · saved as ${r.path}` : "";
       const rate = r.ms > 0 ? formatBytes(r.moved / (r.ms / 1000)) + "/s" : "";
       const files = r.type === "folder" ? ` · ${r.files} ${r.files === 1 ? "file" : "files"}` : "";
-      return `Done${files} · ${formatBytes(r.size)} in ${
-        formatDuration(r.ms)
-      } · ${rate}${resumed}${where}`;
+      const took = `${formatBytes(r.size)} in ${formatDuration(r.ms)}`;
+      return `Done${files} · ${took} · ${rate}${resumed}${where}`;
     }
     default:
       return t.message ?? t.state;
