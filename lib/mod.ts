@@ -40,6 +40,7 @@ export {
 } from "./server/events.ts";
 export { type EventLogLine, type LogFormat, Logger, type RequestLogLine } from "./server/log.ts";
 export { READ_ONLY_MESSAGE } from "./server/store.ts";
+export { listServedFolder } from "./server/served_folder.ts";
 export {
   CLIENT_DEFAULTS,
   type ConnectOptions,

@@ -483,6 +483,186 @@ Deno.test("a stream put resumes only its own beginning: other data under the nam
   }
 });
 
+/** A name that would be markup if a page ever set it as HTML. */
+const HTML_NAME = "<img src=x onerror=window.pwned=1>";
+
+/** A served folder with folders: nested ones, an empty one, one named like markup. */
+async function foldersIn(shared: string): Promise<void> {
+  await Deno.mkdir(join(shared, "photos", "2024"), { recursive: true });
+  await Deno.mkdir(join(shared, "photos", "empty"));
+  await writeRandomFile(join(shared, "photos", "2024", "beach.jpg"), 3 * MiB + 17, 21);
+  await writeRandomFile(join(shared, "photos", "2024", "sunset.jpg"), 100_000, 22);
+  await Deno.writeTextFile(join(shared, "photos", "readme.txt"), "Summer, mostly.\n");
+  await Deno.mkdir(join(shared, HTML_NAME));
+  await Deno.writeTextFile(join(shared, HTML_NAME, "inside.txt"), "text\n");
+  await Deno.writeTextFile(join(shared, "notes.txt"), "Top-level file.\n");
+}
+
+browserTest(
+  "client page: folders listed with their count, opened, got whole byte for byte; a put goes into the folder shown",
+  async () => {
+    await using dir = await tempDir();
+    const { shared, source, downloads, config } = await layout(dir.path);
+    await foldersIn(shared);
+    await using server = serveFolder(shared);
+    await using gui = await startGui(CLIENT_TS, config);
+    await using browser = await launchBrowser();
+    const page = await browser.newPage();
+    await page.goto(gui.url);
+    await page.fill("#host", "127.0.0.1");
+    await page.fill("#port", String(server.port));
+    await page.fill("#folder", downloads);
+    await page.click("#list");
+
+    // Folders first, with a trailing "/", their file count and total size; then the files.
+    const open = page.getByRole("button", { name: "Open photos/" });
+    await open.waitFor({ timeout: STEP_MS });
+    const names = await page.locator("#files tbody td.name").allTextContents();
+    assert.deepEqual(names, [`${HTML_NAME}/`, "photos/", "notes.txt"]);
+    const photos = page.locator("#files tbody tr", { has: open });
+    assert.equal(await photos.locator("td.num").first().textContent(), "3 files · 3.10 MiB");
+    // A name with markup is text: no image, no script run.
+    assert.equal(await page.locator("#files img").count(), 0);
+    assert.equal(await page.evaluate(() => "pwned" in globalThis), false);
+    assert.equal(await page.locator("#path").isVisible(), false, "no path bar at the top");
+
+    // Into a folder: its folders, then its files, and a path bar back up.
+    await open.click();
+    await page.locator("#path [aria-current]").getByText("photos", { exact: true })
+      .waitFor({ timeout: STEP_MS });
+    assert.deepEqual(await page.locator("#files tbody td.name").allTextContents(), [
+      "2024/",
+      "empty/",
+      "readme.txt",
+    ]);
+    assert.deepEqual(await page.locator("#path li").allTextContents(), ["Top", "photos"]);
+
+    // A nested folder, got whole into the download folder. Fault injection:
+    // a relay holds it at 1 MiB, while the page shows files done of the total.
+    const relay = startRelay(server.port, { holdAt: { direction: "down", bytes: MiB } });
+    await page.fill("#port", String(relay.port));
+    await page.getByRole("button", { name: "Get 2024/" }).click();
+    await relay.reached("down", MiB);
+    await rows(page, "running").locator(".detail").getByText(
+      /^[01] of 2 files · \S+ \S+ of 3\.10 MiB/,
+    )
+      .waitFor({ timeout: STEP_MS });
+    relay.release();
+    await waitRows(page, "done", 1);
+    await relay.close();
+    await page.fill("#port", String(server.port));
+    assert.match(
+      await rows(page, "done").locator(".detail").textContent() ?? "",
+      /^Done · 2 files · 3\.10 MiB in .* saved as .*2024$/,
+    );
+    assert.deepEqual(namesIn(join(downloads, "2024")), ["beach.jpg", "sunset.jpg"]);
+    // The log has the command line's summary of a folder.
+    const summary = /get 'photos\/2024' -> '.+': 2 files, 3\.10 MiB verified \(SHA-256\) in /;
+    await page.locator("#log li", { hasText: summary }).waitFor({ timeout: STEP_MS });
+    for (const name of ["beach.jpg", "sunset.jpg"]) {
+      assert.ok(
+        await sameBytes(join(shared, "photos", "2024", name), join(downloads, "2024", name)),
+      );
+    }
+
+    // Again: the folder exists, and the page says so in the command line's words.
+    const cli = await runClient([
+      "127.0.0.1",
+      String(server.port),
+      "get",
+      "photos/2024",
+      "-o",
+      downloads,
+    ]);
+    assert.notEqual(cli.code, 0);
+    const words = cli.stderr.trim().split("\n").at(-1)!.replace(/^privateshare: /, "");
+    await page.getByRole("button", { name: "Get 2024/" }).click();
+    await waitRows(page, "failed", 1);
+    assert.equal(await rows(page, "failed").locator(".detail").textContent(), words);
+    assert.match(words, /exists/);
+
+    // A file chosen now goes into the folder shown, and the list shows it.
+    const postcard = join(source, "postcard.txt");
+    await Deno.writeTextFile(postcard, "Wish you were here.\n");
+    await page.setInputFiles("#files-input", [postcard]);
+    await waitRows(page, "done", 2);
+    assert.ok(await sameBytes(postcard, join(shared, "photos", "postcard.txt")));
+    await page.locator("#files td.name").getByText("postcard.txt").waitFor({ timeout: STEP_MS });
+    assert.equal(await rows(page, "done", "photos/postcard.txt").count(), 1);
+    await screenshots(page, "gui-client-folders");
+
+    // Deeper, then back to the top through the path bar.
+    await page.getByRole("button", { name: "Open 2024/" }).click();
+    await page.getByRole("button", { name: "Get beach.jpg" }).waitFor({ timeout: STEP_MS });
+    assert.deepEqual(await page.locator("#path li").allTextContents(), ["Top", "photos", "2024"]);
+    await page.locator("#path").getByRole("button", { name: "Top" }).click();
+    await page.getByRole("button", { name: "Open photos/" }).waitFor({ timeout: STEP_MS });
+    assert.equal(await page.locator("#path").isVisible(), false);
+
+    // The whole of a folder with an empty folder inside.
+    await page.getByRole("button", { name: "Get photos/" }).click();
+    await waitRows(page, "done", 3);
+    assert.deepEqual(namesIn(join(downloads, "photos")), [
+      "2024",
+      "empty",
+      "postcard.txt",
+      "readme.txt",
+    ]);
+    assert.deepEqual(namesIn(join(downloads, "photos", "empty")), []);
+    assert.ok(
+      await sameBytes(
+        join(shared, "photos", "2024", "beach.jpg"),
+        join(downloads, "photos", "2024", "beach.jpg"),
+      ),
+    );
+    assert.equal(await page.evaluate(() => "pwned" in globalThis), false);
+  },
+);
+
+browserTest(
+  "server page: the served folder's folders with their count, never a link or privateshare's own, names as text",
+  async () => {
+    await using dir = await tempDir();
+    const { shared, source, config } = await layout(dir.path);
+    await foldersIn(shared);
+    await Deno.symlink(join(shared, "photos"), join(shared, "linked"));
+    await Deno.mkdir(join(shared, ".privateshare-folder-own"));
+    await using gui = await startGui(SERVER_TS, config);
+    await using browser = await launchBrowser();
+    const page = await browser.newPage();
+    await page.goto(gui.url);
+    await page.fill("#root", shared);
+    await page.fill("#port", "0");
+    await page.check("#uploads");
+    await page.click("#start");
+    await page.locator("#status").getByText("Running").waitFor({ timeout: STEP_MS });
+    const started = await page.locator("#log").getByText(/on port \d+/).textContent();
+    const port = Number(/on port (\d+)/.exec(started ?? "")![1]);
+    const photos = page.locator("#files tbody tr", { hasText: "photos/" });
+    await photos.waitFor({ timeout: STEP_MS });
+    assert.deepEqual(await page.locator("#files tbody td.name").allTextContents(), [
+      `${HTML_NAME}/`,
+      "photos/",
+      "notes.txt",
+    ]);
+    assert.equal(await photos.locator("td.num").first().textContent(), "3 files · 3.10 MiB");
+    assert.equal(await page.locator("#files img").count(), 0);
+    assert.equal(await page.evaluate(() => "pwned" in globalThis), false);
+
+    // A folder put from the command line shows once it is in place.
+    const albums = join(source, "albums");
+    await Deno.mkdir(join(albums, "2023"), { recursive: true });
+    await Deno.writeTextFile(join(albums, "2023", "a.txt"), "a\n");
+    await Deno.writeTextFile(join(albums, "b.txt"), "bb\n");
+    const put = await runClient(["127.0.0.1", String(port), "put", albums]);
+    assert.equal(put.code, 0, put.stderr);
+    await page.locator("#files tbody tr", { hasText: "albums/" }).getByText("2 files · 5 B")
+      .waitFor({ timeout: STEP_MS });
+    await page.click("#quit");
+    assert.equal((await gui.process.status).code, 0);
+  },
+);
+
 browserTest(
   "server page: start a server, see requests and a transfer live, reopen the page, stop it",
   async () => {

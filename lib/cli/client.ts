@@ -346,13 +346,14 @@ async function askingPassword<T>(options: TransferOptions, run: () => Promise<T>
 }
 
 /**
- * The line printed after a transfer.
+ * The line printed after a transfer (of a folder: its files and bytes).
  *
  * @param op put or get
  * @param r what the transfer did
  * @returns one line
  */
 export function summary(op: "put" | "get", r: TransferResult): string {
+  if (r.type === "folder") return summaryOfMany(op, [r], r.ms);
   const where = op === "put"
     ? `'${printable(r.name)}'`
     : `'${printable(r.name)}' -> '${printable(r.path)}'`;

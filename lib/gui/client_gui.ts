@@ -9,13 +9,24 @@
  * @module
  */
 
-import { cancelled, ClientError, get, list, printable, put, type TransferResult } from "../mod.ts";
+import {
+  cancelled,
+  ClientError,
+  get,
+  list,
+  printable,
+  type Progress,
+  put,
+  type TransferResult,
+} from "../mod.ts";
 import html from "./assets/client.html" with { type: "text" };
 import script from "./assets/client.js" with { type: "text" };
 import { clientSecurity } from "./tls.ts";
 import { type GuiOptions, runGui } from "./run.ts";
 import { folderProblem, homeFolder, listFolders, Settings } from "./system.ts";
 import { EventHub, json, readJson } from "./web.ts";
+import { remoteFolder, shownEntries } from "./folders.ts";
+import { abortOf, fromHeader, portOf, serverOf, validId } from "./requests.ts";
 
 /** Options of the client's GUI. */
 export interface ClientGuiOptions extends GuiOptions {
@@ -35,8 +46,11 @@ interface Transfer {
   done: number;
   total: number | null;
   resumedFrom: number;
+  /** Of a folder: files in place so far, and its files. */
+  files?: number;
+  filesTotal?: number;
   started: number;
-  result?: Omit<TransferResult, "name" | "path"> & { path: string };
+  result?: Omit<TransferResult, "name" | "path" | "skipped"> & { path: string; skipped?: number };
   message?: string;
 }
 
@@ -143,10 +157,9 @@ class Transfers {
     const security = clientSecurity((key) => body?.[key]);
     if (typeof security === "string") return json({ error: security }, 400);
     try {
-      const files = await list({ ...server, ...security });
-      return json({
-        files: files.map((f) => ({ name: f.name, shown: printable(f.name), ...sizeAndTime(f) })),
-      });
+      const folder = remoteFolder(body?.folder);
+      const files = await list({ ...server, ...security, ...(folder ? { folder } : {}) });
+      return json({ folder: folder ?? "", files: shownEntries(files) });
     } catch (error) {
       return json({ error: this.#failure(error, `list ${server.host}:${server.port}`) });
     }
@@ -167,14 +180,15 @@ class Transfers {
       return json({ error: `Invalid file size '${sizeText}' for '${printable(name)}'` }, 400);
     }
     const resume = url.searchParams.get("resume") !== "0";
+    const to = remoteFolder(url.searchParams.get("to"));
     const stream = this.#upload(id, request.body);
+    const options = { ...server, ...security, resume, ...(to ? { to } : {}) };
     return json(
       await this.#run(
         id,
         "put",
-        name,
-        (signal, onProgress) =>
-          put({ name, size, stream }, { ...server, ...security, signal, onProgress, resume }),
+        to ? `${to}/${name}` : name,
+        (signal, onProgress) => put({ name, size, stream }, { ...options, signal, onProgress }),
       ),
     );
   }
@@ -255,7 +269,7 @@ class Transfers {
     name: string,
     transfer: (
       signal: AbortSignal,
-      onProgress: (p: { done: number; total?: number; resumedFrom: number }) => void,
+      onProgress: (p: Progress) => void,
     ) => Promise<TransferResult>,
   ): Promise<Record<string, unknown>> {
     const controller = new AbortController();
@@ -291,6 +305,10 @@ class Transfers {
         item.done = p.done;
         item.total = p.total ?? null;
         item.resumedFrom = p.resumedFrom;
+        if (p.filesTotal !== undefined) {
+          item.files = p.files ?? 0;
+          item.filesTotal = p.filesTotal;
+        }
         const now = performance.now();
         if (now - last < PROGRESS_EVERY_MS && p.done !== p.total) return;
         last = now;
@@ -299,8 +317,12 @@ class Transfers {
       item.state = "done";
       item.done = result.size;
       item.total = result.size;
-      const { name: _name, path, ...rest } = result;
-      item.result = { ...rest, path: printable(path) };
+      const { name: _name, path, skipped, ...rest } = result;
+      item.result = {
+        ...rest,
+        path: printable(path),
+        ...(skipped ? { skipped: skipped.length } : {}),
+      };
       this.#addLog(printable(this.#summary(op, result)), "info");
     } catch (error) {
       const aborted = signal.aborted;
@@ -351,48 +373,4 @@ class Transfers {
       this.#all.delete(old.id);
     }
   }
-}
-
-function abortOf(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    signal.addEventListener("abort", () => resolve(), { once: true });
-  });
-}
-
-function validId(id: unknown): id is string {
-  return typeof id === "string" && /^[A-Za-z0-9-]{1,64}$/.test(id);
-}
-
-function portOf(value: unknown): number | undefined {
-  const text = typeof value === "number" ? String(value) : typeof value === "string" ? value : "";
-  const port = Number(text);
-  return /^\d+$/.test(text.trim()) && port >= 1 && port <= 65535 ? port : undefined;
-}
-
-/** A header the page encoded with encodeURIComponent (a password may be any text). */
-function fromHeader(value: string | null): string | null {
-  try {
-    return value === null ? null : decodeURIComponent(value);
-  } catch {
-    return null;
-  }
-}
-
-function serverOf(host: unknown, port: unknown): { host: string; port: number } | string {
-  const name = typeof host === "string" ? host.trim() : "";
-  if (name === "") return "Give the server's address";
-  if (name.length > 255 || /\s/.test(name)) return `Invalid address '${printable(name)}'`;
-  const number = portOf(port);
-  if (number === undefined) {
-    return `Invalid port '${printable(String(port ?? ""))}': give a whole number from 1 to 65535`;
-  }
-  return { host: name, port: number };
-}
-
-function sizeAndTime(file: { size?: number; mtime?: number }) {
-  return {
-    ...(file.size !== undefined ? { size: file.size } : {}),
-    ...(file.mtime !== undefined ? { mtime: file.mtime } : {}),
-  };
 }

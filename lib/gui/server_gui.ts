@@ -7,13 +7,12 @@
  * @module
  */
 
-import { join } from "node:path";
 import {
   ListenError,
+  listServedFolder,
   Logger,
   printable,
   type RequestRecord,
-  RESERVED_PREFIX,
   RootError,
   SecurityError,
   type Server,
@@ -27,6 +26,7 @@ import { type GuiOptions, runGui } from "./run.ts";
 import { ownCertificate } from "./tls.ts";
 import { granted, listFolders, networkAddresses, Settings } from "./system.ts";
 import { EventHub, json, readJson } from "./web.ts";
+import { shownEntries } from "./folders.ts";
 
 /** What the page remembers between runs. */
 interface ServerConfig {
@@ -299,7 +299,7 @@ class ServerControl {
         if (this.#active.size === 0 && idleTimeoutMs > 0 && this.#state === "running") {
           this.#setIdle(now + idleTimeoutMs);
         }
-        if (record.op === "put" && record.outcome === "ok") this.refreshFiles();
+        if (record.op.startsWith("put") && record.outcome === "ok") this.refreshFiles();
         break;
       }
       case "stopping":
@@ -367,28 +367,9 @@ function shown(record: Readonly<RequestRecord>): RequestRecord {
   };
 }
 
-/** The files the server lists, read for the page (never followed links, never partials). */
+/** The served folder's top level as the server lists it, for the page. */
 async function readFiles(root: string): Promise<{ type: "files"; files: unknown[]; more: number }> {
-  const files: { name: string; size: number; mtime: number }[] = [];
-  let more = 0;
-  for await (const entry of Deno.readDir(root)) {
-    if (!entry.isFile || entry.name.startsWith(RESERVED_PREFIX)) continue;
-    if (files.length >= MAX_FILES) {
-      more++;
-      continue;
-    }
-    try {
-      const info = await Deno.lstat(join(root, entry.name));
-      files.push({
-        name: printable(entry.name),
-        size: info.size,
-        mtime: info.mtime?.getTime() ?? 0,
-      });
-    } catch (error) {
-      // Removed between the listing and the stat: it is simply not there.
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-  }
-  files.sort((a, b) => a.name.localeCompare(b.name));
-  return { type: "files", files, more };
+  const files = shownEntries(await listServedFolder(root));
+  const more = Math.max(0, files.length - MAX_FILES);
+  return { type: "files", files: files.slice(0, MAX_FILES), more };
 }

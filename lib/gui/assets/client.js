@@ -9,11 +9,11 @@ import {
   el,
   follow,
   formatBytes,
-  formatDate,
   formatDuration,
   pickFolder,
   showLink,
 } from "./common.js";
+import { currentFolder, folderOf, renderListing, upTo } from "./listing.js";
 
 /** Transfers by id: the program's reports, and puts still waiting in this page. */
 const transfers = new Map();
@@ -67,61 +67,31 @@ function renderStatus() {
   }
 }
 
-// The server's files.
+// The server's files and folders.
 
-async function listFiles() {
+/** Lists a folder of the server: `steps` leads to it (default: the one shown). */
+async function listFiles(steps) {
   note();
   $("list").disabled = true;
   $("refresh").disabled = true;
   remember();
+  const trail = Array.isArray(steps) ? steps : upTo(Infinity);
   try {
-    const result = await api("list", { ...server(), ...security() });
+    const folder = folderOf(trail);
+    const result = await api("list", { ...server(), ...security(), folder });
     if (result.error) {
       note(result.error);
       return;
     }
     setFailed(false);
-    renderFiles(result.files);
+    renderListing(trail, result.files, { open: listFiles, get: getFile });
   } finally {
     $("list").disabled = false;
     $("refresh").disabled = false;
   }
 }
 
-function renderFiles(files) {
-  // Keep the keyboard's place: the Get button in focus gets its focus back.
-  const focused = document.activeElement?.getAttribute("aria-label");
-  $("files").tBodies[0].replaceChildren(
-    ...files.map((file) =>
-      el(
-        "tr",
-        {},
-        el("td", { className: "name" }, file.shown),
-        el("td", { className: "num" }, file.size === undefined ? "" : formatBytes(file.size)),
-        el("td", { className: "num hide-narrow" }, file.mtime ? formatDate(file.mtime) : ""),
-        el(
-          "td",
-          { className: "num" },
-          el("button", {
-            type: "button",
-            className: "small",
-            attrs: { "aria-label": `Get ${file.shown}` },
-            onclick: () => getFile(file.name),
-          }, "Get"),
-        ),
-      )
-    ),
-  );
-  $("files").hidden = files.length === 0;
-  $("files-empty").hidden = files.length > 0;
-  $("files-empty").textContent = "The server's folder has no files.";
-  $("files-count").textContent = String(files.length);
-  if (focused?.startsWith("Get ")) {
-    [...$("files").querySelectorAll("button")].find((b) => b.getAttribute("aria-label") === focused)
-      ?.focus();
-  }
-}
-
+/** Gets a file, or a folder whole, into the download folder. */
 async function getFile(name) {
   note();
   const folder = $("folder").value.trim();
@@ -139,13 +109,15 @@ async function getFile(name) {
 
 function putFiles(files) {
   note();
+  // Into the folder being looked at.
+  const to = currentFolder();
   for (const file of files) {
     const id = crypto.randomUUID();
-    queue.push({ id, file });
+    queue.push({ id, file, to });
     transfers.set(id, {
       id,
       op: "put",
-      name: file.name,
+      name: to ? `${to}/${file.name}` : file.name,
       state: "waiting",
       done: 0,
       total: file.size,
@@ -172,6 +144,7 @@ async function sendNext() {
     const query = new URLSearchParams({
       id,
       name: next.file.name,
+      to: next.to,
       ...server(),
       resume: resume ? "1" : "0",
     });
@@ -310,6 +283,7 @@ function detail(t) {
       const parts = [
         t.total ? `${formatBytes(t.done)} of ${formatBytes(t.total)}` : formatBytes(t.done),
       ];
+      if (t.filesTotal !== undefined) parts.unshift(`${t.files} of ${t.filesTotal} files`);
       if (t.total && t.done >= t.total) parts.push("verifying");
       else if (rate > 0) {
         parts.push(`${formatBytes(rate)}/s`);
@@ -323,7 +297,9 @@ function detail(t) {
       const resumed = r.resumedFrom > 0 ? ` · resumed at ${formatBytes(r.resumedFrom)}` : "";
       const where = t.op === "get" ? ` · saved as ${r.path}` : "";
       const rate = r.ms > 0 ? formatBytes(r.moved / (r.ms / 1000)) + "/s" : "";
-      return `Done · ${formatBytes(r.size)} in ${formatDuration(r.ms)} · ${rate}${resumed}${where}`;
+      const files = r.type === "folder" ? ` · ${r.files} ${r.files === 1 ? "file" : "files"}` : "";
+      const took = `${formatBytes(r.size)} in ${formatDuration(r.ms)}`;
+      return `Done${files} · ${took} · ${rate}${resumed}${where}`;
     }
     default:
       return t.message ?? t.state;
@@ -359,7 +335,8 @@ function onEvent(event) {
 
 $("server").addEventListener("submit", (event) => {
   event.preventDefault();
-  listFiles();
+  // The server's top: the server may be another one.
+  listFiles([]);
 });
 $("refresh").addEventListener("click", listFiles);
 $("browse").addEventListener("click", async () => {

@@ -86,6 +86,18 @@ export function formatBytes(bytes) {
   return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
 }
 
+/** A listed name as shown: a folder's with a trailing `/`. */
+export function entryName(entry) {
+  return entry.type === "folder" ? `${entry.shown ?? entry.name}/` : entry.shown ?? entry.name;
+}
+
+/** A listed size as shown: a folder's with its file count, `3 files · 1.50 KiB`. */
+export function entrySize(entry) {
+  if (entry.size === undefined) return "";
+  if (entry.type !== "folder") return formatBytes(entry.size);
+  return `${entry.files} ${entry.files === 1 ? "file" : "files"} · ${formatBytes(entry.size)}`;
+}
+
 /** A duration: `0.4 s`, `12 s`, `3 min 05 s`, `2 h 07 min`. */
 export function formatDuration(ms) {
   const s = ms / 1000;

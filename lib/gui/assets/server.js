@@ -4,6 +4,8 @@ import {
   addLog,
   api,
   el,
+  entryName,
+  entrySize,
   follow,
   formatBytes,
   formatClock,
@@ -161,16 +163,16 @@ function renderFiles({ files, more }) {
     ...files.map((file) =>
       el(
         "tr",
-        {},
-        el("td", { className: "name" }, file.name),
-        el("td", { className: "num" }, formatBytes(file.size)),
+        { className: file.type === "folder" ? "folder" : "" },
+        el("td", { className: "name" }, entryName(file)),
+        el("td", { className: "num" }, entrySize(file)),
         el("td", { className: "num hide-narrow" }, formatDate(file.mtime)),
       )
     ),
   );
   $("files").hidden = files.length === 0;
   $("files-empty").hidden = files.length > 0;
-  $("files-empty").textContent = "The folder has no files yet.";
+  $("files-empty").textContent = "The folder has no files or folders yet.";
   $("files-count").textContent = `${files.length}${more ? ` (+${more} not shown)` : ""}`;
 }
 
