@@ -194,25 +194,23 @@ export async function sendFolderData(
   let sent = 0;
   try {
     for (let at = 0; at < files.length;) {
-      // A run of small files the receiver does not hold is read many at once.
+      // A run of small files the receiver does not hold goes out in few large writes.
       const run: [string, number][] = [];
       while (
-        at < files.length && run.length < PARALLEL_READS && files[at]![1] <= SMALL_FILE &&
+        at < files.length && run.length < SMALL_RUN && files[at]![1] <= SMALL_FILE &&
         !have.has(files[at]![0])
       ) run.push(files[at++]!);
       if (run.length > 0) {
-        // The cursor moves one path at a time; the reads then run together.
-        const reads: Promise<Uint8Array>[] = [];
-        try {
-          for (const [path, size] of run) {
-            const { dir, name } = await cursor.parentOf(path);
-            reads.push(readSmall(dir.retain(), name, path, size));
+        // Small files are read on this thread: cheaper than a trip through the thread pool each.
+        const bodies: Uint8Array[] = [];
+        for (const [path, size] of run) {
+          const { dir, name } = await cursor.parentOf(path);
+          const body = dir.readSmallNow(name, size);
+          if (!body) {
+            throw new Error(`${quoteName(path)} changed while the folder was sent: send it again`);
           }
-        } catch (error) {
-          await Promise.allSettled(reads);
-          throw error;
+          bodies.push(body);
         }
-        const bodies = await Promise.all(reads);
         for (const [i, [path, size]] of run.entries()) {
           const body = bodies[i]!;
           await batch.add(encodeLine({ path, offset: 0 }));
@@ -278,8 +276,8 @@ export async function sendFolderData(
   }
 }
 
-/** Small files read at once. */
-const PARALLEL_READS = 32;
+/** Small files gathered before their data is written. */
+const SMALL_RUN = 64;
 
 /** Opens a file to send, which must still be a regular file of its manifest size. */
 async function openChecked(dir: Dir, name: string, path: string, size: number) {
@@ -308,20 +306,6 @@ async function readAll(
     got += n;
   }
   return body;
-}
-
-/** Reads a small file whole through a held folder, which it lets go of. */
-async function readSmall(dir: Dir, name: string, path: string, size: number): Promise<Uint8Array> {
-  try {
-    const file = await openChecked(dir, name, path, size);
-    try {
-      return await readAll(file, size, path);
-    } finally {
-      await file.close();
-    }
-  } finally {
-    await dir.close();
-  }
 }
 
 /**

@@ -3,8 +3,9 @@
  * client for a get): into a hidden working folder beside its destination,
  * from a manifest already checked whole. The working folder says what it
  * already holds (the have-list, for a resume), takes each file's data,
- * verifies its SHA-256, flushes files in parallel batches rather than one
- * synchronous flush each, and is finally made visible by one rename onto a
+ * verifies its SHA-256, flushes files in batches (many flushes at once,
+ * after the batch's files are written) rather than one after each file,
+ * and is finally made visible by one rename onto a
  * name claimed with an exclusive `mkdir`, so that an existing folder is
  * never replaced and nothing is visible before it is whole.
  *
@@ -25,12 +26,12 @@ import { Dir } from "../transfer/dir.ts";
 import { errorCode, type FolderFile, reopenForWriting } from "../transfer/files.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
 import { DirCursor } from "../transfer/tree_walk.ts";
-import { createFile, ownFolder, tidyWork } from "./folder_work.ts";
+import { caseClash, createFile, ownFolder, tidyWork } from "./folder_work.ts";
 import { verifyTrailer } from "./ps2.ts";
 
 export { openOwnFolder } from "./folder_work.ts";
 
-/** A file up to this size is read whole from the connection and written in the background. */
+/** A file up to this size is read whole from the connection, then written at once. */
 const SMALL_FILE = 64 * 1024;
 
 /** What receiving a folder needs. */
@@ -43,6 +44,8 @@ export interface ReceiveOptions {
   onFile?: (path: string, size: number) => void;
   /** Flushes to disk running at once (default 64). */
   parallelFlush?: number;
+  /** Files written and held open until they are flushed together (default 512). */
+  flushBatch?: number;
 }
 
 /** A file of the working folder from an earlier run, and what the sender may do with it. */
@@ -65,8 +68,8 @@ export class FolderReceiver {
   readonly #cursor: DirCursor;
   readonly #held = new Map<string, Held>();
   readonly #received = new Set<string>();
-  readonly #flushing = new Set<Promise<void>>();
-  #flushError: unknown;
+  /** Files written, not yet flushed: flushed together, once the batch is full and at the end. */
+  #unflushed: FolderFile[] = [];
   #bytes = 0;
 
   private constructor(
@@ -167,7 +170,6 @@ export class FolderReceiver {
    * @throws {CancelError} `corrupt` when its SHA-256 does not match (the file is removed)
    */
   async receiveFile(wire: Wire, header: DataHeader): Promise<void> {
-    if (this.#flushError) throw this.#flushError;
     const { path, offset } = header;
     const size = this.#manifest.files.get(path);
     if (size === undefined) {
@@ -227,9 +229,9 @@ export class FolderReceiver {
 
   /**
    * A small file: its bytes are read whole and verified first, then
-   * written, flushed and closed in the background, many at once, so that
-   * thousands of small files do not wait on one file-system call after
-   * another. Nothing is created for data that does not match.
+   * written at once and held for the batch flush, so that thousands of
+   * small files do not each wait on the thread pool and the disk. Nothing
+   * is created for data that does not match.
    */
   async #receiveSmall(
     wire: Wire,
@@ -251,37 +253,54 @@ export class FolderReceiver {
     this.#options.onProgress?.(this.#bytes);
     this.#options.onFile?.(path, size);
     const { dir, name } = await this.#cursor.parentOf(path);
-    dir.retain();
-    await this.#background(async () => {
-      try {
-        if (held) await dir.remove(name).catch(() => {});
-        const file = await createFile(dir, name, path);
+    if (held) await dir.remove(name).catch(() => {});
+    // Created and written on this thread (a few KiB: cheaper than the thread
+    // pool's round trips); the flush waits for its batch.
+    let file: FolderFile;
+    try {
+      file = dir.createSmallNow(name, body);
+    } catch (error) {
+      if (errorCode(error) === "EEXIST" || error instanceof Deno.errors.AlreadyExists) {
+        throw caseClash(path);
+      }
+      throw error;
+    }
+    await this.#flush(file);
+  }
+
+  /**
+   * Holds a written file for the batch flush. Flushing each file as it
+   * arrives makes every file creation wait on the file system's journal,
+   * which the flushes keep busy; creating a batch, then flushing it with
+   * many flushes at once, measured 1.6 to 1.8 times faster for small files
+   * (bench/RESULTS.md).
+   */
+  async #flush(file: FolderFile): Promise<void> {
+    this.#unflushed.push(file);
+    if (this.#unflushed.length >= (this.#options.flushBatch ?? 512)) await this.#flushAll();
+  }
+
+  /** Flushes and closes every file held, many at once; the first failure is thrown. */
+  async #flushAll(): Promise<void> {
+    const files = this.#unflushed;
+    this.#unflushed = [];
+    let next = 0;
+    let failure: unknown;
+    const flusher = async () => {
+      while (next < files.length) {
+        const file = files[next++]!;
         try {
-          for (let at = 0; at < body.length;) at += await file.write(body.subarray(at));
-          await file.syncData();
+          if (failure === undefined) await file.syncData();
+        } catch (error) {
+          failure ??= error;
         } finally {
           await file.close();
         }
-      } finally {
-        await dir.close();
       }
-    });
-  }
-
-  /** Flushes and closes a file in the background. */
-  async #flush(file: FolderFile): Promise<void> {
-    await this.#background(() => file.syncData().finally(() => file.close()));
-  }
-
-  /** Runs file work in the background, at most `parallelFlush` at once; a failure stops the rest. */
-  async #background(work: () => Promise<void>): Promise<void> {
-    const running: Promise<void> = work().catch((error) => {
-      this.#flushError ??= error;
-    }).finally(() => this.#flushing.delete(running));
-    this.#flushing.add(running);
-    if (this.#flushing.size >= (this.#options.parallelFlush ?? 64)) {
-      await Promise.race(this.#flushing);
-    }
+    };
+    const parallel = Math.min(this.#options.parallelFlush ?? 64, files.length);
+    await Promise.all(Array.from({ length: parallel }, flusher));
+    if (failure !== undefined) throw failure;
   }
 
   /**
@@ -301,8 +320,7 @@ export class FolderReceiver {
         }`,
       );
     }
-    await Promise.all(this.#flushing);
-    if (this.#flushError) throw this.#flushError;
+    await this.#flushAll();
     await this.#cursor.close();
     const folders = [...this.#manifest.folders];
     for (let at = 0; at < folders.length; at += 32) {
@@ -363,7 +381,8 @@ export class FolderReceiver {
    * @param keep keep the working folder for the next run
    */
   async abort(keep: boolean): Promise<void> {
-    await Promise.allSettled(this.#flushing);
+    // What was written stays for a resume; the flush is not needed for that.
+    for (const file of this.#unflushed.splice(0)) await file.close();
     await this.#cursor.close();
     await this.#work.close();
     if (!keep) {

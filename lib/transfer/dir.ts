@@ -22,11 +22,13 @@ import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import {
   createExclusive,
+  createSmallNow,
   errorCode,
   type FileFacts,
   type FolderFile,
   lstatFacts,
   openExisting,
+  readSmallNow,
 } from "./files.ts";
 
 /** Opens a folder read-only, with more flags (`O_DIRECTORY` always). */
@@ -204,6 +206,29 @@ export class Dir {
    */
   async createFile(name: string): Promise<FolderFile> {
     return await createExclusive(this.path(name));
+  }
+
+  /**
+   * Creates a new small file with its bytes at once, on this thread
+   * ({@link createSmallNow}).
+   *
+   * @param name one name
+   * @param bytes all of its bytes
+   * @returns the file, open, for a flush
+   */
+  createSmallNow(name: string, bytes: Uint8Array): FolderFile {
+    return createSmallNow(this.path(name), bytes);
+  }
+
+  /**
+   * Reads a small file whole, on this thread ({@link readSmallNow}).
+   *
+   * @param name one name
+   * @param size the bytes it must hold
+   * @returns its bytes, or undefined when it is no longer a regular file of that size
+   */
+  readSmallNow(name: string, size: number): Uint8Array | undefined {
+    return readSmallNow(this.path(name), size);
   }
 
   /**

@@ -321,3 +321,52 @@ export async function reopenForWriting(file: FolderFile, path: string): Promise<
 export async function createExclusive(path: string): Promise<FolderFile> {
   return new DenoFile(await Deno.open(path, { read: true, write: true, createNew: true }));
 }
+
+/**
+ * Writes a small file's bytes to a new file at once (`O_CREAT | O_EXCL`),
+ * on this thread: for a file of a few KiB, one trip through Deno's thread
+ * pool per call costs more than the calls themselves (bench/RESULTS.md).
+ * The file is left open, for a flush that may run in the background.
+ *
+ * @param path the path
+ * @param bytes all of the file's bytes
+ * @returns the new file, open, holding the bytes
+ * @throws an error with `code` `EEXIST` when the name is taken
+ */
+export function createSmallNow(path: string, bytes: Uint8Array): FolderFile {
+  const file = Deno.openSync(path, { read: true, write: true, createNew: true });
+  try {
+    for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  return new DenoFile(file);
+}
+
+/**
+ * Reads a small existing file whole, on this thread, never through a link
+ * and never waiting on a FIFO; it must still be a regular file of `size`
+ * bytes.
+ *
+ * @param path the path
+ * @param size the bytes it must hold
+ * @returns its bytes, or undefined when it is no longer a regular file of that size
+ * @throws an error with `code` `ELOOP` for a link, `ENOENT`, `EACCES`, ...
+ */
+export function readSmallNow(path: string, size: number): Uint8Array | undefined {
+  const fd = nodeFs.openSync(path, nodeFs.constants.O_RDONLY | noFollow());
+  try {
+    const info = nodeFs.fstatSync(fd);
+    if (!info.isFile() || info.size !== size) return undefined;
+    const bytes = new Uint8Array(size);
+    for (let got = 0; got < size;) {
+      const n = nodeFs.readSync(fd, bytes, got, size - got, got);
+      if (n === 0) return undefined;
+      got += n;
+    }
+    return bytes;
+  } finally {
+    nodeFs.closeSync(fd);
+  }
+}
