@@ -42,7 +42,7 @@ export interface ReceiveOptions {
   onProgress?: (bytes: number) => void;
   /** Called when a file has arrived and was verified. */
   onFile?: (path: string, size: number) => void;
-  /** Flushes to disk running at once (default 64). */
+  /** Flushes to disk running at once (default 256). */
   parallelFlush?: number;
   /** Files written and held open until they are flushed together (default 512). */
   flushBatch?: number;
@@ -298,7 +298,7 @@ export class FolderReceiver {
         }
       }
     };
-    const parallel = Math.min(this.#options.parallelFlush ?? 64, files.length);
+    const parallel = Math.min(this.#options.parallelFlush ?? 256, files.length);
     await Promise.all(Array.from({ length: parallel }, flusher));
     if (failure !== undefined) throw failure;
   }
