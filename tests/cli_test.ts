@@ -43,8 +43,15 @@ Deno.test("put refuses a name that already exists, exit 3, and keeps the old fil
       cwd: local,
     });
     assert.equal(run.code, 3);
-    oneLine(run.stderr, /refused: "apple\.jpg" already exists on the server/);
+    oneLine(run.stderr, /refused: "apple\.jpg" already exists on the server: .*--as NAME/);
     assert.equal(await Deno.readTextFile(join(served, "apple.jpg")), "original");
+    // What the line advises works.
+    const renamed = await runClient(
+      ["localhost", String(server.port), "put", "apple.jpg", "--as", "apple-2.jpg"],
+      { cwd: local },
+    );
+    assert.equal(renamed.code, 0, renamed.stderr);
+    assert.equal(await Deno.readTextFile(join(served, "apple-2.jpg")), "replacement");
   });
 });
 

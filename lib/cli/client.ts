@@ -177,6 +177,11 @@ export function describe(error: ClientError): string {
         ? "Interrupted"
         : "Interrupted: run the same command again to resume";
     default:
+      if (error.kind === "refused" && error.reason === "exists") {
+        // Only a put meets this refusal: the server never replaces what it has.
+        return `${error.message}: give it another name there with --as NAME ` +
+          "(to add files to a folder there, use --to FOLDER)";
+      }
       return describeSecurity(error) ?? error.message;
   }
 }
