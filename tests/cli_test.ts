@@ -105,13 +105,16 @@ Deno.test("invalid names are refused with invalid-name, exit 3", async () => {
         { cwd: local },
       );
       assert.equal(put.code, 3, `put --as ${JSON.stringify(name)}: ${put.stderr}`);
-      oneLine(put.stderr, /Invalid name/);
+      oneLine(put.stderr, /Invalid name.*: .*use --as NAME\)$/);
     }
     const get = await runClient(["localhost", String(server.port), "get", "../etc/passwd"], {
       cwd: local,
     });
     assert.equal(get.code, 3);
-    oneLine(get.stderr, /Invalid name "\.\.\/etc\/passwd": its part "\.\.": it names a folder/);
+    oneLine(
+      get.stderr,
+      /Invalid name "\.\.\/etc\/passwd": its part "\.\.": it names a folder: name a file or folder as list shows it/,
+    );
     assert.deepEqual(namesIn(served), []);
   });
 });

@@ -177,6 +177,10 @@ export function describe(error: ClientError): string {
         ? "Interrupted"
         : "Interrupted: run the same command again to resume";
     default:
+      if (error.kind === "refused" && error.reason === "invalid-name") {
+        return `${error.message}: name a file or folder as list shows it ` +
+          "(to store a file of yours under another name, use --as NAME)";
+      }
       if (error.kind === "refused" && error.reason === "exists") {
         // Only a put meets this refusal: the server never replaces what it has.
         return `${error.message}: give it another name there with --as NAME ` +
