@@ -20,20 +20,17 @@ export { VERSION } from "./version.ts";
 export { CancelError, ProtocolError, type Reason, REASONS } from "./protocol/errors.ts";
 export { nameProblem, RESERVED_PREFIX, validateName } from "./protocol/names.ts";
 export type { ListEntry } from "./protocol/ps2.ts";
-export {
-  CLIENT_DEFAULTS,
-  type ConnectOptions,
-  get,
-  type GetOptions,
-  list,
-  type ListOptions,
-  put,
-  type PutOptions,
-  type PutStream,
-  type RemoteFile,
-  type TransferOptions,
-  type TransferResult,
-} from "./client/client.ts";
+export { CLIENT_DEFAULTS, get, list, put } from "./client/client.ts";
+export type {
+  ConnectOptions,
+  GetOptions,
+  ListOptions,
+  PutOptions,
+  PutStream,
+  RemoteFile,
+  TransferOptions,
+  TransferResult,
+} from "./client/options.ts";
 export type { Progress } from "./client/ps2.ts";
 export type { Skipped } from "./transfer/tree_walk.ts";
 export { FOLDER_LIMITS, type FolderLimits } from "./protocol/paths.ts";

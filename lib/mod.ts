@@ -18,11 +18,8 @@
  * @module
  */
 
-export { VERSION } from "./version.ts";
-export { CancelError, ProtocolError, type Reason, REASONS } from "./protocol/errors.ts";
-export { nameProblem, RESERVED_PREFIX, validateName } from "./protocol/names.ts";
-export type { ListEntry } from "./protocol/ps2.ts";
-export { FOLDER_LIMITS, type FolderLimits } from "./protocol/paths.ts";
+// Everything a client needs, as the client program loads it (without the server's modules).
+export * from "./client_mod.ts";
 export { ListenError, type ListenFailure } from "./net/socket.ts";
 export {
   checkRoot,
@@ -41,54 +38,5 @@ export {
 export { type EventLogLine, type LogFormat, Logger, type RequestLogLine } from "./server/log.ts";
 export { READ_ONLY_MESSAGE } from "./server/store.ts";
 export { listServedFolder } from "./server/served_folder.ts";
-export {
-  CLIENT_DEFAULTS,
-  type ConnectOptions,
-  get,
-  type GetOptions,
-  list,
-  type ListOptions,
-  put,
-  type PutOptions,
-  type PutStream,
-  type RemoteFile,
-  type TransferOptions,
-  type TransferResult,
-} from "./client/client.ts";
-export type { Progress } from "./client/ps2.ts";
-export type { Skipped } from "./transfer/tree_walk.ts";
-export { cancelled, ClientError, type FailureCode, type FailureKind } from "./client/errors.ts";
-export { printable } from "./protocol/printable.ts";
-export {
-  parseFingerprint,
-  TlsError,
-  type TlsFailure,
-  type TlsServerKeys,
-  type TlsTrust,
-} from "./net/tls.ts";
-export {
-  canReadMachineNames,
-  CertificateError,
-  type CertificateInfo,
-  createCertificate,
-  defaultTlsDir,
-  describeCertificate,
-  ensureCertificate,
-  keyReadableByOthers,
-  machineNames,
-  type OwnCertificate,
-  validName,
-} from "./net/certificate.ts";
 export { SecurityError, type ServerSecurityOptions, type TlsFiles } from "./server/security.ts";
 export { AUTH_LIMITS, type AuthLimits, type GuardEvent } from "./server/guard.ts";
-export {
-  defaultKnownServersFile,
-  findKnownServer,
-  forgetServer,
-  type KnownServer,
-  lookupKnownServer,
-  rememberServer,
-  serverKey,
-} from "./client/known_servers.ts";
-export { type RememberNote, type SecurityOptions } from "./client/secure.ts";
-export { userConfigDir } from "./net/user_config.ts";

@@ -21,39 +21,16 @@ import {
   sendHave,
   sendManifest,
 } from "../lib/exchange/folder.ts";
-import { FolderReceiver, openOwnFolder } from "../lib/exchange/folder_receive.ts";
-import { connPair, randomBytes, tempDir, test } from "./helpers.ts";
+import { FolderReceiver } from "../lib/exchange/folder_receive.ts";
+import { openOwnFolder } from "../lib/exchange/folder_work.ts";
+import { connPair, tempDir, test } from "./helpers.ts";
+import { contents, makeTree } from "./support/folders.ts";
 
 const pool = new ChunkPool(16 * 1024 * 1024);
 
-/** Every file below a folder, by path, with its bytes; folders as null. */
-async function contents(dir: string, prefix = ""): Promise<Map<string, Uint8Array | null>> {
-  const found = new Map<string, Uint8Array | null>();
-  for await (const entry of Deno.readDir(dir)) {
-    const path = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
-    if (entry.isDirectory) {
-      found.set(path, null);
-      for (const [p, v] of await contents(join(dir, entry.name), path)) found.set(p, v);
-    } else if (entry.isFile) {
-      found.set(path, await Deno.readFile(join(dir, entry.name)));
-    }
-  }
-  return found;
-}
-
-async function makeTree(root: string): Promise<void> {
-  await Deno.mkdir(join(root, "photos/2024/empty"), { recursive: true });
-  await Deno.mkdir(join(root, "photos/blank"), { recursive: true });
-  await Deno.writeFile(join(root, "photos/2024/beach.jpg"), randomBytes(300_000, 1));
-  await Deno.writeFile(join(root, "photos/2024/Beach.jpg"), randomBytes(1_000, 2));
-  await Deno.writeFile(join(root, "photos/café ☕.txt"), new TextEncoder().encode("ünïcode"));
-  await Deno.writeFile(join(root, "photos/zero"), new Uint8Array(0));
-  // Last in the manifest's order, so that a transfer cut early is cut inside it.
-  await Deno.mkdir(join(root, "photos/zz"));
-  await Deno.writeFile(join(root, "photos/zz/big.bin"), randomBytes(5 * 1024 * 1024 + 7, 3));
-  for (let i = 0; i < 50; i++) {
-    await Deno.writeFile(join(root, `photos/2024/small-${i}.txt`), randomBytes(100 + i, 10 + i));
-  }
+/** The tree these tests move: `photos` in `root`, its large file last in the manifest's order. */
+async function makePhotos(root: string): Promise<void> {
+  await makeTree(join(root, "photos"), 5 * 1024 * 1024 + 7, 50);
 }
 
 /** Sends `photos` from one folder to another over a real connection; returns the receiver's end. */
@@ -109,7 +86,7 @@ async function transfer(
 test("a folder travels whole: nested and empty folders, Unicode, names differing in case", async () => {
   await using a = await tempDir();
   await using b = await tempDir();
-  await makeTree(a.path);
+  await makePhotos(a.path);
   const result = await transfer(a.path, b.path);
   assert.equal(result.error, undefined);
   assert.deepEqual(await contents(join(b.path, "photos")), await contents(join(a.path, "photos")));
@@ -147,7 +124,7 @@ test("links and FIFOs in the folder are left out and reported, never followed", 
 test("an interrupted folder resumes: complete files are not sent again", async () => {
   await using a = await tempDir();
   await using b = await tempDir();
-  await makeTree(a.path);
+  await makePhotos(a.path);
   const first = await transfer(a.path, b.path, { cutAfterFiles: 20 });
   assert.ok(first.error, "the cut transfer fails");
   assert.equal(await Deno.lstat(join(b.path, "photos")).catch(() => null), null);
@@ -161,7 +138,7 @@ test("an interrupted folder resumes: complete files are not sent again", async (
 test("the commit never replaces a folder that appeared meanwhile, and keeps the work", async () => {
   await using a = await tempDir();
   await using b = await tempDir();
-  await makeTree(a.path);
+  await makePhotos(a.path);
   await Deno.mkdir(join(b.path, "photos"));
   await Deno.writeTextFile(join(b.path, "photos/mine.txt"), "mine");
   const result = await transfer(a.path, b.path);

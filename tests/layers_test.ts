@@ -20,7 +20,16 @@ const ALLOWED: Record<string, readonly string[]> = {
   client: ["protocol", "net", "transfer", "exchange"],
   cli: ["mod.ts", "client_mod.ts", "gui"],
   gui: ["mod.ts"],
-  "mod.ts": ["version.ts", "protocol", "net", "transfer", "exchange", "server", "client"],
+  "mod.ts": [
+    "client_mod.ts",
+    "version.ts",
+    "protocol",
+    "net",
+    "transfer",
+    "exchange",
+    "server",
+    "client",
+  ],
   "client_mod.ts": ["version.ts", "protocol", "net", "transfer", "exchange", "client"],
   "version.ts": ["deno.json"],
 };

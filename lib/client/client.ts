@@ -39,16 +39,6 @@ import {
 } from "./ps2.ts";
 import { explainFailure, openWire } from "./secure.ts";
 
-export type {
-  ConnectOptions,
-  GetOptions,
-  ListOptions,
-  PutOptions,
-  PutStream,
-  RemoteFile,
-  TransferOptions,
-  TransferResult,
-} from "./options.ts";
 import type {
   ConnectOptions,
   GetOptions,

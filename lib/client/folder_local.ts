@@ -15,7 +15,7 @@ import type { Manifest } from "../protocol/folder.ts";
 import { Dir } from "../transfer/dir.ts";
 import { type Skipped, walkFolder } from "../transfer/tree_walk.ts";
 import type { FolderReceiver } from "../exchange/folder_receive.ts";
-import { openOwnFolder } from "../exchange/folder_receive.ts";
+import { openOwnFolder } from "../exchange/folder_work.ts";
 import { ClientError } from "./errors.ts";
 import { localError, q } from "./local.ts";
 

@@ -28,12 +28,11 @@ import type { Dir } from "../transfer/dir.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
 import { DirCursor } from "../transfer/tree_walk.ts";
 import type { FolderReceiver } from "./folder_receive.ts";
+import { SMALL_FILE } from "./folder_work.ts";
 import { matchPrefix } from "./ps2.ts";
 
 /** Lines and small files are gathered up to this many bytes before a write. */
 const BATCH_BYTES = 256 * 1024;
-/** A file up to this size travels inside a batch, read whole. */
-const SMALL_FILE = 64 * 1024;
 
 /** Bytes to write, gathered. */
 class Batch {

@@ -10,7 +10,7 @@
  * never replaced and nothing is visible before it is whole.
  *
  * The working folder is this program's own (mode 0700, checked by
- * {@link openOwnFolder}); everything in it is reached through open folder
+ * `openOwnFolder` in folder_work.ts); everything in it is reached through open folder
  * handles, never through a link.
  *
  * @module
@@ -26,13 +26,8 @@ import { Dir } from "../transfer/dir.ts";
 import { errorCode, type FolderFile, reopenForWriting } from "../transfer/files.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
 import { DirCursor } from "../transfer/tree_walk.ts";
-import { caseClash, createFile, ownFolder, tidyWork } from "./folder_work.ts";
+import { caseClash, createFile, ownFolder, SMALL_FILE, tidyWork } from "./folder_work.ts";
 import { verifyTrailer } from "./ps2.ts";
-
-export { openOwnFolder } from "./folder_work.ts";
-
-/** A file up to this size is read whole from the connection, then written at once. */
-const SMALL_FILE = 64 * 1024;
 
 /** What receiving a folder needs. */
 export interface ReceiveOptions {
@@ -89,7 +84,7 @@ export class FolderReceiver {
 
   /**
    * Starts receiving into a working folder: the one given (left by an
-   * earlier run and checked with {@link openOwnFolder}), or a new one
+   * earlier run and checked with `openOwnFolder`), or a new one
    * created under `workName`.
    *
    * @param parent the folder where the working folder and the destination are

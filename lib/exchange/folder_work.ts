@@ -14,6 +14,12 @@ import { errorCode, type FolderFile } from "../transfer/files.ts";
 import { DirCursor, walkFolder } from "../transfer/tree_walk.ts";
 
 /**
+ * A file up to this size is sent inside a batch of writes, read whole, and
+ * received whole before it is written at once.
+ */
+export const SMALL_FILE = 64 * 1024;
+
+/**
  * Whether a folder's facts make it this program's own working folder: a
  * real folder (not a link), mode 0700, owned by this user.
  *

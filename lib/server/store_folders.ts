@@ -18,7 +18,8 @@ import { quoteName, RESERVED_PREFIX } from "../protocol/names.ts";
 import { type FolderLimits, lastName, segments } from "../protocol/paths.ts";
 import type { ListEntry } from "../protocol/ps2.ts";
 import type { FolderTotals } from "../exchange/folder.ts";
-import { FolderReceiver, openOwnFolder, type ReceiveOptions } from "../exchange/folder_receive.ts";
+import { FolderReceiver, type ReceiveOptions } from "../exchange/folder_receive.ts";
+import { openOwnFolder } from "../exchange/folder_work.ts";
 import { Dir, NotAFolderError } from "../transfer/dir.ts";
 import { walkFolder } from "../transfer/tree_walk.ts";
 

@@ -75,8 +75,7 @@ export class Dir {
   readonly location: string;
   readonly #handle: FileHandle;
   readonly #base: string;
-  /** Holders of this handle: {@link retain} adds one, {@link close} takes one. */
-  #refs = 1;
+  #closed = false;
 
   private constructor(handle: FileHandle, location: string, viaProc: boolean) {
     this.#handle = handle;
@@ -303,25 +302,10 @@ export class Dir {
     return await Deno.lstat(this.#base === this.location ? this.location : `${this.#base}/.`);
   }
 
-  /**
-   * Adds a holder: the folder stays open until every holder has called
-   * {@link close}. A path from {@link path} names the folder by its
-   * descriptor, so work still under way in it must hold it open, or the
-   * number could name another file by then.
-   *
-   * @returns this folder
-   */
-  retain(): this {
-    if (this.#refs <= 0) throw new Error(`${this.location} is closed`);
-    this.#refs++;
-    return this;
-  }
-
-  /** Lets go of the folder: it closes when its last holder lets go; more calls do nothing. */
+  /** Closes the folder; safe to call more than once. */
   async close(): Promise<void> {
-    if (this.#refs <= 0) return;
-    this.#refs -= 1;
-    if (this.#refs > 0) return;
+    if (this.#closed) return;
+    this.#closed = true;
     await this.#handle.close();
   }
 

@@ -36,13 +36,18 @@ export async function contents(
 
 /**
  * Makes a tree at `root`: nested and empty folders, a Unicode name, two
- * names differing only in case, an empty file, 30 small files and one of
- * `big` bytes last in the manifest's order.
+ * names differing only in case, an empty file, `small` small files and
+ * one of `big` bytes last in the manifest's order.
  *
  * @param root the folder to create
  * @param big the size of the last file
+ * @param small how many small files
  */
-export async function makeTree(root: string, big = 2 * 1024 * 1024 + 7): Promise<void> {
+export async function makeTree(
+  root: string,
+  big = 2 * 1024 * 1024 + 7,
+  small = 30,
+): Promise<void> {
   await Deno.mkdir(join(root, "2024/empty"), { recursive: true });
   await Deno.mkdir(join(root, "blank"), { recursive: true });
   await Deno.writeFile(join(root, "2024/beach.jpg"), randomBytes(300_000, 1));
@@ -51,7 +56,7 @@ export async function makeTree(root: string, big = 2 * 1024 * 1024 + 7): Promise
   await Deno.writeFile(join(root, "zero"), new Uint8Array(0));
   await Deno.mkdir(join(root, "zz"));
   await Deno.writeFile(join(root, "zz/big.bin"), randomBytes(big, 3));
-  for (let i = 0; i < 30; i++) {
+  for (let i = 0; i < small; i++) {
     await Deno.writeFile(join(root, `2024/small-${i}.txt`), randomBytes(100 + i, 10 + i));
   }
 }
