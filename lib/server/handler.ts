@@ -12,6 +12,7 @@ import { type Command, MAGIC } from "../protocol/ps2.ts";
 import { looksClassic } from "../protocol/classic.ts";
 import { sendCancel } from "../exchange/ps2.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
+import { NotAFolderError, UnsafeFolderError } from "../transfer/dir.ts";
 import type { RequestRecord } from "./events.ts";
 import type { Store } from "./store.ts";
 
@@ -55,6 +56,21 @@ export function toCancel(error: unknown): CancelError {
   if (error instanceof ProtocolError) {
     return new CancelError("bad-request", error.message, { cause: error });
   }
+  if (error instanceof UnsafeFolderError) {
+    return new CancelError(
+      "not-found",
+      "The server does not go through a folder that other users can change: " +
+        "ask the server's owner (its log names the folder)",
+      { cause: error },
+    );
+  }
+  if (error instanceof NotAFolderError) {
+    return new CancelError(
+      "not-found",
+      "A folder on the server was moved or replaced while in use: try again",
+      { cause: error },
+    );
+  }
   if ((error as { code?: string })?.code === "ENOSPC") {
     return new CancelError(
       "no-space",
@@ -76,7 +92,15 @@ export function toCancel(error: unknown): CancelError {
  * @param error what was thrown
  */
 export function recordError(record: RequestRecord, error: unknown): void {
-  if (error instanceof CancelError || error instanceof ProtocolError) {
+  const folder = error instanceof CancelError && error.cause instanceof NotAFolderError
+    ? error.cause
+    : error;
+  if (folder instanceof NotAFolderError) {
+    // The details (which folder, whose) are for the server's log only.
+    record.outcome = "cancel";
+    record.reason = "not-found";
+    record.message = folder.message;
+  } else if (error instanceof CancelError || error instanceof ProtocolError) {
     const cancel = toCancel(error);
     record.outcome = "cancel";
     record.reason = cancel.reason;

@@ -20,7 +20,7 @@ import type { ListEntry } from "../protocol/ps2.ts";
 import type { FolderTotals } from "../exchange/folder.ts";
 import { FolderReceiver, type ReceiveOptions } from "../exchange/folder_receive.ts";
 import { openOwnFolder } from "../exchange/folder_work.ts";
-import { Dir, NotAFolderError } from "../transfer/dir.ts";
+import { Dir, FolderChangedError, NotAFolderError, UnsafeFolderError } from "../transfer/dir.ts";
 import { walkFolder } from "../transfer/tree_walk.ts";
 
 /** Working folders of a folder put: the key (of the path), then 128 random bits. */
@@ -121,7 +121,7 @@ export class StoreFolders {
     try {
       return await root.openPath(path === "" ? [] : segments(path));
     } catch (error) {
-      if (error instanceof NotAFolderError) return undefined;
+      if (error instanceof NotAFolderError && !unsafe(error)) return undefined;
       throw error;
     }
   }
@@ -241,7 +241,7 @@ export class StoreFolders {
     try {
       dir = await parent.openDir(name);
     } catch (error) {
-      if (!(error instanceof NotAFolderError)) throw error;
+      if (!(error instanceof NotAFolderError) || unsafe(error)) throw error;
     } finally {
       await parent.close();
     }
@@ -392,4 +392,9 @@ export class StoreFolders {
 function randomHex(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A folder refused for its owners, or one that moved while held: not simply missing. */
+function unsafe(error: NotAFolderError): boolean {
+  return error instanceof UnsafeFolderError || error instanceof FolderChangedError;
 }

@@ -5,9 +5,15 @@
  * reached through `/proc/self/fd/N/NAME`, which resolves the open folder by
  * its descriptor, not by a path; a subfolder is opened with `O_NOFOLLOW |
  * O_DIRECTORY`, so a link where a folder should be is refused, never
- * followed. Elsewhere (no /proc) names are joined to the folder's real path
- * and each step is checked with `lstat` first: a swap between the check and
- * the use can then still redirect one operation, as the README says.
+ * followed. Deno allows /proc only with `--allow-all`; elsewhere, and under
+ * every narrower permission set, names are joined to the folder's real path,
+ * which is resolved again on every call. Two rules then keep every call
+ * inside: a folder is walked through only when nobody untrusted can rename
+ * it ({@link FolderTrust}: the StrictModes rule; others are refused with
+ * {@link UnsafeFolderError}), and the folder's path is checked to still
+ * name the very folder held open (device and inode) before and after each
+ * call that reads, creates or lists ({@link FolderChangedError}), so that
+ * a swap by anyone is caught before a byte of the wrong file moves.
  *
  * Nested paths from the network (docs/PROTOCOL.md#paths) are always walked
  * one checked segment at a time through these handles.
@@ -19,7 +25,7 @@
 import defer * as nodeFs from "node:fs";
 import defer * as nodeFsPromises from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   createExclusive,
   createSmallNow,
@@ -30,6 +36,7 @@ import {
   openExisting,
   readSmallNow,
 } from "./files.ts";
+import { type FolderOwnership, FolderTrust, learnSelfUid } from "./folder_trust.ts";
 
 /** Opens a folder read-only, with more flags (`O_DIRECTORY` always). */
 function openFolder(path: string, flags = 0): Promise<FileHandle> {
@@ -69,18 +76,98 @@ export class NotAFolderError extends Error {
   }
 }
 
+/**
+ * A folder that others could swap for a link while it is walked by path:
+ * it is not walked through (see {@link FolderTrust}).
+ */
+export class UnsafeFolderError extends NotAFolderError {
+  /** Why, as a phrase for a person. */
+  readonly why: string;
+
+  /**
+   * Creates an UnsafeFolderError.
+   *
+   * @param why why the folder is not walked through
+   */
+  constructor(why: string) {
+    super(
+      `${why}: privateshare does not go through a folder that others can change ` +
+        "(remove their write access, or give the folder the sticky bit and your ownership)",
+    );
+    this.name = "UnsafeFolderError";
+    this.why = why;
+  }
+}
+
+/** A folder held open whose path no longer names it: someone moved it or swapped it for a link. */
+export class FolderChangedError extends NotAFolderError {
+  /**
+   * Creates a FolderChangedError.
+   *
+   * @param location the folder's path
+   */
+  constructor(location: string) {
+    super(`${JSON.stringify(location)} was moved or replaced while in use: stopped`);
+    this.name = "FolderChangedError";
+  }
+}
+
+/** Which folder a handle is, and who may change it. */
+interface Held extends FolderOwnership {
+  dev: number;
+  ino: number;
+}
+
+function heldOf(info: { dev: number; ino: number; uid: number; gid: number; mode: number }): Held {
+  return { dev: info.dev, ino: info.ino, uid: info.uid, gid: info.gid, mode: info.mode };
+}
+
 /** An open folder; its names are resolved in it, never through a link. */
 export class Dir {
   /** The folder's path, for messages and as the fallback without /proc. */
   readonly location: string;
   readonly #handle: FileHandle;
   readonly #base: string;
+  /** Without /proc: the folder held and the trust it was reached under (undefined on Windows). */
+  readonly #held: Held | undefined;
+  readonly #trust: FolderTrust | undefined;
   #closed = false;
 
-  private constructor(handle: FileHandle, location: string, viaProc: boolean) {
+  private constructor(
+    handle: FileHandle,
+    location: string,
+    viaProc: boolean,
+    held?: Held,
+    trust?: FolderTrust,
+  ) {
     this.#handle = handle;
     this.location = location;
     this.#base = viaProc ? `/proc/self/fd/${handle.fd}` : location;
+    this.#held = viaProc ? undefined : held;
+    this.#trust = viaProc ? undefined : trust;
+  }
+
+  /**
+   * Without /proc: checks that the folder's path still names the folder
+   * held open, and nothing else (not a link, not another folder).
+   *
+   * @throws {FolderChangedError} when it does not
+   */
+  #steady(): void {
+    const held = this.#held;
+    if (!held) return;
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.lstatSync(this.location);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+        throw new FolderChangedError(this.location);
+      }
+      throw error;
+    }
+    if (!info.isDirectory || info.dev !== held.dev || (info.ino ?? 0) !== held.ino) {
+      throw new FolderChangedError(this.location);
+    }
   }
 
   /**
@@ -93,8 +180,20 @@ export class Dir {
    */
   static async open(path: string): Promise<Dir> {
     const handle = await openFolder(path);
-    const viaProc = await checkProc(handle);
-    return new Dir(handle, viaProc ? path : await Deno.realPath(path), viaProc);
+    try {
+      if (await checkProc(handle)) return new Dir(handle, path, true);
+      const location = await Deno.realPath(path);
+      if (Deno.build.os === "windows") return new Dir(handle, location, false);
+      const held = heldOf(await handle.stat());
+      const trust = new FolderTrust(held.uid);
+      await checkAncestors(location, trust);
+      const dir = new Dir(handle, location, false, held, trust);
+      dir.#steady();
+      return dir;
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
   }
 
   /**
@@ -106,6 +205,7 @@ export class Dir {
    * @returns the path
    */
   path(name: string): string {
+    this.#steady();
     return join(this.#base, name);
   }
 
@@ -140,7 +240,24 @@ export class Dir {
       await handle.close();
       throw new NotAFolderError(`${location} is not a folder`);
     }
-    return new Dir(handle, location, this.#base !== this.location);
+    const child = new Dir(
+      handle,
+      location,
+      this.#base !== this.location,
+      heldOf(info),
+      this.#trust,
+    );
+    try {
+      const problem = this.#held &&
+        this.#trust?.problem(this.#held, child.#held!, location, this.location);
+      if (problem) throw new UnsafeFolderError(problem);
+      this.#steady();
+      child.#steady();
+    } catch (error) {
+      await child.close();
+      throw error;
+    }
+    return child;
   }
 
   /**
@@ -171,7 +288,21 @@ export class Dir {
     const handle = await openFolder(
       this.#base === this.location ? this.location : `/proc/self/fd/${this.#handle.fd}`,
     );
-    return new Dir(handle, this.location, this.#base !== this.location);
+    const again = new Dir(
+      handle,
+      this.location,
+      this.#base !== this.location,
+      this.#held,
+      this.#trust,
+    );
+    if (this.#held) {
+      const info = await handle.stat();
+      if (info.dev !== this.#held.dev || info.ino !== this.#held.ino) {
+        await again.close();
+        throw new FolderChangedError(this.location);
+      }
+    }
+    return again;
   }
 
   /**
@@ -194,6 +325,7 @@ export class Dir {
    */
   async mkdir(name: string, mode = 0o777): Promise<void> {
     await Deno.mkdir(this.path(name), { mode });
+    this.#steady();
   }
 
   /**
@@ -204,7 +336,25 @@ export class Dir {
    * @returns the file, open for reading and writing
    */
   async createFile(name: string): Promise<FolderFile> {
-    return await createExclusive(this.path(name));
+    return await this.#afterCreate(name, await createExclusive(this.path(name)));
+  }
+
+  /** Checks the folder after a file was created in it; a file made elsewhere is removed. */
+  async #afterCreate(name: string, file: FolderFile): Promise<FolderFile> {
+    try {
+      this.#steady();
+      return file;
+    } catch (error) {
+      // Made through a swapped path: remove it where it landed, if that name is still it.
+      const made = await file.facts().catch(() => undefined);
+      await file.close();
+      const path = join(this.location, name);
+      const there = await lstatFacts(path).catch(() => undefined);
+      if (made && there && there.dev === made.dev && there.ino === made.ino) {
+        await Deno.remove(path).catch(() => {});
+      }
+      throw error;
+    }
   }
 
   /**
@@ -216,7 +366,17 @@ export class Dir {
    * @returns the file, open, for a flush
    */
   createSmallNow(name: string, bytes: Uint8Array): FolderFile {
-    return createSmallNow(this.path(name), bytes);
+    const file = createSmallNow(this.path(name), bytes);
+    if (this.#held) {
+      try {
+        this.#steady();
+      } catch (error) {
+        // Made through a swapped path: the caller removes nothing it cannot prove is its own.
+        file.close().catch(() => {});
+        throw error;
+      }
+    }
+    return file;
   }
 
   /**
@@ -227,7 +387,9 @@ export class Dir {
    * @returns its bytes, or undefined when it is no longer a regular file of that size
    */
   readSmallNow(name: string, size: number): Uint8Array | undefined {
-    return readSmallNow(this.path(name), size);
+    const bytes = readSmallNow(this.path(name), size);
+    this.#steady();
+    return bytes;
   }
 
   /**
@@ -239,7 +401,14 @@ export class Dir {
    * @throws an error with `code` `ELOOP` for a link, `ENOENT`, `EACCES`, ...
    */
   async openFile(name: string): Promise<FolderFile> {
-    return await openExisting(this.path(name));
+    const file = await openExisting(this.path(name));
+    try {
+      this.#steady();
+    } catch (error) {
+      await file.close();
+      throw error;
+    }
+    return file;
   }
 
   /**
@@ -248,8 +417,10 @@ export class Dir {
    * @returns the entries, in the order the system gives them
    */
   async entries(): Promise<Deno.DirEntry[]> {
+    this.#steady();
     const found: Deno.DirEntry[] = [];
     for await (const entry of Deno.readDir(this.#base)) found.push(entry);
+    this.#steady();
     return found;
   }
 
@@ -264,6 +435,8 @@ export class Dir {
    */
   async rename(name: string, to: Dir, target: string): Promise<void> {
     await Deno.rename(this.path(name), to.path(target));
+    this.#steady();
+    to.#steady();
   }
 
   /**
@@ -299,6 +472,7 @@ export class Dir {
 
   /** The facts of the open folder itself (`fstat`). */
   async facts(): Promise<Deno.FileInfo> {
+    this.#steady();
     return await Deno.lstat(this.#base === this.location ? this.location : `${this.#base}/.`);
   }
 
@@ -331,7 +505,9 @@ export async function processUid(dir: Dir): Promise<number | null> {
   if (knownUid !== undefined) return knownUid;
   if (Deno.build.os === "windows") return knownUid = null;
   if (Deno.permissions.querySync({ name: "sys", kind: "uid" }).state === "granted") {
-    return knownUid = Deno.uid();
+    const uid = Deno.uid();
+    if (uid !== null) learnSelfUid(uid);
+    return knownUid = uid;
   }
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   // The server's own temporary-file pattern, which its sweep removes if a crash leaves it.
@@ -339,9 +515,41 @@ export async function processUid(dir: Dir): Promise<number | null> {
     Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   const file = await dir.createFile(probe);
   try {
-    return knownUid = (await file.facts()).uid;
+    const uid = (await file.facts()).uid;
+    learnSelfUid(uid);
+    return knownUid = uid;
   } finally {
     await file.close();
     await dir.remove(probe).catch(() => {});
   }
+}
+
+/**
+ * Checks that no folder on the way to `location` (a real path, no links)
+ * can be renamed by someone untrusted: otherwise the path could be made to
+ * lead elsewhere between two calls.
+ *
+ * @throws {UnsafeFolderError} naming the first such folder
+ */
+async function checkAncestors(location: string, trust: FolderTrust): Promise<void> {
+  const chain: string[] = [];
+  for (let at = location;; at = dirname(at)) {
+    chain.unshift(at);
+    if (dirname(at) === at) break;
+  }
+  let parent: Deno.FileInfo | undefined;
+  let parentPath = "";
+  for (const path of chain) {
+    const info = await Deno.lstat(path);
+    if (parent) {
+      const problem = trust.problem(ownership(parent), ownership(info), path, parentPath);
+      if (problem) throw new UnsafeFolderError(problem);
+    }
+    parent = info;
+    parentPath = path;
+  }
+}
+
+function ownership(info: Deno.FileInfo): FolderOwnership {
+  return { uid: info.uid ?? 0, gid: info.gid ?? 0, mode: info.mode ?? 0 };
 }

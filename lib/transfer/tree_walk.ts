@@ -12,15 +12,18 @@ import { CancelError } from "../protocol/errors.ts";
 import { type Manifest, ManifestBuilder } from "../protocol/folder.ts";
 import { nameProblem, RESERVED_PREFIX } from "../protocol/names.ts";
 import { FOLDER_LIMITS, type FolderLimits, joinPath } from "../protocol/paths.ts";
-import { Dir, NotAFolderError } from "./dir.ts";
+import { Dir, FolderChangedError, NotAFolderError, UnsafeFolderError } from "./dir.ts";
 import { lstatFacts } from "./files.ts";
 
 /** Something the walk left out. */
 export interface Skipped {
   /** Its path below the walked folder. */
   path: string;
-  /** `link`, `special` (FIFO, device, socket), `name` (breaks the name rules) or `unreadable`. */
-  kind: "link" | "special" | "name" | "unreadable";
+  /**
+   * `link`, `special` (FIFO, device, socket), `name` (breaks the name rules), `unreadable`, or
+   * `unsafe` (a folder others could swap for a link, see {@link UnsafeFolderError}).
+   */
+  kind: "link" | "special" | "name" | "unreadable" | "unsafe";
   /** A phrase for a person: why it was left out. */
   why: string;
 }
@@ -93,6 +96,12 @@ export async function walkFolder(top: Dir, options: WalkOptions = {}): Promise<W
       try {
         sub = await dir.openDir(name);
       } catch (error) {
+        // The folder being walked moved: nothing more of it can be trusted.
+        if (error instanceof FolderChangedError) throw error;
+        if (error instanceof UnsafeFolderError) {
+          skipped.push({ path: joinPath(prefix, name), kind: "unsafe", why: error.why });
+          continue;
+        }
         if (!(error instanceof NotAFolderError) && !isDenied(error)) throw error;
         skipped.push({
           path: joinPath(prefix, name),

@@ -1,0 +1,210 @@
+// Folders swapped for links in the middle of a transfer, under the
+// permissions README and the release build really use (not --allow-all,
+// where /proc holds folders open): the server's folder get and folder put
+// and the client's put of a folder never read or write a byte outside
+// their folder, whatever is swapped while they run. The swaps are real
+// renames and links, made at an exact point of a real transfer that the
+// test holds (a client that stops reading, a relay that stops
+// forwarding). The last tests run the swap as another user (root only):
+// a folder that someone else could swap is refused up front, StrictModes-
+// style, and the closest safe case (a sticky folder whose subfolder is
+// ours) is still served.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Wire } from "../lib/net/wire.ts";
+import { encodeLine } from "../lib/protocol/ps2.ts";
+import { ManifestBuilder } from "../lib/protocol/folder.ts";
+import { readManifest, sendHave, sendManifest } from "../lib/exchange/folder.ts";
+import { FOLDER_LIMITS } from "../lib/protocol/paths.ts";
+import { PROGRAMS } from "../tools/build.ts";
+import {
+  ALL_PERMS,
+  closeQuietly,
+  randomBytes,
+  readRawLine,
+  runClient,
+  serveFolder,
+  sha256Hex,
+  startRelay,
+  startTestServer,
+  tempDir,
+  test,
+  until,
+  writeRaw,
+} from "./helpers.ts";
+import { command, snapshot } from "./support/folder_peer.ts";
+
+const isRoot = Deno.build.os !== "windows" && Deno.uid() === 0;
+const SECRET = "SECRET!!";
+const INSIDE = "inside-1";
+const BIG = 32 * 1024 * 1024;
+
+/** The server's permission sets: README's, and the released program's. */
+const SERVER_PERMS: [string, string[]][] = [
+  ["README's permissions", []],
+  [
+    "the release build's permissions",
+    PROGRAMS[0]!.permissions.filter((p) => !ALL_PERMS.includes(p)),
+  ],
+];
+
+/** Runs `args` as the user nobody (65534). */
+async function asNobody(args: string[]): Promise<void> {
+  const out = await new Deno.Command("setpriv", {
+    args: ["--reuid=65534", "--regid=65534", "--clear-groups", "--", ...args],
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+}
+
+function contains(haystack: Uint8Array, needle: string): boolean {
+  return new TextDecoder("latin1").decode(haystack).includes(needle);
+}
+
+/** Reads everything until the peer closes (or fails), as bytes. */
+async function drain(wire: Wire): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  try {
+    while (true) {
+      const chunk = new Uint8Array(1024 * 1024);
+      const n = await wire.readInto(chunk);
+      if (n === 0) break;
+      parts.push(chunk.subarray(0, n));
+    }
+  } catch {
+    // The server cut the connection: what came before counts.
+  }
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) all.set(p, (at += p.length) - p.length);
+  return all;
+}
+
+for (const [what, perms] of SERVER_PERMS) {
+  test(`server folder get: a folder swapped for a link mid-get sends nothing from outside (${what})`, async () => {
+    await using served = await tempDir();
+    await using outside = await tempDir();
+    const sub = join(served.path, "photos/sub");
+    await Deno.mkdir(sub, { recursive: true });
+    await Deno.writeFile(join(sub, "a.bin"), randomBytes(BIG));
+    await Deno.writeTextFile(join(sub, "key.txt"), INSIDE);
+    await Deno.writeTextFile(join(outside.path, "key.txt"), SECRET);
+    await Deno.writeFile(join(outside.path, "a.bin"), randomBytes(BIG, 2));
+    const server = await startTestServer({ root: served.path, perms });
+    try {
+      using c = await command(server.port, { op: "get", name: "photos", offset: 0, folders: true });
+      const first = await c.reply();
+      assert.equal(first.code, "pass");
+      await readManifest(c.wire, {
+        files: first.files!,
+        folders: first.folders!,
+        size: first.size!,
+      }, FOLDER_LIMITS);
+      await sendHave(c.wire, (async function* () {})());
+      // The first file's data has begun: the server holds photos/sub open.
+      assert.equal(
+        new TextDecoder().decode((await c.wire.readLine(1024))!),
+        '{"path":"sub/a.bin","offset":0}',
+      );
+      await c.wire.readFull(new Uint8Array(1024 * 1024));
+      await Deno.rename(sub, join(served.path, "photos/sub.moved"));
+      await Deno.symlink(outside.path, sub);
+      const rest = await drain(c.wire);
+      assert.ok(!contains(rest, SECRET), "no byte of the outside file was sent");
+      const line = await server.waitFor((l) => l.op === "get-folder" || l.op === "get");
+      assert.notEqual(line.outcome, "ok", JSON.stringify(line));
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test(`server folder put: the working folder swapped for a link creates nothing outside (${what})`, async () => {
+    await using served = await tempDir();
+    await using outside = await tempDir();
+    await Deno.writeTextFile(join(outside.path, "keep.txt"), "keep");
+    const before = await snapshot(outside.path);
+    const server = await startTestServer({ root: served.path, perms });
+    try {
+      const big = randomBytes(BIG);
+      const key = new TextEncoder().encode("ssh-ed25519 AAAA attacker\n");
+      const builder = new ManifestBuilder(FOLDER_LIMITS);
+      builder.add({ path: "a.bin", size: big.length });
+      builder.add({ path: "authorized_keys", size: key.length });
+      const manifest = builder.manifest;
+      using c = await command(server.port, {
+        op: "put-folder",
+        name: "up",
+        files: 2,
+        folders: 0,
+        size: manifest.size,
+      });
+      assert.equal((await c.reply()).code, "pass");
+      await sendManifest(c.wire, manifest);
+      assert.equal(await readRawLine(c.conn), '{"end":true}');
+      await writeRaw(c.conn, encodeLine({ path: "a.bin", offset: 0 }));
+      await writeRaw(c.conn, big.subarray(0, 1024 * 1024));
+      // The working folder exists and holds the first file's partial: swap it.
+      let work = "";
+      await until(async () => {
+        for await (const e of Deno.readDir(served.path)) {
+          if (e.name.startsWith(".privateshare-folder-")) work = e.name;
+        }
+        return work !== "" &&
+          [...Deno.readDirSync(join(served.path, work))].length > 0;
+      });
+      await Deno.rename(join(served.path, work), join(served.path, "moved"));
+      await Deno.symlink(outside.path, join(served.path, work));
+      try {
+        await writeRaw(c.conn, big.subarray(1024 * 1024));
+        await writeRaw(c.conn, encodeLine({ sha256: sha256Hex(big) }));
+        await writeRaw(c.conn, encodeLine({ path: "authorized_keys", offset: 0 }));
+        await writeRaw(c.conn, key);
+        await writeRaw(c.conn, encodeLine({ sha256: sha256Hex(key) }));
+        await writeRaw(c.conn, encodeLine({ end: true }));
+        const reply = await readRawLine(c.conn);
+        assert.ok(!reply?.includes('"done"'), `the put did not succeed: ${reply}`);
+      } catch {
+        // The server cut the connection: that is a refusal too.
+      }
+      closeQuietly(c.conn);
+      await server.waitFor((l) => l.op === "put-folder");
+      assert.deepEqual(await snapshot(outside.path), before, "nothing written outside");
+    } finally {
+      await server.stop();
+    }
+  });
+}
+
+test("client put of a folder: a subfolder swapped for a link mid-put uploads nothing from outside (README's permissions)", async () => {
+  await using local = await tempDir();
+  await using outside = await tempDir();
+  await using served = await tempDir();
+  const sub = join(local.path, "photos/sub");
+  await Deno.mkdir(sub, { recursive: true });
+  await Deno.writeFile(join(sub, "a.bin"), randomBytes(BIG));
+  await Deno.writeTextFile(join(sub, "key.txt"), INSIDE);
+  await Deno.writeTextFile(join(outside.path, "key.txt"), SECRET);
+  await using s = serveFolder(served.path);
+  const relay = startRelay(s.port, { holdAt: { direction: "up", bytes: 2 * 1024 * 1024 } });
+  try {
+    const running = runClient(
+      ["127.0.0.1", String(relay.port), "put", join(local.path, "photos")],
+      { perms: ["--allow-net", "--allow-read"] },
+    );
+    await relay.reached("up", 2 * 1024 * 1024);
+    await Deno.rename(sub, join(local.path, "photos/sub.moved"));
+    await Deno.symlink(outside.path, sub);
+    relay.release();
+    const result = await running;
+    assert.notEqual(result.code, 0, result.stdout + result.stderr);
+    assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+    for (const [path, bytes] of await snapshot(served.path)) {
+      assert.ok(
+        !(bytes instanceof Uint8Array && contains(bytes, SECRET)),
+        `${path} holds no outside byte`,
+      );
+    }
+  } finally {
+    await relay.close();
+  }
+});
