@@ -30,7 +30,9 @@ import {
   startTestServer,
   tempDir,
   test,
+  TEST_DEADLINE_MS,
   until,
+  within,
   writeRaw,
 } from "./helpers.ts";
 import { command, snapshot } from "./support/folder_peer.ts";
@@ -207,4 +209,133 @@ test("client put of a folder: a subfolder swapped for a link mid-put uploads not
   } finally {
     await relay.close();
   }
+});
+
+/** A test that needs root (to act as another user); CI runs as root. */
+function rootTest(spec: { name: string; ignore: boolean; fn: () => Promise<void> }): void {
+  Deno.test({
+    name: spec.name,
+    ignore: spec.ignore,
+    fn: () => within(TEST_DEADLINE_MS, "The test", spec.fn),
+  });
+}
+
+/** Makes `path` a folder owned by nobody, holding `file` with `text`, made by nobody. */
+async function nobodysFolder(path: string, file: string, text: string): Promise<void> {
+  await asNobody(["mkdir", path]);
+  await asNobody(["sh", "-c", `printf %s "$1" > "$2"`, "sh", text, join(path, file)]);
+}
+
+rootTest({
+  name:
+    "as root: in a sticky served folder, another user's folder is not served (they could swap it), ours is",
+  ignore: !isRoot,
+  fn: async () => {
+    await using served = await tempDir();
+    await Deno.chmod(served.path, 0o1777);
+    await Deno.mkdir(join(served.path, "mine"));
+    await Deno.writeTextFile(join(served.path, "mine/a.txt"), "mine");
+    await nobodysFolder(join(served.path, "theirs"), "b.txt", "theirs");
+    const server = await startTestServer({ root: served.path });
+    try {
+      {
+        using c = await command(server.port, { op: "get", name: "mine", offset: 0, folders: true });
+        const reply = await c.reply();
+        assert.equal(reply.code, "pass", JSON.stringify(reply));
+      }
+      {
+        using c = await command(server.port, {
+          op: "get",
+          name: "theirs",
+          offset: 0,
+          folders: true,
+        });
+        const reply = await c.reply();
+        assert.ok(reply.code === "cancel", JSON.stringify(reply));
+        assert.equal(reply.reason, "not-found");
+        assert.match(reply.message, /other users can change/);
+        assert.ok(!reply.message.includes(served.path), "the client learns no server path");
+      }
+      {
+        using c = await command(server.port, { op: "get", name: "theirs/b.txt", offset: 0 });
+        const reply = await c.reply();
+        assert.equal(reply.code === "cancel" && reply.reason, "not-found", JSON.stringify(reply));
+      }
+      const logged = await server.waitFor((l) =>
+        l.outcome === "cancel" && /belongs to another user \(uid 65534\)/.test(String(l.message))
+      );
+      assert.ok(String(logged.message).includes("theirs"), JSON.stringify(logged));
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+rootTest({
+  name:
+    "as root: a served folder others may write to without the sticky bit takes files, and refuses folders",
+  ignore: !isRoot,
+  fn: async () => {
+    await using served = await tempDir();
+    await using local = await tempDir();
+    await Deno.chmod(served.path, 0o777);
+    await Deno.mkdir(join(local.path, "up"));
+    await Deno.writeTextFile(join(local.path, "up/a.txt"), "a");
+    await Deno.writeTextFile(join(local.path, "x.txt"), "x");
+    const server = await startTestServer({ root: served.path });
+    try {
+      const file = await runClient([
+        "127.0.0.1",
+        String(server.port),
+        "put",
+        join(local.path, "x.txt"),
+      ]);
+      assert.equal(file.code, 0, file.stderr);
+      const folder = await runClient([
+        "127.0.0.1",
+        String(server.port),
+        "put",
+        join(local.path, "up"),
+      ]);
+      assert.equal(folder.code, 3, folder.stderr);
+      assert.match(folder.stderr, /other users can change/);
+      assert.equal(folder.stderr.trim().split("\n").length, 1, folder.stderr);
+      assert.deepEqual([...Deno.readDirSync(served.path)].map((e) => e.name), ["x.txt"]);
+      // Closed to others again: the same folder put is taken.
+      await Deno.chmod(served.path, 0o755);
+      const again = await runClient([
+        "127.0.0.1",
+        String(server.port),
+        "put",
+        join(local.path, "up"),
+      ]);
+      assert.equal(again.code, 0, again.stderr);
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+rootTest({
+  name:
+    "as root: the client's put of a folder leaves out a folder another user could swap, and names it",
+  ignore: !isRoot,
+  fn: async () => {
+    await using local = await tempDir();
+    await using served = await tempDir();
+    const photos = join(local.path, "photos");
+    await Deno.chmod(local.path, 0o755);
+    await Deno.mkdir(photos);
+    await Deno.writeTextFile(join(photos, "a.txt"), "a");
+    await Deno.chmod(photos, 0o777);
+    await nobodysFolder(join(photos, "theirs"), "b.txt", "b");
+    await using s = serveFolder(served.path);
+    const result = await runClient(
+      ["127.0.0.1", String(s.port), "put", photos],
+      { perms: ["--allow-net", "--allow-read"] },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /theirs/);
+    assert.deepEqual([...(await snapshot(join(served.path, "photos"))).keys()], ["a.txt"]);
+  },
 });

@@ -92,9 +92,8 @@ export function toCancel(error: unknown): CancelError {
  * @param error what was thrown
  */
 export function recordError(record: RequestRecord, error: unknown): void {
-  const folder = error instanceof CancelError && error.cause instanceof NotAFolderError
-    ? error.cause
-    : error;
+  const cause = (error as { cause?: unknown })?.cause;
+  const folder = cause instanceof NotAFolderError ? cause : error;
   if (folder instanceof NotAFolderError) {
     // The details (which folder, whose) are for the server's log only.
     record.outcome = "cancel";

@@ -36,7 +36,7 @@ import {
   openExisting,
   readSmallNow,
 } from "./files.ts";
-import { type FolderOwnership, FolderTrust, learnSelfUid } from "./folder_trust.ts";
+import { type FolderOwnership, FolderTrust, knownSelfUid, learnSelfUid } from "./folder_trust.ts";
 
 /** Opens a folder read-only, with more flags (`O_DIRECTORY` always). */
 function openFolder(path: string, flags = 0): Promise<FileHandle> {
@@ -168,6 +168,10 @@ export class Dir {
     if (!info.isDirectory || info.dev !== held.dev || (info.ino ?? 0) !== held.ino) {
       throw new FolderChangedError(this.location);
     }
+    // Who may change it now (a chmod since it was opened counts).
+    held.uid = info.uid ?? held.uid;
+    held.gid = info.gid ?? held.gid;
+    held.mode = info.mode ?? held.mode;
   }
 
   /**
@@ -322,8 +326,16 @@ export class Dir {
    * @param name one name
    * @param mode permission bits (0o700 for a hidden working folder)
    * @throws an error with `code` `EEXIST` when the name is taken
+   * @throws {UnsafeFolderError} when others could swap the new folder (nothing is made)
    */
   async mkdir(name: string, mode = 0o777): Promise<void> {
+    if (this.#held && this.#trust) {
+      // The new folder will be this process's: could others swap it once made?
+      const mine = { uid: knownSelfUid() ?? await processUid(this) ?? -1, gid: -1, mode };
+      const where = join(this.location, name);
+      const problem = this.#trust.problem(this.#held, mine, where, this.location);
+      if (problem) throw new UnsafeFolderError(problem);
+    }
     await Deno.mkdir(this.path(name), { mode });
     this.#steady();
   }

@@ -41,6 +41,15 @@ export function learnSelfUid(uid: number): void {
   selfUid = uid;
 }
 
+/**
+ * This process's user id, when something learnt it.
+ *
+ * @returns the user id, or null when not known yet
+ */
+export function knownSelfUid(): number | null {
+  return selfUid;
+}
+
 /** The users whose folders are trusted, from one folder the user named. */
 export class FolderTrust {
   readonly #owner: number;

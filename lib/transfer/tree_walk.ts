@@ -85,7 +85,6 @@ export async function walkFolder(top: Dir, options: WalkOptions = {}): Promise<W
             `${JSON.stringify(path)} is more than ${limits.maxDepth} folders deep`,
           );
         }
-        builder.add({ path, type: "folder" });
         folders.push(name);
       } else {
         builder.add({ path, size: fact.size });
@@ -114,6 +113,8 @@ export async function walkFolder(top: Dir, options: WalkOptions = {}): Promise<W
       }
       if (!sub) continue;
       try {
+        // Listed only once it is open: a folder left out is not sent empty either.
+        builder.add({ path: joinPath(prefix, name), type: "folder" });
         await visit(sub, joinPath(prefix, name), depth + 1);
       } finally {
         await sub.close();
