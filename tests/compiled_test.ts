@@ -324,7 +324,7 @@ function embedded(program: Program): Record<string, string[]> {
     "--allow-write": [],
     "--allow-run": [OPENER],
     "--allow-env": ["HOME", "USERPROFILE", "XDG_CONFIG_HOME", "APPDATA", "PRIVATESHARE_PASSWORD"],
-    ...(program.entry === "server.ts" ? { "--allow-sys": ["hostname", "networkInterfaces"] } : {}),
+    ...(program.entry === "server.ts" ? { "--allow-sys": ["hostname", "networkInterfaces", "statfs"] } : {}),
   };
 }
 
@@ -426,6 +426,7 @@ console.log(JSON.stringify({
   anyVariable: state({ name: "env" }),
   networkInterfaces: state({ name: "sys", kind: "networkInterfaces" }),
   hostname: state({ name: "sys", kind: "hostname" }),
+  statfs: state({ name: "sys", kind: "statfs" as "uid" }),
   libraries: state({ name: "ffi" }),
   net: state({ name: "net" }),
   read: state({ name: "read" }),
@@ -460,6 +461,7 @@ console.log(JSON.stringify({
         anyVariable: "prompt",
         networkInterfaces: program.entry === "server.ts" ? "granted" : "prompt",
         hostname: program.entry === "server.ts" ? "granted" : "prompt",
+        statfs: program.entry === "server.ts" ? "granted" : "prompt",
         libraries: "prompt",
         net: "granted",
         read: "granted",

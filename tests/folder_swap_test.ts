@@ -284,6 +284,9 @@ rootTest({
     await Deno.writeTextFile(join(local.path, "x.txt"), "x");
     const server = await startTestServer({ root: served.path });
     try {
+      const notice = await server.waitFor((l) => l.event === "folder-unsafe");
+      assert.match(String(notice.message), /mode 777, no sticky bit/);
+      assert.match(String(notice.message), /chmod \+t/);
       const file = await runClient([
         "127.0.0.1",
         String(server.port),

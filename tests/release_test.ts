@@ -37,14 +37,15 @@ const OPENERS: Record<string, string> = {
  * line's network, read and write in full; for the GUI, the one opener and
  * the four variables that locate the home and settings folders, and, for
  * the server's page (it shows the addresses clients can use), the network
- * interfaces.
+ * interfaces, with the host name for its certificate and the free space
+ * it checks before a folder put.
  */
 function expectedPermissions(entry: string, target: string): string[] {
   return [
     "--allow-net",
     "--allow-read",
     "--allow-write",
-    ...(entry === "server.ts" ? ["--allow-sys=hostname,networkInterfaces"] : []),
+    ...(entry === "server.ts" ? ["--allow-sys=hostname,networkInterfaces,statfs"] : []),
     `--allow-run=${OPENERS[target]}`,
     "--allow-env=HOME,USERPROFILE,XDG_CONFIG_HOME,APPDATA,PRIVATESHARE_PASSWORD",
   ];

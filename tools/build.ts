@@ -39,7 +39,8 @@ export interface Program {
  * its folder, and write to accept uploads (it is read-only with
  * `--read-only`); its page shows the addresses clients can use, from the
  * network interfaces, and a certificate it makes for `--tls` names this
- * computer (its host name and addresses). Both read the password from
+ * computer (its host name and addresses); it checks its disk's free space
+ * before it accepts a folder (`statfs`). Both read the password from
  * `PRIVATESHARE_PASSWORD` when it is set. The client needs the network to connect, read to put
  * a file, and write to save a download; its page needs no system
  * information.
@@ -52,7 +53,7 @@ export const PROGRAMS: readonly Program[] = [
       "--allow-net",
       "--allow-read",
       "--allow-write",
-      "--allow-sys=hostname,networkInterfaces",
+      "--allow-sys=hostname,networkInterfaces,statfs",
     ],
   },
   {

@@ -71,9 +71,10 @@ export type ServerEvent =
     type: "folder";
     /**
      * `unreadable`: a file the server may not read; `no-hard-links`: uploads
-     * use the weaker commit; `skipped`: a folder get left an entry out.
+     * use the weaker commit; `skipped`: a folder get left an entry out;
+     * `unsafe`: folders in the served folder are refused (others could swap them).
      */
-    what: "unreadable" | "no-hard-links" | "skipped";
+    what: "unreadable" | "no-hard-links" | "skipped" | "unsafe";
     /** The file concerned, if one. */
     name?: string;
     /** One sentence. */
@@ -94,7 +95,7 @@ export type ServerEvent =
     /** The last accept failure, in the system's words. */
     lastAcceptError?: string;
   }
-  | { type: "error"; what: "accept" | "sweep"; message: string }
+  | { type: "error"; what: "accept" | "sweep" | "folders"; message: string }
   | {
     type: "stopping";
     /** Requests in flight (connections without a command are closed at once). */

@@ -130,6 +130,9 @@ export class Server implements AsyncDisposable {
     const sweep = () => this.#sweep();
     sweep();
     this.#sweepTimer = setInterval(sweep, Math.max(sweepEvery, 1000));
+    this.#store.checkFolders().catch((error) =>
+      this.events.emit({ type: "error", what: "folders", message: String(error) })
+    );
   }
 
   /** Connections open now, with a command or not. */

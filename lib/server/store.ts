@@ -19,7 +19,7 @@ import { quoteName, validateName } from "../protocol/names.ts";
 import { FOLDER_LIMITS, type FolderLimits, segments, validatePath } from "../protocol/paths.ts";
 import type { ListEntry } from "../protocol/ps2.ts";
 import type { FolderTotals } from "../exchange/folder.ts";
-import type { Dir } from "../transfer/dir.ts";
+import { type Dir, UnsafeFolderError } from "../transfer/dir.ts";
 import {
   errorCode,
   type FileFacts,
@@ -61,9 +61,10 @@ export interface Upload {
 export interface FolderNotice {
   /**
    * `unreadable`: a file the server may not read; `no-hard-links`: the
-   * commit's fallback is in use; `skipped`: a folder get left an entry out.
+   * commit's fallback is in use; `skipped`: a folder get left an entry out;
+   * `unsafe`: folders in the served folder are refused (others could swap them).
    */
-  what: "unreadable" | "no-hard-links" | "skipped";
+  what: "unreadable" | "no-hard-links" | "skipped" | "unsafe";
   /** The file concerned, if one. */
   name?: string;
   /** One sentence. */
@@ -339,6 +340,27 @@ export class Store {
     } finally {
       this.#committing.delete(name);
     }
+  }
+
+  /**
+   * Says once, as a notice, when the served folder's folders cannot be
+   * served safely under these permissions (others may swap them for links).
+   */
+  async checkFolders(): Promise<void> {
+    let why: string | undefined;
+    try {
+      why = (await this.#folders.rootDir()).foldersRefused();
+    } catch (error) {
+      if (!(error instanceof UnsafeFolderError)) throw error;
+      why = error.why;
+    }
+    if (!why) return;
+    this.#notice({
+      what: "unsafe",
+      message: `Folders are not served or accepted: ${why}; files at the top still are. ` +
+        `To serve folders, make ${quoteName(this.root)} writable by you alone ` +
+        `(chmod go-w) or give it the sticky bit (chmod +t)`,
+    });
   }
 
   /**

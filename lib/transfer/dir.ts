@@ -287,6 +287,21 @@ export class Dir {
     return current;
   }
 
+  /**
+   * Why folders inside this one cannot be trusted (see {@link FolderTrust}):
+   * others may rename what it holds, so every folder in it, even this
+   * process's own, is refused. A sticky folder is not such a folder: only
+   * other users' folders in it are refused.
+   *
+   * @returns a phrase for a person, or undefined (always, where folders are held open)
+   */
+  foldersRefused(): string | undefined {
+    if (!this.#held || !this.#trust) return undefined;
+    this.#steady();
+    const ours = { uid: knownSelfUid() ?? this.#held.uid, gid: -1, mode: 0 };
+    return this.#trust.problem(this.#held, ours, join(this.location, "*"), this.location);
+  }
+
   /** Another handle on this same folder. */
   async reopen(): Promise<Dir> {
     const handle = await openFolder(

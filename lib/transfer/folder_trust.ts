@@ -103,7 +103,7 @@ export class FolderTrust {
     }
     const bits = (parent.mode & 0o777).toString(8).padStart(3, "0");
     return `other users may change ${quote(parentWhere)} (mode ${bits}, no sticky bit) ` +
-      `and could swap ${quote(where)} for a link`;
+      "and could swap the folders in it for links";
   }
 }
 
