@@ -324,7 +324,9 @@ function embedded(program: Program): Record<string, string[]> {
     "--allow-write": [],
     "--allow-run": [OPENER],
     "--allow-env": ["HOME", "USERPROFILE", "XDG_CONFIG_HOME", "APPDATA", "PRIVATESHARE_PASSWORD"],
-    ...(program.entry === "server.ts" ? { "--allow-sys": ["hostname", "networkInterfaces", "statfs"] } : {}),
+    ...(program.entry === "server.ts"
+      ? { "--allow-sys": ["hostname", "networkInterfaces", "statfs"] }
+      : {}),
   };
 }
 

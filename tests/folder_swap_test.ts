@@ -23,6 +23,7 @@ import {
   closeQuietly,
   randomBytes,
   readRawLine,
+  ROOT,
   runClient,
   serveFolder,
   sha256Hex,
@@ -209,6 +210,27 @@ test("client put of a folder: a subfolder swapped for a link mid-put uploads not
   } finally {
     await relay.close();
   }
+});
+
+test("every call of an open folder whose path was swapped for a link stops before it touches anything outside (README's permissions)", async () => {
+  await using root = await tempDir();
+  await using outside = await tempDir();
+  await Deno.mkdir(join(outside.path, "sub/deeper"), { recursive: true });
+  await Deno.writeTextFile(join(outside.path, "sub/f.txt"), "SECRET");
+  const before = await snapshot(outside.path);
+  const probe = join(ROOT, "tests/support/dir_swap_probe.ts");
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "--allow-read", "--allow-write", probe, root.path, outside.path],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const results = JSON.parse(new TextDecoder().decode(out.stdout));
+  for (const [operation, outcome] of Object.entries(results)) {
+    assert.equal(outcome, "FolderChangedError", operation);
+  }
+  assert.equal(Object.keys(results).length, 10);
+  assert.deepEqual(await snapshot(outside.path), before, "nothing created outside");
 });
 
 /** A test that needs root (to act as another user); CI runs as root. */
