@@ -335,6 +335,29 @@ export class Dir {
   }
 
   /**
+   * The facts of many names (links not followed), `parallel` calls at a
+   * time; the folder is checked once before and once after, not per name.
+   *
+   * @param names names in this folder
+   * @param parallel how many `lstat` calls run at once
+   * @returns their facts, in order; undefined for a name that is gone
+   */
+  async lstatAll(
+    names: readonly string[],
+    parallel: number,
+  ): Promise<(FileFacts | undefined)[]> {
+    this.#steady();
+    const facts = new Array<FileFacts | undefined>(names.length);
+    for (let at = 0; at < names.length; at += parallel) {
+      const batch = names.slice(at, at + parallel);
+      const found = await Promise.all(batch.map((name) => lstatFacts(join(this.#base, name))));
+      found.forEach((fact, i) => facts[at + i] = fact);
+    }
+    this.#steady();
+    return facts;
+  }
+
+  /**
    * Creates a subfolder that did not exist (an existing name of any kind
    * makes it fail).
    *

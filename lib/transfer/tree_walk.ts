@@ -13,7 +13,6 @@ import { type Manifest, ManifestBuilder } from "../protocol/folder.ts";
 import { nameProblem, RESERVED_PREFIX } from "../protocol/names.ts";
 import { FOLDER_LIMITS, type FolderLimits, joinPath } from "../protocol/paths.ts";
 import { Dir, FolderChangedError, NotAFolderError, UnsafeFolderError } from "./dir.ts";
-import { lstatFacts } from "./files.ts";
 
 /** Something the walk left out. */
 export interface Skipped {
@@ -59,12 +58,7 @@ export async function walkFolder(top: Dir, options: WalkOptions = {}): Promise<W
   const skipped: Skipped[] = [];
   const visit = async (dir: Dir, prefix: string, depth: number): Promise<void> => {
     const names = (await dir.entries()).map((entry) => entry.name).sort(byCodePoint);
-    const facts = new Array<Awaited<ReturnType<typeof lstatFacts>>>(names.length);
-    for (let at = 0; at < names.length; at += parallel) {
-      const batch = names.slice(at, at + parallel);
-      const found = await Promise.all(batch.map((name) => lstatFacts(dir.path(name))));
-      found.forEach((fact, i) => facts[at + i] = fact);
-    }
+    const facts = await dir.lstatAll(names, parallel);
     const folders: string[] = [];
     names.forEach((name, i) => {
       const fact = facts[i];
