@@ -26,7 +26,16 @@ import { Dir } from "../transfer/dir.ts";
 import { errorCode, type FolderFile, reopenForWriting } from "../transfer/files.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
 import { DirCursor } from "../transfer/tree_walk.ts";
-import { caseClash, createFile, ownFolder, SMALL_FILE, tidyWork } from "./folder_work.ts";
+import {
+  caseClash,
+  createFile,
+  foldClash,
+  type Folding,
+  ownFolder,
+  probeFolding,
+  SMALL_FILE,
+  tidyWork,
+} from "./folder_work.ts";
 import { verifyTrailer } from "./ps2.ts";
 
 /** What receiving a folder needs. */
@@ -41,6 +50,8 @@ export interface ReceiveOptions {
   parallelFlush?: number;
   /** Files written and held open until they are flushed together (default 512). */
   flushBatch?: number;
+  /** How this file system compares names; probed in the working folder when not given. */
+  folding?: Folding;
 }
 
 /** A file of the working folder from an earlier run, and what the sender may do with it. */
@@ -123,6 +134,13 @@ export class FolderReceiver {
    * @yields one have-list line per file it holds, as each is hashed
    */
   async *have(): AsyncGenerator<HaveEntry> {
+    // Two names that this file system holds as one are refused before anything is written:
+    // two folders would merge silently, since an existing folder is reused for a resume.
+    const clash = foldClash(
+      this.#manifest,
+      this.#options.folding ?? await probeFolding(this.#work),
+    );
+    if (clash !== undefined) throw caseClash(clash);
     const candidates = await tidyWork(this.#work, this.#manifest);
     for (const path of candidates) {
       const size = this.#manifest.files.get(path)!;
