@@ -62,6 +62,8 @@ test("a folder put lands whole and a folder get brings it back byte for byte", a
     await snapshot(join(deeper.path, "2024")),
     await snapshot(join(local.path, "photos/2024")),
   );
+  // The server records a request after its last reply: wait for the record.
+  await until(() => ends(s.events).some((e) => e.record.op === "put-folder"));
   const records = ends(s.events).map((e) => e.record);
   const putRecord = records.find((r) => r.op === "put-folder")!;
   assert.equal(putRecord.outcome, "ok");
