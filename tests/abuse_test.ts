@@ -97,6 +97,13 @@ for (const from of ["127.0.0.2", "127.0.0.1"]) {
         );
         assert.equal(got.size, 5);
       }
+      // The server records a request after it answers: wait for the client's ten records.
+      await until(() =>
+        server.events.filter((e) =>
+          e.type === "request-end" &&
+          (e.record.op === "list" || (e.record.op === "get" && e.record.name === "small.txt"))
+        ).length >= 10
+      );
       const refused = server.events.filter((e) =>
         e.type === "request-end" && e.record.op !== "-" && e.record.outcome !== "ok"
       );
@@ -114,6 +121,8 @@ Deno.test("a command trickled a byte at a time is cut at the command budget, how
   try {
     await attackers.open(server.port, 1, "trickle", "127.0.0.1", 200);
     await deadline(attackers.closed[0]!, 10_000, "the trickling connection's end");
+    // The server records the request once it has closed it: the record may follow the close.
+    await until(() => server.events.some((e) => e.type === "request-end"));
     const end = server.events.find((e) => e.type === "request-end");
     assert.ok(end?.type === "request-end");
     assert.equal(end.record.outcome, "timeout");

@@ -12,6 +12,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import { type BrowserContext, chromium, type Page } from "npm:playwright-core@1.65.1";
 import { ClientError, put } from "../lib/mod.ts";
 import {
@@ -173,6 +174,28 @@ async function layout(root: string) {
   return dirs;
 }
 
+/**
+ * Opens a program's page and waits until the page has filled its form from
+ * the program's first event (the client page's download folder, the server
+ * page's idle time): a field typed into before that event arrives is
+ * overwritten by it, which on a busy machine sent a list to no address.
+ */
+async function openPage(browser: BrowserContext, url: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(url);
+  // The page's policy allows no evaluated strings: the field is read through the locator.
+  const field = page.locator("#idle, #folder").first();
+  await until(async () => (await field.inputValue()) !== "", STEP_MS);
+  return page;
+}
+
+/** Waits until a settings file says what is expected: the page saves it without waiting. */
+async function savedSettings(path: string, expected: unknown): Promise<void> {
+  const read = () => Deno.readTextFile(path).then(JSON.parse).catch(() => undefined);
+  await until(async () => isDeepStrictEqual(await read(), expected), STEP_MS).catch(() => {});
+  assert.deepEqual(await read(), expected);
+}
+
 /** The transfer rows of the client page in a given state. */
 function rows(page: Page, state: string, name?: string) {
   const named = name ? `:has(.what:text-is("${name}"))` : "";
@@ -282,8 +305,7 @@ browserTest(
     await using server = serveFolder(shared);
     await using gui = await startGui(CLIENT_TS, config);
     await using browser = await launchBrowser();
-    const page = await browser.newPage();
-    await page.goto(gui.url);
+    const page = await openPage(browser, gui.url);
     // With the keyboard alone: Tab past Quit to the address, then the port, then Enter lists.
     await page.keyboard.press("Tab");
     await page.keyboard.press("Tab");
@@ -329,10 +351,11 @@ browserTest(
     await screenshots(page, "gui-client-dark", true);
 
     // The address and port are remembered for the next run.
-    const saved = JSON.parse(
-      await Deno.readTextFile(join(config, "privateshare", "client-gui.json")),
-    );
-    assert.deepEqual(saved, { host: "127.0.0.1", port: server.port, folder: downloads });
+    await savedSettings(join(config, "privateshare", "client-gui.json"), {
+      host: "127.0.0.1",
+      port: server.port,
+      folder: downloads,
+    });
   },
 );
 
@@ -346,8 +369,7 @@ browserTest(
     await using server = serveFolder(shared);
     await using gui = await startGui(CLIENT_TS, config);
     await using browser = await launchBrowser();
-    const page = await browser.newPage();
-    await page.goto(gui.url);
+    const page = await openPage(browser, gui.url);
     await page.fill("#folder", downloads);
     await page.fill("#host", "127.0.0.1");
 
@@ -507,8 +529,7 @@ browserTest(
     await using server = serveFolder(shared);
     await using gui = await startGui(CLIENT_TS, config);
     await using browser = await launchBrowser();
-    const page = await browser.newPage();
-    await page.goto(gui.url);
+    const page = await openPage(browser, gui.url);
     await page.fill("#host", "127.0.0.1");
     await page.fill("#port", String(server.port));
     await page.fill("#folder", downloads);
@@ -629,8 +650,7 @@ browserTest(
     await Deno.mkdir(join(shared, ".privateshare-folder-own"));
     await using gui = await startGui(SERVER_TS, config);
     await using browser = await launchBrowser();
-    const page = await browser.newPage();
-    await page.goto(gui.url);
+    const page = await openPage(browser, gui.url);
     await page.fill("#root", shared);
     await page.fill("#port", "0");
     await page.check("#uploads");
@@ -673,8 +693,7 @@ browserTest(
     await writeRandomFile(big, 40 * MiB, 3);
     await using gui = await startGui(SERVER_TS, config);
     await using browser = await launchBrowser();
-    const first = await browser.newPage();
-    await first.goto(gui.url);
+    const first = await openPage(browser, gui.url);
     await first.fill("#root", shared);
     await first.fill("#port", "0");
     await first.fill("#idle", "600");
@@ -690,8 +709,7 @@ browserTest(
 
     // The server runs on with the page closed; a page opened again shows all that happened.
     await first.close();
-    const page = await browser.newPage();
-    await page.goto(gui.url);
+    const page = await openPage(browser, gui.url);
     await page.locator("#status").getByText("Running").waitFor({ timeout: STEP_MS });
     await page.locator("#requests td").getByText("list · ps2").waitFor({ timeout: STEP_MS });
     await page.locator("#files td.name").getByText("welcome.txt").waitFor({ timeout: STEP_MS });
@@ -726,10 +744,13 @@ browserTest(
       Deno.connect({ hostname: "127.0.0.1", port }),
       Deno.errors.ConnectionRefused,
     );
-    const saved = JSON.parse(
-      await Deno.readTextFile(join(config, "privateshare", "server-gui.json")),
-    );
-    assert.deepEqual(saved, { port: 0, root: shared, uploads: true, idleSeconds: 600, tls: false });
+    await savedSettings(join(config, "privateshare", "server-gui.json"), {
+      port: 0,
+      root: shared,
+      uploads: true,
+      idleSeconds: 600,
+      tls: false,
+    });
     await page.click("#quit");
     assert.equal((await gui.process.status).code, 0);
   },
@@ -745,8 +766,7 @@ browserTest(
     await using serverGui = await startGui(SERVER_TS, config);
     await using clientGui = await startGui(CLIENT_TS, join(dir.path, "client-config"));
     await using browser = await launchBrowser();
-    const serverPage = await browser.newPage();
-    await serverPage.goto(serverGui.url);
+    const serverPage = await openPage(browser, serverGui.url);
     assert.ok(await serverPage.locator("#plain").isVisible(), "without TLS the page warns");
     assert.ok(await serverPage.locator("#password").isDisabled(), "a password needs TLS");
     await serverPage.fill("#root", shared);
@@ -765,8 +785,7 @@ browserTest(
     assert.ok(!saved.includes("correct horse"), "the password is never kept");
     assert.ok(!serverGui.output().includes("correct horse"), "nor printed");
 
-    const page = await browser.newPage();
-    await page.goto(clientGui.url);
+    const page = await openPage(browser, clientGui.url);
     await page.fill("#host", "127.0.0.1");
     await page.fill("#port", String(port));
     await page.fill("#fingerprint", fingerprint);

@@ -62,6 +62,8 @@ test("a folder put lands whole and a folder get brings it back byte for byte", a
     await snapshot(join(deeper.path, "2024")),
     await snapshot(join(local.path, "photos/2024")),
   );
+  // The server records a request after its last reply: wait for the record.
+  await until(() => ends(s.events).some((e) => e.record.op === "put-folder"));
   const records = ends(s.events).map((e) => e.record);
   const putRecord = records.find((r) => r.op === "put-folder")!;
   assert.equal(putRecord.outcome, "ok");
@@ -325,6 +327,91 @@ test("put-folder checks free space: an injected full disk refuses before anythin
   free = 1024 ** 3;
   const put = await putFolder(s.port, "photos", join(local.path, "photos"));
   assert.equal(put.last?.code, "done");
+});
+
+/** Announces a folder put of `size` bytes in one file; the reply, and the connection. */
+async function announce(port: number, name: string, size: number) {
+  const c = await command(port, { op: "put-folder", name, files: 1, folders: 0, size });
+  return { c, reply: await c.reply() };
+}
+
+const MARGIN = 1024 * 1024; // FREE_SPACE_MARGIN
+const S = 10 * 1024 * 1024;
+
+test("free space is promised to folder puts under way (fault injection: free space injected): two that each fit alone but not together, the second is refused no-space; once the first ends, another is accepted", async () => {
+  await using served = await tempDir();
+  // One byte short of room for both.
+  await using s = serveFolder(served.path, {
+    freeSpace: () => Promise.resolve(2 * S + MARGIN - 1),
+  });
+  const first = await announce(s.port, "a", S);
+  using _first = first.c;
+  assert.deepEqual(first.reply, { code: "pass" });
+  const second = await announce(s.port, "b", S);
+  using _second = second.c;
+  assert.equal(second.reply.code === "cancel" && second.reply.reason, "no-space");
+  assert.match(
+    second.reply.code === "cancel" ? second.reply.message : "",
+    /promised to folder puts under way.*try again when they end/,
+  );
+  // The first ends (its client goes away): its promise is released with it.
+  first.c.conn.close();
+  await until(() =>
+    ends(s.events).some((e) => e.record.op === "put-folder" && e.record.name === "a")
+  );
+  const third = await announce(s.port, "c", S);
+  using _third = third.c;
+  assert.deepEqual(third.reply, { code: "pass" });
+});
+
+test("free space is promised to folder puts under way (fault injection: free space injected): at exactly room for both, both are accepted", async () => {
+  await using served = await tempDir();
+  await using s = serveFolder(served.path, { freeSpace: () => Promise.resolve(2 * S + MARGIN) });
+  const first = await announce(s.port, "a", S);
+  using _first = first.c;
+  assert.deepEqual(first.reply, { code: "pass" });
+  const second = await announce(s.port, "b", S);
+  using _second = second.c;
+  assert.deepEqual(second.reply, { code: "pass" });
+});
+
+test("free space promised to a folder put is released when it commits and when it fails (fault injection: free space injected)", async () => {
+  await using served = await tempDir();
+  await using local = await tempDir();
+  await makePhotos(local.path);
+  const tree = await snapshot(join(local.path, "photos"));
+  const size = [...tree.values()].reduce((n, v) => n + (v instanceof Uint8Array ? v.length : 0), 0);
+  // Room for one photos at a time, one byte short of two.
+  await using s = serveFolder(served.path, {
+    freeSpace: () => Promise.resolve(2 * size + MARGIN - 1),
+  });
+  for (const name of ["p1", "p2", "p3"]) {
+    const put = await putFolder(s.port, name, join(local.path, "photos"));
+    assert.equal(put.last?.code, "done", `${name}: ${JSON.stringify(put)}`);
+  }
+  // A put that fails its SHA-256 ends, and its promise with it.
+  {
+    using c = await command(s.port, {
+      op: "put-folder",
+      name: "bad",
+      files: 1,
+      folders: 0,
+      size: size,
+    });
+    assert.deepEqual(await c.reply(), { code: "pass" });
+    await writeRaw(c.conn, `{"path":"a","size":${size}}\n`);
+    assert.equal(await readRawLine(c.conn), '{"end":true}');
+    await writeRaw(c.conn, `{"path":"a","offset":0}\n`);
+    await writeRaw(c.conn, new Uint8Array(size));
+    await writeRaw(c.conn, `{"sha256":"${"0".repeat(64)}"}\n`);
+    const reply = await c.reply();
+    assert.equal(reply.code === "cancel" && reply.reason, "corrupt");
+  }
+  await until(() =>
+    ends(s.events).some((e) => e.record.op === "put-folder" && e.record.name === "bad")
+  );
+  const last = await putFolder(s.port, "p4", join(local.path, "photos"));
+  assert.equal(last.last?.code, "done", JSON.stringify(last));
 });
 
 test("a cut put-folder resumes: complete files are not sent again, the result is whole", async () => {

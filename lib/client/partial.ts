@@ -89,7 +89,11 @@ export class PartialDownload {
   async prepare(): Promise<void> {
     const previous = this.#claim.previous;
     const size = this.file.statSync().size;
-    if (this.#options.resume && size > 0) {
+    // A partial of another name on the server (or for another destination, where long names
+    // share a hashed path) is this client's own, but not the start of this file: start over.
+    const sameFileNamed = previous === undefined ||
+      (previous.name === this.#options.name && previous.dest === basename(this.#dest));
+    if (this.#options.resume && size > 0 && sameFileNamed) {
       const checked = await hashFilePrefix(this.file, this.path, size, {
         ...this.#options,
         ...(previous?.have !== undefined ? { at: previous.have } : {}),

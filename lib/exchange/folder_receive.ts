@@ -23,10 +23,19 @@ import { quoteName } from "../protocol/names.ts";
 import type { Wire } from "../net/wire.ts";
 import { hashPrefix, newHash, receiveBody } from "../transfer/body.ts";
 import { Dir } from "../transfer/dir.ts";
-import { errorCode, type FolderFile, reopenForWriting } from "../transfer/files.ts";
+import { errorCode, type FolderFile, reopenForWriting, sameFile } from "../transfer/files.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
 import { DirCursor } from "../transfer/tree_walk.ts";
-import { caseClash, createFile, ownFolder, SMALL_FILE, tidyWork } from "./folder_work.ts";
+import {
+  caseClash,
+  createFile,
+  foldClash,
+  type Folding,
+  ownFolder,
+  probeFolding,
+  SMALL_FILE,
+  tidyWork,
+} from "./folder_work.ts";
 import { verifyTrailer } from "./ps2.ts";
 
 /** What receiving a folder needs. */
@@ -41,6 +50,8 @@ export interface ReceiveOptions {
   parallelFlush?: number;
   /** Files written and held open until they are flushed together (default 512). */
   flushBatch?: number;
+  /** How this file system compares names; probed in the working folder when not given. */
+  folding?: Folding;
 }
 
 /** A file of the working folder from an earlier run, and what the sender may do with it. */
@@ -123,6 +134,13 @@ export class FolderReceiver {
    * @yields one have-list line per file it holds, as each is hashed
    */
   async *have(): AsyncGenerator<HaveEntry> {
+    // Two names that this file system holds as one are refused before anything is written:
+    // two folders would merge silently, since an existing folder is reused for a resume.
+    const clash = foldClash(
+      this.#manifest,
+      this.#options.folding ?? await probeFolding(this.#work),
+    );
+    if (clash !== undefined) throw caseClash(clash);
     const candidates = await tidyWork(this.#work, this.#manifest);
     for (const path of candidates) {
       const size = this.#manifest.files.get(path)!;
@@ -352,14 +370,23 @@ export class FolderReceiver {
     // The working folder is private (0700) while it fills; the folder it
     // becomes gets the permissions any new folder gets here (the claim's).
     const claim = await this.#parent.lstat(name);
-    if (claim?.isFolder) await this.#work.chmod(claim.mode & 0o777);
     try {
+      // The claim replaced by something else (an empty folder of someone else's included,
+      // which a rename would replace): that is theirs, and left as it is.
+      if (!claim?.isFolder) throw exists;
+      await this.#work.chmod(claim.mode & 0o777);
+      const still = await this.#parent.lstat(name);
+      if (!still?.isFolder || !sameFile(still, claim)) throw exists;
       await this.#parent.rename(this.#workName, this.#parent, name);
     } catch (error) {
-      // Something was put into the claim meanwhile: leave it, and keep the
-      // work, private again, for the next run.
+      // Keep the work, private again, for the next run; remove the claim
+      // only while it is still the empty folder made above.
       await this.#work.chmod(0o700).catch(() => {});
-      await this.#parent.remove(name).catch(() => {});
+      const now = await this.#parent.lstat(name).catch(() => undefined);
+      if (claim?.isFolder && now?.isFolder && sameFile(now, claim)) {
+        await this.#parent.remove(name).catch(() => {});
+      }
+      if (error === exists) throw exists;
       const code = errorCode(error);
       if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR") throw exists;
       throw error;

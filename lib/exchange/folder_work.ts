@@ -131,6 +131,74 @@ export async function createFile(dir: Dir, name: string, path: string): Promise<
   }
 }
 
+/** How a file system compares names: whether it folds letter case, and Unicode normalisation. */
+export interface Folding {
+  /** `Apple` and `apple` are one name (Windows, macOS by default). */
+  case: boolean;
+  /** `café` in NFC and in NFD are one name (macOS). */
+  normalisation: boolean;
+}
+
+/** A file system that keeps every name apart (Linux's). */
+export const NO_FOLDING: Folding = { case: false, normalisation: false };
+
+/**
+ * Finds two paths of a manifest that a file system folding names as
+ * `folding` says would hold as one: two folders (which would silently
+ * merge, since creating a folder that exists is not an error for a
+ * resume), a file and a folder, or two files. The file system where the
+ * folder lands decides (docs/PROTOCOL.md#letter-case-and-unicode-normalisation):
+ * with no folding, nothing clashes.
+ *
+ * @param manifest the checked manifest (parents before their children)
+ * @param folding how the file system here compares names
+ * @returns the second path of the first clash, in the manifest's order, or undefined
+ */
+export function foldClash(manifest: Manifest, folding: Folding): string | undefined {
+  if (!folding.case && !folding.normalisation) return undefined;
+  const fold = (name: string) => {
+    const normal = folding.normalisation ? name.normalize("NFD") : name;
+    return folding.case ? normal.toLowerCase() : normal;
+  };
+  // Each path's folded form: a parent's folded path, then its last name folded.
+  const folded = new Map<string, string>();
+  const seen = new Set<string>();
+  for (const entry of manifest.entries) {
+    const cut = entry.path.lastIndexOf("/");
+    const parent = cut < 0 ? "" : folded.get(entry.path.slice(0, cut)) ?? "";
+    const key = `${parent}/${fold(entry.path.slice(cut + 1))}`;
+    if (seen.has(key)) return entry.path;
+    seen.add(key);
+    folded.set(entry.path, key);
+  }
+  return undefined;
+}
+
+/**
+ * Learns how the file system of a working folder compares names: creates a
+ * probe named with an upper-case letter and a precomposed `é`, and looks it
+ * up in lower case and decomposed. The working folder is this program's
+ * own, and names from the network never start with `.privateshare-`.
+ *
+ * @param work the working folder
+ * @returns how it folds names
+ */
+export async function probeFolding(work: Dir): Promise<Folding> {
+  const probe = ".privateshare-case-A\u00e9";
+  // One left by a run that stopped here is this program's own, in its own folder.
+  await work.remove(probe).catch(() => {});
+  const file = await work.createFile(probe);
+  try {
+    await file.close();
+    return {
+      case: (await work.lstat(".privateshare-case-a\u00e9")) !== undefined,
+      normalisation: (await work.lstat(".privateshare-case-Ae\u0301")) !== undefined,
+    };
+  } finally {
+    await work.remove(probe).catch(() => {});
+  }
+}
+
 /**
  * The refusal for two names of a folder that the file system here holds as one.
  *

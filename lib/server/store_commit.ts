@@ -1,14 +1,15 @@
 /**
  * Making a verified upload visible under its name without ever replacing a
  * file: a hard link where the file system has them, else an exclusive
- * claim of the name and a rename over the claim; and the free-space probe
- * a folder put is checked against.
+ * claim of the name and a rename over the claim; and the free space a
+ * folder put is checked against, less what other folder puts under way
+ * were promised.
  *
  * @module
  */
 
 import { statfs } from "node:fs/promises";
-import type { CancelError } from "../protocol/errors.ts";
+import { CancelError } from "../protocol/errors.ts";
 import {
   createExclusive,
   errorCode,
@@ -103,6 +104,73 @@ export async function freeBytes(root: string): Promise<number | undefined> {
   }
   const stats = await statfs(root);
   return Number(stats.bavail) * Number(stats.bsize);
+}
+
+/** A folder put must leave this much free beside its bytes. */
+export const FREE_SPACE_MARGIN = 1024 * 1024;
+
+/** Bytes of free space promised to one folder put under way. */
+export interface SpacePromise {
+  /** Bytes promised and not yet written (the put lowers it as its data arrives). */
+  bytes: number;
+  /** Ends the promise: the put committed, failed or was cancelled. */
+  release(): void;
+}
+
+/**
+ * The free space that folder puts are checked against: what the disk has,
+ * less what was promised to folder puts under way and not yet written, so
+ * that two puts cannot both pass the check and then fill the disk.
+ */
+export class FreeSpace {
+  readonly #probe: () => Promise<number | undefined>;
+  readonly #promises = new Set<SpacePromise>();
+
+  /**
+   * Creates a FreeSpace.
+   *
+   * @param probe bytes free on the disk, or undefined when unknown
+   */
+  constructor(probe: () => Promise<number | undefined>) {
+    this.#probe = probe;
+  }
+
+  /** Bytes promised to folder puts under way and not yet written. */
+  get promised(): number {
+    let bytes = 0;
+    for (const promise of this.#promises) bytes += promise.bytes;
+    return bytes;
+  }
+
+  /**
+   * Checks that a folder of `size` bytes fits beside what is promised, and
+   * promises it that space until it releases it.
+   *
+   * @param size the folder's bytes
+   * @returns the promise, to lower as data arrives and release when the put ends
+   * @throws {CancelError} `no-space` when it does not fit
+   */
+  async promise(size: number): Promise<SpacePromise> {
+    const free = await this.#probe();
+    // From here to the promise below nothing awaits: no other put can check in between.
+    const promised = this.promised;
+    if (free !== undefined && free - promised < size + FREE_SPACE_MARGIN) {
+      throw new CancelError(
+        "no-space",
+        promised > 0
+          ? `The server has ${free} bytes free, ${promised} of them promised to folder puts ` +
+            `under way, too few for the folder's ${size}: try again when they end`
+          : `The server has ${free} bytes free, too few for the folder's ${size}: ` +
+            "free some space and try again",
+      );
+    }
+    const promise: SpacePromise = {
+      bytes: size,
+      release: () => this.#promises.delete(promise),
+    };
+    this.#promises.add(promise);
+    return promise;
+  }
 }
 
 /** Whether `link()` failed because the file system has no hard links. */

@@ -20,7 +20,8 @@ import type { ListEntry } from "../protocol/ps2.ts";
 import type { FolderTotals } from "../exchange/folder.ts";
 import { FolderReceiver, type ReceiveOptions } from "../exchange/folder_receive.ts";
 import { openOwnFolder } from "../exchange/folder_work.ts";
-import { Dir, FolderChangedError, NotAFolderError, UnsafeFolderError } from "../transfer/dir.ts";
+import { Dir, notThere } from "../transfer/dir.ts";
+import { FreeSpace, type SpacePromise } from "./store_commit.ts";
 import { walkFolder } from "../transfer/tree_walk.ts";
 
 /** Working folders of a folder put: the key (of the path), then 128 random bits. */
@@ -61,9 +62,6 @@ export interface FolderUpload {
   release(): Promise<void>;
 }
 
-/** A folder put must leave this much free beside its bytes. */
-export const FREE_SPACE_MARGIN = 1024 * 1024;
-
 /** How the store's folders behave. */
 export interface StoreFoldersOptions {
   /** Told once about each entry a folder get leaves out. */
@@ -79,7 +77,7 @@ export class StoreFolders {
   readonly #root: string;
   #rootDir: Promise<Dir> | undefined;
   readonly #onSkipped: StoreFoldersOptions["onSkipped"];
-  readonly #freeSpace: StoreFoldersOptions["freeSpace"];
+  readonly #space: FreeSpace;
   /** What one folder put or get may hold. */
   readonly limits: Readonly<FolderLimits>;
   /** Parents where this run made working folders (swept with the top). */
@@ -99,7 +97,7 @@ export class StoreFolders {
   constructor(root: string, options: StoreFoldersOptions) {
     this.#root = root;
     this.#onSkipped = options.onSkipped;
-    this.#freeSpace = options.freeSpace;
+    this.#space = new FreeSpace(options.freeSpace);
     this.limits = options.limits;
   }
 
@@ -121,7 +119,7 @@ export class StoreFolders {
     try {
       return await root.openPath(path === "" ? [] : segments(path));
     } catch (error) {
-      if (error instanceof NotAFolderError && !unsafe(error)) return undefined;
+      if (notThere(error)) return undefined;
       throw error;
     }
   }
@@ -241,7 +239,7 @@ export class StoreFolders {
     try {
       dir = await parent.openDir(name);
     } catch (error) {
-      if (!(error instanceof NotAFolderError) || unsafe(error)) throw error;
+      if (!notThere(error)) throw error;
     } finally {
       await parent.close();
     }
@@ -264,12 +262,13 @@ export class StoreFolders {
 
   /**
    * Starts a folder put: checks the limits, the parent, the name and the
-   * free space before a byte of the folder moves. The parent stays open
-   * until {@link FolderUpload.release}.
+   * free space (less what other folder puts under way were promised)
+   * before a byte of the folder moves. Its bytes are promised in turn, and
+   * the parent stays open, until {@link FolderUpload.release}.
    *
    * @param path the new folder's path, valid
    * @param totals what the command announced
-   * @param reserve takes the name for this put (throws `exists` or `busy`)
+   * @param reserve takes the name for this put (throws `exists` when told it exists, or `busy`)
    * @param release frees the name again
    * @returns the upload
    * @throws {CancelError} `too-large`, `not-found`, `exists`, `busy` or `no-space`
@@ -289,25 +288,21 @@ export class StoreFolders {
       );
     }
     const { parent, name } = await this.openParent(path);
+    let space: SpacePromise | undefined;
     try {
-      const exists = await parent.lstat(name) !== undefined;
-      const free = exists ? undefined : await this.#freeSpace();
-      if (free !== undefined && free < totals.size + FREE_SPACE_MARGIN) {
-        throw new CancelError(
-          "no-space",
-          `The server has ${free} bytes free, too few for the folder's ${totals.size}: ` +
-            "free some space and try again",
-        );
-      }
-      reserve(exists);
+      // A name that exists is refused first, with no need to ask the disk.
+      if (await parent.lstat(name) !== undefined) reserve(true);
+      space = await this.#space.promise(totals.size);
+      reserve(false);
     } catch (error) {
+      space?.release();
       await parent.close();
       throw error;
     }
-    return this.#upload(path, parent, release);
+    return this.#upload(path, parent, space, release);
   }
 
-  #upload(path: string, parent: Dir, release: () => void): FolderUpload {
+  #upload(path: string, parent: Dir, space: SpacePromise, release: () => void): FolderUpload {
     const name = lastName(path);
     const key = createHash("sha256").update(path).digest("hex").slice(0, 32);
     const parentPath = segments(path).slice(0, -1).join("/");
@@ -327,8 +322,16 @@ export class StoreFolders {
         }
         workName ??= `${WORK_PREFIX}${key}-${randomHex()}`;
         this.#inUse.add(workName);
+        // What is written is on the disk, seen by the next check: no longer promised.
+        const receiving: ReceiveOptions = {
+          ...options,
+          onProgress: (bytes) => {
+            space.bytes = Math.max(0, manifest.size - bytes);
+            options.onProgress?.(bytes);
+          },
+        };
         try {
-          return await FolderReceiver.start(parent, workName, manifest, options, existing);
+          return await FolderReceiver.start(parent, workName, manifest, receiving, existing);
         } catch (error) {
           await existing?.close();
           throw error;
@@ -343,6 +346,7 @@ export class StoreFolders {
       },
       release: async () => {
         if (workName !== undefined) this.#inUse.delete(workName);
+        space.release();
         release();
         await parent.close();
       },
@@ -392,9 +396,4 @@ export class StoreFolders {
 function randomHex(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** A folder refused for its owners, or one that moved while held: not simply missing. */
-function unsafe(error: NotAFolderError): boolean {
-  return error instanceof UnsafeFolderError || error instanceof FolderChangedError;
 }

@@ -77,10 +77,37 @@ export class NotAFolderError extends Error {
 }
 
 /**
+ * A folder that is there but refused: not to be taken for a missing one
+ * (see {@link UnsafeFolderError} and {@link FolderChangedError}).
+ */
+export class FolderRefusedError extends NotAFolderError {
+  /**
+   * Creates a FolderRefusedError.
+   *
+   * @param message why
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "FolderRefusedError";
+  }
+}
+
+/**
+ * Whether an error says only that a folder is not there (missing, or not a
+ * folder), not that one is there and refused.
+ *
+ * @param error what was thrown
+ * @returns true for a {@link NotAFolderError} that is no {@link FolderRefusedError}
+ */
+export function notThere(error: unknown): boolean {
+  return error instanceof NotAFolderError && !(error instanceof FolderRefusedError);
+}
+
+/**
  * A folder that others could swap for a link while it is walked by path:
  * it is not walked through (see {@link FolderTrust}).
  */
-export class UnsafeFolderError extends NotAFolderError {
+export class UnsafeFolderError extends FolderRefusedError {
   /** Why, as a phrase for a person. */
   readonly why: string;
 
@@ -100,7 +127,7 @@ export class UnsafeFolderError extends NotAFolderError {
 }
 
 /** A folder held open whose path no longer names it: someone moved it or swapped it for a link. */
-export class FolderChangedError extends NotAFolderError {
+export class FolderChangedError extends FolderRefusedError {
   /**
    * Creates a FolderChangedError.
    *
