@@ -97,6 +97,9 @@ for (const from of ["127.0.0.2", "127.0.0.1"]) {
         );
         assert.equal(got.size, 5);
       }
+      // The client has its answer before the server's request-end: wait for all ten.
+      const mine = (e: ServerEvent) => e.type === "request-end" && e.record.op !== "-";
+      await until(() => server.events.filter(mine).length >= 10);
       const refused = server.events.filter((e) =>
         e.type === "request-end" && e.record.op !== "-" && e.record.outcome !== "ok"
       );
