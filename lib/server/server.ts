@@ -277,7 +277,7 @@ export class Server implements AsyncDisposable {
       pace: { floorMs: options.commandTimeoutMs, minRate: options.minRate },
       classicPauseMs: options.classicPauseMs,
       begin: () => this.#begin(wire, ticket),
-      ...(guard ? { authorize: (command) => guard.admit(command, host) } : {}),
+      ...(guard ? { authorize: (command) => guard.admit(command, host, wire.closedSignal) } : {}),
       progress(bytes: number) {
         record.bytes = bytes;
         if (!events.active) return;
