@@ -33,6 +33,7 @@ import {
 } from "./transfers.ts";
 import { SMALL_FILES, smallCase, smallFiles } from "./small.ts";
 import { foldersCase } from "./folders.ts";
+import { heldCase, heldRoot, heldSection } from "./held.ts";
 
 const USAGE = "Usage: deno task bench [--size-mib N] [--runs N] [--memory-4g] [--only LIST] " +
   "(--help for more)";
@@ -50,7 +51,9 @@ Options:
   --small-seconds S     how long each small-operation loop runs (default 3)
   --socat-buffers LIST  socat -b sizes in bytes to try; the fastest is used
                         (default 1048576,4194304,33554432)
-  --only LIST           cases to run, of transfer,tls,concurrent,gets,small,folders,memory,abuse
+  --only LIST           cases to run, of transfer,tls,concurrent,gets,small,folders,memory,
+                        held,abuse (held: the server's peak memory while 128 connections
+                        each hold a folder manifest at the limits; memory runs held too)
                         (default all but memory; folders: a folder of 2,000 files of 4 KiB
                         put and got against tar|socat|tar, and one of the --size-mib file and
                         1,000 small files against that file alone; tls: put and get
@@ -75,6 +78,7 @@ const CASES = [
   "small",
   "folders",
   "memory",
+  "held",
   "abuse",
 ] as const;
 type CaseName = typeof CASES[number];
@@ -86,6 +90,7 @@ const DEFAULT_CASES: readonly CaseName[] = [
   "gets",
   "small",
   "folders",
+  "held",
   "abuse",
 ];
 
@@ -133,6 +138,7 @@ function parseOptions(args: string[]): Options | undefined {
     only.add(name as CaseName);
   }
   if (values["memory-4g"]) only.add("memory");
+  if (only.has("memory")) only.add("held");
   const buffers = (values["socat-buffers"] ?? "1048576,4194304,33554432").split(",")
     .map((text) => count("--socat-buffers", text));
   return {
@@ -314,6 +320,12 @@ async function main(args: string[]): Promise<number> {
     input.memory = await memoryCase(input.transfer);
   }
 
+  let held = "";
+  if (options.only.has("held")) {
+    progress("held memory: 128 connections each holding a manifest at the limits");
+    held = heldSection(await heldCase(heldRoot(DATA), progress));
+  }
+
   let abuse: AbuseResults | undefined;
   if (options.only.has("abuse")) {
     progress("abuse: a normal client among 300 hostile connections");
@@ -325,7 +337,7 @@ async function main(args: string[]): Promise<number> {
   input.loadEnd = await loadAverage();
   await Deno.writeTextFile(
     options.output,
-    report(input) + (abuse ? "\n" + abuseSection(abuse) : ""),
+    report(input) + (held ? "\n" + held : "") + (abuse ? "\n" + abuseSection(abuse) : ""),
   );
   // Formatted as `deno fmt` would, so that `deno task check` stays clean
   // after a benchmark rewrites the report.

@@ -93,7 +93,11 @@ Deno.test(
       }
       assert.deepEqual(namesIn(served.path), ["secret.txt"], "nothing was uploaded");
       assert.deepEqual(namesIn(down), [], "nothing was downloaded, no partial file");
-      const refusals = server.lines.filter((l) => l.reason === "unauthorized");
+      // A client exits as soon as it reads its refusal, before the server has
+      // logged it: wait for the sixth refusal's line, then check the count.
+      const refused = (l: Record<string, unknown>) => l.reason === "unauthorized";
+      await server.waitFor(() => server.lines.filter(refused).length >= 6);
+      const refusals = server.lines.filter(refused);
       assert.equal(refusals.length, 6, JSON.stringify(server.lines));
       const logged = server.lines.filter((l) => l.event === "auth-failed");
       assert.deepEqual(logged.map((l) => l.failures), [1, 2, 3], "each wrong password is logged");

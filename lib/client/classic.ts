@@ -22,6 +22,7 @@ import {
 } from "../transfer/body.ts";
 import { ClientError } from "./errors.ts";
 import type { Moved, StepOptions } from "./ps2.ts";
+import { clientRate } from "../exchange/budget.ts";
 
 /** The longest classic listing the client accepts. */
 const MAX_CLASSIC_LIST = 64 * 1024 * 1024;
@@ -82,11 +83,12 @@ export async function getClassic(
     throw new CancelError("not-found", `The server has no file named '${name}'`);
   }
   const progress = options.onProgress;
-  const size = await receiveBody(wire, file, undefined, {
-    pool: options.pool,
-    hash: newHash(),
-    onProgress: progress && ((n) => progress({ done: n, resumedFrom: 0 })),
-  });
+  const size = await clientRate(wire, options.timeoutMs, () =>
+    receiveBody(wire, file, undefined, {
+      pool: options.pool,
+      hash: newHash(),
+      onProgress: progress && ((n) => progress({ done: n, resumedFrom: 0 })),
+    }));
   return { size, resumedFrom: 0 };
 }
 

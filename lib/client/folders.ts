@@ -36,6 +36,14 @@ import {
 } from "./folder_local.ts";
 import { q, resolveTarget } from "./local.ts";
 import { firstPass, type StepOptions } from "./ps2.ts";
+import {
+  budgetMs,
+  clientPace,
+  clientRate,
+  haveBytes,
+  manifestBytes,
+  within,
+} from "../exchange/budget.ts";
 
 /** What a folder transfer moved. */
 export interface FolderMoved {
@@ -99,7 +107,13 @@ export async function putFolderPs2(
   await firstPass(wire, options, RESUME);
   await sendManifest(wire, manifest);
   // Without resuming, every file is sent whole: the server replaces what it held.
-  const offered = await readHave(wire, manifest);
+  // The server hashes what it holds as it writes the have-list: time for that too.
+  const offered = await within(
+    wire,
+    budgetMs(clientPace(options.timeoutMs), haveBytes(manifest), manifest.size),
+    "The server's have-list",
+    () => readHave(wire, manifest),
+  );
   const have = resume ? offered : new Map<string, HaveEntry>();
   const resumedFrom = heldBytes(manifest, have.values());
   let done = 0;
@@ -195,7 +209,17 @@ export async function getFolderPs2(
   }
   let manifest: Manifest;
   try {
-    manifest = await readManifest(wire, { files, folders, size }, FOLDER_LIMITS);
+    manifest = await within(
+      wire,
+      budgetMs(clientPace(options.timeoutMs), manifestBytes(files + folders, FOLDER_LIMITS)),
+      "The server's manifest",
+      () =>
+        clientRate(
+          wire,
+          options.timeoutMs,
+          () => readManifest(wire, { files, folders, size }, FOLDER_LIMITS),
+        ),
+    );
   } catch (error) {
     if (!(error instanceof CancelError) && !(error instanceof ProtocolError)) throw error;
     throw new ClientError(
@@ -242,7 +266,7 @@ export async function getFolderPs2(
       })(),
     );
     report(0);
-    await receiveFolderData(wire, receiver);
+    await clientRate(wire, options.timeoutMs, () => receiveFolderData(wire, receiver!));
     await commitFolder(receiver, target, place, force);
   } catch (error) {
     await receiver?.abort(true);

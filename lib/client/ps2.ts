@@ -24,6 +24,7 @@ import {
 } from "../exchange/ps2.ts";
 import { type BodySource, newHash, receiveBody, sendBody } from "../transfer/body.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
+import { budgetMs, clientPace, clientRate, within } from "../exchange/budget.ts";
 import { ClientError } from "./errors.ts";
 
 /** How a transfer is going. */
@@ -307,15 +308,21 @@ export async function getPs2(
   const hash = sink.hash;
   const progress = options.onProgress;
   progress?.({ done: start, total: size, resumedFrom: start });
-  await receiveBody(wire, sink.file, size - start, {
-    pool: options.pool,
-    hash,
-    onProgress: (n) => {
-      sink.hashed = start + n;
-      progress?.({ done: start + n, total: size, resumedFrom: start });
-    },
-  });
-  const sha256 = await verifyDownload(wire, hash, name);
+  await clientRate(wire, options.timeoutMs, () =>
+    receiveBody(wire, sink.file, size - start, {
+      pool: options.pool,
+      hash,
+      onProgress: (n) => {
+        sink.hashed = start + n;
+        progress?.({ done: start + n, total: size, resumedFrom: start });
+      },
+    }));
+  const sha256 = await within(
+    wire,
+    budgetMs(clientPace(options.timeoutMs)),
+    "The server's checksum",
+    () => verifyDownload(wire, hash, name),
+  );
   return { size, resumedFrom: start, sha256 };
 }
 

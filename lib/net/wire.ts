@@ -73,6 +73,7 @@ export class Wire {
   #timedOut = false;
   #timeoutMessage: string | undefined;
   #closed = false;
+  readonly #onClose = new AbortController();
 
   /**
    * Creates a Wire.
@@ -81,6 +82,11 @@ export class Wire {
    */
   constructor(conn: Deno.Conn) {
     this.conn = conn;
+  }
+
+  /** Aborts when the connection is closed: by a deadline, a budget, or this side. */
+  get closedSignal(): AbortSignal {
+    return this.#onClose.signal;
   }
 
   /** Bytes already read from the connection and not yet consumed. */
@@ -349,6 +355,7 @@ export class Wire {
     this.#rateTimer = undefined;
     if (this.#closed) return;
     this.#closed = true;
+    this.#onClose.abort();
     try {
       this.conn.close();
     } catch (error) {

@@ -2,8 +2,13 @@
  * The server's password check with a limit on guessing: each address's
  * attempts are taken one at a time; after a wrong password the next attempt
  * from that address waits, twice as long after each further failure, and
- * enough failures in a row ban the address for a while. Other addresses are
- * never held up, and every failure and ban is reported as an event.
+ * enough failures in a row ban the address for a while. An attempt whose
+ * connection is closed while it waits (by its deadline, or to make room)
+ * leaves the queue at once. When many addresses fail at once (a guesser with
+ * many addresses), every attempt waits the first delay before it is checked.
+ * The table of addresses is bounded; when it is full, addresses that are not
+ * banned are forgotten first, and a ban never. Every failure and ban is
+ * reported as an event.
  *
  * @module
  */
@@ -24,6 +29,10 @@ export interface AuthLimits {
   banMs: number;
   /** Failures are forgotten after this long without one. */
   forgetMs: number;
+  /** Wrong passwords from all addresses together, within a minute, that slow every attempt. */
+  globalFailures: number;
+  /** Most addresses remembered at once. */
+  maxAddresses: number;
 }
 
 /** The defaults of {@link AuthLimits}. */
@@ -33,7 +42,12 @@ export const AUTH_LIMITS: Readonly<AuthLimits> = {
   banAfter: 10,
   banMs: 15 * 60_000,
   forgetMs: 15 * 60_000,
+  globalFailures: 100,
+  maxAddresses: 10_000,
 };
+
+/** The window in which {@link AuthLimits.globalFailures} are counted. */
+const GLOBAL_WINDOW_MS = 60_000;
 
 /** What the guard reports: a wrong password, and a ban. */
 export type GuardEvent =
@@ -56,15 +70,14 @@ export type GuardEvent =
     banMs: number;
   };
 
-/** Most addresses remembered at once; the oldest are forgotten first. */
-const MAX_ADDRESSES = 10_000;
-
 interface AddressState {
   failures: number;
   lastFailure: number;
   bannedUntil: number;
-  /** Resolves when the attempt before the newest one is done. */
-  queue: Promise<void>;
+  /** Attempts waiting for their turn, oldest first; the one checked now is not in it. */
+  queue: (() => void)[];
+  /** Whether an attempt is being checked now. */
+  busy: boolean;
   pending: number;
 }
 
@@ -75,6 +88,8 @@ export class PasswordGuard {
   readonly #emit: (event: GuardEvent) => void;
   readonly #states = new Map<string, AddressState>();
   readonly #sleeps = new Set<() => void>();
+  /** When the recent wrong passwords (from any address) came, oldest first. */
+  #recentFailures: number[] = [];
   #closed = false;
 
   /**
@@ -100,32 +115,64 @@ export class PasswordGuard {
    *
    * @param command the command, with its password field
    * @param host the client's address
+   * @param closed aborts when the connection closes: the attempt leaves the queue at once
    * @throws {CancelError} `unauthorized`, saying nothing about the served files
    */
-  async admit(command: Command, host: string): Promise<void> {
+  async admit(command: Command, host: string, closed?: AbortSignal): Promise<void> {
     const key = addressKey(host);
     let state = this.#states.get(key);
     if (!state) {
-      this.#makeRoom();
-      state = { failures: 0, lastFailure: 0, bannedUntil: 0, queue: Promise.resolve(), pending: 0 };
-      this.#states.set(key, state);
+      state = { failures: 0, lastFailure: 0, bannedUntil: 0, queue: [], busy: false, pending: 0 };
+      // A full table of bans and attempts in flight: checked, but not remembered.
+      if (this.#makeRoom()) this.#states.set(key, state);
     }
-    const previous = state.queue;
-    let done!: () => void;
-    state.queue = new Promise((resolve) => done = resolve);
     state.pending++;
     try {
-      await previous;
-      await this.#attempt(state, command, key);
+      await this.#turn(state, closed);
+      try {
+        await this.#attempt(state, command, key, closed);
+      } finally {
+        state.busy = false;
+        state.queue.shift()?.();
+      }
     } finally {
       state.pending--;
-      done();
       const clean = state.failures === 0 && state.bannedUntil <= Date.now();
-      if (state.pending === 0 && clean) this.#states.delete(key);
+      if (state.pending === 0 && clean && this.#states.get(key) === state) {
+        this.#states.delete(key);
+      }
     }
   }
 
-  async #attempt(state: AddressState, command: Command, key: string): Promise<void> {
+  /** Waits until no other attempt of the address is being checked, or the connection closes. */
+  #turn(state: AddressState, closed: AbortSignal | undefined): Promise<void> {
+    if (closed?.aborted) return Promise.reject(gone());
+    if (!state.busy) {
+      state.busy = true;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const go = () => {
+        closed?.removeEventListener("abort", leave);
+        state.busy = true;
+        resolve();
+      };
+      const leave = () => {
+        const at = state.queue.indexOf(go);
+        if (at >= 0) state.queue.splice(at, 1);
+        reject(gone());
+      };
+      state.queue.push(go);
+      closed?.addEventListener("abort", leave, { once: true });
+    });
+  }
+
+  async #attempt(
+    state: AddressState,
+    command: Command,
+    key: string,
+    closed: AbortSignal | undefined,
+  ): Promise<void> {
     const limits = this.#limits;
     let now = Date.now();
     if (state.bannedUntil > now) {
@@ -138,9 +185,11 @@ export class PasswordGuard {
     if (now - state.lastFailure > limits.forgetMs) state.failures = 0;
     // No password, no guess: refused at once, and not counted.
     if (command.password === undefined) throw unauthorized(command);
-    if (state.failures > 0) {
-      const wait = this.#delay(state.failures) - (now - state.lastFailure);
-      if (wait > 0) await this.#sleep(wait);
+    // The wait comes before the comparison, whatever the password: closing early tells nothing.
+    let wait = state.failures > 0 ? this.#delay(state.failures) - (now - state.lastFailure) : 0;
+    if (this.#underAttack(now)) wait = Math.max(wait, limits.delayMs);
+    if (wait > 0) {
+      await this.#sleep(wait, closed);
       now = Date.now();
     }
     if (passwordMatches(command.password, this.#password)) {
@@ -149,6 +198,8 @@ export class PasswordGuard {
     }
     state.failures++;
     state.lastFailure = now;
+    this.#recentFailures.push(now);
+    if (this.#recentFailures.length > limits.globalFailures) this.#recentFailures.shift();
     if (state.failures >= limits.banAfter) {
       state.bannedUntil = now + limits.banMs;
       state.failures = 0;
@@ -173,32 +224,51 @@ export class PasswordGuard {
     return Math.min(this.#limits.delayMs * 2 ** (failures - 1), this.#limits.maxDelayMs);
   }
 
-  #sleep(ms: number): Promise<void> {
+  /** Whether as many wrong passwords as `globalFailures` came within the last minute. */
+  #underAttack(now: number): boolean {
+    const recent = this.#recentFailures;
+    return recent.length >= this.#limits.globalFailures &&
+      now - recent[recent.length - this.#limits.globalFailures]! < GLOBAL_WINDOW_MS;
+  }
+
+  #sleep(ms: number, closed?: AbortSignal): Promise<void> {
     if (this.#closed) return Promise.reject(stopping());
+    if (closed?.aborted) return Promise.reject(gone());
     return new Promise((resolve, reject) => {
       const wake = () => {
         clearTimeout(timer);
         this.#sleeps.delete(wake);
+        closed?.removeEventListener("abort", wake);
         if (this.#closed) reject(stopping());
+        else if (closed?.aborted) reject(gone());
         else resolve();
       };
       const timer = setTimeout(wake, ms);
       this.#sleeps.add(wake);
+      closed?.addEventListener("abort", wake, { once: true });
     });
   }
 
-  /** Forgets addresses whose failures have expired, or else the oldest, when there are too many. */
-  #makeRoom(): void {
-    if (this.#states.size < MAX_ADDRESSES) return;
+  /**
+   * Makes room for one more address when the table is full: forgets
+   * addresses whose failures expired, then the oldest that are not banned
+   * and have no attempt in flight; a ban is never forgotten before its end.
+   *
+   * @returns false when every entry is a ban or in flight (the newcomer is not remembered)
+   */
+  #makeRoom(): boolean {
+    const max = this.#limits.maxAddresses;
+    if (this.#states.size < max) return true;
     const now = Date.now();
     for (const [key, state] of this.#states) {
       const stale = now - state.lastFailure > this.#limits.forgetMs && state.bannedUntil < now;
       if (state.pending === 0 && stale) this.#states.delete(key);
     }
     for (const [key, state] of this.#states) {
-      if (this.#states.size < MAX_ADDRESSES) break;
-      if (state.pending === 0) this.#states.delete(key);
+      if (this.#states.size < max) break;
+      if (state.pending === 0 && state.bannedUntil <= now) this.#states.delete(key);
     }
+    return this.#states.size < max;
   }
 
   /** Ends every wait: the attempts waiting are refused, as the server stops. */
@@ -210,6 +280,10 @@ export class PasswordGuard {
 
 function stopping(): CancelError {
   return new CancelError("unauthorized", "The server is stopping");
+}
+
+function gone(): CancelError {
+  return new CancelError("unauthorized", "The connection closed while its password waited");
 }
 
 /**

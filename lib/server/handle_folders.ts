@@ -22,8 +22,10 @@ import {
 } from "../exchange/folder.ts";
 import type { FolderReceiver } from "../exchange/folder_receive.ts";
 import { sendReply } from "../exchange/ps2.ts";
+import { atRate, budgetMs, haveBytes, manifestBytes, within } from "../exchange/budget.ts";
 import { cancel, cancelAndDrain, type HandlerContext, toCancel } from "./handler.ts";
 import type { FolderUpload } from "./store_folders.ts";
+import { HeldBytes, manifestCost, walkedCost } from "./held.ts";
 
 /**
  * Serves a get of `name` from a client that can take folders, if `name` is
@@ -51,7 +53,14 @@ export async function getFolder(
   if (!opened) return false;
   const { dir, manifest } = opened;
   const { record } = context;
+  // The manifest and the have-list count against the pool while the request holds them.
+  const held = new HeldBytes(context.pool);
   try {
+    try {
+      held.add(walkedCost(manifest));
+    } catch (error) {
+      throw await cancel(wire, error);
+    }
     record.files = manifest.files.size;
     record.size = manifest.size;
     await sendReply(wire, {
@@ -61,8 +70,14 @@ export async function getFolder(
       folders: manifest.folders.size,
       size: manifest.size,
     });
-    await sendManifest(wire, manifest);
-    const have = await readHave(wire, manifest);
+    await atRate(wire, context.minRate, context.dataTimeoutMs, () => sendManifest(wire, manifest));
+    // The client hashes what it holds as it writes the have-list: time for that too.
+    const have = await within(
+      wire,
+      budgetMs(context.pace, haveBytes(manifest), manifest.size),
+      "The have-list",
+      () => readHave(wire, manifest),
+    );
     wire.setRateFloor(context.minRate, context.dataTimeoutMs);
     await sendFolderData(wire, dir, manifest, have, {
       pool: context.pool,
@@ -70,6 +85,7 @@ export async function getFolder(
     });
     wire.setRateFloor(0, 0);
   } finally {
+    held.release();
     await dir.close();
   }
   return true;
@@ -97,6 +113,15 @@ export async function putFolder(
     await cancel(wire, error);
     throw error;
   }
+  // The manifest counts against the pool, whole, before it is read.
+  const held = new HeldBytes(context.pool);
+  try {
+    held.add(manifestCost(command.files + command.folders, store.folderLimits));
+  } catch (error) {
+    await upload.release();
+    await cancel(wire, error);
+    throw error;
+  }
   let receiver: FolderReceiver | undefined;
   // A cut-off put keeps its working folder for the next attempt; so does a
   // corrupt file (only that file is gone) and a malformed message.
@@ -104,7 +129,19 @@ export async function putFolder(
   try {
     await sendReply(wire, { code: "pass" });
     // Checked whole before anything is written: a refused manifest leaves nothing.
-    const manifest = await readManifest(wire, command, store.folderLimits);
+    const lines = command.files + command.folders;
+    const manifest = await within(
+      wire,
+      budgetMs(context.pace, manifestBytes(lines, store.folderLimits)),
+      "The manifest",
+      () =>
+        atRate(
+          wire,
+          context.minRate,
+          context.dataTimeoutMs,
+          () => readManifest(wire, command, store.folderLimits),
+        ),
+    );
     receiver = await upload.start(manifest, { pool: context.pool, onProgress: context.progress });
     await sendHave(wire, receiver.have());
     wire.setRateFloor(context.minRate, context.dataTimeoutMs);
@@ -124,6 +161,7 @@ export async function putFolder(
     }
     throw error;
   } finally {
+    held.release();
     await receiver?.abort(keep);
     await upload.release();
   }

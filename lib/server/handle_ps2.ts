@@ -21,6 +21,7 @@ import {
   verifyTrailer,
 } from "../exchange/ps2.ts";
 import { newHash, receiveBody, sendBody, SourceEndedError } from "../transfer/body.ts";
+import { atRate, budgetMs, within } from "../exchange/budget.ts";
 import { getFolder, putFolder } from "./handle_folders.ts";
 import { cancel, cancelAndDrain, type HandlerContext, toCancel } from "./handler.ts";
 import type { Upload } from "./store.ts";
@@ -73,7 +74,13 @@ async function list(
     await cancel(wire, error);
     throw error;
   }
-  context.record.bytes = await sendListing(wire, entries);
+  // A client that reads the listing a byte at a time is cut at the rate floor.
+  context.record.bytes = await atRate(
+    wire,
+    context.minRate,
+    context.dataTimeoutMs,
+    () => sendListing(wire, entries),
+  );
 }
 
 async function get(
@@ -146,7 +153,13 @@ async function put(
         ? { code: "pass", offset, prefixSha256: hash.copy().digest("hex") }
         : { code: "pass", offset: 0 },
     );
-    const start = await readStart(wire, offset);
+    // The client may hash its first `offset` bytes before it answers: time for that too.
+    const start = await within(
+      wire,
+      budgetMs(context.pace, 0, offset),
+      "The start line",
+      () => readStart(wire, offset),
+    );
     if (start === 0 && offset > 0) {
       await upload.restart();
       hash = newHash();
@@ -188,11 +201,12 @@ async function receiveAndCommit(
   wire.setRateFloor(0, 0);
   let digest;
   try {
-    digest = await verifyTrailer(
-      wire,
-      hash,
-      "The data the server received does not match the sender's SHA-256: nothing was kept",
-    );
+    digest = await within(wire, budgetMs(context.pace), "The checksum", () =>
+      verifyTrailer(
+        wire,
+        hash,
+        "The data the server received does not match the sender's SHA-256: nothing was kept",
+      ));
   } catch (error) {
     if (error instanceof CancelError) {
       discard();

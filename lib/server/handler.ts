@@ -13,6 +13,7 @@ import { looksClassic } from "../protocol/classic.ts";
 import { sendCancel } from "../exchange/ps2.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
 import { NotAFolderError, UnsafeFolderError } from "../transfer/dir.ts";
+import type { Pace } from "../exchange/budget.ts";
 import type { RequestRecord } from "./events.ts";
 import type { Store } from "./store.ts";
 
@@ -28,6 +29,8 @@ export interface HandlerContext {
   dataTimeoutMs: number;
   /** Least average rate of a body, bytes a second; 0 for none. */
   minRate: number;
+  /** The time each message from the client may take (docs/PROTOCOL.md#deadlines). */
+  pace: Pace;
   /** Pause between a classic get's `pass` and its data. */
   classicPauseMs: number;
   /**

@@ -268,9 +268,8 @@ export class Server implements AsyncDisposable {
       wire.close();
     });
     if (evicted) this.#flood.note("evicted");
-    const events = this.events;
+    const [events, options] = [this.events, this.#options];
     const [guard, host] = [this.#guard, (conn.remoteAddr as Deno.NetAddr).hostname];
-    const options = this.#options;
     let lastProgress = 0;
     const context: HandlerContext = {
       store: this.#store,
@@ -278,9 +277,10 @@ export class Server implements AsyncDisposable {
       record,
       dataTimeoutMs: options.dataTimeoutMs,
       minRate: options.minRate,
+      pace: { floorMs: options.commandTimeoutMs, minRate: options.minRate },
       classicPauseMs: options.classicPauseMs,
       begin: () => this.#begin(wire, ticket),
-      ...(guard ? { authorize: (command) => guard.admit(command, host) } : {}),
+      ...(guard ? { authorize: (command) => guard.admit(command, host, wire.closedSignal) } : {}),
       progress(bytes: number) {
         record.bytes = bytes;
         if (!events.active) return;

@@ -98,6 +98,30 @@ export class ChunkPool {
   }
 
   /**
+   * Takes `bytes` of the budget for what a request holds besides buffers
+   * (a manifest, a have-list), if there is room now.
+   *
+   * @param bytes bytes to count
+   * @returns whether they were counted
+   */
+  reserve(bytes: number): boolean {
+    if (this.#used + bytes > this.budget) return false;
+    this.#used += bytes;
+    return true;
+  }
+
+  /**
+   * Gives back bytes counted with {@link reserve}.
+   *
+   * @param bytes bytes no longer held
+   */
+  unreserve(bytes: number): void {
+    if (bytes <= 0) return;
+    this.#used -= bytes;
+    this.#waiters.shift()?.();
+  }
+
+  /**
    * Gives a buffer back; buffers that did not come from the budget are let go.
    *
    * @param buffer a buffer from {@link take} or {@link tryAcquire}, no longer in use
