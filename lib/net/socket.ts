@@ -9,7 +9,7 @@
 // Deferred: node:net costs a process a few tens of milliseconds to start (issue 16).
 import defer * as nodeNet from "node:net";
 import type { SecureContext, TLSSocket } from "node:tls";
-import { handshakeError, pinnedName, TlsError, type TlsServerKeys, type TlsTrust } from "./tls.ts";
+import { handshakeError, TlsError, type TlsServerKeys, type TlsTrust } from "./tls.ts";
 import { checkPinned, TlsSocketConn } from "./tls_socket.ts";
 import { tlsContext, TlsListener } from "./tls_server.ts";
 
@@ -138,16 +138,8 @@ export async function connect(
   tls?: TlsTrust,
 ): Promise<Deno.Conn> {
   if (tls?.fingerprint !== undefined) {
-    const name = pinnedName(tls);
-    if (name !== undefined) {
-      const tcp = await connect(host, port, timeoutMs, signal);
-      try {
-        return await startTls(tcp, host, port, timeoutMs, { ca: tls.certificate! }, signal, name);
-      } catch (error) {
-        // A refused certificate is reported as node:tls sees it, with the fingerprint shown.
-        if (!(error instanceof TlsError) || error.code === "not-tls") throw error;
-      }
-    }
+    // Only node:tls shows the certificate, and a pin is that certificate, whatever roots the
+    // system or the environment (DENO_CERT, --cert, a system store) add: never a name check.
     return await connectPinned(host, port, timeoutMs, tls.fingerprint, signal);
   }
   if (tls) {
@@ -190,8 +182,7 @@ export async function connect(
 
 /**
  * Starts TLS on a TCP connection, with Deno's own TLS: the certificate must
- * chain to `ca` (or a public root) and be made out to `name` (the host,
- * unless a pin is checked). The handshake completes, or fails, before the
+ * chain to `ca` (or a public root) and be made out to the host. The handshake completes, or fails, before the
  * connection is handed over.
  */
 async function startTls(
@@ -201,11 +192,10 @@ async function startTls(
   timeoutMs: number,
   trust: TlsTrust,
   signal?: AbortSignal,
-  name = host,
 ): Promise<Deno.Conn> {
   const where = `${host}:${port}`;
   const conn = await Deno.startTls(tcp as Deno.TcpConn, {
-    hostname: name,
+    hostname: host,
     ...(trust.ca !== undefined ? { caCerts: [trust.ca] } : {}),
   });
   let timedOut = false;
