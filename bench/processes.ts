@@ -9,7 +9,7 @@
  */
 
 import {
-  ALL_PERMS,
+  CLIENT_RUN_PERMS,
   CLIENT_TS,
   denoRunArgs,
   kill,
@@ -206,7 +206,7 @@ export interface ClientRun {
  */
 export async function runClient(args: string[], intervalMs = 20): Promise<ClientRun> {
   const started = performance.now();
-  const child = spawn(Deno.execPath(), denoRunArgs(CLIENT_TS, args, ALL_PERMS));
+  const child = spawn(Deno.execPath(), denoRunArgs(CLIENT_TS, args, CLIENT_RUN_PERMS));
   const watch = new Watch(child.pid, intervalMs);
   let output: Deno.CommandOutput;
   let ms: number;

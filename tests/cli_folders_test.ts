@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { ServerEvent } from "../lib/mod.ts";
 import {
-  ALL_PERMS,
+  CLIENT_RUN_PERMS,
   CLIENT_TS,
   denoRunArgs,
   randomBytes,
@@ -138,7 +138,11 @@ test("CLI: a folder put killed halfway resumes: identical, complete files not se
   const relay = startRelay(server.port, { holdAt: { direction: "up", bytes: 600_000 } });
   try {
     const child = new Deno.Command(Deno.execPath(), {
-      args: denoRunArgs(CLIENT_TS, ["127.0.0.1", String(relay.port), "put", "photos"], ALL_PERMS),
+      args: denoRunArgs(
+        CLIENT_TS,
+        ["127.0.0.1", String(relay.port), "put", "photos"],
+        CLIENT_RUN_PERMS,
+      ),
       cwd: local.path,
       stdin: "null",
       stdout: "null",

@@ -204,7 +204,7 @@ Deno.test("client usage errors exit 2 with a usage line", async () => {
 
 Deno.test("a client without --allow-write is told which permission get needs", async () => {
   const run = await runClient(["localhost", "365", "get", "a.txt"], {
-    perms: ["--allow-net", "--allow-read"],
+    perms: ["--allow-net", "--allow-read", "--allow-env"],
   });
   assert.equal(run.code, 2);
   oneLine(run.stderr, /needs --allow-write to save 'a\.txt': run it with --allow-write/);

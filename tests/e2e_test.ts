@@ -74,7 +74,7 @@ Deno.test("list prints size, time and name per line for a person", async () => {
   const server = await startTestServer({ root: served.path, write: false });
   try {
     const run = await runClient(["localhost", String(server.port), "list"], {
-      perms: ["--allow-net"],
+      perms: ["--allow-net", "--allow-env", "--allow-read"],
     });
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.trim().split("\n");

@@ -120,7 +120,8 @@ export async function main(args: string[]): Promise<void> {
     Deno.exit(await run(args, interrupt.signal));
   } catch (error) {
     if (error instanceof UsageError || isParseArgsError(error)) {
-      fail(PROGRAM, escapeControls(error.message), EXIT.usage, usage());
+      const line = error instanceof UsageError && !error.showUsage ? undefined : usage();
+      fail(PROGRAM, escapeControls(error.message), EXIT.usage, line);
     }
     if (error instanceof ClientError) {
       fail(PROGRAM, escapeControls(describe(error)), EXIT_FOR[error.kind]);

@@ -310,6 +310,16 @@ export async function clientSecurity(values: ClientValues): Promise<SecurityOpti
   }
   const file = values["known-servers"] ?? defaultKnownServersFile();
   if (file !== undefined) options.knownServers = file;
+  const explicit = options.tls?.ca !== undefined || options.tls?.fingerprint !== undefined;
+  if (file === undefined && !explicit) {
+    // Never less security than remembered: without the file, a server remembered as TLS
+    // would be spoken to in plain TCP.
+    throw new UsageError(
+      "Cannot find your known-servers file, which may remember this server's certificate, " +
+        "without --allow-env: run deno with --allow-env, or give --known-servers FILE",
+      false,
+    );
+  }
   const password = await givenPassword(values["password-file"]);
   if (password) options.password = password.password;
   return options;

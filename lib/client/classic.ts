@@ -6,13 +6,10 @@
  */
 
 import { CancelError, ProtocolError } from "../protocol/errors.ts";
+import { decodeClassicList } from "../protocol/classic.ts";
+import { looksLikeTls } from "../net/tls.ts";
 import type { Wire } from "../net/wire.ts";
-import {
-  finishClassicPut,
-  readClassicCode,
-  readClassicList,
-  sendClassicCommand,
-} from "../exchange/classic.ts";
+import { finishClassicPut, readClassicCode, sendClassicCommand } from "../exchange/classic.ts";
 import {
   type BodySink,
   type BodySource,
@@ -104,7 +101,7 @@ export async function listClassic(wire: Wire, options: StepOptions): Promise<str
   await sendClassicCommand(wire, "list", "");
   wire.setBudget(options.timeoutMs ?? 0);
   try {
-    return await readClassicList(wire, MAX_CLASSIC_LIST);
+    return checkListing(await wire.readToEnd(MAX_CLASSIC_LIST), options.where);
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
     throw new ClientError(
@@ -124,4 +121,33 @@ async function codeWithin(wire: Wire, options: StepOptions): Promise<"pass" | "c
   } finally {
     wire.setBudget(0);
   }
+}
+
+/**
+ * The names of a classic listing, or the protocol error of a reply that is
+ * not one: every name followed by `", "`, in UTF-8, without control
+ * characters or slashes (a TLS alert or another program's bytes are not a
+ * listing).
+ */
+function checkListing(bytes: Uint8Array, where: string): string[] {
+  if (looksLikeTls(bytes)) {
+    throw new ClientError("protocol", `The server at ${where} speaks TLS`, { code: "needs-tls" });
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    text = "\0";
+  }
+  const names = decodeClassicList(bytes);
+  // deno-lint-ignore no-control-regex
+  const bad = /[\x00-\x1f\x7f/]/;
+  if ((text.length > 0 && !text.endsWith(", ")) || names.some((name) => bad.test(name))) {
+    throw new ClientError(
+      "protocol",
+      `The server at ${where} did not answer with a classic listing`,
+    );
+  }
+  return names;
 }

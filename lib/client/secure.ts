@@ -18,7 +18,6 @@ import {
   derToPem,
   fingerprintOf,
   looksLikeTls,
-  parseFingerprint,
   pemCertificates,
   TlsError,
   type TlsTrust,
@@ -95,14 +94,22 @@ export async function openWire(
   signal?: AbortSignal,
 ): Promise<Wire> {
   const { host, port, knownServers: file } = options;
-  const known = file === undefined ? undefined : await findKnownServer(file, host, port);
   const explicit = options.tls?.ca !== undefined || options.tls?.fingerprint !== undefined;
-  let trust = explicit ? options.tls : known ? { fingerprint: known.fingerprint } : options.tls;
-  // The remembered certificate lets Deno's own TLS check the pin.
-  const pinned = trust?.fingerprint === undefined ? undefined : parseFingerprint(trust.fingerprint);
-  if (pinned !== undefined && pinned === known?.fingerprint && known.certificate) {
-    trust = { fingerprint: pinned, certificate: known.certificate };
+  if (file !== undefined && !explicit && !knownServersAllowed(file, "read")) {
+    // Never less security than remembered: unread, the file could not pin this server.
+    const purpose = `to read the known-servers file '${file}', which may remember this ` +
+      "server's certificate";
+    throw new ClientError("usage", `No permission ${purpose}`, {
+      code: "permission",
+      permission: "read",
+      path: file,
+      purpose,
+    });
   }
+  const known = file === undefined ? undefined : await findKnownServer(file, host, port);
+  // A remembered server stays pinned to its certificate, --tls or not; only --ca or
+  // --fingerprint given now replace what was remembered.
+  const trust = explicit ? options.tls : known ? { fingerprint: known.fingerprint } : options.tls;
   const fromFile = !explicit && known !== undefined ? file : undefined;
   if (options.password !== undefined && trust === undefined) {
     throw new ClientError(
@@ -148,9 +155,6 @@ function learn(conn: Deno.Conn, trust: TlsTrust): KnownServer | "ca" | undefined
       fingerprint: conn.fingerprint,
       ...(conn.certificate ? { certificate: derToPem(conn.certificate) } : {}),
     };
-  }
-  if (trust.fingerprint !== undefined && trust.certificate !== undefined) {
-    return { fingerprint: trust.fingerprint, certificate: trust.certificate };
   }
   if (trust.ca === undefined) return undefined;
   const ders = pemCertificates(trust.ca);

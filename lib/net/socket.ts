@@ -8,9 +8,10 @@
 
 // Deferred: node:net costs a process a few tens of milliseconds to start (issue 16).
 import defer * as nodeNet from "node:net";
-import type { TLSSocket } from "node:tls";
-import { handshakeError, pinnedName, TlsError, type TlsServerKeys, type TlsTrust } from "./tls.ts";
+import type { SecureContext, TLSSocket } from "node:tls";
+import { handshakeError, TlsError, type TlsServerKeys, type TlsTrust } from "./tls.ts";
 import { checkPinned, TlsSocketConn } from "./tls_socket.ts";
+import { tlsContext, TlsListener } from "./tls_server.ts";
 
 /** Why a server could not listen. */
 export type ListenFailure = "in-use" | "privileged" | "address" | "tls";
@@ -47,8 +48,20 @@ export class ListenError extends Error {
  *   computer, or a certificate and key that cannot be used
  */
 export function listen(port: number, host: string | undefined, tls?: TlsServerKeys): Deno.Listener {
-  const open = (hostname: string) =>
-    tls ? Deno.listenTls({ hostname, port, ...tls }) : Deno.listen({ hostname, port });
+  let context: SecureContext | undefined;
+  try {
+    if (tls) context = tlsContext(tls);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new ListenError("tls", `The TLS certificate and key cannot be used (${why})`, {
+      cause: error,
+    });
+  }
+  // Not Deno.listenTls: its connections cannot be closed before their handshake ends.
+  const open = (hostname: string) => {
+    const tcp = Deno.listen({ hostname, port });
+    return context ? new TlsListener(tcp, context) : tcp;
+  };
   try {
     if (host !== undefined) return open(host);
     try {
@@ -74,13 +87,6 @@ export function listen(port: number, host: string | undefined, tls?: TlsServerKe
     }
     if (error instanceof Deno.errors.AddrNotAvailable) {
       throw new ListenError("address", `Address '${host}' is not one of this computer's`, {
-        cause: error,
-      });
-    }
-    if (tls && !(error instanceof Deno.errors.NotCapable)) {
-      // Deno checks the certificate and key when it listens.
-      const why = error instanceof Error ? error.message : String(error);
-      throw new ListenError("tls", `The TLS certificate and key cannot be used (${why})`, {
         cause: error,
       });
     }
@@ -132,16 +138,8 @@ export async function connect(
   tls?: TlsTrust,
 ): Promise<Deno.Conn> {
   if (tls?.fingerprint !== undefined) {
-    const name = pinnedName(tls);
-    if (name !== undefined) {
-      const tcp = await connect(host, port, timeoutMs, signal);
-      try {
-        return await startTls(tcp, host, port, timeoutMs, { ca: tls.certificate! }, signal, name);
-      } catch (error) {
-        // A refused certificate is reported as node:tls sees it, with the fingerprint shown.
-        if (!(error instanceof TlsError) || error.code === "not-tls") throw error;
-      }
-    }
+    // Only node:tls shows the certificate, and a pin is that certificate, whatever roots the
+    // system or the environment (DENO_CERT, --cert, a system store) add: never a name check.
     return await connectPinned(host, port, timeoutMs, tls.fingerprint, signal);
   }
   if (tls) {
@@ -184,8 +182,7 @@ export async function connect(
 
 /**
  * Starts TLS on a TCP connection, with Deno's own TLS: the certificate must
- * chain to `ca` (or a public root) and be made out to `name` (the host,
- * unless a pin is checked). The handshake completes, or fails, before the
+ * chain to `ca` (or a public root) and be made out to the host. The handshake completes, or fails, before the
  * connection is handed over.
  */
 async function startTls(
@@ -195,11 +192,10 @@ async function startTls(
   timeoutMs: number,
   trust: TlsTrust,
   signal?: AbortSignal,
-  name = host,
 ): Promise<Deno.Conn> {
   const where = `${host}:${port}`;
   const conn = await Deno.startTls(tcp as Deno.TcpConn, {
-    hostname: name,
+    hostname: host,
     ...(trust.ca !== undefined ? { caCerts: [trust.ca] } : {}),
   });
   let timedOut = false;

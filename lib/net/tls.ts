@@ -35,12 +35,6 @@ export interface TlsTrust {
    * its issuer and names, as ssh trusts a known host key.
    */
   fingerprint?: string;
-  /**
-   * The certificate (PEM) whose fingerprint is pinned, when known (the
-   * known-servers file keeps it): then Deno's own TLS, which reads several
-   * times faster than node's, can check the pin (see {@link pinnedName}).
-   */
-  certificate?: string;
 }
 
 /** Why a TLS connection was refused or failed. */
@@ -151,35 +145,6 @@ export function derToPem(der: Uint8Array): string {
   const base64 = btoa(String.fromCharCode(...der));
   return `-----BEGIN CERTIFICATE-----\n${base64.match(/.{1,64}/g)!.join("\n")}\n` +
     "-----END CERTIFICATE-----\n";
-}
-
-/**
- * The name under which Deno's own TLS can check a pinned certificate, or
- * undefined when only node:tls can. Deno trusts a certificate given to it
- * beside its public roots, and checks a name: a chain to the pinned
- * certificate, made out to `localhost` or a loopback address, can only come
- * from the holder of its key, because no public authority may issue for
- * those names. That holds for Deno's own roots (Mozilla's), not for a
- * system store (`DENO_TLS_CA_STORE=system`), which may hold a proxy's.
- *
- * @param trust the pin, with the certificate when known
- * @returns `localhost`, `127.0.0.1` or `::1`, or undefined
- */
-export function pinnedName(trust: TlsTrust): string | undefined {
-  if (trust.fingerprint === undefined || trust.certificate === undefined) return undefined;
-  const env = { name: "env", variable: "DENO_TLS_CA_STORE" } as const;
-  if (Deno.permissions.querySync(env).state !== "granted") return undefined;
-  const store = Deno.env.get("DENO_TLS_CA_STORE");
-  if (store !== undefined && store !== "" && store !== "mozilla") return undefined;
-  const der = pemCertificates(trust.certificate)[0];
-  if (der === undefined || fingerprintOf(der) !== parseFingerprint(trust.fingerprint)) {
-    return undefined;
-  }
-  const certificate = new nodeCrypto.X509Certificate(der);
-  // Deno refuses a CA's certificate as a server's own.
-  if (certificate.ca) return undefined;
-  if (certificate.checkHost("localhost")) return "localhost";
-  return ["127.0.0.1", "::1"].find((ip) => certificate.checkIP(ip));
 }
 
 /**

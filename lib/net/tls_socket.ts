@@ -37,6 +37,20 @@ export function checkPinned(
   );
 }
 
+/** The TCP connection under a server's TLS socket, which decides how it ends. */
+export interface Carrier {
+  /** The local address. */
+  readonly localAddr: Deno.NetAddr;
+  /** The client's address. */
+  readonly remoteAddr: Deno.NetAddr;
+  /** Ends the TLS socket and closes the connection (at once, or after what was written leaves). */
+  close(): void;
+  /** Keeps the event loop alive while the connection is open. */
+  ref(): void;
+  /** Lets the event loop end while the connection is open. */
+  unref(): void;
+}
+
 /** Bytes read ahead of the reader before the socket is paused. */
 const HIGH_WATER = 8 * 1024 * 1024;
 
@@ -56,6 +70,7 @@ export class TlsSocketConn implements Deno.Conn<Deno.NetAddr> {
   /** The server's certificate, DER. */
   readonly certificate: Uint8Array | undefined;
   readonly #socket: TLSSocket;
+  readonly #over: Carrier | undefined;
   readonly #chunks: Uint8Array[] = [];
   #queued = 0;
   #ended = false;
@@ -67,15 +82,20 @@ export class TlsSocketConn implements Deno.Conn<Deno.NetAddr> {
   #writable: WritableStream<Uint8Array> | undefined;
 
   /**
-   * Adapts a connected socket, from its secure connection on.
+   * Adapts a socket: a client's once its handshake has completed, or a
+   * server's over the TCP connection it was accepted on, before its
+   * handshake (reads wait for it; closing closes that connection, whatever
+   * stage the handshake is in).
    *
-   * @param socket a socket whose handshake has completed
+   * @param socket the socket
+   * @param over the TCP connection under a server's socket
    */
-  constructor(socket: TLSSocket) {
+  constructor(socket: TLSSocket, over?: Carrier) {
     this.#socket = socket;
-    this.localAddr = address(socket.localAddress, socket.localPort);
-    this.remoteAddr = address(socket.remoteAddress, socket.remotePort);
-    const raw = socket.getPeerCertificate().raw;
+    this.#over = over;
+    this.localAddr = over ? over.localAddr : address(socket.localAddress, socket.localPort);
+    this.remoteAddr = over ? over.remoteAddr : address(socket.remoteAddress, socket.remotePort);
+    const raw = over ? undefined : socket.getPeerCertificate().raw;
     this.certificate = raw ? new Uint8Array(raw) : undefined;
     this.fingerprint = raw ? fingerprintOf(raw) : "";
     socket.on("data", (chunk: Uint8Array) => {
@@ -176,18 +196,21 @@ export class TlsSocketConn implements Deno.Conn<Deno.NetAddr> {
   close(): void {
     if (this.#closed) throw new Deno.errors.BadResource("The connection is closed");
     this.#closed = true;
-    this.#socket.destroy();
+    if (this.#over) this.#over.close();
+    else this.#socket.destroy();
     this.#fail(new Deno.errors.Interrupted("The connection was closed"));
   }
 
   /** Keeps the event loop alive while the connection is open (the default). */
   ref(): void {
-    this.#socket.ref();
+    if (this.#over) this.#over.ref();
+    else this.#socket.ref();
   }
 
   /** Lets the event loop end while the connection is open. */
   unref(): void {
-    this.#socket.unref();
+    if (this.#over) this.#over.unref();
+    else this.#socket.unref();
   }
 
   /** The bytes received, as a stream. */

@@ -17,6 +17,12 @@ export const CLIENT_TS: string = join(ROOT, "client.ts");
 /** Every permission a program of privateshare may need. */
 export const ALL_PERMS: readonly string[] = ["--allow-net", "--allow-read", "--allow-write"];
 
+/**
+ * The client's permissions as README gives them: it needs --allow-env to find its
+ * known-servers file, and refuses to run without it.
+ */
+export const CLIENT_RUN_PERMS: readonly string[] = [...ALL_PERMS, "--allow-env"];
+
 const decoder = new TextDecoder();
 
 /**
@@ -217,14 +223,14 @@ export interface RunResult {
  * Runs the real client CLI.
  *
  * @param args arguments after `client.ts`
- * @param options working folder, permissions (default: net, read, write) and environment
+ * @param options working folder, permissions (default: net, read, write, env) and environment
  * @returns exit code and output
  */
 export async function runClient(
   args: string[],
   options: { cwd?: string; perms?: string[]; env?: Record<string, string> } = {},
 ): Promise<RunResult> {
-  return await runCli(CLIENT_TS, args, options.perms ?? ALL_PERMS, options.cwd, options.env);
+  return await runCli(CLIENT_TS, args, options.perms ?? CLIENT_RUN_PERMS, options.cwd, options.env);
 }
 
 /**
