@@ -192,9 +192,10 @@ test("client put of a folder: a subfolder swapped for a link mid-put uploads not
   try {
     const running = runClient(
       ["127.0.0.1", String(relay.port), "put", join(local.path, "photos")],
-      { perms: ["--allow-net", "--allow-read"] },
+      { perms: ["--allow-net", "--allow-read", "--allow-env"] },
     );
-    await relay.reached("up", 2 * 1024 * 1024);
+    const early = await Promise.race([relay.reached("up", 2 * 1024 * 1024), running]);
+    assert.equal(early, undefined, `the put stopped before its data: ${JSON.stringify(early)}`);
     await Deno.rename(sub, join(local.path, "photos/sub.moved"));
     await Deno.symlink(outside.path, sub);
     relay.release();
@@ -357,7 +358,7 @@ rootTest({
     await using s = serveFolder(served.path);
     const result = await runClient(
       ["127.0.0.1", String(s.port), "put", photos],
-      { perms: ["--allow-net", "--allow-read"] },
+      { perms: ["--allow-net", "--allow-read", "--allow-env"] },
     );
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /theirs/);

@@ -23,7 +23,7 @@ import { quoteName } from "../protocol/names.ts";
 import type { Wire } from "../net/wire.ts";
 import { hashPrefix, newHash, receiveBody } from "../transfer/body.ts";
 import { Dir } from "../transfer/dir.ts";
-import { errorCode, type FolderFile, reopenForWriting, sameFile } from "../transfer/files.ts";
+import { errorCode, type FolderFile, reopenForWriting } from "../transfer/files.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
 import { DirCursor } from "../transfer/tree_walk.ts";
 import {
@@ -32,6 +32,7 @@ import {
   foldClash,
   type Folding,
   ownFolder,
+  placeWork,
   probeFolding,
   SMALL_FILE,
   tidyWork,
@@ -362,34 +363,7 @@ export class FolderReceiver {
    */
   async commit(name: string, exists: CancelError): Promise<void> {
     try {
-      await this.#parent.mkdir(name);
-    } catch (error) {
-      if (errorCode(error) === "EEXIST" || error instanceof Deno.errors.AlreadyExists) throw exists;
-      throw error;
-    }
-    // The working folder is private (0700) while it fills; the folder it
-    // becomes gets the permissions any new folder gets here (the claim's).
-    const claim = await this.#parent.lstat(name);
-    try {
-      // The claim replaced by something else (an empty folder of someone else's included,
-      // which a rename would replace): that is theirs, and left as it is.
-      if (!claim?.isFolder) throw exists;
-      await this.#work.chmod(claim.mode & 0o777);
-      const still = await this.#parent.lstat(name);
-      if (!still?.isFolder || !sameFile(still, claim)) throw exists;
-      await this.#parent.rename(this.#workName, this.#parent, name);
-    } catch (error) {
-      // Keep the work, private again, for the next run; remove the claim
-      // only while it is still the empty folder made above.
-      await this.#work.chmod(0o700).catch(() => {});
-      const now = await this.#parent.lstat(name).catch(() => undefined);
-      if (claim?.isFolder && now?.isFolder && sameFile(now, claim)) {
-        await this.#parent.remove(name).catch(() => {});
-      }
-      if (error === exists) throw exists;
-      const code = errorCode(error);
-      if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR") throw exists;
-      throw error;
+      await placeWork(this.#parent, this.#workName, this.#work, name, exists);
     } finally {
       await this.#work.close();
     }

@@ -9,8 +9,9 @@
 import { CancelError } from "../protocol/errors.ts";
 import type { Manifest } from "../protocol/folder.ts";
 import { quoteName } from "../protocol/names.ts";
-import { type Dir, processUid } from "../transfer/dir.ts";
-import { errorCode, type FolderFile } from "../transfer/files.ts";
+import type { Dir } from "../transfer/dir.ts";
+import { processUid } from "../transfer/folder_trust.ts";
+import { errorCode, type FolderFile, sameFile } from "../transfer/files.ts";
 import { DirCursor, walkFolder } from "../transfer/tree_walk.ts";
 
 /**
@@ -211,4 +212,56 @@ export function caseClash(path: string): CancelError {
     `${quoteName(path)} is the same name on this file system as another name of the folder ` +
       "(letter case or Unicode normalisation): rename one of them",
   );
+}
+
+/**
+ * Makes a filled working folder visible under `name` in `parent`: claims the
+ * name with an exclusive `mkdir`, then renames the working folder onto the
+ * claim, which replaces only that empty folder of its own. Whatever else
+ * appears at the name meanwhile is left as it is, and the work is kept,
+ * private again, for the next run.
+ *
+ * @param parent the folder that holds both
+ * @param workName the working folder's name
+ * @param work the working folder, open
+ * @param name the destination's name
+ * @param exists the refusal when the name is taken
+ * @throws {CancelError} `exists` when the name is taken
+ */
+export async function placeWork(
+  parent: Dir,
+  workName: string,
+  work: Dir,
+  name: string,
+  exists: CancelError,
+): Promise<void> {
+  try {
+    await parent.mkdir(name);
+  } catch (error) {
+    if (errorCode(error) === "EEXIST" || error instanceof Deno.errors.AlreadyExists) throw exists;
+    throw error;
+  }
+  // The working folder is private (0700) while it fills; the folder it
+  // becomes gets the permissions any new folder gets here (the claim's).
+  const claim = await parent.lstat(name);
+  try {
+    // The claim replaced by something else (an empty folder of someone else's included,
+    // which a rename would replace): that is theirs, and left as it is.
+    if (!claim?.isFolder) throw exists;
+    await work.chmod(claim.mode & 0o777);
+    const still = await parent.lstat(name);
+    if (!still?.isFolder || !sameFile(still, claim)) throw exists;
+    await parent.rename(workName, parent, name);
+  } catch (error) {
+    // Remove the claim only while it is still the empty folder made above.
+    await work.chmod(0o700).catch(() => {});
+    const now = await parent.lstat(name).catch(() => undefined);
+    if (claim?.isFolder && now?.isFolder && sameFile(now, claim)) {
+      await parent.remove(name).catch(() => {});
+    }
+    if (error === exists) throw exists;
+    const code = errorCode(error);
+    if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR") throw exists;
+    throw error;
+  }
 }

@@ -95,7 +95,7 @@ export type ServerEvent =
     /** The last accept failure, in the system's words. */
     lastAcceptError?: string;
   }
-  | { type: "error"; what: "accept" | "sweep" | "folders"; message: string }
+  | { type: "error"; what: "accept" | "sweep"; message: string }
   | {
     type: "stopping";
     /** Requests in flight (connections without a command are closed at once). */

@@ -12,7 +12,7 @@ import { type Command, MAGIC } from "../protocol/ps2.ts";
 import { looksClassic } from "../protocol/classic.ts";
 import { sendCancel } from "../exchange/ps2.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
-import { NotAFolderError, UnsafeFolderError } from "../transfer/dir.ts";
+import { NotAFolderError, UnsafeFolderError } from "../transfer/folder_guard.ts";
 import type { Pace } from "../exchange/budget.ts";
 import type { RequestRecord } from "./events.ts";
 import type { Store } from "./store.ts";

@@ -127,12 +127,8 @@ export class Server implements AsyncDisposable {
     this.#armIdle();
     this.finished = this.#run();
     const sweepEvery = Math.min(this.#options.partialTtlMs, 3600_000);
-    const sweep = () => this.#sweep();
-    sweep();
-    this.#sweepTimer = setInterval(sweep, Math.max(sweepEvery, 1000));
-    this.#store.checkFolders().catch((error) =>
-      this.events.emit({ type: "error", what: "folders", message: String(error) })
-    );
+    this.#sweep();
+    this.#sweepTimer = setInterval(() => this.#sweep(), Math.max(sweepEvery, 1000));
   }
 
   /** Connections open now, with a command or not. */

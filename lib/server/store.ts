@@ -19,7 +19,7 @@ import { quoteName, validateName } from "../protocol/names.ts";
 import { FOLDER_LIMITS, type FolderLimits, segments, validatePath } from "../protocol/paths.ts";
 import type { ListEntry } from "../protocol/ps2.ts";
 import type { FolderTotals } from "../exchange/folder.ts";
-import { type Dir, UnsafeFolderError } from "../transfer/dir.ts";
+import type { Dir } from "../transfer/dir.ts";
 import {
   errorCode,
   type FileFacts,
@@ -32,6 +32,7 @@ import {
 import { FilePlacer, freeBytes, removeIfSame } from "./store_commit.ts";
 import { type FolderUpload, StoreFolders } from "./store_folders.ts";
 import { Listing } from "./store_listing.ts";
+import { folderSafetyNotice } from "./folder_safety.ts";
 import { OwnFiles, removeQuietly } from "./store_own.ts";
 
 /** An upload in progress: a hidden file that becomes the named file on commit. */
@@ -119,6 +120,8 @@ export class Store {
     this.readOnly = options.readOnly;
     this.#readOnlyMessage = options.readOnlyMessage ?? READ_ONLY_MESSAGE;
     this.#notice = options.onNotice ?? (() => {});
+    // Said once, when someone listens: folders that cannot be served safely here.
+    if (options.onNotice) folderSafetyNotice(this.root).then((n) => n && this.#notice(n));
     this.#own = new OwnFiles(this.root);
     this.#folders = new StoreFolders(this.root, {
       onSkipped: (name, message) => this.#notice({ what: "skipped", name, message }),
@@ -340,27 +343,6 @@ export class Store {
     } finally {
       this.#committing.delete(name);
     }
-  }
-
-  /**
-   * Says once, as a notice, when the served folder's folders cannot be
-   * served safely under these permissions (others may swap them for links).
-   */
-  async checkFolders(): Promise<void> {
-    let why: string | undefined;
-    try {
-      why = (await this.#folders.rootDir()).foldersRefused();
-    } catch (error) {
-      if (!(error instanceof UnsafeFolderError)) throw error;
-      why = error.why;
-    }
-    if (!why) return;
-    this.#notice({
-      what: "unsafe",
-      message: `Folders are not served or accepted: ${why}; files at the top still are. ` +
-        `To serve folders, make ${quoteName(this.root)} writable by you alone ` +
-        `(chmod go-w) or give it the sticky bit (chmod +t)`,
-    });
   }
 
   /**

@@ -20,7 +20,8 @@ import type { ListEntry } from "../protocol/ps2.ts";
 import type { FolderTotals } from "../exchange/folder.ts";
 import { FolderReceiver, type ReceiveOptions } from "../exchange/folder_receive.ts";
 import { openOwnFolder } from "../exchange/folder_work.ts";
-import { Dir, notThere } from "../transfer/dir.ts";
+import { Dir } from "../transfer/dir.ts";
+import { notThere } from "../transfer/folder_guard.ts";
 import { FreeSpace, type SpacePromise } from "./store_commit.ts";
 import { walkFolder } from "../transfer/tree_walk.ts";
 
@@ -116,12 +117,10 @@ export class StoreFolders {
    */
   async openFolder(path: string): Promise<Dir | undefined> {
     const root = await this.rootDir();
-    try {
-      return await root.openPath(path === "" ? [] : segments(path));
-    } catch (error) {
+    return await root.openPath(path === "" ? [] : segments(path)).catch((error) => {
       if (notThere(error)) return undefined;
       throw error;
-    }
+    });
   }
 
   /**

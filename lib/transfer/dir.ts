@@ -5,15 +5,10 @@
  * reached through `/proc/self/fd/N/NAME`, which resolves the open folder by
  * its descriptor, not by a path; a subfolder is opened with `O_NOFOLLOW |
  * O_DIRECTORY`, so a link where a folder should be is refused, never
- * followed. Deno allows /proc only with `--allow-all`; elsewhere, and under
- * every narrower permission set, names are joined to the folder's real path,
- * which is resolved again on every call. Two rules then keep every call
- * inside: a folder is walked through only when nobody untrusted can rename
- * it ({@link FolderTrust}: the StrictModes rule; others are refused with
- * {@link UnsafeFolderError}), and the folder's path is checked to still
- * name the very folder held open (device and inode) before and after each
- * call that reads, creates or lists ({@link FolderChangedError}), so that
- * a swap by anyone is caught before a byte of the wrong file moves.
+ * followed. Deno allows /proc only with `--allow-all`; elsewhere names are
+ * joined to the folder's real path, resolved again on every call, under a
+ * {@link FolderGuard}: folders that others could swap are refused, and the
+ * path must still name the folder held open before and after each call.
  *
  * Nested paths from the network (docs/PROTOCOL.md#paths) are always walked
  * one checked segment at a time through these handles.
@@ -25,7 +20,7 @@
 import defer * as nodeFs from "node:fs";
 import defer * as nodeFsPromises from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import {
   createExclusive,
   createSmallNow,
@@ -33,10 +28,12 @@ import {
   type FileFacts,
   type FolderFile,
   lstatFacts,
+  noFollow,
   openExisting,
   readSmallNow,
 } from "./files.ts";
-import { type FolderOwnership, FolderTrust, knownSelfUid, learnSelfUid } from "./folder_trust.ts";
+import { knownSelfUid, processUid } from "./folder_trust.ts";
+import { FolderGuard, NotAFolderError } from "./folder_guard.ts";
 
 /** Opens a folder read-only, with more flags (`O_DIRECTORY` always). */
 function openFolder(path: string, flags = 0): Promise<FileHandle> {
@@ -44,109 +41,12 @@ function openFolder(path: string, flags = 0): Promise<FileHandle> {
   return nodeFsPromises.open(path, c.O_RDONLY | (c.O_DIRECTORY ?? 0) | flags);
 }
 
-/** `O_NOFOLLOW | O_NONBLOCK`, where the system has them. */
-function noFollow(): number {
-  return (nodeFs.constants.O_NOFOLLOW ?? 0) | (nodeFs.constants.O_NONBLOCK ?? 0);
-}
-
 /** Whether `/proc/self/fd` resolves open folders here (Linux); decided on first use. */
 let procWorks: boolean | undefined;
 
 async function checkProc(handle: FileHandle): Promise<boolean> {
-  if (procWorks !== undefined) return procWorks;
-  try {
-    await Deno.stat(`/proc/self/fd/${handle.fd}/.`);
-    procWorks = true;
-  } catch {
-    procWorks = false;
-  }
+  procWorks ??= await Deno.stat(`/proc/self/fd/${handle.fd}/.`).then(() => true, () => false);
   return procWorks;
-}
-
-/** A name inside a folder that is not a folder of its own (a file, a link, a FIFO). */
-export class NotAFolderError extends Error {
-  /**
-   * Creates a NotAFolderError.
-   *
-   * @param message what was found
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "NotAFolderError";
-  }
-}
-
-/**
- * A folder that is there but refused: not to be taken for a missing one
- * (see {@link UnsafeFolderError} and {@link FolderChangedError}).
- */
-export class FolderRefusedError extends NotAFolderError {
-  /**
-   * Creates a FolderRefusedError.
-   *
-   * @param message why
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "FolderRefusedError";
-  }
-}
-
-/**
- * Whether an error says only that a folder is not there (missing, or not a
- * folder), not that one is there and refused.
- *
- * @param error what was thrown
- * @returns true for a {@link NotAFolderError} that is no {@link FolderRefusedError}
- */
-export function notThere(error: unknown): boolean {
-  return error instanceof NotAFolderError && !(error instanceof FolderRefusedError);
-}
-
-/**
- * A folder that others could swap for a link while it is walked by path:
- * it is not walked through (see {@link FolderTrust}).
- */
-export class UnsafeFolderError extends FolderRefusedError {
-  /** Why, as a phrase for a person. */
-  readonly why: string;
-
-  /**
-   * Creates an UnsafeFolderError.
-   *
-   * @param why why the folder is not walked through
-   */
-  constructor(why: string) {
-    super(
-      `${why}: privateshare does not go through a folder that others can change ` +
-        "(remove their write access, or give the folder the sticky bit and your ownership)",
-    );
-    this.name = "UnsafeFolderError";
-    this.why = why;
-  }
-}
-
-/** A folder held open whose path no longer names it: someone moved it or swapped it for a link. */
-export class FolderChangedError extends FolderRefusedError {
-  /**
-   * Creates a FolderChangedError.
-   *
-   * @param location the folder's path
-   */
-  constructor(location: string) {
-    super(`${JSON.stringify(location)} was moved or replaced while in use: stopped`);
-    this.name = "FolderChangedError";
-  }
-}
-
-/** Which folder a handle is, and who may change it. */
-interface Held extends FolderOwnership {
-  dev: number;
-  ino: number;
-}
-
-function heldOf(info: { dev: number; ino: number; uid: number; gid: number; mode: number }): Held {
-  return { dev: info.dev, ino: info.ino, uid: info.uid, gid: info.gid, mode: info.mode };
 }
 
 /** An open folder; its names are resolved in it, never through a link. */
@@ -155,50 +55,15 @@ export class Dir {
   readonly location: string;
   readonly #handle: FileHandle;
   readonly #base: string;
-  /** Without /proc: the folder held and the trust it was reached under (undefined on Windows). */
-  readonly #held: Held | undefined;
-  readonly #trust: FolderTrust | undefined;
+  /** Without /proc: what keeps the path this folder (undefined with /proc, and on Windows). */
+  readonly #guard: FolderGuard | undefined;
   #closed = false;
 
-  private constructor(
-    handle: FileHandle,
-    location: string,
-    viaProc: boolean,
-    held?: Held,
-    trust?: FolderTrust,
-  ) {
+  private constructor(handle: FileHandle, location: string, viaProc: boolean, guard?: FolderGuard) {
     this.#handle = handle;
     this.location = location;
     this.#base = viaProc ? `/proc/self/fd/${handle.fd}` : location;
-    this.#held = viaProc ? undefined : held;
-    this.#trust = viaProc ? undefined : trust;
-  }
-
-  /**
-   * Without /proc: checks that the folder's path still names the folder
-   * held open, and nothing else (not a link, not another folder).
-   *
-   * @throws {FolderChangedError} when it does not
-   */
-  #steady(): void {
-    const held = this.#held;
-    if (!held) return;
-    let info: Deno.FileInfo;
-    try {
-      info = Deno.lstatSync(this.location);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-        throw new FolderChangedError(this.location);
-      }
-      throw error;
-    }
-    if (!info.isDirectory || info.dev !== held.dev || (info.ino ?? 0) !== held.ino) {
-      throw new FolderChangedError(this.location);
-    }
-    // Who may change it now (a chmod since it was opened counts).
-    held.uid = info.uid ?? held.uid;
-    held.gid = info.gid ?? held.gid;
-    held.mode = info.mode ?? held.mode;
+    this.#guard = viaProc ? undefined : guard;
   }
 
   /**
@@ -215,12 +80,7 @@ export class Dir {
       if (await checkProc(handle)) return new Dir(handle, path, true);
       const location = await Deno.realPath(path);
       if (Deno.build.os === "windows") return new Dir(handle, location, false);
-      const held = heldOf(await handle.stat());
-      const trust = new FolderTrust(held.uid);
-      await checkAncestors(location, trust);
-      const dir = new Dir(handle, location, false, held, trust);
-      dir.#steady();
-      return dir;
+      return new Dir(handle, location, false, await FolderGuard.top(location, await handle.stat()));
     } catch (error) {
       await handle.close();
       throw error;
@@ -236,7 +96,7 @@ export class Dir {
    * @returns the path
    */
   path(name: string): string {
-    this.#steady();
+    this.#guard?.steady();
     return join(this.#base, name);
   }
 
@@ -271,24 +131,15 @@ export class Dir {
       await handle.close();
       throw new NotAFolderError(`${location} is not a folder`);
     }
-    const child = new Dir(
-      handle,
-      location,
-      this.#base !== this.location,
-      heldOf(info),
-      this.#trust,
-    );
     try {
-      const problem = this.#held &&
-        this.#trust?.problem(this.#held, child.#held!, location, this.location);
-      if (problem) throw new UnsafeFolderError(problem);
-      this.#steady();
-      child.#steady();
+      const guard = this.#guard?.child(location, info);
+      this.#guard?.steady();
+      guard?.steady();
+      return new Dir(handle, location, this.#base !== this.location, guard);
     } catch (error) {
-      await child.close();
+      await handle.close();
       throw error;
     }
-    return child;
   }
 
   /**
@@ -323,10 +174,7 @@ export class Dir {
    * @returns a phrase for a person, or undefined (always, where folders are held open)
    */
   foldersRefused(): string | undefined {
-    if (!this.#held || !this.#trust) return undefined;
-    this.#steady();
-    const ours = { uid: knownSelfUid() ?? this.#held.uid, gid: -1, mode: 0 };
-    return this.#trust.problem(this.#held, ours, join(this.location, "*"), this.location);
+    return this.#guard?.refusesAll(knownSelfUid());
   }
 
   /** Another handle on this same folder. */
@@ -334,19 +182,12 @@ export class Dir {
     const handle = await openFolder(
       this.#base === this.location ? this.location : `/proc/self/fd/${this.#handle.fd}`,
     );
-    const again = new Dir(
-      handle,
-      this.location,
-      this.#base !== this.location,
-      this.#held,
-      this.#trust,
-    );
-    if (this.#held) {
-      const info = await handle.stat();
-      if (info.dev !== this.#held.dev || info.ino !== this.#held.ino) {
-        await again.close();
-        throw new FolderChangedError(this.location);
-      }
+    const again = new Dir(handle, this.location, this.#base !== this.location, this.#guard);
+    try {
+      this.#guard?.same(await handle.stat());
+    } catch (error) {
+      await again.close();
+      throw error;
     }
     return again;
   }
@@ -373,14 +214,14 @@ export class Dir {
     names: readonly string[],
     parallel: number,
   ): Promise<(FileFacts | undefined)[]> {
-    this.#steady();
+    this.#guard?.steady();
     const facts = new Array<FileFacts | undefined>(names.length);
     for (let at = 0; at < names.length; at += parallel) {
       const batch = names.slice(at, at + parallel);
       const found = await Promise.all(batch.map((name) => lstatFacts(join(this.#base, name))));
       found.forEach((fact, i) => facts[at + i] = fact);
     }
-    this.#steady();
+    this.#guard?.steady();
     return facts;
   }
 
@@ -394,15 +235,10 @@ export class Dir {
    * @throws {UnsafeFolderError} when others could swap the new folder (nothing is made)
    */
   async mkdir(name: string, mode = 0o777): Promise<void> {
-    if (this.#held && this.#trust) {
-      // The new folder will be this process's: could others swap it once made?
-      const mine = { uid: knownSelfUid() ?? await processUid(this) ?? -1, gid: -1, mode };
-      const where = join(this.location, name);
-      const problem = this.#trust.problem(this.#held, mine, where, this.location);
-      if (problem) throw new UnsafeFolderError(problem);
-    }
+    // The new folder will be this process's: could others swap it once made?
+    this.#guard?.mayMake(join(this.location, name), knownSelfUid() ?? await processUid(this) ?? -1);
     await Deno.mkdir(this.path(name), { mode });
-    this.#steady();
+    this.#guard?.steady();
   }
 
   /**
@@ -419,7 +255,7 @@ export class Dir {
   /** Checks the folder after a file was created in it; a file made elsewhere is removed. */
   async #afterCreate(name: string, file: FolderFile): Promise<FolderFile> {
     try {
-      this.#steady();
+      this.#guard?.steady();
       return file;
     } catch (error) {
       // Made through a swapped path: remove it where it landed, if that name is still it.
@@ -443,15 +279,17 @@ export class Dir {
    * @returns the file, open, for a flush
    */
   createSmallNow(name: string, bytes: Uint8Array): FolderFile {
-    const file = createSmallNow(this.path(name), bytes);
-    if (this.#held) {
-      try {
-        this.#steady();
-      } catch (error) {
-        // Made through a swapped path: the caller removes nothing it cannot prove is its own.
-        file.close().catch(() => {});
-        throw error;
-      }
+    // Made through a swapped path, it is closed and left: nothing proves it is ours to remove.
+    return this.#kept(createSmallNow(this.path(name), bytes));
+  }
+
+  /** A file opened or made here, if the folder is still itself; closed otherwise. */
+  #kept(file: FolderFile): FolderFile {
+    try {
+      this.#guard?.steady();
+    } catch (error) {
+      file.close().catch(() => {});
+      throw error;
     }
     return file;
   }
@@ -465,7 +303,7 @@ export class Dir {
    */
   readSmallNow(name: string, size: number): Uint8Array | undefined {
     const bytes = readSmallNow(this.path(name), size);
-    this.#steady();
+    this.#guard?.steady();
     return bytes;
   }
 
@@ -478,14 +316,7 @@ export class Dir {
    * @throws an error with `code` `ELOOP` for a link, `ENOENT`, `EACCES`, ...
    */
   async openFile(name: string): Promise<FolderFile> {
-    const file = await openExisting(this.path(name));
-    try {
-      this.#steady();
-    } catch (error) {
-      await file.close();
-      throw error;
-    }
-    return file;
+    return this.#kept(await openExisting(this.path(name)));
   }
 
   /**
@@ -494,10 +325,10 @@ export class Dir {
    * @returns the entries, in the order the system gives them
    */
   async entries(): Promise<Deno.DirEntry[]> {
-    this.#steady();
+    this.#guard?.steady();
     const found: Deno.DirEntry[] = [];
     for await (const entry of Deno.readDir(this.#base)) found.push(entry);
-    this.#steady();
+    this.#guard?.steady();
     return found;
   }
 
@@ -512,8 +343,8 @@ export class Dir {
    */
   async rename(name: string, to: Dir, target: string): Promise<void> {
     await Deno.rename(this.path(name), to.path(target));
-    this.#steady();
-    to.#steady();
+    this.#guard?.steady();
+    to.#guard?.steady();
   }
 
   /**
@@ -549,7 +380,7 @@ export class Dir {
 
   /** The facts of the open folder itself (`fstat`). */
   async facts(): Promise<Deno.FileInfo> {
-    this.#steady();
+    this.#guard?.steady();
     return await Deno.lstat(this.#base === this.location ? this.location : `${this.#base}/.`);
   }
 
@@ -564,69 +395,4 @@ export class Dir {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-/** This process's user id (null where files have none), learnt once. */
-let knownUid: number | null | undefined;
-
-/**
- * This process's user id, to tell its own files from anyone else's, without
- * the `--allow-sys` permission that `Deno.uid()` needs (neither program is
- * given it, and asking would prompt): the owner of a file just created
- * exclusively in `dir` says it.
- *
- * @param dir a folder this process may create a file in, if it must
- * @returns the user id, or null where files have none (Windows)
- */
-export async function processUid(dir: Dir): Promise<number | null> {
-  if (knownUid !== undefined) return knownUid;
-  if (Deno.build.os === "windows") return knownUid = null;
-  if (Deno.permissions.querySync({ name: "sys", kind: "uid" }).state === "granted") {
-    const uid = Deno.uid();
-    if (uid !== null) learnSelfUid(uid);
-    return knownUid = uid;
-  }
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  // The server's own temporary-file pattern, which its sweep removes if a crash leaves it.
-  const probe = ".privateshare-tmp-" +
-    Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  const file = await dir.createFile(probe);
-  try {
-    const uid = (await file.facts()).uid;
-    learnSelfUid(uid);
-    return knownUid = uid;
-  } finally {
-    await file.close();
-    await dir.remove(probe).catch(() => {});
-  }
-}
-
-/**
- * Checks that no folder on the way to `location` (a real path, no links)
- * can be renamed by someone untrusted: otherwise the path could be made to
- * lead elsewhere between two calls.
- *
- * @throws {UnsafeFolderError} naming the first such folder
- */
-async function checkAncestors(location: string, trust: FolderTrust): Promise<void> {
-  const chain: string[] = [];
-  for (let at = location;; at = dirname(at)) {
-    chain.unshift(at);
-    if (dirname(at) === at) break;
-  }
-  let parent: Deno.FileInfo | undefined;
-  let parentPath = "";
-  for (const path of chain) {
-    const info = await Deno.lstat(path);
-    if (parent) {
-      const problem = trust.problem(ownership(parent), ownership(info), path, parentPath);
-      if (problem) throw new UnsafeFolderError(problem);
-    }
-    parent = info;
-    parentPath = path;
-  }
-}
-
-function ownership(info: Deno.FileInfo): FolderOwnership {
-  return { uid: info.uid ?? 0, gid: info.gid ?? 0, mode: info.mode ?? 0 };
 }

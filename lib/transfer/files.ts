@@ -17,8 +17,12 @@ import defer * as nodeFsPromises from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import type { BodySink, BodySource } from "./body.ts";
 
-/** `O_NOFOLLOW | O_NONBLOCK`, where the system has them. */
-function noFollow(): number {
+/**
+ * `O_NOFOLLOW | O_NONBLOCK`, where the system has them.
+ *
+ * @returns the flags
+ */
+export function noFollow(): number {
   return (nodeFs.constants.O_NOFOLLOW ?? 0) | (nodeFs.constants.O_NONBLOCK ?? 0);
 }
 /**

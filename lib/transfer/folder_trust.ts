@@ -15,6 +15,8 @@
  * @module
  */
 
+import type { FolderFile } from "./files.ts";
+
 /** What the checks need to know of a folder. */
 export interface FolderOwnership {
   /** Owner's user id. */
@@ -29,25 +31,52 @@ const STICKY = 0o1000;
 const GROUP_WRITE = 0o020;
 const OTHER_WRITE = 0o002;
 
-/** This process's user id, once something learnt it (null: none known). */
-let selfUid: number | null = null;
-
-/**
- * Records this process's user id, learnt from a file it created.
- *
- * @param uid the user id
- */
-export function learnSelfUid(uid: number): void {
-  selfUid = uid;
-}
+/** This process's user id, once learnt (null where files have none, as on Windows). */
+let selfUid: number | null | undefined;
 
 /**
  * This process's user id, when something learnt it.
  *
- * @returns the user id, or null when not known yet
+ * @returns the user id, or null when not known (yet)
  */
 export function knownSelfUid(): number | null {
-  return selfUid;
+  return selfUid ?? null;
+}
+
+/** What {@link processUid} needs of a folder: to make a new file in it, and to remove it. */
+export interface ProbeFolder {
+  /** Creates a file exclusively. */
+  createFile(name: string): Promise<FolderFile>;
+  /** Removes a name. */
+  remove(name: string): Promise<void>;
+}
+
+/**
+ * This process's user id, to tell its own files from anyone else's, without
+ * the `--allow-sys` permission that `Deno.uid()` needs (neither program is
+ * given it, and asking would prompt): the owner of a file just created
+ * exclusively in `dir` says it. Learnt once.
+ *
+ * @param dir a folder this process may create a file in, if it must
+ * @returns the user id, or null where files have none (Windows)
+ */
+export async function processUid(dir: ProbeFolder): Promise<number | null> {
+  if (selfUid !== undefined) return selfUid;
+  if (Deno.build.os === "windows") return selfUid = null;
+  if (Deno.permissions.querySync({ name: "sys", kind: "uid" }).state === "granted") {
+    return selfUid = Deno.uid();
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  // The server's own temporary-file pattern, which its sweep removes if a crash leaves it.
+  const probe = ".privateshare-tmp-" +
+    Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const file = await dir.createFile(probe);
+  try {
+    return selfUid = (await file.facts()).uid;
+  } finally {
+    await file.close();
+    await dir.remove(probe).catch(() => {});
+  }
 }
 
 /** The users whose folders are trusted, from one folder the user named. */
@@ -70,7 +99,7 @@ export class FolderTrust {
    * @returns true for uid 0, the named folder's owner and this process's user
    */
   trusts(uid: number): boolean {
-    return uid === 0 || uid === this.#owner || uid === selfUid;
+    return uid === 0 || uid === this.#owner || (selfUid !== undefined && uid === selfUid);
   }
 
   /**

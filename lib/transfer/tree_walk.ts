@@ -12,7 +12,8 @@ import { CancelError } from "../protocol/errors.ts";
 import { type Manifest, ManifestBuilder } from "../protocol/folder.ts";
 import { nameProblem, RESERVED_PREFIX } from "../protocol/names.ts";
 import { FOLDER_LIMITS, type FolderLimits, joinPath } from "../protocol/paths.ts";
-import { Dir, FolderChangedError, NotAFolderError, UnsafeFolderError } from "./dir.ts";
+import { Dir } from "./dir.ts";
+import { FolderChangedError, NotAFolderError, UnsafeFolderError } from "./folder_guard.ts";
 
 /** Something the walk left out. */
 export interface Skipped {
