@@ -365,3 +365,23 @@ rootTest({
     assert.deepEqual([...(await snapshot(join(served.path, "photos"))).keys()], ["a.txt"]);
   },
 });
+
+test("the served folder removed and made again while the server runs: folders go to the new one (README's permissions)", async () => {
+  await using served = await tempDir();
+  await using local = await tempDir();
+  await Deno.mkdir(join(local.path, "up"));
+  await Deno.writeTextFile(join(local.path, "up/a.txt"), "a");
+  const server = await startTestServer({ root: served.path });
+  try {
+    const at = ["127.0.0.1", String(server.port)];
+    const first = await runClient([...at, "put", join(local.path, "up")]);
+    assert.equal(first.code, 0, first.stderr);
+    await Deno.remove(served.path, { recursive: true });
+    await Deno.mkdir(served.path);
+    const again = await runClient([...at, "put", join(local.path, "up")]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await Deno.readTextFile(join(served.path, "up/a.txt")), "a");
+  } finally {
+    await server.stop();
+  }
+});

@@ -1,12 +1,10 @@
 /**
- * The served folder's folders (docs/PROTOCOL.md#folders): nested paths
- * opened one checked segment at a time from an open handle on the served
- * folder (never through a link), folder listings with recursive counts, a
- * folder walked to be sent, and a folder received whole into a hidden
- * working folder beside its destination. Working folders are the server's
- * own only when their name matches its exact pattern and they are real
- * folders of mode 0700 owned by its user (`openOwnFolder`); only those are
- * resumed or swept.
+ * The served folder's folders (docs/PROTOCOL.md#folders): nested paths opened one checked
+ * segment at a time from an open handle on the served folder (never through a link), folder
+ * listings with recursive counts, a folder walked to be sent, and a folder received whole into a
+ * hidden working folder beside its destination. Working folders are the server's own only when
+ * their name matches its exact pattern and they are real folders of mode 0700 owned by its user
+ * (`openOwnFolder`); only those are resumed or swept.
  *
  * @module
  */
@@ -102,11 +100,15 @@ export class StoreFolders {
     this.limits = options.limits;
   }
 
-  /** The served folder, held open. */
+  /** The served folder, held open; opened again once its path names another folder. */
   async rootDir(): Promise<Dir> {
-    this.#rootDir ??= Dir.open(this.#root);
-    this.#rootDir.catch(() => this.#rootDir = undefined);
-    return await this.#rootDir;
+    const held = await this.#rootDir?.catch(() => undefined);
+    if (!held || !await stillNamed(held, this.#root)) {
+      held?.close().catch(() => {});
+      this.#rootDir = Dir.open(this.#root);
+      this.#rootDir.catch(() => this.#rootDir = undefined);
+    }
+    return await this.#rootDir!;
   }
 
   /**
@@ -125,7 +127,6 @@ export class StoreFolders {
 
   /**
    * Opens the folder a path's last name is in.
-   *
    * @param path a valid path
    * @returns the open parent and the last name
    * @throws {CancelError} `not-found` when the parent is missing or not a folder
@@ -221,27 +222,22 @@ export class StoreFolders {
   }
 
   /**
-   * Opens a folder to send and walks it; entries left out (links, FIFOs,
-   * names that break the rules) are reported once each.
+   * Opens a folder to send and walks it; entries left out (links, FIFOs, names that break the
+   * rules, folders that others could swap) are reported once each.
    *
    * @param path a valid path
    * @returns the open folder and its manifest, or undefined when the path is not a folder
    * @throws {CancelError} `too-large` past a limit
    */
   async openToSend(path: string): Promise<{ dir: Dir; manifest: Manifest } | undefined> {
-    const { parent, name } = await this.openParent(path).catch(() => ({
-      parent: undefined,
-      name: "",
-    }));
-    if (!parent) return undefined;
-    let dir: Dir | undefined;
-    try {
-      dir = await parent.openDir(name);
-    } catch (error) {
-      if (!notThere(error)) throw error;
-    } finally {
-      await parent.close();
-    }
+    const at = await this.openParent(path).catch((error) => {
+      if (error instanceof CancelError) return undefined;
+      throw error;
+    });
+    const dir = await at?.parent.openDir(at.name).catch((error) => {
+      if (notThere(error)) return undefined;
+      throw error;
+    }).finally(() => at.parent.close());
     if (!dir) return undefined;
     try {
       const { manifest, skipped } = await walkFolder(dir, { limits: this.limits });
@@ -260,10 +256,9 @@ export class StoreFolders {
   }
 
   /**
-   * Starts a folder put: checks the limits, the parent, the name and the
-   * free space (less what other folder puts under way were promised)
-   * before a byte of the folder moves. Its bytes are promised in turn, and
-   * the parent stays open, until {@link FolderUpload.release}.
+   * Starts a folder put: checks the limits, the parent, the name and the free space (less what
+   * other folder puts under way were promised) before a byte of the folder moves. Its bytes are
+   * promised in turn, and the parent stays open, until {@link FolderUpload.release}.
    *
    * @param path the new folder's path, valid
    * @param totals what the command announced
@@ -395,4 +390,10 @@ export class StoreFolders {
 function randomHex(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Whether a path (links followed: the user's choice) still names a folder held open. */
+async function stillNamed(dir: Dir, path: string): Promise<boolean> {
+  const [held, named] = await Promise.all([dir.facts(), Deno.stat(path)]).catch(() => []);
+  return held !== undefined && held.dev === named?.dev && held.ino === named.ino;
 }
