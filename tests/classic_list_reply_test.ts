@@ -1,7 +1,8 @@
 // Issue 20, item 8: a classic listing is checked like a classic code. A TLS
 // server's alert is not a list of names (list --classic exits 7, as get and
-// put do), nor is a reply with control characters or without the `", "`
-// after each name; a real listing still reads.
+// put do), nor is a reply with a NUL or a slash in a name (no file name holds
+// them), nor one without the `", "` after each name; a real listing still
+// reads, names with other control characters included (shown escaped).
 
 import assert from "node:assert/strict";
 import { list, startServer } from "../lib/mod.ts";
@@ -33,12 +34,13 @@ Deno.test(
 );
 
 Deno.test(
-  "a classic listing must be names each followed by ', ', without control characters",
+  "a classic listing must be names each followed by ', ', without a NUL or a slash",
   withDeadline(30_000, async () => {
     const replies: [string, string[] | undefined][] = [
       ["a.txt, b.jpg, ", ["a.txt", "b.jpg"]],
       ["", []],
-      ["a.txt, b\x1b[2J.jpg, ", undefined],
+      ["a.txt, b\x1b[2J.jpg, ", ["a.txt", "b\x1b[2J.jpg"]],
+      ["a.txt, b\x00.jpg, ", undefined],
       ["a.txt, b.jpg", undefined],
       ["a/b, ", undefined],
       ["\x15\x03\x03\x00\x02\x02\x28", undefined],

@@ -125,9 +125,10 @@ async function codeWithin(wire: Wire, options: StepOptions): Promise<"pass" | "c
 
 /**
  * The names of a classic listing, or the protocol error of a reply that is
- * not one: every name followed by `", "`, in UTF-8, without control
- * characters or slashes (a TLS alert or another program's bytes are not a
- * listing).
+ * not one: every name followed by `", "`, in UTF-8, without a NUL or a
+ * slash, which no file name holds (a TLS alert or another program's bytes
+ * are not a listing). Other control characters can be in a name: they are
+ * escaped when shown.
  */
 function checkListing(bytes: Uint8Array, where: string): string[] {
   if (looksLikeTls(bytes)) {
@@ -142,7 +143,7 @@ function checkListing(bytes: Uint8Array, where: string): string[] {
   }
   const names = decodeClassicList(bytes);
   // deno-lint-ignore no-control-regex
-  const bad = /[\x00-\x1f\x7f/]/;
+  const bad = /[\x00/]/;
   if ((text.length > 0 && !text.endsWith(", ")) || names.some((name) => bad.test(name))) {
     throw new ClientError(
       "protocol",
