@@ -6,7 +6,15 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
-import { namesIn, runClient, startTestServer, tempDir } from "./helpers.ts";
+import {
+  denoRunArgs,
+  kill,
+  namesIn,
+  runClient,
+  SERVER_TS,
+  startTestServer,
+  tempDir,
+} from "./helpers.ts";
 import { makeCertificate, testEnv, withDeadline } from "./security_helpers.ts";
 
 const SERVER_PERMS = ["--allow-sys", "--allow-env"];
@@ -231,5 +239,172 @@ Deno.test(
       await server.stop();
       await plain.stop();
     }
+  }),
+);
+
+/** README's permissions for `server --tls` (with read and write everywhere). */
+const TLS_RUN_PERMS = ["--allow-net", "--allow-read", "--allow-write", ...SERVER_PERMS];
+
+/**
+ * Runs the server CLI to a refusal: exit 2 and one line on stderr. A server
+ * that starts listening instead fails the test at once (it is stopped).
+ */
+async function refused(args: string[], env: Record<string, string>): Promise<string> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: denoRunArgs(SERVER_TS, ["0", ...args, "--log-format", "json"], TLS_RUN_PERMS),
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const decoder = new TextDecoder();
+  let stdout = "";
+  const listening = (async () => {
+    for await (const chunk of child.stdout) {
+      stdout += decoder.decode(chunk, { stream: true });
+      if (stdout.includes('"event":"listening"')) return true;
+    }
+    return false;
+  })();
+  const stderr = new Response(child.stderr).text();
+  if (await listening) {
+    kill(child, "SIGTERM");
+    await child.status;
+    assert.fail(`The server started with ${args.join(" ")}: ${await stderr}`);
+  }
+  const { code } = await child.status;
+  const text = await stderr;
+  assert.equal(code, 2, `${args.join(" ")}: ${text}${stdout}`);
+  assert.equal(text.trim().split("\n").length, 1, text);
+  return text;
+}
+
+/** Starts the server CLI and waits until it says it speaks TLS; then stops it. */
+async function accepted(root: string, args: string[], env: Record<string, string>) {
+  const server = await startTestServer({ root, args, perms: SERVER_PERMS, env });
+  try {
+    return await server.waitFor((l) => l.event === "tls");
+  } finally {
+    await server.stop();
+  }
+}
+
+Deno.test(
+  "--key is refused (exit 2, one line saying chmod 600 FILE) when group or others may read or " +
+    "write it (640, 604, 620, 660), accepted at 600, and left as it was",
+  { ignore: Deno.build.os === "windows" },
+  withDeadline(90_000, async () => {
+    await using served = await tempDir();
+    await using keys = await tempDir();
+    const cert = await makeCertificate(keys.path);
+    const env = testEnv(keys.path);
+    const args = ["--root", served.path, "--cert", cert.certFile, "--key", cert.keyFile];
+    for (const mode of [0o640, 0o604, 0o620, 0o660]) {
+      await Deno.chmod(cert.keyFile, mode);
+      const stderr = await refused(args, env);
+      assert.ok(stderr.includes(`run chmod 600 '${cert.keyFile}'`), stderr);
+      assert.ok(stderr.includes(`mode ${mode.toString(8)}`), stderr);
+      assert.equal((await Deno.stat(cert.keyFile)).mode! & 0o777, mode, "not changed");
+    }
+    await Deno.chmod(cert.keyFile, 0o600);
+    const line = await accepted(served.path, args.slice(2), env);
+    assert.equal(line.fingerprint, cert.fingerprint);
+  }),
+);
+
+Deno.test(
+  "--key in a folder that group or others may write to (770, 757, 777) is refused with chmod " +
+    "go-w, also behind a link; a folder writable by its owner only (755) and a sticky one (1777) " +
+    "are accepted",
+  { ignore: Deno.build.os === "windows" },
+  withDeadline(120_000, async () => {
+    await using served = await tempDir();
+    await using top = await tempDir();
+    const keys = join(top.path, "keys");
+    await Deno.mkdir(keys);
+    const cert = await makeCertificate(keys);
+    const env = testEnv(top.path);
+    const args = ["--root", served.path, "--cert", cert.certFile, "--key", cert.keyFile];
+    for (const mode of [0o770, 0o757, 0o777]) {
+      await Deno.chmod(keys, mode);
+      const stderr = await refused(args, env);
+      assert.ok(stderr.includes(`run chmod go-w '${keys}'`), stderr);
+      assert.deepEqual(namesIn(keys), ["cert.pem", "key.pem"]);
+    }
+    // A link from a safe folder to a key in an open folder: the target's folder counts.
+    const safe = join(top.path, "safe");
+    await Deno.mkdir(safe, { mode: 0o700 });
+    await Deno.symlink(cert.keyFile, join(safe, "key.pem"));
+    const linked = await refused(
+      ["--root", served.path, "--cert", cert.certFile, "--key", join(safe, "key.pem")],
+      env,
+    );
+    assert.ok(linked.includes(`run chmod go-w '${keys}'`), linked);
+    for (const mode of [0o755, 0o1777]) {
+      await Deno.chmod(keys, mode);
+      const line = await accepted(served.path, args.slice(2), env);
+      assert.equal(line.fingerprint, cert.fingerprint, mode.toString(8));
+    }
+  }),
+);
+
+Deno.test(
+  "a --tls-dir or default TLS folder that group or others may write to (770, 777, 757, a sticky " +
+    "1777) is refused with chmod 700 DIR and nothing is made in it; 700 and 755 are accepted",
+  { ignore: Deno.build.os === "windows" },
+  withDeadline(120_000, async () => {
+    await using served = await tempDir();
+    await using config = await tempDir();
+    const env = testEnv(config.path);
+    const dir = join(config.path, "tls");
+    await Deno.mkdir(dir);
+    const defaultDir = join(config.path, "privateshare", "tls");
+    await Deno.mkdir(defaultDir, { recursive: true });
+    for (const mode of [0o770, 0o777, 0o757, 0o1777]) {
+      for (const [folder, args] of [[dir, ["--tls-dir", dir]], [defaultDir, ["--tls"]]] as const) {
+        await Deno.chmod(folder, mode);
+        const stderr = await refused(["--root", served.path, ...args], env);
+        assert.ok(stderr.includes(`run chmod 700 '${folder}'`), stderr);
+        assert.deepEqual(namesIn(folder), [], "nothing made in a refused folder");
+        assert.equal((await Deno.stat(folder)).mode! & 0o7777, mode, "its mode not changed");
+      }
+    }
+    for (const mode of [0o700, 0o755]) {
+      await Deno.chmod(dir, mode);
+      const line = await accepted(served.path, ["--tls-dir", dir], env);
+      assert.equal(line.certFile, join(dir, "cert.pem"));
+      assert.equal((await Deno.stat(join(dir, "key.pem"))).mode! & 0o777, 0o600);
+      assert.equal((await Deno.stat(dir)).mode! & 0o777, mode);
+      await Deno.remove(join(dir, "cert.pem"));
+      await Deno.remove(join(dir, "key.pem"));
+    }
+  }),
+);
+
+Deno.test(
+  "a key made earlier in the TLS folder and since opened to group or others (640, 604, 620) is " +
+    "refused with chmod 600 FILE; a pair others planted in an open folder is not used",
+  { ignore: Deno.build.os === "windows" },
+  withDeadline(120_000, async () => {
+    await using served = await tempDir();
+    await using config = await tempDir();
+    const env = testEnv(config.path);
+    const dir = join(config.path, "privateshare", "tls");
+    const made = await accepted(served.path, ["--tls"], env);
+    const keyFile = join(dir, "key.pem");
+    for (const mode of [0o640, 0o604, 0o620]) {
+      await Deno.chmod(keyFile, mode);
+      const stderr = await refused(["--root", served.path, "--tls"], env);
+      assert.ok(stderr.includes(`run chmod 600 '${keyFile}'`), stderr);
+    }
+    await Deno.chmod(keyFile, 0o600);
+    assert.equal((await accepted(served.path, ["--tls"], env)).fingerprint, made.fingerprint);
+    // Someone else's complete pair in a folder they may write to.
+    const open = join(config.path, "open");
+    await Deno.mkdir(open);
+    await makeCertificate(open);
+    await Deno.chmod(open, 0o777);
+    const stderr = await refused(["--root", served.path, "--tls-dir", open], env);
+    assert.ok(stderr.includes(`run chmod 700 '${open}'`), stderr);
   }),
 );

@@ -10,12 +10,12 @@ import { join } from "node:path";
 import {
   canReadMachineNames,
   CertificateError,
+  checkPrivateKey,
   type ClientError,
   defaultKnownServersFile,
   defaultTlsDir,
   describeCertificate,
   ensureCertificate,
-  keyReadableByOthers,
   machineNames,
   parseFingerprint,
   type RememberNote,
@@ -165,13 +165,7 @@ export async function serverSecurity(
       fields: { names: info.names },
     },
   );
-  if (await keyReadableByOthers(keyFile).catch(() => false)) {
-    lines.push({
-      event: "warning",
-      message: `The key '${keyFile}' can be read by other users: chmod 600 it`,
-      fields: { keyFile },
-    });
-  }
+  if (given) await givenKeyPrivate(keyFile);
   if (password) {
     options.password = password.password;
     lines.push({
@@ -257,6 +251,26 @@ async function ownCertificate(
     });
   }
   return { certFile: own.certFile, keyFile: own.keyFile, created: own.created };
+}
+
+/** Refuses a `--key` that other users may read, or replace (sshd's rule for host keys). */
+async function givenKeyPrivate(keyFile: string): Promise<void> {
+  try {
+    await checkPrivateKey(keyFile);
+  } catch (error) {
+    if (error instanceof CertificateError) throw new UsageError(error.message, false);
+    if (error instanceof Deno.errors.NotFound) {
+      throw new UsageError(`The key '${keyFile}' does not exist: check --key`, false);
+    }
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new UsageError(
+        `Checking that other users cannot replace the key '${keyFile}' needs --allow-read on ` +
+          `its folder (${error.message}): run deno with --allow-read`,
+        false,
+      );
+    }
+    throw error;
+  }
 }
 
 function requireRead(path: string, flag: string): void {

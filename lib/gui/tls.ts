@@ -59,7 +59,9 @@ export async function ownCertificate(): Promise<{ certFile: string; keyFile: str
 /**
  * The client page's TLS and password fields as library options: a
  * fingerprint (or TLS ticked) trusts the server, and the default
- * known-servers file is used as the command line uses it.
+ * known-servers file is used as the command line uses it: without a
+ * fingerprint, a page that cannot find the file does nothing rather than
+ * connect with less security than a remembered server had.
  *
  * @param field reads a field: `tls` ("1" when ticked), `fingerprint`, `password`
  * @returns the options, or the one-line reason they are wrong
@@ -82,6 +84,12 @@ export function clientSecurity(field: (key: string) => unknown): SecurityOptions
     options.tls = {};
   }
   const file = defaultKnownServersFile();
+  if (file === undefined && options.tls?.fingerprint === undefined) {
+    // Never less security than remembered: without the file, a server remembered as TLS
+    // would be spoken to in plain TCP (or checked against public roots only).
+    return "Cannot find your known-servers file, which may remember this server's " +
+      "certificate: run privateshare with --allow-env, or give the server's fingerprint";
+  }
   if (file !== undefined) options.knownServers = file;
   const password = field("password");
   if (typeof password === "string" && password !== "") options.password = password;

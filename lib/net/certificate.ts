@@ -2,8 +2,10 @@
  * The server's own certificate: made once (a WebCrypto ECDSA P-256 key and
  * a self-signed certificate, not a CA, built with `@peculiar/x509`), kept as
  * `cert.pem` and `key.pem` in a folder, the key readable by its owner only,
- * and reused on every later start. Also reads what a certificate holds: its
- * SHA-256 fingerprint and the names it is made out to.
+ * and reused on every later start. Refuses, as sshd refuses a host key, a
+ * key that other users may read or change and a folder where they could put
+ * their own key. Also reads what a certificate holds: its SHA-256
+ * fingerprint and the names it is made out to.
  *
  * @module
  */
@@ -11,6 +13,7 @@
 // Deferred: node:net costs a process a few tens of milliseconds to start (issue 16).
 import defer * as nodeNet from "node:net";
 import { join } from "node:path";
+import { openKey, openKeyFolder, openTlsFolder } from "./key_modes.ts";
 import { fingerprintOf, hasPrivateKey, pemCertificates } from "./tls.ts";
 import { userConfigDir } from "./user_config.ts";
 
@@ -36,8 +39,12 @@ export interface OwnCertificate extends CertificateInfo {
 
 /** A certificate that cannot be made, read, or used. */
 export class CertificateError extends Error {
-  /** `name` (a name that cannot go in a certificate), `incomplete` (one file of the pair), `invalid`. */
-  readonly code: "name" | "incomplete" | "invalid";
+  /**
+   * `name` (a name that cannot go in a certificate), `incomplete` (one file
+   * of the pair), `invalid`, `exposed` (a key, or the folder it is in, that
+   * other users may read or change).
+   */
+  readonly code: "name" | "incomplete" | "invalid" | "exposed";
 
   /**
    * Creates a CertificateError.
@@ -192,18 +199,27 @@ export async function describeCertificate(
  * Returns the certificate kept in `dir`, making it (key, then certificate)
  * the first time. The key is written readable by its owner only (mode 600)
  * and the folder by its owner only (700). Two servers starting at once make
- * one pair between them.
+ * one pair between them. A folder that other users may write to is refused
+ * before anything is read from it or written in it (they could have put
+ * their own pair there), and so is a key found there that they may read or
+ * change (sshd's rule for host keys).
  *
  * @param dir the folder; created when missing
  * @param names the names a new certificate is made out to
  * @returns the certificate, whether it was made now, and asked-for names an old one lacks
- * @throws {CertificateError} when the folder holds one file of the pair, or a file is not PEM
+ * @throws {CertificateError} `exposed` for a folder or key open to others; `incomplete` when
+ *   the folder holds one file of the pair; `invalid` when a file is not PEM
  */
 export async function ensureCertificate(dir: string, names: string[]): Promise<OwnCertificate> {
   const certFile = join(dir, "cert.pem");
   const keyFile = join(dir, "key.pem");
+  const open = await openTlsFolder(dir);
+  if (open !== undefined) throw new CertificateError("exposed", open);
   const found = await readPair(certFile, keyFile);
-  if (found) return { ...found, created: false, missing: missingNames(found.names, names) };
+  if (found) {
+    await refuseOpenKey(keyFile);
+    return { ...found, created: false, missing: missingNames(found.names, names) };
+  }
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const made = await createCertificate(unique(names));
   // The key first and the certificate last: a certificate on disk means a
@@ -215,6 +231,7 @@ export async function ensureCertificate(dir: string, names: string[]): Promise<O
     }
     const theirs = await readPair(certFile, keyFile);
     if (!theirs) throw incomplete(dir, "key.pem", "cert.pem");
+    await refuseOpenKey(keyFile);
     return { ...theirs, created: false, missing: missingNames(theirs.names, names) };
   }
   await place(certFile, made.cert, 0o644);
@@ -223,15 +240,25 @@ export async function ensureCertificate(dir: string, names: string[]): Promise<O
 }
 
 /**
- * Whether a key file can be read by others than its owner (on systems with
- * file modes).
+ * Refuses a private key given by its user (`--key`) that other users may
+ * read or change, or that is in a folder they may write to without the
+ * sticky bit (they could put their own key in its place), as sshd refuses
+ * such a host key. The folder of a link is checked, and that of its target.
+ * Nothing is checked where files have no modes (Windows).
  *
  * @param keyFile the key
- * @returns true when its mode lets group or others read it
+ * @throws {CertificateError} `exposed`, with the `chmod` that fixes it
+ * @throws {Deno.errors.NotFound} when the key does not exist
+ * @throws {Deno.errors.NotCapable} without read permission on a folder to check
  */
-export async function keyReadableByOthers(keyFile: string): Promise<boolean> {
-  const mode = (await Deno.stat(keyFile)).mode;
-  return mode !== null && (mode & 0o077) !== 0;
+export async function checkPrivateKey(keyFile: string): Promise<void> {
+  const reason = await openKey(keyFile) ?? await openKeyFolder(keyFile);
+  if (reason !== undefined) throw new CertificateError("exposed", reason);
+}
+
+async function refuseOpenKey(keyFile: string): Promise<void> {
+  const reason = await openKey(keyFile);
+  if (reason !== undefined) throw new CertificateError("exposed", reason);
 }
 
 async function readPair(certFile: string, keyFile: string): Promise<CertificateInfo | undefined> {
