@@ -385,3 +385,72 @@ test("the served folder removed and made again while the server runs: folders go
     await server.stop();
   }
 });
+
+rootTest({
+  name:
+    "as root: a group-writable folder counts as others' unless the group is its owner's own (root's group here), exactly",
+  ignore: !isRoot,
+  fn: async () => {
+    await using served = await tempDir();
+    await Deno.chmod(served.path, 0o755);
+    for (const [name, gid] of [["own", 0], ["shared", 65534]] as const) {
+      await Deno.mkdir(join(served.path, name, "inner"), { recursive: true });
+      await Deno.writeTextFile(join(served.path, name, "inner/f.txt"), name);
+      await Deno.chown(join(served.path, name), 0, gid);
+      await Deno.chmod(join(served.path, name), 0o775);
+    }
+    const server = await startTestServer({ root: served.path });
+    try {
+      // nogroup is the primary group of several users: they could swap "inner".
+      for (const [name, files] of [["own", 1], ["shared", 0]] as const) {
+        using c = await command(server.port, { op: "get", name, offset: 0, folders: true });
+        const reply = await c.reply();
+        assert.ok(reply.code === "pass", JSON.stringify(reply));
+        assert.equal(reply.files, files, name);
+      }
+      await server.waitFor((l) =>
+        l.event === "folder-skipped" && /shared\/inner/.test(String(l.name ?? l.message))
+      );
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+rootTest({
+  name:
+    "as root: a folder on the way to the served folder that others may change: the server says so at start and refuses folders",
+  ignore: !isRoot,
+  fn: async () => {
+    await using outer = await tempDir();
+    await Deno.chmod(outer.path, 0o777);
+    const served = join(outer.path, "served");
+    await Deno.mkdir(join(served, "photos"), { recursive: true });
+    await Deno.writeTextFile(join(served, "photos/a.txt"), "a");
+    await Deno.writeTextFile(join(served, "top.txt"), "top");
+    const server = await startTestServer({ root: served });
+    try {
+      const notice = await server.waitFor((l) => l.event === "folder-unsafe");
+      assert.ok(String(notice.message).includes(outer.path), String(notice.message));
+      using c = await command(server.port, { op: "get", name: "photos", offset: 0, folders: true });
+      const reply = await c.reply();
+      assert.ok(reply.code === "cancel", JSON.stringify(reply));
+      assert.equal(reply.reason, "not-found");
+      // Files at the top are still served.
+      const get = await runClient(["127.0.0.1", String(server.port), "list"]);
+      assert.equal(get.code, 0, get.stderr);
+      assert.match(get.stdout, /top\.txt/);
+      // The same folder, once the way to it is closed to others, serves its folders.
+      await Deno.chmod(outer.path, 0o755);
+      using again = await command(server.port, {
+        op: "get",
+        name: "photos",
+        offset: 0,
+        folders: true,
+      });
+      assert.equal((await again.reply()).code, "pass");
+    } finally {
+      await server.stop();
+    }
+  },
+});

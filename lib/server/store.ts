@@ -33,6 +33,7 @@ import { FilePlacer, freeBytes, removeIfSame } from "./store_commit.ts";
 import { type FolderUpload, StoreFolders } from "./store_folders.ts";
 import { Listing } from "./store_listing.ts";
 import { folderSafetyNotice } from "./folder_safety.ts";
+import { UnsafeFolderError } from "../transfer/folder_guard.ts";
 import { OwnFiles, removeQuietly } from "./store_own.ts";
 
 /** An upload in progress: a hidden file that becomes the named file on commit. */
@@ -151,7 +152,12 @@ export class Store {
     if (folder !== undefined) validatePath(folder);
     if (folder === undefined && !withFolders) return await this.#listing.entries();
     if (folder === undefined) {
-      return await this.#folders.list("", true, await this.#listing.entries());
+      const files = await this.#listing.entries();
+      // Where folders cannot be served safely (said at start), the top's files still are.
+      return await this.#folders.list("", true, files).catch((error) => {
+        if (error instanceof UnsafeFolderError) return files;
+        throw error;
+      });
     }
     return await this.#folders.list(folder, withFolders);
   }
