@@ -454,3 +454,31 @@ rootTest({
     }
   },
 });
+
+rootTest({
+  name:
+    "as root: another user's folder in a folder of ours: its own files are served, not its subfolders (which they could swap)",
+  ignore: !isRoot,
+  fn: async () => {
+    await using served = await tempDir();
+    await Deno.chmod(served.path, 0o755);
+    const theirs = join(served.path, "theirs");
+    await Deno.mkdir(join(theirs, "sub"), { recursive: true });
+    await Deno.writeTextFile(join(theirs, "f.txt"), "f");
+    await Deno.writeTextFile(join(theirs, "sub/g.txt"), "g");
+    for (
+      const path of [theirs, join(theirs, "sub"), join(theirs, "f.txt"), join(theirs, "sub/g.txt")]
+    ) {
+      await Deno.chown(path, 65534, 65534);
+    }
+    const server = await startTestServer({ root: served.path });
+    try {
+      using c = await command(server.port, { op: "get", name: "theirs", offset: 0, folders: true });
+      const reply = await c.reply();
+      assert.ok(reply.code === "pass", JSON.stringify(reply));
+      assert.deepEqual([reply.files, reply.folders], [1, 0], "f.txt alone");
+    } finally {
+      await server.stop();
+    }
+  },
+});
