@@ -27,6 +27,11 @@ test("the server shuts itself down after its idle timeout and says so", async ()
   try {
     const announced = await server.waitFor((l) => l.event === "idle-timeout");
     assert.equal(announced.idleSeconds, 1);
+    // Said as what will happen, not as if it were happening now.
+    assert.equal(
+      announced.message,
+      "Will stop after 1 s without a connection (--idle-timeout 0 to keep running)",
+    );
     // A request resets the idle clock.
     const run = await runClient(["localhost", String(server.port), "list"]);
     assert.equal(run.code, 0, run.stderr);

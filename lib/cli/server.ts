@@ -260,7 +260,7 @@ async function run(args: string[]): Promise<number> {
       log.event(
         "idle-timeout",
         event.idleTimeoutMs > 0
-          ? `Shutting down after ${
+          ? `Will stop after ${
             seconds(event.idleTimeoutMs)
           } s without a connection (--idle-timeout 0 to keep running)`
           : "No idle shutdown: running until stopped",
