@@ -696,11 +696,11 @@ browserTest(
     const first = await openPage(browser, gui.url);
     await first.fill("#root", shared);
     await first.fill("#port", "0");
-    await first.fill("#idle", "600");
+    await first.selectOption("#idle", "900");
     await first.check("#uploads");
     await first.click("#start");
     await first.locator("#status").getByText("Running").waitFor({ timeout: STEP_MS });
-    await first.locator("#fact-idle").getByText(/^in \d+:\d\d without a connection$/)
+    await first.locator("#countdown").getByText(/^Stops in \d+:\d\d if nobody connects$/)
       .waitFor({ timeout: STEP_MS });
     const started = await first.locator("#log").getByText(/on port \d+/).textContent();
     const port = Number(/on port (\d+)/.exec(started ?? "")![1]);
@@ -748,7 +748,7 @@ browserTest(
       port: 0,
       root: shared,
       uploads: true,
-      idleSeconds: 600,
+      idleSeconds: 900,
       tls: false,
     });
     await page.click("#quit");

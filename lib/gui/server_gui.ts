@@ -106,6 +106,8 @@ class ServerControl {
   #recent: { record: RequestRecord; time: number; ms: number }[] = [];
   #log: { time: number; line: string; level: string }[] = [];
   #idleDeadline: number | null = null;
+  /** Why the last server stopped by itself: the idle time it waited, and whether it had a password. */
+  #idleStop: { seconds: number; password: boolean } | null = null;
   #files: { type: "files"; files: unknown[]; more: number } | undefined;
   #filesTimer: ReturnType<typeof setTimeout> | undefined;
   // The command line's own lines, less their time (the page shows its own).
@@ -153,18 +155,13 @@ class ServerControl {
     if (this.#state !== "stopped") return json({ error: "The server is already running" }, 409);
     const port = validPort(body?.port);
     if (port === undefined) {
-      return json(
-        { error: `Invalid port '${body?.port}': give a whole number from 0 to 65535` },
-        400,
-      );
+      return invalid("port", `Invalid port '${body?.port}': give a whole number from 0 to 65535`);
     }
     const root = typeof body?.root === "string" ? body.root.trim() : "";
-    if (root === "") return json({ error: "Choose the folder to share" }, 400);
+    if (root === "") return invalid("root", "Choose the folder to share");
     const idleSeconds = Number(body?.idleSeconds);
     if (!Number.isFinite(idleSeconds) || idleSeconds < 0) {
-      return json({
-        error: `Invalid idle timeout '${body?.idleSeconds}': give a number of seconds, 0 or more`,
-      }, 400);
+      return invalid("idle", `Invalid idle time '${body?.idleSeconds}': choose one in the list`);
     }
     const uploads = body?.uploads === true;
     const tls = body?.tls === true;
@@ -172,7 +169,7 @@ class ServerControl {
       ? body.password
       : undefined;
     if (password !== undefined && !tls) {
-      return json({ error: "A password needs TLS (it would cross the network in the clear)" }, 400);
+      return invalid("password", "A password needs TLS (it would cross the network in the clear)");
     }
     this.#config = { port, root, uploads, idleSeconds, tls };
     const saveError = await this.#settings.save({ ...this.#config });
@@ -205,10 +202,11 @@ class ServerControl {
         error instanceof RootError || error instanceof ListenError ||
         error instanceof SecurityError
       ) {
-        return this.#fail(error.message);
+        return this.#fail(error.message, fieldOf(error));
       }
       throw error;
     }
+    this.#idleStop = null;
     if (uploads && !writable) {
       this.#addLog(
         "Uploads are off: privateshare has no permission to write there (run it with --allow-write)",
@@ -251,9 +249,9 @@ class ServerControl {
     }, 100);
   }
 
-  #fail(message: string): Response {
+  #fail(message: string, field?: string): Response {
     this.#addLog(message, "error");
-    return json({ error: message }, 400);
+    return json({ error: message, ...(field ? { field } : {}) }, 400);
   }
 
   #onEvent(event: ServerEvent, idleTimeoutMs: number): void {
@@ -302,6 +300,12 @@ class ServerControl {
         if (record.op.startsWith("put") && record.outcome === "ok") this.refreshFiles();
         break;
       }
+      case "idle-shutdown":
+        this.#idleStop = {
+          seconds: event.idleTimeoutMs / 1000,
+          password: !!this.#running?.password,
+        };
+        break;
       case "stopping":
         this.#setState("stopping");
         this.#setIdle(null);
@@ -338,7 +342,12 @@ class ServerControl {
   }
 
   #stateEvent() {
-    return { type: "state", state: this.#state, server: this.#running ?? null };
+    return {
+      type: "state",
+      state: this.#state,
+      server: this.#running ?? null,
+      idleStop: this.#state === "stopped" ? this.#idleStop : null,
+    };
   }
 
   #addLog(line: string, level: "info" | "error"): void {
@@ -347,6 +356,18 @@ class ServerControl {
     if (this.#log.length > KEEP) this.#log.shift();
     this.#hub.send({ type: "log", ...entry });
   }
+}
+
+/** A refusal of one of the page's fields, which the page points at. */
+function invalid(field: string, error: string): Response {
+  return json({ error, field }, 400);
+}
+
+/** The page's field a start error is about, if one is. */
+function fieldOf(error: RootError | ListenError | SecurityError): string | undefined {
+  if (error instanceof RootError) return "root";
+  if (error instanceof ListenError) return error.code === "tls" ? undefined : "port";
+  return error.code === "certificate" ? undefined : "password";
 }
 
 function validPort(value: unknown): number | undefined {

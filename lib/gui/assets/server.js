@@ -28,6 +28,8 @@ const OUTCOMES = {
 let state = "stopped";
 let server = null;
 let idleDeadline = null;
+/** After the server stopped by itself: the idle time it waited, and whether it had a password. */
+let idleStop = null;
 let seenRequests = 0;
 const active = new Map();
 
@@ -39,11 +41,18 @@ function render() {
     ? active.size > 0 ? `Running · ${active.size} active` : "Running"
     : state === "stopping"
     ? "Stopping…"
+    : idleStop
+    ? `Stopped after ${idleWords(idleStop.seconds)} without a connection`
     : "Stopped";
+  $("start-again").hidden = state !== "stopped" || !idleStop;
   for (const id of ["root", "browse", "port", "idle", "uploads", "tls", "start"]) {
     $(id).disabled = state !== "stopped";
   }
   $("password").disabled = state !== "stopped" || !$("tls").checked;
+  // A running server's settings are facts, not boxes that look editable.
+  $("settings-fields").hidden = state !== "stopped";
+  $("running-facts").hidden = !server;
+  $("settings-title").textContent = server ? "Sharing" : "Share a folder";
   $("plain").hidden = server ? Boolean(server.fingerprint) : $("tls").checked;
   $("stop").disabled = !running;
   $("refresh").disabled = !running;
@@ -72,19 +81,62 @@ function render() {
       }),
     );
     $("tls-share").hidden = !server.fingerprint;
-    $("fingerprint").textContent = server.fingerprint ?? "";
+    $("fingerprint").replaceChildren(...grouped(server.fingerprint ?? ""));
     $("fact-root").textContent = server.root;
+    $("fact-port").textContent = String(server.port);
     $("fact-uploads").textContent = server.readOnly ? "off (read-only)" : "accepted";
+    $("fact-tls").textContent = server.fingerprint ? "TLS" : "none";
+    $("fact-password").textContent = server.password ? "required" : "none";
+    $("fact-idle").textContent = server.idleTimeoutMs === 0
+      ? "never: runs until stopped"
+      : `after ${idleWords(server.idleTimeoutMs / 1000)} without a connection`;
   }
   renderIdle();
 }
 
+/** The countdown to an idle stop, next to the status. */
 function renderIdle() {
-  if (!server) return;
-  const fact = $("fact-idle");
-  if (server.idleTimeoutMs === 0) fact.textContent = "never";
-  else if (idleDeadline === null) fact.textContent = "not while clients are connected";
-  else fact.textContent = `in ${formatClock(idleDeadline - Date.now())} without a connection`;
+  const counting = state === "running" && active.size === 0 && idleDeadline !== null;
+  $("countdown").textContent = counting
+    ? `Stops in ${formatClock(idleDeadline - Date.now())} if nobody connects`
+    : "";
+}
+
+/** An idle time in words: `5 minutes`, `1 hour`, `90 seconds`. */
+function idleWords(seconds) {
+  const [count, unit] = seconds % 3600 === 0
+    ? [seconds / 3600, "hour"]
+    : seconds % 60 === 0
+    ? [seconds / 60, "minute"]
+    : [seconds, "second"];
+  return `${count} ${unit}${count === 1 ? "" : "s"}`;
+}
+
+/** The fingerprint as text that may wrap after every fourth byte (copying gives it whole). */
+function grouped(fingerprint) {
+  const bytes = fingerprint.split(":");
+  const parts = [];
+  for (let i = 0; i < bytes.length; i += 4) {
+    if (i > 0) parts.push(el("wbr"));
+    parts.push(bytes.slice(i, i + 4).join(":") + (i + 4 < bytes.length ? ":" : ""));
+  }
+  return parts;
+}
+
+/** Points at a field the server cannot start with: marked, described, focused. */
+function invalidField(id, message) {
+  const field = $(id);
+  field.setAttribute("aria-invalid", "true");
+  $(`${id}-error`).textContent = message;
+  field.focus();
+}
+
+function clearErrors() {
+  $("form-error").textContent = "";
+  for (const id of ["root", "idle", "port", "password"]) {
+    $(id).removeAttribute("aria-invalid");
+    $(`${id}-error`).textContent = "";
+  }
 }
 
 async function copy(text, button) {
@@ -182,7 +234,11 @@ function onEvent(event) {
       const { config } = event;
       $("root").value = config.root;
       $("port").value = String(config.port);
-      $("idle").value = String(config.idleSeconds);
+      const idle = String(config.idleSeconds);
+      if (![...$("idle").options].some((option) => option.value === idle)) {
+        $("idle").add(el("option", { value: idle }, idleWords(config.idleSeconds)), 0);
+      }
+      $("idle").value = idle;
       $("uploads").checked = config.uploads;
       $("tls").checked = config.tls;
       render();
@@ -191,6 +247,7 @@ function onEvent(event) {
     case "state":
       state = event.state;
       server = event.server;
+      idleStop = event.idleStop ?? null;
       if (state === "stopped") {
         active.clear();
         renderActive();
@@ -222,23 +279,33 @@ function onEvent(event) {
 
 $("settings").addEventListener("submit", async (event) => {
   event.preventDefault();
-  $("form-error").textContent = "";
+  clearErrors();
+  if ($("root").value.trim() === "") return invalidField("root", "Choose the folder to share");
+  if (idleStop?.password && $("tls").checked && $("password").value === "") {
+    return invalidField("password", "Type the password again: it is never kept");
+  }
   $("start").disabled = true;
   const result = await api("start", {
     root: $("root").value,
     port: $("port").value,
-    idleSeconds: $("idle").value === "" ? 0 : Number($("idle").value),
+    idleSeconds: Number($("idle").value),
     uploads: $("uploads").checked,
     tls: $("tls").checked,
     password: $("tls").checked ? $("password").value : "",
   });
   if (result.error) {
-    $("form-error").textContent = result.error;
-    $("status").dataset.state = "error";
-    $("status").textContent = "Could not start";
+    if (result.field && $(`${result.field}-error`)) invalidField(result.field, result.error);
+    else $("form-error").textContent = result.error;
     $("start").disabled = false;
   }
 });
+for (const id of ["root", "idle", "port", "password"]) {
+  $(id).addEventListener("input", () => {
+    $(id).removeAttribute("aria-invalid");
+    $(`${id}-error`).textContent = "";
+  });
+}
+$("start-again").addEventListener("click", () => $("settings").requestSubmit());
 
 $("stop").addEventListener("click", () => api("stop"));
 $("tls").addEventListener("change", render);
