@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CLIENT_TS, runClient, serveFolder, SERVER_TS, tempDir } from "./helpers.ts";
 import {
+  axeViolations,
   browserTest,
   DESKTOP,
   fitsWindow,
@@ -236,5 +237,85 @@ browserTest(
     assert.equal(await boxes.count(), 0);
     await page.click("#quit");
     assert.equal((await gui.process.status).code, 0);
+  },
+);
+
+/** Checks a page with axe-core at desktop and phone sizes, light and dark. */
+async function accessible(page: Page, state: string): Promise<void> {
+  for (const colorScheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme });
+    for (const size of [DESKTOP, NARROW]) {
+      await page.setViewportSize(size);
+      const found = await axeViolations(page);
+      assert.deepEqual(found, [], `${state}, ${colorScheme}, ${size.width} px`);
+    }
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize(DESKTOP);
+}
+
+browserTest(
+  "axe-core finds no violation in the main states of both pages, at desktop and phone sizes, light and dark",
+  async () => {
+    await using dir = await tempDir();
+    const shared = join(dir.path, "Shared");
+    const downloads = join(dir.path, "Downloads");
+    await Deno.mkdir(join(shared, "photos"), { recursive: true });
+    await Deno.mkdir(downloads);
+    await Deno.writeTextFile(join(shared, "notes.txt"), "Top-level file.\n");
+    await Deno.writeTextFile(join(shared, "photos", "beach.txt"), "Sand.\n");
+    const config = join(dir.path, "server-config");
+    await Deno.mkdir(join(config, "privateshare"), { recursive: true });
+    await Deno.writeTextFile(
+      join(config, "privateshare", "server-gui.json"),
+      JSON.stringify({ port: 0, root: "", uploads: true, idleSeconds: 1, tls: false }),
+    );
+    await using serverGui = await startGui(SERVER_TS, config);
+    await using clientGui = await startGui(CLIENT_TS, join(dir.path, "client-config"));
+    await using browser = await launchBrowser();
+
+    const page = await openPage(browser, serverGui.url);
+    await accessible(page, "server page, stopped");
+    await page.click("#start");
+    await page.locator('#root[aria-invalid="true"]').waitFor({ timeout: STEP_MS });
+    await accessible(page, "server page, a field to correct");
+    await page.fill("#root", shared);
+    await page.click("#start");
+    await stopped(page, "Stopped after 1 second without a connection");
+    await accessible(page, "server page, stopped when idle");
+
+    await page.selectOption("#idle", "0");
+    await page.click("#start");
+    const port = await running(page);
+    // Enough requests for the requests box to scroll.
+    for (let i = 0; i < 16; i++) (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    await page.locator("#requests tbody tr").nth(15).waitFor({ timeout: STEP_MS });
+    await accessible(page, "server page, running with requests");
+    await page.click("#stop");
+    await stopped(page);
+    await page.check("#tls");
+    await page.click("#start");
+    await running(page);
+    await page.locator("#fingerprint").getByText(/:/).waitFor({ timeout: STEP_MS });
+    await accessible(page, "server page, TLS running");
+
+    await using server = serveFolder(shared);
+    const client = await openPage(browser, clientGui.url);
+    await accessible(client, "client page, nothing listed");
+    await client.fill("#host", "127.0.0.1");
+    await client.fill("#port", String(server.port));
+    await client.fill("#folder", downloads);
+    await client.click("#list");
+    await client.getByRole("button", { name: "Get notes.txt" }).click();
+    await client.locator('#transfers li[data-state="done"]').waitFor({ timeout: STEP_MS });
+    await accessible(client, "client page, listing with a transfer done");
+    await client.getByRole("button", { name: "Get notes.txt" }).click();
+    await client.locator('#transfers li[data-state="failed"]').waitFor({ timeout: STEP_MS });
+    await accessible(client, "client page, a transfer failed");
+    await client.getByRole("button", { name: "Open photos/" }).click();
+    await client.getByRole("button", { name: "Get beach.txt" }).waitFor({ timeout: STEP_MS });
+    await accessible(client, "client page, inside a folder");
+    await page.click("#quit");
+    await client.click("#quit");
   },
 );

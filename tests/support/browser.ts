@@ -179,3 +179,18 @@ export async function fitsWindow(page: Page, state: string, buttons = "button"):
   );
   assert.deepEqual(outside, [], `${state}: buttons outside their card`);
 }
+
+/**
+ * What axe-core finds wrong with the page as it is now: one line per rule
+ * and element. axe runs inside the page; the page's own policy stays on.
+ *
+ * @param page the page, in the state and size to check
+ * @returns the violations, empty when none
+ */
+export async function axeViolations(page: Page): Promise<string[]> {
+  const { default: axe } = await import("npm:axe-core@4.11.0");
+  if (!await page.evaluate("typeof axe !== 'undefined'")) await page.evaluate(axe.source);
+  return await page.evaluate(`axe.run(document, { resultTypes: ["violations"] }).then((result) =>
+    result.violations.flatMap((violation) => violation.nodes.map((node) =>
+      violation.id + " " + node.target.join(" ") + ": " + node.failureSummary.replace(/\\s+/g, " "))))`);
+}
