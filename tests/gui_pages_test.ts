@@ -158,6 +158,30 @@ browserTest(
     await stopped(page, why);
     assert.ok(await page.locator("#start-again").isVisible());
 
+    // A server with a password is never started again without it: the page does not keep it.
+    const starts = page.locator("#log li").getByText(/on port \d+/);
+    await page.check("#tls");
+    await page.fill("#password", "correct horse");
+    await page.click("#start");
+    // The log line comes after the state: once it shows, the next stop is this server's.
+    await starts.nth(3).waitFor({ timeout: STEP_MS });
+    await stopped(page, why);
+    await page.reload();
+    await stopped(page, why);
+    await page.locator("#start-again").click();
+    await page.locator('#password[aria-invalid="true"]').waitFor({ timeout: STEP_MS });
+    assert.equal(await page.locator("#password:focus").count(), 1);
+    assert.equal(
+      await page.locator("#password-error").textContent(),
+      "Type the password again: it is never kept",
+    );
+    assert.equal(await starts.count(), 4, "not started without its password");
+    await page.fill("#password", "correct horse");
+    await page.locator("#start-again").click();
+    await starts.nth(4).waitFor({ timeout: STEP_MS });
+    await stopped(page, why);
+    await page.uncheck("#tls");
+
     await page.selectOption("#idle", "0");
     await page.click("#start");
     await running(page);
