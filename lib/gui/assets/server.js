@@ -55,6 +55,9 @@ function render() {
   $("settings-title").textContent = server ? "Sharing" : "Share a folder";
   $("plain").hidden = server ? Boolean(server.fingerprint) : $("tls").checked;
   $("stop").disabled = !running;
+  // Only the button that applies: Start while stopped, Stop while it runs.
+  $("start").hidden = state !== "stopped";
+  $("stop").hidden = state === "stopped";
   $("refresh").disabled = !running;
   $("share").hidden = !server;
   $("share-idle").hidden = Boolean(server);
