@@ -47,9 +47,11 @@ export function browserOpener(os: typeof Deno.build.os): string {
 /**
  * Opens a page in the user's browser with the system's
  * {@link browserOpener}. Fails quietly (no permission to run it, no such
- * program): the program prints the address in any case.
+ * program): the program prints the address in any case. Its argument is on
+ * a command line that every local user can read: never give it a secret
+ * (the GUIs give it a redirect file's URL, see open_page.ts).
  *
- * @param url the page
+ * @param url what to open
  */
 export function openBrowser(url: string): void {
   const command = browserOpener(Deno.build.os);

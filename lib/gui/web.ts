@@ -34,6 +34,8 @@ export interface GuiSite {
   script: string;
   /** API calls by name: `list` answers `api/list`. */
   routes: Record<string, Route>;
+  /** Called each time the page itself is served (a browser opened it). */
+  onPage?: () => void;
 }
 
 /** A running page server. */
@@ -103,6 +105,7 @@ export function serveGui(site: GuiSite): GuiServer {
     const file = files[path];
     if (file) {
       if (request.method !== "GET" && request.method !== "HEAD") return text(405, "Use GET");
+      if (path === "") site.onPage?.();
       return new Response(file.body, {
         headers: { ...SECURITY_HEADERS, "content-type": file.type },
       });
@@ -143,7 +146,9 @@ function refuse(request: Request, port: number, prefix: Uint8Array): string | un
   const from = request.headers.get("origin");
   if (from !== null && from !== origin) return "Refused: a request from another site";
   const site = request.headers.get("sec-fetch-site");
-  if (site !== null && site !== "same-origin" && site !== "none") {
+  if (
+    site !== null && site !== "same-origin" && site !== "none" && !opensPage(request, prefix)
+  ) {
     return "Refused: a request from another site";
   }
   const path = new TextEncoder().encode(new URL(request.url).pathname);
@@ -151,6 +156,21 @@ function refuse(request: Request, port: number, prefix: Uint8Array): string | un
     return "Refused: open the address with the token that the program printed";
   }
   return undefined;
+}
+
+/**
+ * Whether a request is the browser opening the page itself, in a tab of its
+ * own, from elsewhere: the redirect file the program opens is another site
+ * to the browser. Such a request reads nothing another site could see (the
+ * answer goes to the tab, not to the site) and changes nothing, and the page
+ * it loads talks to the API from its own origin; it still needs the token.
+ */
+function opensPage(request: Request, prefix: Uint8Array): boolean {
+  const path = new TextEncoder().encode(new URL(request.url).pathname);
+  return request.method === "GET" && request.headers.get("origin") === null &&
+    request.headers.get("sec-fetch-mode") === "navigate" &&
+    request.headers.get("sec-fetch-dest") === "document" &&
+    path.length === prefix.length;
 }
 
 /**
