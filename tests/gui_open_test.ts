@@ -13,21 +13,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ROOT } from "../tools/build.ts";
-import { fakeOpener, NO_FAKE_OPENER, redirectOf } from "./support/compiled.ts";
+import { fakeOpener, NO_FAKE_OPENER, redirectOf, taskPermissions } from "./support/compiled.ts";
 import { tempDir } from "./support/data.ts";
 import { until } from "./support/deadline.ts";
 import { kill } from "./support/processes.ts";
-
-const CONFIG = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
-
-/** The permissions a `deno task` grants: its words from `run` to the script. */
-export function taskPermissions(task: string): string[] {
-  const words: string[] = CONFIG.tasks[task].split(" ");
-  const script = words.findIndex((word) => word.endsWith(".ts"));
-  return words.slice(words.indexOf("run") + 1, script).filter((word) =>
-    word.startsWith("--allow-")
-  );
-}
 
 /** Whether a path exists. */
 async function exists(path: string): Promise<boolean> {

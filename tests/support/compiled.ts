@@ -138,6 +138,22 @@ export async function opensItsPage(command: string, args: string[], title: strin
   assert.equal(await stderr, "", `${command} printed nothing on stderr`);
 }
 
+/**
+ * The permissions a `deno task` of deno.json grants: its `--allow-*` words
+ * between `run` and the script.
+ *
+ * @param task the task's name, such as `gui-server`
+ * @returns the flags, as the task gives them
+ */
+export function taskPermissions(task: string): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)));
+  const words: string[] = config.tasks[task].split(" ");
+  const script = words.findIndex((word) => word.endsWith(".ts"));
+  return words.slice(words.indexOf("run") + 1, script).filter((word) =>
+    word.startsWith("--allow-")
+  );
+}
+
 /** A redirect file the opener was given, and where it leads. */
 export interface Redirect {
   /** The file's path. */
