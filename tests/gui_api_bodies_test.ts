@@ -276,6 +276,16 @@ Deno.test({
       );
       assert.ok(listing.parent, "the picker can go up from it");
     }
+    // A path the system refuses (too long for it) is one line too.
+    const long = `/${"x".repeat(5000)}`;
+    const refused = await fetch(`${gui.url}api/folders`, {
+      method: "POST",
+      body: JSON.stringify({ path: long }),
+    });
+    assert.equal(refused.status, 200);
+    const error = (await refused.json()).error;
+    assert.ok(error.startsWith(`Cannot read '${long}': File name too long`), error.slice(0, 80));
+    assert.ok(!error.includes("\n"));
     // The closest readable folder lists.
     const home = await fetch(`${gui.url}api/folders`, {
       method: "POST",
