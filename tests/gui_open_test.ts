@@ -12,8 +12,10 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { ROOT } from "../tools/build.ts";
 import { fakeOpener, NO_FAKE_OPENER, redirectOf, taskPermissions } from "./support/compiled.ts";
+import { openPage } from "../lib/gui/open_page.ts";
 import { tempDir } from "./support/data.ts";
 import { until } from "./support/deadline.ts";
 import { kill } from "./support/processes.ts";
@@ -140,6 +142,33 @@ Deno.test({
       await browser.close();
       const end = await gui.quit();
       assert.equal(end.code, 0, end.printed);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a redirect file the browser never followed goes after its lifetime, while the program runs",
+  ignore: NO_FAKE_OPENER !== undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const opener = await fakeOpener(dir.path);
+    const saved = { PATH: Deno.env.get("PATH"), TMPDIR: Deno.env.get("TMPDIR") };
+    Deno.env.set("PATH", opener.env.PATH!);
+    Deno.env.set("TMPDIR", dir.path);
+    try {
+      const url = "http://127.0.0.1:9/0123456789abcdefghijklmnopqrstuv/";
+      const opened = await openPage(url, 2_000);
+      assert.ok(opened);
+      assert.ok(await exists(opened.file), "there until its lifetime ends");
+      await until(() => opener.opened() === `${pathToFileURL(opened.file).href}\n`);
+      // No page loads, the program does not quit: only its lifetime removes it.
+      await until(async () => !(await exists(join(opened.file, ".."))), 30_000);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) Deno.env.delete(name);
+        else Deno.env.set(name, value);
+      }
     }
   },
 });

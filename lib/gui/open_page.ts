@@ -32,11 +32,15 @@ export interface OpenedPage {
  * user can read.
  *
  * @param url the page's address, token included
+ * @param lifetimeMs how long the file stays when the page does not load
  * @returns the opened page, or undefined when no redirect file could be made
  *   (no permission to write a temporary folder): then nothing is opened, and
  *   the user opens the printed address
  */
-export async function openPage(url: string): Promise<OpenedPage | undefined> {
+export async function openPage(
+  url: string,
+  lifetimeMs: number = REDIRECT_FILE_LIFETIME_MS,
+): Promise<OpenedPage | undefined> {
   // Asked first, so that Deno never prompts.
   if (!granted({ name: "run", command: browserOpener(Deno.build.os) })) return undefined;
   if (!granted({ name: "write" })) return undefined;
@@ -52,6 +56,14 @@ export async function openPage(url: string): Promise<OpenedPage | undefined> {
     throw error;
   }
   const file = join(folder, "open.html");
+  try {
+    // Exclusively, and never readable by others (the umask can only take bits away).
+    await Deno.writeTextFile(file, redirectPage(url), { createNew: true, mode: 0o600 });
+  } catch (error) {
+    await Deno.remove(folder, { recursive: true }).catch(() => {});
+    if (typeof (error as { code?: unknown })?.code === "string") return undefined;
+    throw error;
+  }
   let removed = false;
   const remove = async () => {
     if (removed) return;
@@ -59,16 +71,9 @@ export async function openPage(url: string): Promise<OpenedPage | undefined> {
     clearTimeout(timer);
     await Deno.remove(folder, { recursive: true }).catch(() => {});
   };
-  const timer = setTimeout(() => remove(), REDIRECT_FILE_LIFETIME_MS);
+  const timer = setTimeout(() => remove(), lifetimeMs);
+  // A program that has nothing else to do ends without waiting for it.
   Deno.unrefTimer(timer);
-  try {
-    // Exclusively, and never readable by others (the umask can only take bits away).
-    await Deno.writeTextFile(file, redirectPage(url), { createNew: true, mode: 0o600 });
-  } catch (error) {
-    await remove();
-    if (typeof (error as { code?: unknown })?.code === "string") return undefined;
-    throw error;
-  }
   openBrowser(pathToFileURL(file).href);
   return { file, remove };
 }
