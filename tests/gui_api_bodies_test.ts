@@ -297,3 +297,27 @@ Deno.test({
   });
   assert.deepEqual(said, []);
 });
+
+Deno.test("a failure no route expected reaches the page and the terminal as one line, not a stack trace", async () => {
+  const gui = serveGui({
+    html: "",
+    script: "",
+    routes: {
+      fail: {
+        method: "POST",
+        handle: () => {
+          throw new RangeError("Something unforeseen\n    at somewhere (file.ts:1:1)");
+        },
+      },
+    },
+  });
+  const said = await printed(async () => {
+    const answer = await fetch(`${gui.url}api/fail`, { method: "POST", body: "{}" });
+    assert.equal(answer.status, 500);
+    assert.deepEqual(await answer.json(), {
+      error: "The program could not answer: Something unforeseen",
+    });
+    await gui.shutdown();
+  });
+  assert.deepEqual(said, ["privateshare: a request of the page failed: Something unforeseen"]);
+});
