@@ -199,3 +199,57 @@ Deno.test("the page server refuses a token one character off, short, long or in 
   assert.equal(await status(port, act(`/${token}/`, [`Host: ${host}`, `Origin: ${origin}`])), 200);
   assert.equal(gui.calls(), 1);
 });
+
+Deno.test("the page itself opens from elsewhere (the redirect file) as a tab's navigation, and nothing else does", async () => {
+  await using gui = countingGui();
+  const { token, host, origin, act } = parts(gui);
+  const port = gui.port;
+  const path = `/${token}/`;
+  const navigate = [
+    "Sec-Fetch-Site: cross-site",
+    "Sec-Fetch-Mode: navigate",
+    "Sec-Fetch-Dest: document",
+  ];
+  // What Chromium sends when a file:// page sends it on to the page.
+  assert.equal(await status(port, [`GET ${path} HTTP/1.1`, `Host: ${host}`, ...navigate]), 200);
+  const refused: [string, string[]][] = [
+    // Anything but the page itself: its files and its API.
+    [`GET ${path}page.js`, navigate],
+    [`GET ${path}api/act`, navigate],
+    [`POST ${path}api/act`, navigate],
+    // The page, but not as a tab's navigation, or with an Origin.
+    [`GET ${path}`, [
+      "Sec-Fetch-Site: cross-site",
+      "Sec-Fetch-Mode: cors",
+      "Sec-Fetch-Dest: empty",
+    ]],
+    [`GET ${path}`, [
+      "Sec-Fetch-Site: cross-site",
+      "Sec-Fetch-Mode: navigate",
+      "Sec-Fetch-Dest: iframe",
+    ]],
+    [`GET ${path}`, [
+      "Sec-Fetch-Site: cross-site",
+      "Sec-Fetch-Mode: no-cors",
+      "Sec-Fetch-Dest: document",
+    ]],
+    [`GET ${path}`, [...navigate, "Origin: http://evil.example"]],
+    [`GET ${path}`, [...navigate, `Origin: ${origin}`.replace("127.0.0.1", "localhost")]],
+    // The page's navigation with a token one character off, or the Host of another name.
+    [`GET /${token.slice(0, -1)}${token.endsWith("A") ? "B" : "A"}/`, navigate],
+  ];
+  for (const [line, headers] of refused) {
+    assert.equal(
+      await status(port, [`${line} HTTP/1.1`, `Host: ${host}`, ...headers]),
+      403,
+      `${line} ${headers}`,
+    );
+  }
+  assert.equal(
+    await status(port, [`GET ${path} HTTP/1.1`, `Host: localhost:${port}`, ...navigate]),
+    403,
+  );
+  assert.equal(gui.calls(), 0);
+  // Its API still answers the page's own origin.
+  assert.equal(await status(port, act(path, [`Host: ${host}`, `Origin: ${origin}`])), 200);
+});

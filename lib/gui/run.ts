@@ -6,7 +6,8 @@
  * @module
  */
 
-import { granted, onStopSignal, openBrowser } from "./system.ts";
+import { granted, onStopSignal } from "./system.ts";
+import { type OpenedPage, openPage } from "./open_page.ts";
 import { type EventHub, json, type Route, serveGui } from "./web.ts";
 
 /** How a GUI program is started. */
@@ -53,8 +54,11 @@ export async function runGui(
     return 2;
   }
   const { promise: quit, resolve: stop } = Promise.withResolvers<string>();
+  let opened: OpenedPage | undefined;
   const gui = serveGui({
     html: spec.html,
+    // The browser has followed the redirect file: it is no longer needed.
+    onPage: () => void opened?.remove(),
     script: spec.script,
     routes: {
       ...spec.routes,
@@ -70,13 +74,15 @@ export async function runGui(
   });
   const removeSignals = onStopSignal((signal) => stop(signal));
   console.log(`privateshare ${kind}: open ${gui.url} in your browser (Ctrl-C to quit)`);
-  if (options.open) openBrowser(gui.url);
+  // The browser gets a file only the user can read, never the address itself.
+  if (options.open) opened = await openPage(gui.url);
   const why = await quit;
   console.log(`privateshare ${kind}: quitting (${why})`);
   spec.hub.send({ type: "quit" });
   await spec.stop();
   spec.hub.close();
   await gui.shutdown();
+  await opened?.remove();
   removeSignals();
   return 0;
 }

@@ -47,9 +47,11 @@ export function browserOpener(os: typeof Deno.build.os): string {
 /**
  * Opens a page in the user's browser with the system's
  * {@link browserOpener}. Fails quietly (no permission to run it, no such
- * program): the program prints the address in any case.
+ * program): the program prints the address in any case. Its argument is on
+ * a command line that every local user can read: never give it a secret
+ * (the GUIs give it a redirect file's URL, see open_page.ts).
  *
- * @param url the page
+ * @param url what to open
  */
 export function openBrowser(url: string): void {
   const command = browserOpener(Deno.build.os);
@@ -129,7 +131,23 @@ export async function listFolders(path: string | undefined): Promise<FolderListi
     if (error instanceof Deno.errors.PermissionDenied) {
       return { path: folder, parent, folders, error: `Cannot read '${folder}': ${error.message}` };
     }
-    throw error;
+    if (error instanceof Deno.errors.NotCapable) {
+      // Deno keeps /proc, /dev and /sys for programs granted everything.
+      return {
+        path: folder,
+        parent,
+        folders: [],
+        error: `'${folder}' is a system folder privateshare may not open: choose another folder`,
+      };
+    }
+    // Any other system error (Deno's carry an errno code) is the folder's, not ours.
+    if (typeof (error as { code?: unknown })?.code !== "string") throw error;
+    return {
+      path: folder,
+      parent,
+      folders: [],
+      error: `Cannot read '${folder}': ${oneLine(error)}`,
+    };
   }
   folders.sort((a, b) => a.localeCompare(b));
   return { path: folder, parent, folders };
@@ -154,8 +172,15 @@ export async function folderProblem(path: string): Promise<string | undefined> {
     if (error instanceof Deno.errors.PermissionDenied) {
       return `Cannot use '${path}': ${error.message}`;
     }
+    if (error instanceof Deno.errors.NotCapable) {
+      return `'${path}' is a system folder privateshare may not save into: choose another folder`;
+    }
     throw error;
   }
+}
+
+function oneLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
 }
 
 /**

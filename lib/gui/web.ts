@@ -34,6 +34,8 @@ export interface GuiSite {
   script: string;
   /** API calls by name: `list` answers `api/list`. */
   routes: Record<string, Route>;
+  /** Called each time the page itself is served (a browser opened it). */
+  onPage?: () => void;
 }
 
 /** A running page server. */
@@ -89,6 +91,13 @@ export function serveGui(site: GuiSite): GuiServer {
     hostname: "127.0.0.1",
     port: 0,
     onListen: () => {},
+    // What no route expected still reaches the page as one line, and the
+    // terminal too, never as a stack trace.
+    onError: (error) => {
+      const message = oneLine(error);
+      console.error(`privateshare: a request of the page failed: ${message}`);
+      return json({ error: `The program could not answer: ${message}` }, 500);
+    },
   }, async (request) => {
     const refusal = refuse(request, port, prefixBytes);
     if (refusal) return text(403, refusal);
@@ -96,6 +105,7 @@ export function serveGui(site: GuiSite): GuiServer {
     const file = files[path];
     if (file) {
       if (request.method !== "GET" && request.method !== "HEAD") return text(405, "Use GET");
+      if (path === "") site.onPage?.();
       return new Response(file.body, {
         headers: { ...SECURITY_HEADERS, "content-type": file.type },
       });
@@ -103,7 +113,12 @@ export function serveGui(site: GuiSite): GuiServer {
     const route = path.startsWith("api/") ? site.routes[path.slice(4)] : undefined;
     if (!route) return text(404, "Not found");
     if (request.method !== route.method) return text(405, `Use ${route.method}`);
-    return await route.handle(request);
+    try {
+      return await route.handle(request);
+    } catch (error) {
+      if (error instanceof PageRequestError) return json({ error: error.message }, error.status);
+      throw error;
+    }
   });
   port = server.addr.port;
   return {
@@ -131,7 +146,9 @@ function refuse(request: Request, port: number, prefix: Uint8Array): string | un
   const from = request.headers.get("origin");
   if (from !== null && from !== origin) return "Refused: a request from another site";
   const site = request.headers.get("sec-fetch-site");
-  if (site !== null && site !== "same-origin" && site !== "none") {
+  if (
+    site !== null && site !== "same-origin" && site !== "none" && !opensPage(request, prefix)
+  ) {
     return "Refused: a request from another site";
   }
   const path = new TextEncoder().encode(new URL(request.url).pathname);
@@ -139,6 +156,21 @@ function refuse(request: Request, port: number, prefix: Uint8Array): string | un
     return "Refused: open the address with the token that the program printed";
   }
   return undefined;
+}
+
+/**
+ * Whether a request is the browser opening the page itself, in a tab of its
+ * own, from elsewhere: the redirect file the program opens is another site
+ * to the browser. Such a request reads nothing another site could see (the
+ * answer goes to the tab, not to the site) and changes nothing, and the page
+ * it loads talks to the API from its own origin; it still needs the token.
+ */
+function opensPage(request: Request, prefix: Uint8Array): boolean {
+  const path = new TextEncoder().encode(new URL(request.url).pathname);
+  return request.method === "GET" && request.headers.get("origin") === null &&
+    request.headers.get("sec-fetch-mode") === "navigate" &&
+    request.headers.get("sec-fetch-dest") === "document" &&
+    path.length === prefix.length;
 }
 
 /**
@@ -170,19 +202,92 @@ export function text(status: number, body: string): Response {
 }
 
 /**
- * Reads a request's JSON object body.
+ * The most bytes a page's JSON request may carry: its fields are addresses,
+ * names, folder paths and a password, far below this.
+ */
+export const MAX_JSON_BYTES = 64 * 1024;
+
+/** A request the page API refuses: its HTTP status and one line for the page. */
+export class PageRequestError extends Error {
+  /** The HTTP status to answer with (400, 413). */
+  readonly status: number;
+
+  /**
+   * Creates a PageRequestError.
+   *
+   * @param status the HTTP status to answer with
+   * @param message one line: what was wrong
+   */
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = "PageRequestError";
+    this.status = status;
+  }
+}
+
+/**
+ * Reads a request's JSON object body, as a stream that is stopped at
+ * {@link MAX_JSON_BYTES} (never buffered whole past it). The page server
+ * answers the {@link PageRequestError} this throws with its status and
+ * message.
  *
  * @param request the request
- * @returns the object, or undefined when the body is not a JSON object
+ * @returns the object
+ * @throws {PageRequestError} 413 for a body over the limit; 400 for one that is
+ *   cut off, is not JSON, or is JSON but not an object
  */
-export async function readJson(request: Request): Promise<Record<string, unknown> | undefined> {
+export async function readJson(request: Request): Promise<Record<string, unknown>> {
+  const bytes = await readBody(request, MAX_JSON_BYTES);
+  let value: unknown;
   try {
-    const body = await request.json();
-    return typeof body === "object" && body !== null && !Array.isArray(body) ? body : undefined;
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (error) {
-    if (error instanceof SyntaxError || error instanceof TypeError) return undefined;
+    // TypeError: not UTF-8.
+    if (!(error instanceof SyntaxError || error instanceof TypeError)) throw error;
+    throw new PageRequestError(400, "Malformed request: its body is not JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new PageRequestError(400, "Malformed request: its body is not a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
+
+/** A request's body, read up to `limit` bytes; past them the reading stops. */
+async function readBody(request: Request, limit: number): Promise<Uint8Array> {
+  const tooLarge = () =>
+    new PageRequestError(413, `Request too large: a page's request carries at most ${limit} bytes`);
+  const length = request.headers.get("content-length");
+  if (length !== null && /^\d+$/.test(length) && Number(length) > limit) throw tooLarge();
+  if (request.body === null) return new Uint8Array();
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) throw tooLarge();
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (error instanceof PageRequestError) {
+      reader.cancel().catch(() => {});
+      throw error;
+    }
+    // The connection ended before the body did.
+    if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Http) {
+      throw new PageRequestError(400, "Malformed request: its body was cut off");
+    }
     throw error;
   }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
 }
 
 /** Most events a page may fall behind by before its stream is dropped (it reconnects). */
@@ -267,6 +372,11 @@ export class EventHub {
       this.#ping = undefined;
     }
   }
+}
+
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0]!.trim() || "unknown error";
 }
 
 function base64url(bytes: Uint8Array): string {

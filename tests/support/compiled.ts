@@ -8,7 +8,8 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { tempDir } from "./data.ts";
 import { until } from "./deadline.ts";
 import { kill } from "./processes.ts";
@@ -72,6 +73,8 @@ export async function fakeOpener(dir: string): Promise<FakeOpener> {
       DENO_DIR: denoDir(),
       HOME: dir,
       XDG_CONFIG_HOME: join(dir, "config"),
+      // Temporary folders (the page's redirect file) in the test's folder too.
+      TMPDIR: dir,
     },
     opened(): string {
       try {
@@ -118,7 +121,8 @@ export async function opensItsPage(command: string, args: string[], title: strin
     });
     const url = address.exec(printed)![0];
     assert.match(printed, new RegExp(`^privateshare (server|client): open ${url} in your browser`));
-    assert.equal(opener.opened(), `${url}\n`, "it opens its own address, once");
+    const redirect = await redirectOf(opener.opened());
+    assert.equal(redirect.target, url, "it opens its own address, once, through a private file");
     const page = await fetch(url);
     assert.equal(page.status, 200);
     assert.match(await page.text(), new RegExp(`<title>${title}</title>`));
@@ -132,6 +136,58 @@ export async function opensItsPage(command: string, args: string[], title: strin
   assert.equal(code, 0, `${command} quits on SIGTERM: ${printed}`);
   assert.match(printed, /quitting \(SIGTERM\)\n$/);
   assert.equal(await stderr, "", `${command} printed nothing on stderr`);
+}
+
+/**
+ * The permissions a `deno task` of deno.json grants: its `--allow-*` words
+ * between `run` and the script.
+ *
+ * @param task the task's name, such as `gui-server`
+ * @returns the flags, as the task gives them
+ */
+export function taskPermissions(task: string): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)));
+  const words: string[] = config.tasks[task].split(" ");
+  const script = words.findIndex((word) => word.endsWith(".ts"));
+  return words.slice(words.indexOf("run") + 1, script).filter((word) =>
+    word.startsWith("--allow-")
+  );
+}
+
+/** A redirect file the opener was given, and where it leads. */
+export interface Redirect {
+  /** The file's path. */
+  file: string;
+  /** The address it sends the browser to. */
+  target: string;
+}
+
+/**
+ * Checks what the opener was given: one argument, a file:// URL of a file
+ * readable only by its owner (0600), in a folder only its owner can open
+ * (0700), that sends the browser on to one address (its meta refresh and
+ * its script agree). Read it before the page is fetched: then it is removed.
+ *
+ * @param opened the opener's arguments, one a line
+ * @returns the file and where it leads
+ */
+export async function redirectOf(opened: string): Promise<Redirect> {
+  assert.match(opened, /^file:\/\/[^\n]+\n$/, "one argument, a file:// URL");
+  const file = fileURLToPath(opened.trim());
+  const info = await Deno.stat(file);
+  const folder = await Deno.stat(dirname(file));
+  assert.ok(info.isFile);
+  assert.equal(info.mode! & 0o777, 0o600, "the redirect file is readable by its owner only");
+  assert.equal(folder.mode! & 0o777, 0o700, "in a folder only its owner can open");
+  assert.equal(info.uid, Deno.uid());
+  assert.equal(folder.uid, Deno.uid());
+  const html = await Deno.readTextFile(file);
+  const refresh = /<meta http-equiv="refresh" content="0;url=([^"]+)">/.exec(html);
+  const script = /location\.replace\(("[^"]*")\)/.exec(html);
+  assert.ok(refresh && script, html);
+  const target = JSON.parse(script[1]!);
+  assert.equal(refresh[1]!.replaceAll("&amp;", "&"), target, "the refresh and the script agree");
+  return { file, target };
 }
 
 /** Deno's cache folder, as `deno info` reports it. */
