@@ -113,6 +113,22 @@ browserTest(
     assert.ok(await sameBytes(notes, join(shared, "notes (3).txt")));
     assert.equal(await Deno.readTextFile(join(shared, "notes.txt")), "The server's own.\n");
 
+    // A page opened later offers a get's fixes, not those chosen before; a put's file stays with
+    // the page that chose it.
+    await get.click();
+    await waitRows(page, "failed", 1);
+    await page.setInputFiles("#files-input", [notes]);
+    await waitRows(page, "failed", 2);
+    await page.reload();
+    await waitRows(page, "failed", 2);
+    assert.equal(await rows(page, "failed").count(), 2, "fixes chosen before are not offered");
+    assert.equal(await rows(page, "skipped").count(), 1);
+    assert.deepEqual(await fixes(page, "failed", "report.pdf"), ["Replace", "Keep both", "Skip"]);
+    assert.deepEqual(await fixes(page, "failed", "notes.txt"), ["Skip"]);
+    await rows(page, "failed", "report.pdf").getByRole("button", { name: /^Keep both/ }).click();
+    await rows(page, "done", "report.pdf").nth(2).waitFor({ timeout: STEP_MS });
+    assert.ok(await sameBytes(join(shared, "report.pdf"), join(downloads, "report (3).pdf")));
+
     // A server that speaks TLS: the page ticks the box and says so; with the fingerprint it lists.
     const cert = await makeCertificate(dir.path);
     await using secure = serveFolder(source, { tls: { cert: cert.cert, key: cert.key } });

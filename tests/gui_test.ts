@@ -588,7 +588,7 @@ browserTest(
       );
     }
 
-    // Again: the folder exists, and the page says so in the command line's words.
+    // Again: the folder exists; the command line names a flag, the page offers Replace or Skip.
     const cli = await runClient([
       "127.0.0.1",
       String(server.port),
@@ -601,8 +601,15 @@ browserTest(
     const words = cli.stderr.trim().split("\n").at(-1)!.replace(/^privateshare: /, "");
     await page.getByRole("button", { name: "Get 2024/" }).click();
     await waitRows(page, "failed", 1);
-    assert.equal(await rows(page, "failed").locator(".detail").textContent(), words);
-    assert.match(words, /exists/);
+    assert.match(words, /exists: add --force/);
+    assert.equal(
+      await rows(page, "failed").locator(".detail").textContent(),
+      `'${join(downloads, "2024")}' exists in the download folder: Replace it or Skip`,
+    );
+    assert.deepEqual(await rows(page, "failed").locator(".actions button").allTextContents(), [
+      "Replace",
+      "Skip",
+    ]);
 
     // A file chosen now goes into the folder shown, and the list shows it.
     const postcard = join(source, "postcard.txt");

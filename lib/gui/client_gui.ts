@@ -24,19 +24,12 @@ import html from "./assets/client.html" with { type: "text" };
 import script from "./assets/client.js" with { type: "text" };
 import { clientSecurity } from "./tls.ts";
 import { type GuiOptions, runGui } from "./run.ts";
-import { folderProblem, homeFolder, listFolders, Settings } from "./system.ts";
+import { folderProblem, listFolders } from "./system.ts";
 import { EventHub, json, readJson } from "./web.ts";
 import { freeName, freeOnServer, remoteFolder, shownEntries, takenIn } from "./folders.ts";
 import { type PageFailure, pageFailure } from "./wording.ts";
-import {
-  abortOf,
-  fromHeader,
-  pageUpload,
-  portOf,
-  serverOf,
-  type Transfer,
-  validId,
-} from "./requests.ts";
+import { RememberedConfig } from "./client_config.ts";
+import { abortOf, fromHeader, pageUpload, serverOf, type Transfer, validId } from "./requests.ts";
 
 /** Options of the client's GUI. */
 export interface ClientGuiOptions extends GuiOptions {
@@ -90,6 +83,13 @@ export async function runClientGui(options: ClientGuiOptions): Promise<number> {
         method: "POST",
         handle: async (request) => json(transfers.cancel((await readJson(request))?.id)),
       },
+      dismiss: {
+        method: "POST",
+        handle: async (request) => {
+          const body = await readJson(request);
+          return json(transfers.dismiss(body?.id, body?.action === "skip"));
+        },
+      },
     },
     stop: () => transfers.cancelAll(),
   });
@@ -99,9 +99,7 @@ export async function runClientGui(options: ClientGuiOptions): Promise<number> {
 class Transfers {
   readonly #hub: EventHub;
   readonly #summary: (op: "put" | "get", result: TransferResult) => string;
-  readonly #settings = new Settings("client-gui.json");
-  /** `password`: the server at this address asked for a password (a page that opens lists it only with one). */
-  #config: { host: string; port: number | null; folder: string; password: boolean };
+  readonly #config = new RememberedConfig((line) => this.#addLog(line, "error"));
   #all = new Map<string, Transfer>();
   #controllers = new Map<string, AbortController>();
   #log: { time: number; line: string; level: string }[] = [];
@@ -114,30 +112,18 @@ class Transfers {
   ) {
     this.#hub = hub;
     this.#summary = summary;
-    const saved = this.#settings.load();
-    this.#config = {
-      host: typeof saved.host === "string" ? saved.host : "",
-      port: typeof saved.port === "number" ? saved.port : null,
-      folder: typeof saved.folder === "string" ? saved.folder : homeFolder(),
-      password: saved.password === true,
-    };
   }
 
   snapshot(): unknown[] {
     return [
-      { type: "config", config: this.#config },
+      { type: "config", config: this.#config.current },
       ...this.#log.map((l) => ({ type: "log", ...l })),
       ...[...this.#all.values()].map((transfer) => ({ type: "transfer", transfer })),
     ];
   }
 
   async remember(body: Record<string, unknown> | undefined): Promise<unknown> {
-    const host = typeof body?.host === "string" ? body.host.trim() : this.#config.host;
-    const port = body?.port === null ? null : portOf(body?.port) ?? this.#config.port;
-    const folder = typeof body?.folder === "string" ? body.folder : this.#config.folder;
-    const same = host === this.#config.host && port === this.#config.port;
-    this.#config = { host, port, folder, password: same && this.#config.password };
-    await this.#save();
+    await this.#config.remember(body);
     return { ok: true };
   }
 
@@ -151,7 +137,7 @@ class Transfers {
     try {
       const folder = remoteFolder(body?.folder);
       const files = await list({ ...server, ...security, ...(folder ? { folder } : {}) });
-      await this.#notePassword(target, target.password);
+      await this.#config.notePassword(target, target.password);
       return json({ folder: folder ?? "", files: shownEntries(files) });
     } catch (error) {
       const { message, tls } = await this.#failure(error, "list", target);
@@ -246,6 +232,17 @@ class Transfers {
     return { ok: true };
   }
 
+  /** A failure the user chose a fix for: skipped, or forgotten (its fix is a transfer of its own). */
+  dismiss(id: unknown, skip: boolean): unknown {
+    const item = typeof id === "string" ? this.#all.get(id) : undefined;
+    if (item?.state !== "failed") return { error: "No such failed transfer" };
+    delete item.actions;
+    if (skip) Object.assign(item, { state: "skipped", message: "Skipped" });
+    else this.#all.delete(item.id);
+    this.#hub.send(skip ? { type: "transfer", transfer: item } : { type: "forget", id: item.id });
+    return { ok: true };
+  }
+
   async cancelAll(): Promise<void> {
     for (const controller of this.#controllers.values()) controller.abort();
     await Promise.allSettled([...this.#running]);
@@ -306,7 +303,7 @@ class Transfers {
       });
       item.state = "done";
       item.done = result.size;
-      await this.#notePassword(target, target.password);
+      await this.#config.notePassword(target, target.password);
       item.total = result.size;
       const { name: _name, path, skipped, ...rest } = result;
       item.result = {
@@ -359,26 +356,11 @@ class Transfers {
       error.code === "password-needed" || error.code === "password-wrong" ||
       error.reason === "unauthorized"
     ) {
-      await this.#notePassword(target, true);
+      await this.#config.notePassword(target, true);
     }
     const shown = { ...words, message: printable(words.message) };
     this.#addLog(shown.message, words.cancelled ? "info" : "error");
     return shown;
-  }
-
-  /** Remembers whether the server the page names asks for a password (a page that opens lists it only with one). */
-  async #notePassword(server: Target, needed: boolean): Promise<void> {
-    const config = this.#config;
-    if (server.host !== config.host || server.port !== config.port) return;
-    if (config.password === needed) return;
-    this.#config = { ...config, password: needed };
-    await this.#save();
-  }
-
-  async #save(): Promise<void> {
-    const { password, ...rest } = this.#config;
-    const error = await this.#settings.save(password ? this.#config : rest);
-    if (error) this.#addLog(error, "error");
   }
 
   #addLog(line: string, level: "info" | "error"): void {

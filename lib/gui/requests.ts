@@ -89,7 +89,7 @@ export interface Transfer {
   op: "put" | "get";
   /** The name, made safe to show. */
   name: string;
-  state: "queued" | "running" | "done" | "failed" | "cancelled" | "restarted";
+  state: "queued" | "running" | "done" | "failed" | "cancelled" | "restarted" | "skipped";
   done: number;
   total: number | null;
   resumedFrom: number;

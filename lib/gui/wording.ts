@@ -50,11 +50,11 @@ const CODES: Record<FailureCode, Words> = {
       `${PERMISSION[e.permission ?? "read"]} allowed`,
   }),
   exists: (e, c) => ({
-    message: `${e.message} in the download folder: Replace it, Keep both, or Skip`,
+    message: `${e.message} in the download folder: ${choices(c)}`,
     actions: c.folder ? ["replace", "skip"] : ["replace", "keep-both", "skip"],
   }),
   appeared: (e, c) => ({
-    message: `${e.message} (the finished download is kept): Replace it, Keep both, or Skip`,
+    message: `${e.message} (the finished download is kept): ${choices(c)}`,
     actions: c.folder ? ["replace", "skip"] : ["replace", "keep-both", "skip"],
   }),
   "in-the-way": (e) => ({
@@ -143,6 +143,11 @@ export const WORDED = {
   kinds: Object.keys(KINDS) as FailureKind[],
   reasons: Object.keys(REFUSALS) as Reason[],
 };
+
+/** The fixes of a name in the way, in words: a folder is replaced whole or skipped. */
+function choices(context: FailureContext): string {
+  return context.folder ? "Replace it or Skip" : "Replace it, Keep both, or Skip";
+}
 
 function cancelledWords(_error: ClientError, context: FailureContext): PageFailure {
   return {

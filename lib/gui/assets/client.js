@@ -80,7 +80,7 @@ async function listFiles(steps) {
       return;
     }
     setFailed(false);
-    renderListing(trail, result.files, { open: listFiles, get: getFile });
+    renderListing(trail, result.files, { open: listFiles, get: (path) => getFile(path) });
   } finally {
     $("list").disabled = false;
     $("refresh").disabled = false;
@@ -108,14 +108,11 @@ async function getFile(name, how = {}) {
 
 /** What a failure's button does: Replace, Keep both (under a free name) or Skip. */
 function act(t, action) {
-  const source = asked.get(t.id);
-  if (action === "skip" || !source) {
-    transfers.set(t.id, { ...t, state: "skipped", message: "Skipped", actions: undefined });
-    renderTransfers();
-    return;
-  }
-  transfers.delete(t.id);
-  renderTransfers();
+  // A get shown to a page that opened later is asked for again by its name.
+  const source = asked.get(t.id) ?? (t.op === "get" ? { name: t.name } : undefined);
+  // The program forgets the failure (or keeps it as skipped) for every page.
+  api("dismiss", { id: t.id, action: source ? action : "skip" });
+  if (action === "skip" || !source) return;
   if (t.op === "get") getFile(source.name, action === "replace" ? { force: true } : { keep: true });
   else putFiles([source.file], { to: source.to, keep: true });
 }
@@ -262,6 +259,10 @@ function onEvent(event) {
       opened = true;
       break;
     }
+    case "forget":
+      transfers.delete(event.id);
+      renderTransfers();
+      break;
     case "log":
       addLog($("log"), event);
       if (event.level === "error") setFailed(true);
@@ -271,6 +272,8 @@ function onEvent(event) {
       // Only a transfer that ends while this page watches lists again or sets the TLS box, not
       // the finished ones a page that opens is shown.
       const live = LIVE.includes(transfers.get(t.id)?.state);
+      // A put's file is in the page that chose it: another page can only skip it.
+      if (t.op === "put" && !asked.has(t.id)) t.actions = t.actions?.filter((a) => a === "skip");
       transfers.set(t.id, t);
       if (FINAL.includes(t.state)) {
         ends.get(t.id)?.(t);

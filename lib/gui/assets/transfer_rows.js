@@ -37,7 +37,7 @@ function renderActions(box, t) {
       el("button", {
         type: "button",
         className: action === "skip" ? "small" : "small primary",
-        attrs: { "aria-label": `${ACTIONS[action]}: ${t.op} ${t.name}` },
+        attrs: { "aria-label": `${ACTIONS[action]}: ${t.name}` },
         onclick: () => box.act(action),
       }, ACTIONS[action])
     ),
