@@ -98,6 +98,7 @@ Deno.test(
       assert.equal(listed.status, 400, JSON.stringify(trust));
       assert.match(String(listed.body.error), /Cannot find your known-servers file/);
       assert.equal(String(listed.body.error).split("\n").length, 1);
+      assert.doesNotMatch(String(listed.body.error), /--[a-z]/, "the page names no flag");
       const got = await gui.call("get", { ...server, ...trust, id: "g1", name: "a", folder: "/" });
       assert.equal(got.status, 400);
       assert.match(String(got.body.error), /Cannot find your known-servers file/);

@@ -294,7 +294,7 @@ Deno.test("--help tells how to get the GUI; --gui with other arguments, or witho
 });
 
 browserTest(
-  "client page: put 64 MiB and a small file, list, get both back, and a refusal in the CLI's words",
+  "client page: put 64 MiB and a small file, list, get both back, and a refusal in the page's words",
   async () => {
     await using dir = await tempDir();
     const { shared, source, downloads, config } = await layout(dir.path);
@@ -338,10 +338,12 @@ browserTest(
     const summary = /\d\dget 'notes\.txt' -> '.+': 29 B in .+, verified sha256 [0-9a-f]{16}…$/;
     await page.locator("#log li", { hasText: summary }).waitFor({ timeout: STEP_MS });
 
-    // A name that exists: the page says what the command line says.
+    // A name that exists: the page says it in its own words, where the command line names a flag.
     const cli = await runClient(["127.0.0.1", String(server.port), "put", small]);
     assert.equal(cli.code, 3);
-    const words = cli.stderr.trim().replace(/^privateshare: /, "");
+    assert.match(cli.stderr, /--as NAME/);
+    const words = 'The server refused: "notes.txt" already exists on the server: Keep both ' +
+      "(put it under a free name) or Skip";
     await page.setInputFiles("#files-input", [small]);
     await waitRows(page, "failed", 1);
     assert.equal(await rows(page, "failed").locator(".detail").textContent(), words);
@@ -586,7 +588,7 @@ browserTest(
       );
     }
 
-    // Again: the folder exists, and the page says so in the command line's words.
+    // Again: the folder exists; the command line names a flag, the page offers Replace or Skip.
     const cli = await runClient([
       "127.0.0.1",
       String(server.port),
@@ -599,8 +601,15 @@ browserTest(
     const words = cli.stderr.trim().split("\n").at(-1)!.replace(/^privateshare: /, "");
     await page.getByRole("button", { name: "Get 2024/" }).click();
     await waitRows(page, "failed", 1);
-    assert.equal(await rows(page, "failed").locator(".detail").textContent(), words);
-    assert.match(words, /exists/);
+    assert.match(words, /exists: add --force/);
+    assert.equal(
+      await rows(page, "failed").locator(".detail").textContent(),
+      `'${join(downloads, "2024")}' exists in the download folder: Replace it or Skip`,
+    );
+    assert.deepEqual(await rows(page, "failed").locator(".actions button").allTextContents(), [
+      "Replace",
+      "Skip",
+    ]);
 
     // A file chosen now goes into the folder shown, and the list shows it.
     const postcard = join(source, "postcard.txt");
@@ -791,7 +800,7 @@ browserTest(
     await page.fill("#fingerprint", fingerprint);
     await page.fill("#password", "wrong");
     await page.click("#list");
-    // The refusal is the command line's own line.
+    // The refusal is the command line's own line, and the control to check.
     const wrong = join(dir.path, "wrong-password");
     await Deno.writeTextFile(wrong, "wrong\n");
     const cli = await runClient([
@@ -809,7 +818,7 @@ browserTest(
     // Its last line: the first says the server was remembered.
     const words = cli.stderr.trim().split("\n").at(-1)!.replace(/^privateshare: /, "");
     assert.equal(words, "The server refused: Wrong password");
-    await page.locator("#server-error").getByText(words, { exact: true })
+    await page.locator("#server-error").getByText(`${words}: check Password`, { exact: true })
       .waitFor({ timeout: STEP_MS });
     await page.fill("#password", "correct horse");
     await page.click("#list");

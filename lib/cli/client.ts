@@ -180,7 +180,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
       throw new UsageError("--gui takes no other arguments: the page asks for the rest");
     }
     const { runClientGui } = await import("../gui/client_gui.ts");
-    return await runClientGui({ open: !values["no-open"], program: PROGRAM, describe, summary });
+    return await runClientGui({ open: !values["no-open"], program: PROGRAM, summary });
   }
   const [host, portText, op, ...items] = positionals;
   if (host === undefined) throw new UsageError("Missing HOST: give the server's address");

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { join } from "node:path";
 import {
   cancelled,
   ClientError,
@@ -23,36 +24,21 @@ import html from "./assets/client.html" with { type: "text" };
 import script from "./assets/client.js" with { type: "text" };
 import { clientSecurity } from "./tls.ts";
 import { type GuiOptions, runGui } from "./run.ts";
-import { folderProblem, homeFolder, listFolders, Settings } from "./system.ts";
+import { folderProblem, listFolders } from "./system.ts";
 import { EventHub, json, readJson } from "./web.ts";
-import { remoteFolder, shownEntries } from "./folders.ts";
-import { abortOf, fromHeader, portOf, serverOf, validId } from "./requests.ts";
+import { freeName, freeOnServer, remoteFolder, shownEntries, takenIn } from "./folders.ts";
+import { type PageFailure, pageFailure } from "./wording.ts";
+import { RememberedConfig } from "./client_config.ts";
+import { abortOf, fromHeader, pageUpload, serverOf, type Transfer, validId } from "./requests.ts";
 
 /** Options of the client's GUI. */
 export interface ClientGuiOptions extends GuiOptions {
-  /** Words a failure as the command line does (default: its message). */
-  describe?: (error: ClientError) => string;
   /** Words a finished transfer as the command line does (default: its name and size). */
   summary?: (op: "put" | "get", result: TransferResult) => string;
 }
 
-/** One put or get, as the page shows it. */
-interface Transfer {
-  id: string;
-  op: "put" | "get";
-  /** The name, made safe to show. */
-  name: string;
-  state: "queued" | "running" | "done" | "failed" | "cancelled" | "restarted";
-  done: number;
-  total: number | null;
-  resumedFrom: number;
-  /** Of a folder: files in place so far, and its files. */
-  files?: number;
-  filesTotal?: number;
-  started: number;
-  result?: Omit<TransferResult, "name" | "path" | "skipped"> & { path: string; skipped?: number };
-  message?: string;
-}
+/** The server a request went to, and whether it carried a password. */
+type Target = { host: string; port: number; password: boolean };
 
 /** Finished transfers and log lines a page that opens is shown. */
 const KEEP = 100;
@@ -71,7 +57,6 @@ export async function runClientGui(options: ClientGuiOptions): Promise<number> {
   const hub = new EventHub();
   const transfers = new Transfers(
     hub,
-    options.describe ?? ((error) => error.message),
     options.summary ?? ((op, result) => `${op} '${result.name}': ${result.size} bytes`),
   );
   return await runGui(options, "client", {
@@ -98,6 +83,13 @@ export async function runClientGui(options: ClientGuiOptions): Promise<number> {
         method: "POST",
         handle: async (request) => json(transfers.cancel((await readJson(request))?.id)),
       },
+      dismiss: {
+        method: "POST",
+        handle: async (request) => {
+          const body = await readJson(request);
+          return json(transfers.dismiss(body?.id, body?.action === "skip"));
+        },
+      },
     },
     stop: () => transfers.cancelAll(),
   });
@@ -106,10 +98,8 @@ export async function runClientGui(options: ClientGuiOptions): Promise<number> {
 /** The page's transfers, run one at a time, and the settings it remembers. */
 class Transfers {
   readonly #hub: EventHub;
-  readonly #describe: (error: ClientError) => string;
   readonly #summary: (op: "put" | "get", result: TransferResult) => string;
-  readonly #settings = new Settings("client-gui.json");
-  #config: { host: string; port: number | null; folder: string };
+  readonly #config = new RememberedConfig((line) => this.#addLog(line, "error"));
   #all = new Map<string, Transfer>();
   #controllers = new Map<string, AbortController>();
   #log: { time: number; line: string; level: string }[] = [];
@@ -118,35 +108,22 @@ class Transfers {
 
   constructor(
     hub: EventHub,
-    describe: (error: ClientError) => string,
     summary: (op: "put" | "get", result: TransferResult) => string,
   ) {
     this.#hub = hub;
-    this.#describe = describe;
     this.#summary = summary;
-    const saved = this.#settings.load();
-    this.#config = {
-      host: typeof saved.host === "string" ? saved.host : "",
-      port: typeof saved.port === "number" ? saved.port : null,
-      folder: typeof saved.folder === "string" ? saved.folder : homeFolder(),
-    };
   }
 
   snapshot(): unknown[] {
     return [
-      { type: "config", config: this.#config },
+      { type: "config", config: this.#config.current },
       ...this.#log.map((l) => ({ type: "log", ...l })),
       ...[...this.#all.values()].map((transfer) => ({ type: "transfer", transfer })),
     ];
   }
 
   async remember(body: Record<string, unknown> | undefined): Promise<unknown> {
-    const host = typeof body?.host === "string" ? body.host.trim() : this.#config.host;
-    const port = body?.port === null ? null : portOf(body?.port) ?? this.#config.port;
-    const folder = typeof body?.folder === "string" ? body.folder : this.#config.folder;
-    this.#config = { host, port, folder };
-    const error = await this.#settings.save(this.#config);
-    if (error) this.#addLog(error, "error");
+    await this.#config.remember(body);
     return { ok: true };
   }
 
@@ -156,12 +133,15 @@ class Transfers {
     if (typeof server === "string") return json({ error: server }, 400);
     const security = clientSecurity((key) => body?.[key]);
     if (typeof security === "string") return json({ error: security }, 400);
+    const target = { ...server, password: security.password !== undefined };
     try {
       const folder = remoteFolder(body?.folder);
       const files = await list({ ...server, ...security, ...(folder ? { folder } : {}) });
+      await this.#config.notePassword(target, target.password);
       return json({ folder: folder ?? "", files: shownEntries(files) });
     } catch (error) {
-      return json({ error: this.#failure(error, `list ${server.host}:${server.port}`) });
+      const { message, tls } = await this.#failure(error, "list", target);
+      return json({ error: message, ...(tls !== undefined ? { tls } : {}) });
     }
   }
 
@@ -175,20 +155,31 @@ class Transfers {
     if (typeof server === "string") return json({ error: server }, 400);
     const security = clientSecurity((key) => fromHeader(request.headers.get(`x-${key}`)));
     if (typeof security === "string") return json({ error: security }, 400);
+    const target = { ...server, password: security.password !== undefined };
     if (!validId(id) || this.#all.has(id)) return json({ error: "Invalid transfer id" }, 400);
     if (!Number.isSafeInteger(size)) {
       return json({ error: `Invalid file size '${sizeText}' for '${printable(name)}'` }, 400);
     }
     const resume = url.searchParams.get("resume") !== "0";
     const to = remoteFolder(url.searchParams.get("to"));
-    const stream = this.#upload(id, request.body);
     const options = { ...server, ...security, resume, ...(to ? { to } : {}) };
+    let as = name;
+    if (url.searchParams.get("keep") === "1") {
+      // Keep both: the first name of the form `name (2).ext` the server's folder does not hold.
+      try {
+        as = await freeOnServer(name, options);
+      } catch (error) {
+        return json({ error: (await this.#failure(error, "put", target)).message });
+      }
+    }
+    const stream = pageUpload(request.body, () => this.cancel(id));
     return json(
       await this.#run(
         id,
         "put",
-        to ? `${to}/${name}` : name,
-        (signal, onProgress) => put({ name, size, stream }, { ...options, signal, onProgress }),
+        to ? `${to}/${as}` : as,
+        (signal, onProgress) => put({ name: as, size, stream }, { ...options, signal, onProgress }),
+        target,
       ),
     );
   }
@@ -202,6 +193,7 @@ class Transfers {
     if (typeof server === "string") return json({ error: server }, 400);
     const security = clientSecurity((key) => body?.[key]);
     if (typeof security === "string") return json({ error: security }, 400);
+    const target = { ...server, password: security.password !== undefined };
     if (!validId(id) || this.#all.has(id)) return json({ error: "Invalid transfer id" }, 400);
     if (typeof name !== "string") {
       return json({ error: "Missing the name of the file to get" }, 400);
@@ -211,13 +203,22 @@ class Transfers {
     }
     const problem = await folderProblem(folder);
     if (problem) return json({ error: problem }, 400);
+    const force = body?.force === true;
+    // Keep both: saved under the first name of the form `name (2).ext` the folder does not hold.
+    const output = body?.keep === true
+      ? join(
+        folder,
+        await freeName(name.replace(/\/+$/, "").split("/").pop() ?? name, takenIn(folder)),
+      )
+      : folder;
     // A get goes on when the page is closed or reloaded; Cancel or Quit stop it.
     const running = this.#run(
       id,
       "get",
       name,
       (signal, onProgress) =>
-        get(name, { ...server, ...security, output: folder, signal, onProgress }),
+        get(name, { ...server, ...security, output, force, signal, onProgress }),
+      target,
     );
     this.#running.add(running);
     running.finally(() => this.#running.delete(running));
@@ -231,35 +232,20 @@ class Transfers {
     return { ok: true };
   }
 
+  /** A failure the user chose a fix for: skipped, or forgotten (its fix is a transfer of its own). */
+  dismiss(id: unknown, skip: boolean): unknown {
+    const item = typeof id === "string" ? this.#all.get(id) : undefined;
+    if (item?.state !== "failed") return { error: "No such failed transfer" };
+    delete item.actions;
+    if (skip) Object.assign(item, { state: "skipped", message: "Skipped" });
+    else this.#all.delete(item.id);
+    this.#hub.send(skip ? { type: "transfer", transfer: item } : { type: "forget", id: item.id });
+    return { ok: true };
+  }
+
   async cancelAll(): Promise<void> {
     for (const controller of this.#controllers.values()) controller.abort();
     await Promise.allSettled([...this.#running]);
-  }
-
-  /**
-   * A browser upload as a stream for `put`. When the page goes away in the
-   * middle (closed, reloaded, its request cancelled), reading fails: the
-   * transfer is cancelled first, so that it ends as a cancel (the server
-   * keeps its partial upload) and not as a failure.
-   */
-  #upload(id: string, body: ReadableStream<Uint8Array> | null): ReadableStream<Uint8Array> {
-    if (body === null) return new ReadableStream({ start: (c) => c.close() });
-    const reader = body.getReader();
-    return new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        let next;
-        try {
-          next = await reader.read();
-        } catch (error) {
-          this.cancel(id);
-          controller.error(error);
-          return;
-        }
-        if (next.done) controller.close();
-        else controller.enqueue(next.value);
-      },
-      cancel: (reason) => reader.cancel(reason),
-    }, { highWaterMark: 0 });
   }
 
   /** Runs one transfer in its turn, reporting its progress and its end to the pages. */
@@ -271,6 +257,7 @@ class Transfers {
       signal: AbortSignal,
       onProgress: (p: Progress) => void,
     ) => Promise<TransferResult>,
+    target: Target,
   ): Promise<Record<string, unknown>> {
     const controller = new AbortController();
     const signal = controller.signal;
@@ -316,6 +303,7 @@ class Transfers {
       });
       item.state = "done";
       item.done = result.size;
+      await this.#config.notePassword(target, target.password);
       item.total = result.size;
       const { name: _name, path, skipped, ...rest } = result;
       item.result = {
@@ -335,8 +323,11 @@ class Transfers {
           `Starting over: the server's partial upload of '${item.name}' holds other data`;
         this.#addLog(item.message, "info");
       } else {
-        item.state = aborted ? "cancelled" : "failed";
-        item.message = this.#failure(wrapped, `${op} '${item.name}'`);
+        const words = await this.#failure(wrapped, op, target);
+        item.state = aborted || words.cancelled ? "cancelled" : "failed";
+        item.message = words.message;
+        if (words.actions) item.actions = words.actions;
+        if (words.tls !== undefined) item.tls = words.tls;
       }
     } finally {
       this.#controllers.delete(id);
@@ -346,17 +337,30 @@ class Transfers {
     return { state: item.state, message: item.message ?? null, restart };
   }
 
-  #failure(error: unknown, what: string): string {
-    let line: string;
-    if (error instanceof ClientError) {
-      // A cancel from the page is said in the page's words, not the command line's.
-      line = printable(error.code === "cancelled" ? error.message : this.#describe(error));
-    } else {
+  /** A failure in the page's words, logged (a cancel as information, not as an error). */
+  async #failure(
+    error: unknown,
+    op: "put" | "get" | "list",
+    target: Target,
+  ): Promise<PageFailure> {
+    if (!(error instanceof ClientError)) {
       console.error(error);
-      line = `Unexpected error in ${what}: ${String(error)}: please report it`;
+      const line = `Unexpected error in ${op}: ${printable(String(error))}: please report it`;
+      this.#addLog(line, "error");
+      return { message: line };
     }
-    this.#addLog(line, "error");
-    return line;
+    const folder = op === "get" && error.path !== undefined &&
+      await Deno.lstat(error.path).then((info) => info.isDirectory, () => false);
+    const words = pageFailure(error, { op, folder });
+    if (
+      error.code === "password-needed" || error.code === "password-wrong" ||
+      error.reason === "unauthorized"
+    ) {
+      await this.#config.notePassword(target, true);
+    }
+    const shown = { ...words, message: printable(words.message) };
+    this.#addLog(shown.message, words.cancelled ? "info" : "error");
+    return shown;
   }
 
   #addLog(line: string, level: "info" | "error"): void {

@@ -1,12 +1,13 @@
 /**
  * Folders on the pages: a listing as both pages show it (folders first, each
  * with its file count and size, every name also made safe to show), and the
- * folder on the server a page asks for.
+ * folder on the server a page asks for, and a free name for "Keep both".
  *
  * @module
  */
 
-import { printable } from "../mod.ts";
+import { join } from "node:path";
+import { list, type ListOptions, printable } from "../mod.ts";
 
 /** A listing's entry as a page gets it. */
 export interface ShownEntry {
@@ -58,4 +59,55 @@ export function remoteFolder(value: unknown): string | undefined {
   if (typeof value !== "string") return undefined;
   const folder = value.replace(/^\/+|\/+$/g, "");
   return folder === "" ? undefined : folder;
+}
+
+/**
+ * The first free name of the form `name (2).ext`, `name (3).ext`, ... for
+ * "Keep both": the number goes before the last extension (none for a
+ * hidden file's leading dot).
+ *
+ * @param name the name that is taken
+ * @param taken whether a name is taken
+ * @returns the first free one
+ * @example freeName("photo.jpg", (n) => n === "photo (2).jpg") // "photo (3).jpg"
+ */
+export async function freeName(
+  name: string,
+  taken: (name: string) => boolean | Promise<boolean>,
+): Promise<string> {
+  const dot = name.lastIndexOf(".");
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
+  for (let n = 2;; n++) {
+    const candidate = `${stem} (${n})${ext}`;
+    if (!await taken(candidate)) return candidate;
+  }
+}
+
+/**
+ * Whether a name is taken in a local folder (a link, even a dangling one, counts).
+ *
+ * @param folder the folder
+ * @returns the test, for {@link freeName}
+ */
+export function takenIn(folder: string): (name: string) => Promise<boolean> {
+  return (name) => Deno.lstat(join(folder, name)).then(() => true, () => false);
+}
+
+/**
+ * A free name on the server for "Keep both": the first `name (2).ext` its
+ * folder does not hold.
+ *
+ * @param name the name the server holds
+ * @param options the server, and the folder there (`to`)
+ * @returns the free name
+ */
+export async function freeOnServer(
+  name: string,
+  options: ListOptions & { to?: string },
+): Promise<string> {
+  const { to, ...rest } = options;
+  const there = new Set(
+    (await list({ ...rest, ...(to ? { folder: to } : {}) })).map((e) => e.name),
+  );
+  return await freeName(name, (n) => there.has(n));
 }

@@ -1,11 +1,13 @@
 /**
  * The fields of the client page's requests, checked: the server's address
- * and port, a transfer's id, a header the page encoded.
+ * and port, a transfer's id, a header the page encoded; an upload as a
+ * stream; a transfer as the page is shown it.
  *
  * @module
  */
 
-import { printable } from "../mod.ts";
+import { printable, type TransferResult } from "../mod.ts";
+import type { PageAction } from "./wording.ts";
 
 /** Whether a transfer id from the page is one. */
 export function validId(id: unknown): id is string {
@@ -46,4 +48,59 @@ export function abortOf(signal: AbortSignal): Promise<void> {
     if (signal.aborted) resolve();
     signal.addEventListener("abort", () => resolve(), { once: true });
   });
+}
+
+/**
+ * A browser upload as a stream for `put`. When the page goes away in the
+ * middle (closed, reloaded, its request cancelled), reading fails: the
+ * transfer is cancelled first, so that it ends as a cancel (the server keeps
+ * its partial upload) and not as a failure.
+ *
+ * @param body the request's body
+ * @param cancel cancels the transfer
+ * @returns the stream to put
+ */
+export function pageUpload(
+  body: ReadableStream<Uint8Array> | null,
+  cancel: () => void,
+): ReadableStream<Uint8Array> {
+  if (body === null) return new ReadableStream({ start: (c) => c.close() });
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    pull: async (controller) => {
+      let next;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        cancel();
+        controller.error(error);
+        return;
+      }
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+}
+
+/** One put or get, as the page shows it. */
+export interface Transfer {
+  id: string;
+  op: "put" | "get";
+  /** The name, made safe to show. */
+  name: string;
+  state: "queued" | "running" | "done" | "failed" | "cancelled" | "restarted" | "skipped";
+  done: number;
+  total: number | null;
+  resumedFrom: number;
+  /** Of a folder: files in place so far, and its files. */
+  files?: number;
+  filesTotal?: number;
+  started: number;
+  result?: Omit<TransferResult, "name" | "path" | "skipped"> & { path: string; skipped?: number };
+  message?: string;
+  /** The fixes the page offers for a failure (Replace, Keep both, Skip). */
+  actions?: PageAction[];
+  /** The TLS box as the failure's fix needs it. */
+  tls?: boolean;
 }

@@ -88,7 +88,8 @@ export function clientSecurity(field: (key: string) => unknown): SecurityOptions
     // Never less security than remembered: without the file, a server remembered as TLS
     // would be spoken to in plain TCP (or checked against public roots only).
     return "Cannot find your known-servers file, which may remember this server's " +
-      "certificate: run privateshare with --allow-env, or give the server's fingerprint";
+      "certificate: start privateshare allowed to read its environment, or paste the " +
+      "server's fingerprint into Server's fingerprint";
   }
   if (file !== undefined) options.knownServers = file;
   const password = field("password");

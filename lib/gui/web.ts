@@ -12,6 +12,7 @@ import { timingSafeEqual } from "node:crypto";
 import style from "./assets/style.css" with { type: "text" };
 import common from "./assets/common.js" with { type: "text" };
 import listing from "./assets/listing.js" with { type: "text" };
+import transferRows from "./assets/transfer_rows.js" with { type: "text" };
 
 /** One API call of a page: its method and what answers it. */
 export interface Route {
@@ -85,6 +86,7 @@ export function serveGui(site: GuiSite): GuiServer {
     "style.css": { type: TYPES.css!, body: style },
     "common.js": { type: TYPES.js!, body: common },
     "listing.js": { type: TYPES.js!, body: listing },
+    "transfer_rows.js": { type: TYPES.js!, body: transferRows },
     "page.js": { type: TYPES.js!, body: site.script },
   };
   const server = Deno.serve({

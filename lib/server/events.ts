@@ -28,7 +28,7 @@ export interface RequestRecord {
   bytes: number;
   /** Where a resumed transfer started. */
   resumedFrom?: number;
-  /** ok, cancel, closed, timeout or error. */
+  /** ok, cancel, closed (the client went away: `message` says so), timeout or error. */
   outcome: "ok" | "cancel" | "closed" | "timeout" | "error";
   /** The reason code of a cancel. */
   reason?: string;

@@ -7,7 +7,7 @@
  */
 
 import { CancelError, ProtocolError } from "../protocol/errors.ts";
-import { isConnectionError, TimeoutError, type Wire } from "../net/wire.ts";
+import { isConnectionError, TimeoutError, TruncatedError, type Wire } from "../net/wire.ts";
 import { type Command, MAGIC } from "../protocol/ps2.ts";
 import { looksClassic } from "../protocol/classic.ts";
 import { sendCancel } from "../exchange/ps2.ts";
@@ -112,11 +112,22 @@ export function recordError(record: RequestRecord, error: unknown): void {
     record.message = error.message;
   } else if (isConnectionError(error)) {
     record.outcome = "closed";
-    record.message = error.message;
+    // A client that cancels just closes: the server cannot tell a cancel from a cut.
+    record.message = record.op !== "-" && leftByPeer(error) ? STOPPED : error.message;
   } else {
     record.outcome = "error";
     record.message = error instanceof Error ? error.message : String(error);
   }
+}
+
+/** How a request is recorded when its client went away in the middle of it. */
+export const STOPPED = "the client stopped: cancelled or cut off";
+
+/** Whether a connection error is the peer's leaving (not a deadline, not our own close). */
+function leftByPeer(error: Error): boolean {
+  return error instanceof TruncatedError || error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.NotConnected || error instanceof Deno.errors.UnexpectedEof;
 }
 
 const MAGIC_BYTES = new TextEncoder().encode(MAGIC);

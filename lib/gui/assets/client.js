@@ -1,19 +1,10 @@
 // The client's page: the server's listing, Get into a local folder, Put by
 // choosing or dropping files (each streams to the program as a request
-// body), progress with rate and time left, Cancel, and the log.
-import {
-  $,
-  addLog,
-  answer,
-  api,
-  el,
-  follow,
-  formatBytes,
-  formatDuration,
-  pickFolder,
-  showLink,
-} from "./common.js";
+// body), progress (transfer_rows.js), Cancel, the fixes a failure offers
+// (Replace, Keep both, Skip), and the log.
+import { $, addLog, answer, api, follow, pickFolder, showLink } from "./common.js";
 import { currentFolder, folderOf, renderListing, upTo } from "./listing.js";
+import { LIVE, transferRow, updateRow } from "./transfer_rows.js";
 
 /** Transfers by id: the program's reports, and puts still waiting in this page. */
 const transfers = new Map();
@@ -24,7 +15,11 @@ let sending = null;
 /** Who waits for the end of which transfer. */
 const ends = new Map();
 const FINAL = ["done", "failed", "cancelled", "restarted"];
+/** What each transfer of this page was asked for, to offer Replace, Keep both or Skip after. */
+const asked = new Map();
 let failed = false;
+/** Whether the page has listed the server it opened on (at most once, and only when it can). */
+let opened = false;
 
 function server() {
   return { host: $("host").value.trim(), port: $("port").value.trim() };
@@ -80,40 +75,57 @@ async function listFiles(steps) {
     const folder = folderOf(trail);
     const result = await api("list", { ...server(), ...security(), folder });
     if (result.error) {
+      if (result.tls !== undefined) setTls(result.tls);
       note(result.error);
       return;
     }
     setFailed(false);
-    renderListing(trail, result.files, { open: listFiles, get: getFile });
+    renderListing(trail, result.files, { open: listFiles, get: (path) => getFile(path) });
   } finally {
     $("list").disabled = false;
     $("refresh").disabled = false;
   }
 }
 
-/** Gets a file, or a folder whole, into the download folder. */
-async function getFile(name) {
+/** The TLS box as a failure's fix needs it (the message says so); unticked, no fingerprint either. */
+function setTls(tls) {
+  $("tls").checked = tls;
+  if (!tls) $("fingerprint").value = "";
+}
+
+/**
+ * Gets a file, or a folder whole, into the download folder; `how` is
+ * `{ force: true }` to replace what is there, `{ keep: true }` to keep both.
+ */
+async function getFile(name, how = {}) {
   note();
   const folder = $("folder").value.trim();
-  const result = await api("get", {
-    id: crypto.randomUUID(),
-    name,
-    ...server(),
-    ...security(),
-    folder,
-  });
+  const id = crypto.randomUUID();
+  asked.set(id, { name });
+  const result = await api("get", { id, name, ...server(), ...security(), folder, ...how });
   if (result.error) note(result.error);
+}
+
+/** What a failure's button does: Replace, Keep both (under a free name) or Skip. */
+function act(t, action) {
+  // A get shown to a page that opened later is asked for again by its name.
+  const source = asked.get(t.id) ?? (t.op === "get" ? { name: t.name } : undefined);
+  // The program forgets the failure (or keeps it as skipped) for every page.
+  api("dismiss", { id: t.id, action: source ? action : "skip" });
+  if (action === "skip" || !source) return;
+  if (t.op === "get") getFile(source.name, action === "replace" ? { force: true } : { keep: true });
+  else putFiles([source.file], { to: source.to, keep: true });
 }
 
 // Puts: one request at a time, the file itself as the body.
 
-function putFiles(files) {
+function putFiles(files, { to = currentFolder(), keep = false } = {}) {
   note();
   // Into the folder being looked at.
-  const to = currentFolder();
   for (const file of files) {
     const id = crypto.randomUUID();
-    queue.push({ id, file, to });
+    queue.push({ id, file, to, keep });
+    asked.set(id, { file, to });
     transfers.set(id, {
       id,
       op: "put",
@@ -147,6 +159,7 @@ async function sendNext() {
       to: next.to,
       ...server(),
       resume: resume ? "1" : "0",
+      keep: next.keep ? "1" : "0",
     });
     const ended = settled(id);
     // A fetch that fails was cancelled, or the program stopped reading the
@@ -176,6 +189,7 @@ async function sendNext() {
     if (end?.state !== "restarted") break;
     // The server's partial upload is of other data: send the file from its start.
     id = crypto.randomUUID();
+    asked.set(id, asked.get(next.id));
     resume = false;
   }
   remember();
@@ -218,7 +232,7 @@ function renderTransfers() {
   for (const t of transfers.values()) {
     let row = rowsById.get(t.id);
     if (!row) {
-      row = transferRow(t);
+      row = transferRow(t, { cancel, act: (action) => act(transfers.get(t.id) ?? t, action) });
       rowsById.set(t.id, row);
       list.prepend(row);
     }
@@ -231,81 +245,6 @@ function renderTransfers() {
   renderStatus();
 }
 
-const LIVE = ["waiting", "queued", "running"];
-
-function transferRow(t) {
-  return el(
-    "li",
-    { className: "transfer", attrs: { "data-id": t.id } },
-    el("span", { className: "badge" }, t.op),
-    el("span", { className: "what" }, t.name),
-    el("progress", {}),
-    el("span", { className: "detail" }),
-    el("button", {
-      type: "button",
-      className: "small",
-      attrs: { "aria-label": `Cancel ${t.op} ${t.name}` },
-      onclick: () => cancel(t.id),
-    }, "Cancel"),
-  );
-}
-
-function updateRow(row, t) {
-  const [badge, what, progress, text, button] = row.children;
-  row.dataset.state = t.state;
-  badge.className = `badge ${badgeTone(t.state)}`;
-  what.textContent = t.name;
-  const total = t.total ?? 0;
-  progress.max = total || 1;
-  if (t.state === "running" && !total) progress.removeAttribute("value");
-  else progress.value = total ? t.done : t.state === "done" ? 1 : 0;
-  const live = LIVE.includes(t.state);
-  // A transfer refused before any byte moved has no progress to show.
-  progress.hidden = !live && t.state !== "done" && t.done === 0;
-  text.className = `detail ${t.state === "failed" ? "bad" : ""}`;
-  text.textContent = detail(t);
-  button.hidden = !live;
-}
-
-function badgeTone(state) {
-  return state === "done" ? "ok" : state === "failed" ? "bad" : state === "cancelled" ? "warn" : "";
-}
-
-function detail(t) {
-  switch (t.state) {
-    case "waiting":
-    case "queued":
-      return `Waiting · ${formatBytes(t.total ?? 0)}`;
-    case "running": {
-      const seconds = (Date.now() - t.started) / 1000;
-      const moved = t.done - t.resumedFrom;
-      const rate = seconds > 0.2 ? moved / seconds : 0;
-      const parts = [
-        t.total ? `${formatBytes(t.done)} of ${formatBytes(t.total)}` : formatBytes(t.done),
-      ];
-      if (t.filesTotal !== undefined) parts.unshift(`${t.files} of ${t.filesTotal} files`);
-      if (t.total && t.done >= t.total) parts.push("verifying");
-      else if (rate > 0) {
-        parts.push(`${formatBytes(rate)}/s`);
-        if (t.total) parts.push(`${formatDuration(((t.total - t.done) / rate) * 1000)} left`);
-      }
-      if (t.resumedFrom > 0) parts.push(`resumed at ${formatBytes(t.resumedFrom)}`);
-      return parts.join(" · ");
-    }
-    case "done": {
-      const r = t.result;
-      const resumed = r.resumedFrom > 0 ? ` · resumed at ${formatBytes(r.resumedFrom)}` : "";
-      const where = t.op === "get" ? ` · saved as ${r.path}` : "";
-      const rate = r.ms > 0 ? formatBytes(r.moved / (r.ms / 1000)) + "/s" : "";
-      const files = r.type === "folder" ? ` · ${r.files} ${r.files === 1 ? "file" : "files"}` : "";
-      const took = `${formatBytes(r.size)} in ${formatDuration(r.ms)}`;
-      return `Done${files} · ${took} · ${rate}${resumed}${where}`;
-    }
-    default:
-      return t.message ?? t.state;
-  }
-}
-
 function onEvent(event) {
   switch (event.type) {
     case "config": {
@@ -313,21 +252,38 @@ function onEvent(event) {
       $("host").value = config.host;
       $("port").value = config.port === null ? "" : String(config.port);
       $("folder").value = config.folder;
+      // One listing when the page opens, only one that can succeed: an address, and no
+      // password needed (this page has none until it is typed).
+      const ready = config.host !== "" && config.port !== null;
+      if (!opened && ready && (!config.password || $("password").value !== "")) listFiles([]);
+      opened = true;
       break;
     }
+    case "forget":
+      transfers.delete(event.id);
+      renderTransfers();
+      break;
     case "log":
       addLog($("log"), event);
       if (event.level === "error") setFailed(true);
       break;
-    case "transfer":
-      transfers.set(event.transfer.id, event.transfer);
-      if (FINAL.includes(event.transfer.state)) {
-        ends.get(event.transfer.id)?.(event.transfer);
-        ends.delete(event.transfer.id);
+    case "transfer": {
+      const t = event.transfer;
+      // Only a transfer that ends while this page watches lists again or sets the TLS box, not
+      // the finished ones a page that opens is shown.
+      const live = LIVE.includes(transfers.get(t.id)?.state);
+      // A put's file is in the page that chose it: another page can only skip it.
+      if (t.op === "put" && !asked.has(t.id)) t.actions = t.actions?.filter((a) => a === "skip");
+      transfers.set(t.id, t);
+      if (FINAL.includes(t.state)) {
+        ends.get(t.id)?.(t);
+        ends.delete(t.id);
       }
       renderTransfers();
-      if (event.transfer.state === "done" && event.transfer.op === "put") listFiles();
+      if (live && t.state === "done" && t.op === "put") listFiles();
+      if (live && t.state === "failed" && t.tls !== undefined) setTls(t.tls);
       break;
+    }
   }
 }
 

@@ -1,0 +1,170 @@
+/**
+ * Helpers of the browser tests: the real GUI programs started as a person
+ * starts them, Debian's Chromium through playwright-core, and the client
+ * page's transfer rows. (The same as tests/gui_test.ts's own, which can move
+ * here.)
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { type BrowserContext, chromium, type Page } from "npm:playwright-core@1.65.1";
+import { until } from "./deadline.ts";
+
+export const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+export const GUI_PERMS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+];
+/** Each browser step waits at most this long; the whole test has its own deadline. */
+export const STEP_MS = 60_000;
+const DESKTOP = { width: 1280, height: 900 };
+
+/** A GUI program under test. */
+export interface Gui extends AsyncDisposable {
+  url: string;
+  port: number;
+  process: Deno.ChildProcess;
+  /** Everything it printed so far. */
+  output(): string;
+}
+
+/** Starts a program as a person would for its GUI, and reads the address it prints. */
+export async function startGui(script: string, config: string, args = ["--gui", "--no-open"]) {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...GUI_PERMS, script, ...args],
+    env: { XDG_CONFIG_HOME: config },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let printed = "";
+  const decoder = new TextDecoder();
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) printed += decoder.decode(chunk, { stream: true });
+  };
+  const reading = Promise.all([read(process.stdout), read(process.stderr)]);
+  const status = process.status;
+  await until(() => /http:\/\/127\.0\.0\.1:\d+\/\S+\//.test(printed), 20_000).catch(() => {
+    throw new Error(`The GUI printed no address; it printed: ${printed}`);
+  });
+  const url = /http:\/\/127\.0\.0\.1:\d+\/\S+\//.exec(printed)![0];
+  const gui: Gui = {
+    url,
+    port: Number(new URL(url).port),
+    process,
+    output: () => printed,
+    async [Symbol.asyncDispose]() {
+      try {
+        process.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      const timer = setTimeout(() => process.kill("SIGKILL"), 10_000);
+      await status;
+      clearTimeout(timer);
+      await reading;
+    },
+  };
+  return gui;
+}
+
+/** Chromium with a fresh profile. It must start: a machine without it fails here, loudly. */
+export async function launchBrowser(): Promise<BrowserContext & AsyncDisposable> {
+  const profile = await Deno.makeTempDir({ prefix: "privateshare-chromium-" });
+  let context: BrowserContext;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      args: CHROMIUM_ARGS,
+      headless: true,
+      viewport: DESKTOP,
+      acceptDownloads: false,
+    });
+  } catch (error) {
+    throw new Error(
+      `Cannot launch Chromium at ${CHROMIUM} (install it: apt-get install chromium): ${error}`,
+      { cause: error },
+    );
+  }
+  return Object.assign(context, {
+    async [Symbol.asyncDispose]() {
+      await context.close();
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+    },
+  });
+}
+
+/** Runs a test body with a deadline, so that a stuck browser fails the test instead of hanging. */
+export async function within(ms: number, body: () => Promise<void>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`The test did not finish in ${ms / 1000} s`)), ms);
+  });
+  try {
+    await Promise.race([body(), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A browser test: the browser and the programs it started hold resources across awaits. */
+export function browserTest(name: string, body: () => Promise<void>): void {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: () => within(240_000, body),
+  });
+}
+
+/** The folders of one test: served, source files, downloads, the GUI's config. */
+export async function layout(root: string) {
+  const at = (name: string) => join(root, name);
+  const dirs = {
+    shared: at("Shared"),
+    source: at("Files"),
+    downloads: at("Downloads"),
+    config: at("config"),
+  };
+  for (const path of Object.values(dirs)) await Deno.mkdir(path);
+  return dirs;
+}
+
+/**
+ * Opens a program's page and waits until the page has filled its form from
+ * the program's first event (the client page's download folder, the server
+ * page's idle time): a field typed into before that event arrives is
+ * overwritten by it, which on a busy machine sent a list to no address.
+ */
+export async function openPage(browser: BrowserContext, url: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(url);
+  // The page's policy allows no evaluated strings: the field is read through the locator.
+  const field = page.locator("#idle, #folder").first();
+  await until(async () => (await field.inputValue()) !== "", STEP_MS);
+  return page;
+}
+
+/** The transfer rows of the client page in a given state. */
+export function rows(page: Page, state: string, name?: string) {
+  const named = name ? `:has(.what:text-is("${name}"))` : "";
+  return page.locator(`#transfers li[data-state="${state}"]${named}`);
+}
+
+export async function waitRows(page: Page, state: string, count: number): Promise<void> {
+  await rows(page, state).nth(count - 1).waitFor({ timeout: STEP_MS });
+}
