@@ -23,7 +23,7 @@ import {
 import html from "./assets/server.html" with { type: "text" };
 import script from "./assets/server.js" with { type: "text" };
 import { type GuiOptions, runGui } from "./run.ts";
-import { ownCertificate } from "./tls.ts";
+import { ownCertificate, START_FULLY } from "./tls.ts";
 import { granted, listFolders, networkAddresses, Settings } from "./system.ts";
 import { EventHub, json, readJson } from "./web.ts";
 import { shownEntries } from "./folders.ts";
@@ -175,10 +175,12 @@ class ServerControl {
     const saveError = await this.#settings.save({ ...this.#config });
     if (saveError) this.#addLog(saveError, "error");
     if (!granted({ name: "read", path: root })) {
-      return this.#fail(`Sharing '${root}' needs --allow-read: run privateshare with --allow-read`);
+      return this.#fail(`privateshare may not read '${root}' as it was started: ${START_FULLY}`);
     }
     if (!granted({ name: "net" })) {
-      return this.#fail("Listening needs --allow-net: run privateshare with --allow-net");
+      return this.#fail(
+        `privateshare may not listen on the network as it was started: ${START_FULLY}`,
+      );
     }
     const writable = granted({ name: "write", path: root });
     const idleTimeoutMs = Math.round(idleSeconds * 1000);
@@ -209,7 +211,7 @@ class ServerControl {
     this.#idleStop = null;
     if (uploads && !writable) {
       this.#addLog(
-        "Uploads are off: privateshare has no permission to write there (run it with --allow-write)",
+        `Uploads are off: privateshare may not write there as it was started: ${START_FULLY}`,
         "error",
       );
     }

@@ -19,6 +19,10 @@ import {
 } from "../mod.ts";
 import { granted } from "./system.ts";
 
+/** What a page says to do when privateshare was started without a permission it needs. */
+export const START_FULLY = "start privateshare as its README's GUI section says (the downloaded " +
+  "program, or deno task gui-server), which lets it";
+
 /**
  * The certificate made once and kept in the default TLS folder, as `--tls`
  * makes it.
@@ -28,16 +32,17 @@ import { granted } from "./system.ts";
 export async function ownCertificate(): Promise<{ certFile: string; keyFile: string } | string> {
   const dir = defaultTlsDir();
   if (dir === undefined) {
-    return "TLS keeps its certificate in your configuration folder, which needs --allow-env to find";
+    return `TLS keeps its certificate in your configuration folder, which privateshare may not look up as it was started: ${START_FULLY}`;
   }
   for (const access of ["read", "write"] as const) {
     if (!granted({ name: access, path: dir })) {
-      return `TLS keeps its certificate in '${dir}', which needs --allow-${access}`;
+      return `TLS keeps its certificate in '${dir}', which privateshare may not ${access} as it was started: ${START_FULLY}`;
     }
   }
   const exists = await Deno.stat(join(dir, "cert.pem")).then(() => true, () => false);
   if (!exists && !canReadMachineNames()) {
-    return "Making the TLS certificate needs this computer's name and addresses: run privateshare with --allow-sys";
+    return "Making the TLS certificate needs this computer's name and addresses, which " +
+      `privateshare may not read as it was started: ${START_FULLY}`;
   }
   try {
     const own = await ensureCertificate(

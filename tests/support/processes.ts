@@ -26,6 +26,39 @@ export const CLIENT_RUN_PERMS: readonly string[] = [...ALL_PERMS, "--allow-env"]
 const decoder = new TextDecoder();
 
 /**
+ * The tests never touch the real user's configuration folder (its
+ * known-servers file, its TLS certificate, the GUI's settings): every
+ * program a test starts gets a folder of its own unless the test gives one
+ * (`XDG_CONFIG_HOME`), and whatever else this process starts inherits one
+ * made for this run. A TLS server remembered by one test must not pin
+ * another test's plain server that happens to get the same port.
+ */
+const RUN_CONFIG = Deno.makeTempDirSync({ prefix: "privateshare-test-config-" });
+Deno.env.set("XDG_CONFIG_HOME", RUN_CONFIG);
+globalThis.addEventListener("unload", () => {
+  try {
+    Deno.removeSync(RUN_CONFIG, { recursive: true });
+  } catch {
+    // Already gone.
+  }
+});
+
+/**
+ * The environment for one program a test starts: the test's own, with a
+ * configuration folder of its own when the test gave none.
+ *
+ * @param env what the test gave
+ * @returns the environment and the folder to remove afterwards, if one was made
+ */
+async function ownConfig(
+  env: Record<string, string> | undefined,
+): Promise<{ env: Record<string, string>; made?: string }> {
+  if (env?.XDG_CONFIG_HOME !== undefined) return { env };
+  const made = await Deno.makeTempDir({ prefix: "privateshare-test-config-" });
+  return { env: { ...env, XDG_CONFIG_HOME: made }, made };
+}
+
+/**
  * The arguments of `deno` that run one of the programs with exactly the
  * given permissions and never prompt for more.
  *
@@ -96,9 +129,10 @@ export async function startTestServer(spec: ServerSpec): Promise<TestServer> {
     ...(spec.perms ?? []),
   ];
   const args = ["0", "--root", spec.root, "--log-format", "json"];
+  const config = await ownConfig(spec.env);
   const process = new Deno.Command(Deno.execPath(), {
     args: denoRunArgs(SERVER_TS, [...args, ...(spec.args ?? [])], perms),
-    ...(spec.env ? { env: spec.env } : {}),
+    env: config.env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -145,6 +179,7 @@ export async function startTestServer(spec: ServerSpec): Promise<TestServer> {
   const exited = (async () => {
     const status = await process.status;
     await Promise.all([stdoutDone, stderrDone]);
+    if (config.made) await Deno.remove(config.made, { recursive: true }).catch(() => {});
     return status.code;
   })();
   const waitFor = (match: (l: Record<string, unknown>) => boolean, ms = 20_000) => {
@@ -257,14 +292,17 @@ async function runCli(
   cwd?: string,
   env?: Record<string, string>,
 ): Promise<RunResult> {
+  const config = await ownConfig(env);
   const output = await new Deno.Command(Deno.execPath(), {
     args: denoRunArgs(script, args, perms),
     cwd,
-    ...(env ? { env } : {}),
+    env: config.env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).output().finally(() =>
+    config.made && Deno.remove(config.made, { recursive: true }).catch(() => {})
+  );
   return {
     code: output.code,
     stdout: decoder.decode(output.stdout),
