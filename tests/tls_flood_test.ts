@@ -1,10 +1,11 @@
 // Issue 20, item 2: a TLS handshake that never completes gives its socket
 // back. Deno.listenTls keeps a connection's descriptor until its handshake
-// ends, whatever closes it; the server now accepts TCP and runs TLS on top,
-// so the command deadline and the waiting pool's eviction release it. The
-// server runs with a real descriptor limit, the flood comes from 127.0.0.2
-// and the normal client from 127.0.0.1; the server's open descriptors are
-// read from /proc.
+// ends, whatever closes it; the server now accepts TCP and runs node:tls on
+// top, so the command deadline and the waiting pool's eviction release
+// every descriptor (silent, half a ClientHello, or a whole one and then
+// silent). The server runs with a real descriptor limit, the flood comes
+// from 127.0.0.2 and the normal client from 127.0.0.1; the server's open
+// descriptors are read from /proc.
 
 import assert from "node:assert/strict";
 import net from "node:net";
@@ -27,6 +28,25 @@ const HALF_HELLO = new Uint8Array([
   0x03,
   ...new Uint8Array(20).fill(7),
 ]);
+
+/** A whole ClientHello, as Deno's own TLS client sends it, caught by a plain listener. */
+async function clientHello(): Promise<Uint8Array> {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connectTls({ hostname: "127.0.0.1", port: listener.addr.port });
+  const handshake = client.handshake().catch(() => {});
+  const conn = await listener.accept();
+  const buffer = new Uint8Array(16 * 1024);
+  let have = 0;
+  while (have < 5 || have < 5 + ((buffer[3]! << 8) | buffer[4]!)) {
+    const n = await conn.read(buffer.subarray(have));
+    if (n === null) throw new Error("The TLS client closed before its ClientHello");
+    have += n;
+  }
+  conn.close();
+  client.close();
+  await handshake;
+  return buffer.slice(0, have);
+}
 
 /** How many descriptors a process has open. */
 function openDescriptors(pid: number): number {
@@ -91,14 +111,17 @@ Deno.test(
       await list({ host: "127.0.0.1", port, timeoutMs: 10_000, tls: trust });
       const before = openDescriptors(child.pid);
       const opened: Promise<void>[] = [];
+      const hello = await clientHello();
       for (let i = 0; i < 300; i++) {
         const socket = net.connect({ host: "127.0.0.1", port, localAddress: "127.0.0.2" });
         socket.on("error", () => {});
         socket.on("data", () => {});
         sockets.push(socket);
         opened.push(new Promise((resolve) => socket.once("connect", () => resolve())));
-        // Half of them send half a ClientHello; the other half nothing.
-        if (i % 2 === 1) socket.write(HALF_HELLO);
+        // A third send nothing, a third half a ClientHello, a third a whole one and then
+        // nothing (the server's handshake waits for the client's next flight).
+        if (i % 3 === 1) socket.write(HALF_HELLO);
+        if (i % 3 === 2) socket.write(hello);
       }
       await Promise.all(opened);
       // While the flood is held, a client from another address is served.
