@@ -1,8 +1,10 @@
 /**
  * What the client page remembers between runs: the server's address and
  * port, the download folder, and whether the server at that address asked
- * for a password, so that a page that opens lists it only when it can.
- * Never the password itself.
+ * for a password, so that a page that opens lists it only when it can; for
+ * each address, whether TLS was ticked and the fingerprint given (a
+ * fingerprint is public: the server shows it to everyone). Never the
+ * password itself.
  *
  * @module
  */
@@ -17,6 +19,41 @@ export interface ClientConfig {
   folder: string;
   /** The server at this address asked for a password. */
   password: boolean;
+  /** TLS ticked for this address. */
+  tls: boolean;
+  /** The fingerprint given for this address. */
+  fingerprint: string;
+  /** The TLS tick and fingerprint of each address used, by `host:port`. */
+  servers: Record<string, ServerTrust>;
+}
+
+/** The TLS tick and fingerprint the page had for one address. */
+export interface ServerTrust {
+  tls: boolean;
+  fingerprint: string;
+}
+
+/** Addresses whose TLS tick is remembered, the most recent kept. */
+const SERVERS = 50;
+
+/** The key of an address in {@link ClientConfig.servers}. */
+function keyOf(host: string, port: number | null): string {
+  return `${host}:${port ?? ""}`;
+}
+
+/** The remembered addresses of a settings file, each checked. */
+function serversOf(value: unknown): Record<string, ServerTrust> {
+  const servers: Record<string, ServerTrust> = {};
+  if (typeof value !== "object" || value === null) return servers;
+  for (const [key, trust] of Object.entries(value).slice(-SERVERS)) {
+    if (typeof trust !== "object" || trust === null) continue;
+    const { tls, fingerprint } = trust as Record<string, unknown>;
+    servers[key] = {
+      tls: tls === true,
+      fingerprint: typeof fingerprint === "string" ? fingerprint.slice(0, 200) : "",
+    };
+  }
+  return servers;
 }
 
 /** The client page's settings, kept in the user's configuration folder. */
@@ -33,11 +70,18 @@ export class RememberedConfig {
   constructor(onError: (line: string) => void) {
     this.#onError = onError;
     const saved = this.#settings.load();
+    const host = typeof saved.host === "string" ? saved.host : "";
+    const port = typeof saved.port === "number" ? saved.port : null;
+    const servers = serversOf(saved.servers);
+    const trust = servers[keyOf(host, port)];
     this.#config = {
-      host: typeof saved.host === "string" ? saved.host : "",
-      port: typeof saved.port === "number" ? saved.port : null,
+      host,
+      port,
       folder: typeof saved.folder === "string" ? saved.folder : homeFolder(),
       password: saved.password === true,
+      tls: trust?.tls ?? false,
+      fingerprint: trust?.fingerprint ?? "",
+      servers,
     };
   }
 
@@ -47,9 +91,10 @@ export class RememberedConfig {
   }
 
   /**
-   * Remembers the page's fields; another address forgets that a password was asked for.
+   * Remembers the page's fields, the TLS tick and fingerprint with the
+   * address; another address forgets that a password was asked for.
    *
-   * @param body the page's host, port and folder
+   * @param body the page's host, port, folder, TLS tick and fingerprint
    */
   async remember(body: Record<string, unknown> | undefined): Promise<void> {
     const config = this.#config;
@@ -57,7 +102,26 @@ export class RememberedConfig {
     const port = body?.port === null ? null : portOf(body?.port) ?? config.port;
     const folder = typeof body?.folder === "string" ? body.folder : config.folder;
     const same = host === config.host && port === config.port;
-    this.#config = { host, port, folder, password: same && config.password };
+    const old = config.servers[keyOf(host, port)];
+    const tls = typeof body?.tls === "boolean" ? body.tls : old?.tls ?? false;
+    const fingerprint = typeof body?.fingerprint === "string"
+      ? body.fingerprint.trim().slice(0, 200)
+      : old?.fingerprint ?? "";
+    const servers = { ...config.servers };
+    const key = keyOf(host, port);
+    // The address used last goes last, so that the oldest are forgotten first.
+    delete servers[key];
+    if (host !== "") servers[key] = { tls, fingerprint };
+    const kept = Object.fromEntries(Object.entries(servers).slice(-SERVERS));
+    this.#config = {
+      host,
+      port,
+      folder,
+      password: same && config.password,
+      tls,
+      fingerprint,
+      servers: kept,
+    };
     await this.#save();
   }
 

@@ -13,6 +13,7 @@ import style from "./assets/style.css" with { type: "text" };
 import common from "./assets/common.js" with { type: "text" };
 import listing from "./assets/listing.js" with { type: "text" };
 import transferRows from "./assets/transfer_rows.js" with { type: "text" };
+import addressFields from "./assets/address_fields.js" with { type: "text" };
 
 /** One API call of a page: its method and what answers it. */
 export interface Route {
@@ -87,6 +88,7 @@ export function serveGui(site: GuiSite): GuiServer {
     "common.js": { type: TYPES.js!, body: common },
     "listing.js": { type: TYPES.js!, body: listing },
     "transfer_rows.js": { type: TYPES.js!, body: transferRows },
+    "address_fields.js": { type: TYPES.js!, body: addressFields },
     "page.js": { type: TYPES.js!, body: site.script },
   };
   const server = Deno.serve({

@@ -5,6 +5,7 @@
 import { $, addLog, answer, api, follow, pickFolder, showLink } from "./common.js";
 import { currentFolder, folderOf, renderListing, upTo } from "./listing.js";
 import { LIVE, transferRow, updateRow } from "./transfer_rows.js";
+import { recallServers, remember, security, server, serverReady } from "./address_fields.js";
 
 /** Transfers by id: the program's reports, and puts still waiting in this page. */
 const transfers = new Map();
@@ -20,22 +21,6 @@ const asked = new Map();
 let failed = false;
 /** Whether the page has listed the server it opened on (at most once, and only when it can). */
 let opened = false;
-
-function server() {
-  return { host: $("host").value.trim(), port: $("port").value.trim() };
-}
-
-function security() {
-  return {
-    tls: $("tls").checked || $("fingerprint").value.trim() !== "",
-    fingerprint: $("fingerprint").value.trim(),
-    password: $("password").value,
-  };
-}
-
-function remember() {
-  api("settings", { ...server(), port: $("port").value.trim() || null, folder: $("folder").value });
-}
 
 function note(message) {
   $("server-error").textContent = message ?? "";
@@ -67,6 +52,7 @@ function renderStatus() {
 /** Lists a folder of the server: `steps` leads to it (default: the one shown). */
 async function listFiles(steps) {
   note();
+  if (!serverReady()) return;
   $("list").disabled = true;
   $("refresh").disabled = true;
   remember();
@@ -91,6 +77,7 @@ async function listFiles(steps) {
 function setTls(tls) {
   $("tls").checked = tls;
   if (!tls) $("fingerprint").value = "";
+  remember();
 }
 
 /**
@@ -99,6 +86,7 @@ function setTls(tls) {
  */
 async function getFile(name, how = {}) {
   note();
+  if (!serverReady()) return;
   const folder = $("folder").value.trim();
   const id = crypto.randomUUID();
   asked.set(id, { name });
@@ -121,6 +109,7 @@ function act(t, action) {
 
 function putFiles(files, { to = currentFolder(), keep = false } = {}) {
   note();
+  if (!serverReady()) return;
   // Into the folder being looked at.
   for (const file of files) {
     const id = crypto.randomUUID();
@@ -252,6 +241,7 @@ function onEvent(event) {
       $("host").value = config.host;
       $("port").value = config.port === null ? "" : String(config.port);
       $("folder").value = config.folder;
+      recallServers(config);
       // One listing when the page opens, only one that can succeed: an address, and no
       // password needed (this page has none until it is typed).
       const ready = config.host !== "" && config.port !== null;
@@ -303,16 +293,6 @@ $("browse").addEventListener("click", async () => {
   }
   $("folder").focus();
 });
-// An address pasted as the server's page shows it (`192.168.1.20:3650`) fills both fields.
-$("host").addEventListener("change", () => {
-  const text = $("host").value.trim();
-  const match = /^\[(.+)\]:(\d{1,5})$/.exec(text) ?? /^([^:\s]+)[:\s]+(\d{1,5})$/.exec(text);
-  if (match) {
-    $("host").value = match[1];
-    $("port").value = match[2];
-  }
-});
-for (const id of ["host", "port", "folder"]) $(id).addEventListener("change", remember);
 $("choose").addEventListener("click", () => $("files-input").click());
 $("files-input").addEventListener("change", (event) => {
   putFiles([...event.target.files]);
