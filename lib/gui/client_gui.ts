@@ -9,7 +9,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import {
   cancelled,
   ClientError,
@@ -22,23 +22,20 @@ import {
 } from "../mod.ts";
 import html from "./assets/client.html" with { type: "text" };
 import script from "./assets/client.js" with { type: "text" };
-import { clientSecurity } from "./tls.ts";
 import { type GuiOptions, runGui } from "./run.ts";
 import { folderProblem, listFolders } from "./system.ts";
-import { EventHub, json, readJson } from "./web.ts";
+import { EventHub, json, readJson, type Route } from "./web.ts";
 import { freeName, freeOnServer, remoteFolder, shownEntries, takenIn } from "./folders.ts";
 import { type PageFailure, pageFailure } from "./wording.ts";
 import { RememberedConfig } from "./client_config.ts";
-import { abortOf, fromHeader, pageUpload, serverOf, type Transfer, validId } from "./requests.ts";
+import { abortOf, fromHeader, pageUpload, type Transfer, validId } from "./requests.ts";
+import { folderToPut, pageServer, type Target } from "./page_server.ts";
 
 /** Options of the client's GUI. */
 export interface ClientGuiOptions extends GuiOptions {
   /** Words a finished transfer as the command line does (default: its name and size). */
   summary?: (op: "put" | "get", result: TransferResult) => string;
 }
-
-/** The server a request went to, and whether it carried a password. */
-type Target = { host: string; port: number; password: boolean };
 
 /** Finished transfers and log lines a page that opens is shown. */
 const KEEP = 100;
@@ -65,34 +62,26 @@ export async function runClientGui(options: ClientGuiOptions): Promise<number> {
     hub,
     snapshot: () => transfers.snapshot(),
     routes: {
-      settings: {
-        method: "POST",
-        handle: async (request) => json(await transfers.remember(await readJson(request))),
-      },
-      folders: {
-        method: "POST",
-        handle: async (request) => {
-          const path = (await readJson(request))?.path;
-          return json(await listFolders(typeof path === "string" ? path : undefined));
-        },
-      },
-      list: { method: "POST", handle: async (request) => await transfers.list(request) },
+      settings: post(async (body) => json(await transfers.remember(body))),
+      folders: post(async (body) =>
+        json(await listFolders(typeof body?.path === "string" ? body.path : undefined))
+      ),
+      list: post((body) => transfers.list(body)),
       put: { method: "POST", handle: async (request) => await transfers.put(request) },
-      get: { method: "POST", handle: async (request) => await transfers.get(request) },
-      cancel: {
-        method: "POST",
-        handle: async (request) => json(transfers.cancel((await readJson(request))?.id)),
-      },
-      dismiss: {
-        method: "POST",
-        handle: async (request) => {
-          const body = await readJson(request);
-          return json(transfers.dismiss(body?.id, body?.action === "skip"));
-        },
-      },
+      "put-folder": post((body) => transfers.putFolder(body)),
+      get: post((body) => transfers.get(body)),
+      cancel: post((body) => Promise.resolve(json(transfers.cancel(body?.id)))),
+      dismiss: post((body) =>
+        Promise.resolve(json(transfers.dismiss(body?.id, body?.action === "skip")))
+      ),
     },
     stop: () => transfers.cancelAll(),
   });
+}
+
+/** A route the page posts JSON to. */
+function post(handle: (body: Record<string, unknown> | undefined) => Promise<Response>): Route {
+  return { method: "POST", handle: async (request) => await handle(await readJson(request)) };
 }
 
 /** The page's transfers, run one at a time, and the settings it remembers. */
@@ -127,13 +116,10 @@ class Transfers {
     return { ok: true };
   }
 
-  async list(request: Request): Promise<Response> {
-    const body = await readJson(request);
-    const server = serverOf(body?.host, body?.port);
-    if (typeof server === "string") return json({ error: server }, 400);
-    const security = clientSecurity((key) => body?.[key]);
-    if (typeof security === "string") return json({ error: security }, 400);
-    const target = { ...server, password: security.password !== undefined };
+  async list(body: Record<string, unknown> | undefined): Promise<Response> {
+    const named = pageServer(body?.host, body?.port, (key) => body?.[key]);
+    if (typeof named === "string") return json({ error: named }, 400);
+    const { server, security, target } = named;
     try {
       const folder = remoteFolder(body?.folder);
       const files = await list({ ...server, ...security, ...(folder ? { folder } : {}) });
@@ -147,15 +133,17 @@ class Transfers {
 
   async put(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    const server = serverOf(url.searchParams.get("host"), url.searchParams.get("port"));
     const id = url.searchParams.get("id") ?? "";
     const name = url.searchParams.get("name") ?? "";
     const sizeText = request.headers.get("x-file-size") ?? "";
     const size = /^\d+$/.test(sizeText) ? Number(sizeText) : NaN;
-    if (typeof server === "string") return json({ error: server }, 400);
-    const security = clientSecurity((key) => fromHeader(request.headers.get(`x-${key}`)));
-    if (typeof security === "string") return json({ error: security }, 400);
-    const target = { ...server, password: security.password !== undefined };
+    const named = pageServer(
+      url.searchParams.get("host"),
+      url.searchParams.get("port"),
+      (key) => fromHeader(request.headers.get(`x-${key}`)),
+    );
+    if (typeof named === "string") return json({ error: named }, 400);
+    const { server, security, target } = named;
     if (!validId(id) || this.#all.has(id)) return json({ error: "Invalid transfer id" }, 400);
     if (!Number.isSafeInteger(size)) {
       return json({ error: `Invalid file size '${sizeText}' for '${printable(name)}'` }, 400);
@@ -184,16 +172,13 @@ class Transfers {
     );
   }
 
-  async get(request: Request): Promise<Response> {
-    const body = await readJson(request);
-    const server = serverOf(body?.host, body?.port);
+  async get(body: Record<string, unknown> | undefined): Promise<Response> {
     const id = body?.id;
     const name = body?.name;
     const folder = body?.folder;
-    if (typeof server === "string") return json({ error: server }, 400);
-    const security = clientSecurity((key) => body?.[key]);
-    if (typeof security === "string") return json({ error: security }, 400);
-    const target = { ...server, password: security.password !== undefined };
+    const named = pageServer(body?.host, body?.port, (key) => body?.[key]);
+    if (typeof named === "string") return json({ error: named }, 400);
+    const { server, security, target } = named;
     if (!validId(id) || this.#all.has(id)) return json({ error: "Invalid transfer id" }, 400);
     if (typeof name !== "string") {
       return json({ error: "Missing the name of the file to get" }, 400);
@@ -212,14 +197,42 @@ class Transfers {
       )
       : folder;
     // A get goes on when the page is closed or reloaded; Cancel or Quit stop it.
-    const running = this.#run(
+    return this.#background(this.#run(
       id,
       "get",
       name,
       (signal, onProgress) =>
         get(name, { ...server, ...security, output, force, signal, onProgress }),
       target,
-    );
+    ));
+  }
+
+  /**
+   * Puts a local folder whole, as the command line puts a folder path (resume,
+   * verification, the same summary); it goes on when the page is closed.
+   */
+  async putFolder(body: Record<string, unknown> | undefined): Promise<Response> {
+    const named = pageServer(body?.host, body?.port, (key) => body?.[key]);
+    if (typeof named === "string") return json({ error: named }, 400);
+    const { server, security, target } = named;
+    const id = body?.id;
+    if (!validId(id) || this.#all.has(id)) return json({ error: "Invalid transfer id" }, 400);
+    const local = await folderToPut(body?.path);
+    if (typeof local === "string") return json({ error: local }, 400);
+    const to = remoteFolder(body?.to);
+    const name = to ? `${to}/${basename(local.path)}` : basename(local.path);
+    const options = { ...server, ...security, ...(to ? { to } : {}) };
+    return this.#background(this.#run(
+      id,
+      "put",
+      name,
+      (signal, onProgress) => put(local.path, { ...options, signal, onProgress }),
+      target,
+    ));
+  }
+
+  /** A transfer that runs on after its request is answered; Cancel or Quit stop it. */
+  #background(running: Promise<unknown>): Response {
     this.#running.add(running);
     running.finally(() => this.#running.delete(running));
     return json({ ok: true });

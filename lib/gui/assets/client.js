@@ -102,8 +102,35 @@ function act(t, action) {
   api("dismiss", { id: t.id, action: source ? action : "skip" });
   if (action === "skip" || !source) return;
   if (t.op === "get") getFile(source.name, action === "replace" ? { force: true } : { keep: true });
-  else putFiles([source.file], { to: source.to, keep: true });
+  else if (source.file) putFiles([source.file], { to: source.to, keep: true });
 }
+
+/**
+ * Puts a folder of this computer whole, into the folder the list shows: the
+ * program puts it by its path, as the command line does (resume,
+ * verification, the same summary).
+ */
+async function putFolder(path, to = currentFolder()) {
+  note();
+  if (!serverReady()) return;
+  remember();
+  const id = crypto.randomUUID();
+  asked.set(id, { path, to });
+  const result = await api("put-folder", { id, path, to, ...server(), ...security() });
+  if (result.error) note(result.error);
+}
+
+/** Lets the user choose the folder to put, where the program can read it. */
+async function chooseFolder(title = "Put a folder on the server") {
+  const path = await pickFolder(lastFolder ?? $("folder").value, title);
+  $("choose-folder").focus();
+  if (!path) return;
+  lastFolder = path;
+  putFolder(path);
+}
+
+/** The folder put last, where the chooser opens next. */
+let lastFolder = null;
 
 // Puts: one request at a time, the file itself as the body.
 
@@ -263,7 +290,9 @@ function onEvent(event) {
       // the finished ones a page that opens is shown.
       const live = LIVE.includes(transfers.get(t.id)?.state);
       // A put's file is in the page that chose it: another page can only skip it.
-      if (t.op === "put" && !asked.has(t.id)) t.actions = t.actions?.filter((a) => a === "skip");
+      if (t.op === "put" && !asked.get(t.id)?.file) {
+        t.actions = t.actions?.filter((a) => a === "skip");
+      }
       transfers.set(t.id, t);
       if (FINAL.includes(t.state)) {
         ends.get(t.id)?.(t);
@@ -294,13 +323,15 @@ $("browse").addEventListener("click", async () => {
   $("folder").focus();
 });
 $("choose").addEventListener("click", () => $("files-input").click());
+$("choose-folder").addEventListener("click", () => chooseFolder());
 $("files-input").addEventListener("change", (event) => {
   putFiles([...event.target.files]);
   event.target.value = "";
 });
 $("quit").addEventListener("click", () => api("quit"));
 
-// Dropping files anywhere on the page puts them; a dropped folder is refused for now.
+// Dropping files anywhere on the page puts them. A browser does not tell the page where a
+// dropped folder is: the chooser opens, for the user to point at it once.
 let dragDepth = 0;
 document.addEventListener("dragenter", (event) => {
   event.preventDefault();
@@ -316,15 +347,16 @@ document.addEventListener("drop", (event) => {
   dragDepth = 0;
   $("drop").classList.remove("over");
   const files = [];
+  const folders = [];
   const items = [...(event.dataTransfer?.items ?? [])];
   for (const [i, file] of [...(event.dataTransfer?.files ?? [])].entries()) {
-    if (items[i]?.webkitGetAsEntry?.()?.isDirectory) {
-      note(`'${file.name}' is a folder: privateshare puts files, so drop the files inside it`);
-    } else {
-      files.push(file);
-    }
+    if (items[i]?.webkitGetAsEntry?.()?.isDirectory) folders.push(file.name);
+    else files.push(file);
   }
   if (files.length > 0) putFiles(files);
+  for (const name of folders.slice(0, 1)) {
+    chooseFolder(`Where is the folder '${name}'? Choose it to put it`);
+  }
 });
 
 follow(onEvent, (link) => {

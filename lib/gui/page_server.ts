@@ -1,0 +1,68 @@
+/**
+ * What a client page's request names, checked: the server with the TLS and
+ * password fields as library options, and a local folder to put whole.
+ *
+ * @module
+ */
+
+import { isAbsolute } from "node:path";
+import { printable, type SecurityOptions } from "../mod.ts";
+import { serverOf } from "./requests.ts";
+import { clientSecurity } from "./tls.ts";
+
+/** The server a request went to, and whether it carried a password. */
+export type Target = { host: string; port: number; password: boolean };
+
+/** A request's server, its security options, and its target. */
+export interface PageServer {
+  server: { host: string; port: number };
+  security: SecurityOptions;
+  target: Target;
+}
+
+/**
+ * The server a page's request names, with its TLS and password fields.
+ *
+ * @param host the address field
+ * @param port the port field
+ * @param field reads `tls`, `fingerprint` and `password`
+ * @returns the server, or the one-line reason the fields are wrong
+ */
+export function pageServer(
+  host: unknown,
+  port: unknown,
+  field: (key: string) => unknown,
+): PageServer | string {
+  const server = serverOf(host, port);
+  if (typeof server === "string") return server;
+  const security = clientSecurity(field);
+  if (typeof security === "string") return security;
+  return { server, security, target: { ...server, password: security.password !== undefined } };
+}
+
+/**
+ * A local folder the page asks to put whole: a whole path to a folder.
+ *
+ * @param path the page's field
+ * @returns the path, or why it cannot be put
+ */
+export async function folderToPut(path: unknown): Promise<{ path: string } | string> {
+  if (typeof path !== "string" || path.trim() === "") return "Choose the folder to put";
+  if (!isAbsolute(path)) {
+    return `Give the whole path of the folder to put, not '${printable(path)}'`;
+  }
+  try {
+    if ((await Deno.stat(path)).isDirectory) return { path };
+    return `'${printable(path)}' is not a folder: choose a folder to put`;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return `The folder '${printable(path)}' does not exist: choose another`;
+    }
+    if (
+      error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable
+    ) {
+      return `Cannot read '${printable(path)}': choose a folder privateshare may read`;
+    }
+    throw error;
+  }
+}
