@@ -3,7 +3,15 @@
 // body), progress (transfer_rows.js), Cancel, the fixes a failure offers
 // (Replace, Keep both, Skip), and the log.
 import { $, addLog, answer, api, follow, pickFolder, showLink } from "./common.js";
-import { currentFolder, folderOf, renderListing, upTo } from "./listing.js";
+import {
+  applyFilter,
+  currentFolder,
+  folderOf,
+  renderListing,
+  renderSelection,
+  selected,
+  upTo,
+} from "./listing.js";
 import { LIVE, transferRow, updateRow } from "./transfer_rows.js";
 import { recallServers, remember, security, server, serverReady } from "./address_fields.js";
 
@@ -314,6 +322,27 @@ $("server").addEventListener("submit", (event) => {
   listFiles([]);
 });
 $("refresh").addEventListener("click", listFiles);
+$("filter").addEventListener("input", applyFilter);
+$("select-all").addEventListener("change", () => {
+  for (const tr of $("files").tBodies[0].rows) {
+    if (!tr.hidden) tr.querySelector("input[type=checkbox]").checked = $("select-all").checked;
+  }
+  renderSelection();
+});
+// Several at once: each its own get, one after another, as the program runs them.
+$("get-selected").addEventListener("click", async () => {
+  const paths = selected();
+  for (const box of $("files").querySelectorAll("tbody input[type=checkbox]")) box.checked = false;
+  renderSelection();
+  for (const path of paths) await getFile(path);
+});
+// The top bar stays in view; the list's header stays just under it.
+new ResizeObserver(() => {
+  document.documentElement.style.setProperty(
+    "--bar-height",
+    `${$("status").closest(".bar").offsetHeight}px`,
+  );
+}).observe($("status").closest(".bar"));
 $("browse").addEventListener("click", async () => {
   const folder = await pickFolder($("folder").value, "Save downloads to");
   if (folder) {

@@ -1,8 +1,21 @@
 // The client page's view of the server: the folder being looked at, its
 // path bar (the top, then each folder on the way, to go back up), and its
 // folders (opened by a click, got whole) before its files. Every name from
-// the network is shown as text only.
+// the network is shown as text only. Names are sorted as people expect
+// (case aside, numbers in order), a filter box narrows them, and several can
+// be selected and got at once.
 import { $, el, entryName, entrySize, formatDate } from "./common.js";
+
+const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+
+/** Folders first, then files, each by name as people expect: `file2` before `File10`. */
+export function sortEntries(entries) {
+  const rank = (entry) => (entry.type === "folder" ? 0 : 1);
+  return [...entries].sort((a, b) =>
+    rank(a) - rank(b) || collator.compare(a.shown ?? a.name, b.shown ?? b.name) ||
+    (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  );
+}
 
 /** The folders from the top to the one shown: each its name as listed and as shown. */
 let trail = [];
@@ -38,24 +51,64 @@ export function folderOf(steps) {
  * lists another folder, `actions.get(path, entry)` gets a file or a folder.
  */
 export function renderListing(steps, files, actions) {
+  // Another folder: its own selection and filter.
+  if (folderOf(steps) !== currentFolder()) $("filter").value = "";
+  const kept = folderOf(steps) === currentFolder() ? selected() : [];
   trail = steps;
   renderPath(actions.open);
   // Keep the keyboard's place: the button in focus gets its focus back.
   const focused = document.activeElement?.getAttribute("aria-label");
-  $("files").tBodies[0].replaceChildren(...files.map((file) => row(file, actions)));
+  $("files").tBodies[0].replaceChildren(
+    ...sortEntries(files).map((file) => row(file, actions, kept.includes(pathOf(file.name)))),
+  );
   $("files").hidden = files.length === 0;
+  $("listing-tools").hidden = files.length === 0;
   $("files-empty").hidden = files.length > 0;
   $("files-empty").textContent = trail.length > 0
     ? "This folder is empty."
     : "The server's folder has no files.";
-  $("files-count").textContent = String(files.length);
+  applyFilter();
   if (focused?.startsWith("Get ") || focused?.startsWith("Open ")) {
     [...$("files").querySelectorAll("button")].find((b) => b.getAttribute("aria-label") === focused)
       ?.focus();
   }
 }
 
-function row(file, actions) {
+/** The paths of the entries selected and shown. */
+export function selected() {
+  return [...$("files").tBodies[0].rows].filter((tr) => !tr.hidden)
+    .map((tr) => tr.querySelector("input[type=checkbox]"))
+    .filter((box) => box?.checked).map((box) => box.dataset.path);
+}
+
+/** Shows the entries whose name holds the filter's text (case aside), and the counts. */
+export function applyFilter() {
+  const wanted = $("filter").value.trim().toLocaleLowerCase();
+  const all = [...$("files").tBodies[0].rows];
+  let shown = 0;
+  for (const tr of all) {
+    tr.hidden = wanted !== "" && !tr.dataset.name.toLocaleLowerCase().includes(wanted);
+    if (!tr.hidden) shown++;
+  }
+  $("files-count").textContent = shown === all.length
+    ? String(all.length)
+    : `${shown} of ${all.length}`;
+  $("files-none").hidden = shown > 0 || all.length === 0;
+  renderSelection();
+}
+
+/** The Get selected button and the select-all box, as the selection is. */
+export function renderSelection() {
+  const count = selected().length;
+  const boxes = [...$("files").tBodies[0].rows].filter((tr) => !tr.hidden)
+    .map((tr) => tr.querySelector("input[type=checkbox]"));
+  $("get-selected").disabled = count === 0;
+  $("get-selected").textContent = count > 0 ? `Get selected (${count})` : "Get selected";
+  $("select-all").checked = boxes.length > 0 && count === boxes.length;
+  $("select-all").indeterminate = count > 0 && count < boxes.length;
+}
+
+function row(file, actions, checked) {
   const folder = file.type === "folder";
   const shown = entryName(file);
   const name = folder
@@ -66,9 +119,20 @@ function row(file, actions) {
       onclick: () => actions.open(into(file)),
     }, shown)
     : shown;
+  const path = pathOf(file.name);
   return el(
     "tr",
-    { className: folder ? "folder" : "" },
+    { className: folder ? "folder" : "", attrs: { "data-name": shown } },
+    el(
+      "td",
+      { className: "pick" },
+      el("input", {
+        type: "checkbox",
+        checked,
+        attrs: { "aria-label": `Select ${shown}`, "data-path": path },
+        onchange: renderSelection,
+      }),
+    ),
     el("td", { className: "name" }, name),
     el("td", { className: "num" }, entrySize(file)),
     el("td", { className: "num hide-narrow" }, file.mtime ? formatDate(file.mtime) : ""),
@@ -79,7 +143,7 @@ function row(file, actions) {
         type: "button",
         className: "small",
         attrs: { "aria-label": `Get ${shown}` },
-        onclick: () => actions.get(pathOf(file.name), file),
+        onclick: () => actions.get(path, file),
       }, "Get"),
     ),
   );
