@@ -111,7 +111,10 @@ export class RememberedConfig {
     const key = keyOf(host, port);
     // The address used last goes last, so that the oldest are forgotten first.
     delete servers[key];
-    if (host !== "") servers[key] = { tls, fingerprint };
+    // Only what differs from a fresh page: TLS ticked or a fingerprint given, at a whole address.
+    if (host !== "" && port !== null && (tls || fingerprint !== "")) {
+      servers[key] = { tls, fingerprint };
+    }
     const kept = Object.fromEntries(Object.entries(servers).slice(-SERVERS));
     this.#config = {
       host,
@@ -140,8 +143,13 @@ export class RememberedConfig {
   }
 
   async #save(): Promise<void> {
-    const { password, ...rest } = this.#config;
-    const error = await this.#settings.save(password ? this.#config : rest);
+    // The TLS tick and fingerprint are kept with their address only; a password, only when asked.
+    const { password, tls: _tls, fingerprint: _fingerprint, servers, ...rest } = this.#config;
+    const error = await this.#settings.save({
+      ...rest,
+      ...(password ? { password } : {}),
+      ...(Object.keys(servers).length > 0 ? { servers } : {}),
+    });
     if (error) this.#onError(error);
   }
 }

@@ -22,7 +22,9 @@ let servers = {};
 export function remember() {
   const { fingerprint } = security();
   const { host, port } = server();
-  if (host !== "") servers[`${host}:${port}`] = { tls: $("tls").checked, fingerprint };
+  if (host !== "" && port !== "") {
+    servers[`${host}:${port}`] = { tls: $("tls").checked, fingerprint };
+  }
   api("settings", {
     host,
     port: port || null,
