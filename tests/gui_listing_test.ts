@@ -1,6 +1,6 @@
 /**
  * The client page's listing as people work with it: names sorted as people
- * expect (folders first, case aside, numbers in order), a filter box, several
+ * expect (folders first, case aside, numbers in order), sortable columns, a filter box, several
  * selected and got at once, and the page itself scrolling with the list's
  * header kept in view. The real program, Debian's Chromium, a real server.
  *
@@ -21,7 +21,7 @@ import {
 } from "./support/gui.ts";
 
 browserTest(
-  "client page: names sorted as people expect, a filter box, several selected and got at once, the page scrolling with the header in view",
+  "client page: names sorted as people expect, sortable columns, a filter box, several selected and got at once, the page scrolling with the header in view",
   async () => {
     await using dir = await tempDir();
     const { shared, downloads, config } = await layout(dir.path);
@@ -81,6 +81,44 @@ browserTest(
     await page.fill("#filter", "file1.txtx");
     assert.equal(await page.locator("#files tbody tr:visible").count(), 0);
     assert.equal(await page.locator("#files-none").isVisible(), true);
+
+    // Sortable columns: by size, up then down, folders still first; by name again.
+    await page.fill("#filter", "txt");
+    const bySize = [
+      "file10.txt",
+      "File2.txt",
+      "file1.txt",
+      "apple.txt",
+      "Banana.txt",
+      "zeta 3.txt",
+    ];
+    const visible = () => page.locator("#files tbody tr:visible td.name").allTextContents();
+    await page.getByRole("button", { name: "Size" }).click();
+    assert.deepEqual(await visible(), bySize);
+    assert.equal(
+      await page.locator("th:has(button[data-sort=size])").getAttribute("aria-sort"),
+      "ascending",
+    );
+    assert.equal(
+      await page.locator("th:has(button[data-sort=name])").getAttribute("aria-sort"),
+      "none",
+    );
+    await page.getByRole("button", { name: "Size" }).click();
+    assert.deepEqual(await visible(), [...bySize].reverse());
+    assert.equal(
+      await page.locator("th:has(button[data-sort=size])").getAttribute("aria-sort"),
+      "descending",
+    );
+    await page.fill("#filter", "");
+    const folders = (await page.locator("#files tbody td.name").allTextContents()).slice(0, 2);
+    assert.ok(folders.every((name) => name.endsWith("/")), `folders first: ${folders}`);
+    await page.getByRole("button", { name: "Name", exact: true }).click();
+    assert.deepEqual((await page.locator("#files tbody td.name").allTextContents()).slice(0, 4), [
+      "Photos 9/",
+      "photos 10/",
+      "apple.txt",
+      "Banana.txt",
+    ]);
 
     // Several selected and got at once: select all shown of a filter, plus one more.
     await page.fill("#filter", "file1");

@@ -8,13 +8,37 @@ import { $, el, entryName, entrySize, formatDate } from "./common.js";
 
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
 
-/** Folders first, then files, each by name as people expect: `file2` before `File10`. */
-export function sortEntries(entries) {
+/** The column the list is sorted by, and its direction (1 up, -1 down). */
+const order = { key: "name", dir: 1 };
+
+/**
+ * Folders first, then files, each by the column chosen: a name as people
+ * expect (`file2` before `File10`), a size or a time; ties by name.
+ */
+export function sortEntries(entries, { key, dir } = order) {
   const rank = (entry) => (entry.type === "folder" ? 0 : 1);
+  const byName = (a, b) =>
+    collator.compare(a.shown ?? a.name, b.shown ?? b.name) ||
+    (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const value = (entry) => (key === "size" ? entry.size : entry.mtime) ?? -1;
   return [...entries].sort((a, b) =>
-    rank(a) - rank(b) || collator.compare(a.shown ?? a.name, b.shown ?? b.name) ||
-    (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    rank(a) - rank(b) ||
+    dir * (key === "name" ? byName(a, b) : value(a) - value(b) || byName(a, b))
   );
+}
+
+/** The listing shown, to sort it again. */
+let shownListing = null;
+
+/** Sorts by a column: the same one again turns its direction. */
+function sortBy(key) {
+  order.dir = order.key === key ? -order.dir : 1;
+  order.key = key;
+  if (shownListing) renderListing(trail, shownListing.files, shownListing.actions);
+}
+
+for (const button of document.querySelectorAll("#files thead button[data-sort]")) {
+  button.addEventListener("click", () => sortBy(button.dataset.sort));
 }
 
 /** The folders from the top to the one shown: each its name as listed and as shown. */
@@ -55,6 +79,14 @@ export function renderListing(steps, files, actions) {
   if (folderOf(steps) !== currentFolder()) $("filter").value = "";
   const kept = folderOf(steps) === currentFolder() ? selected() : [];
   trail = steps;
+  shownListing = { files, actions };
+  for (const button of document.querySelectorAll("#files thead button[data-sort]")) {
+    const sorted = button.dataset.sort === order.key;
+    button.closest("th").setAttribute(
+      "aria-sort",
+      sorted ? (order.dir === 1 ? "ascending" : "descending") : "none",
+    );
+  }
   renderPath(actions.open);
   // Keep the keyboard's place: the button in focus gets its focus back.
   const focused = document.activeElement?.getAttribute("aria-label");
