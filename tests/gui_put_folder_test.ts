@@ -10,7 +10,16 @@
 
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
-import { CLIENT_TS, sameBytes, serveFolder, tempDir, writeRandomFile } from "./helpers.ts";
+import {
+  CLIENT_TS,
+  sameBytes,
+  serveFolder,
+  startRelay,
+  tempDir,
+  until,
+  writeRandomFile,
+} from "./helpers.ts";
+import type { Page } from "npm:playwright-core@1.65.1";
 import {
   browserTest,
   launchBrowser,
@@ -94,5 +103,68 @@ browserTest(
     assert.deepEqual(refused, {
       error: `'${join(album, "notes.txt")}' is not a folder: choose a folder to put`,
     });
+  },
+);
+
+/** Chooses a local folder in the page's folder chooser, as a person does. */
+async function chooseFolder(page: Page, path: string, inside: string): Promise<void> {
+  await page.click("#choose-folder");
+  const dialog = page.locator("dialog[open]");
+  await dialog.locator("#folder-path").fill(path);
+  await dialog.getByRole("button", { name: "Go" }).click();
+  await dialog.locator(".folders button", { hasText: inside }).waitFor({ timeout: STEP_MS });
+  await dialog.locator("#folder-choose").click();
+}
+
+browserTest(
+  "client page: a folder put cancelled mid-way is neutral, and putting the folder again finishes it as put FOLDER does",
+  async () => {
+    await using dir = await tempDir();
+    const { shared, source, config } = await layout(dir.path);
+    const album = join(source, "Album");
+    await Deno.mkdir(join(album, "raw"), { recursive: true });
+    await writeRandomFile(join(album, "a.bin"), 8 * MiB + 1, 61);
+    await writeRandomFile(join(album, "raw", "b.bin"), 24 * MiB + 3, 62);
+    await using server = serveFolder(shared);
+    await using gui = await startGui(CLIENT_TS, config);
+    await using browser = await launchBrowser();
+    const page = await openPage(browser, gui.url);
+    await page.fill("#host", "127.0.0.1");
+
+    // Fault injection: a relay holds the upload at 16 MiB, so that Cancel lands mid-way.
+    const relay = startRelay(server.port, { holdAt: { direction: "up", bytes: 16 * MiB } });
+    await page.fill("#port", String(relay.port));
+    await chooseFolder(page, album, "raw");
+    await relay.reached("up", 16 * MiB);
+    await waitRows(page, "running", 1);
+    await page.getByRole("button", { name: "Cancel put Album" }).click();
+    await waitRows(page, "cancelled", 1);
+    assert.match(
+      await rows(page, "cancelled").locator(".detail").textContent() ?? "",
+      /^Cancelled/,
+    );
+    relay.cut();
+    // The server's record of the cut request, before the folder is put again.
+    await until(() =>
+      server.events.some((e) => e.type === "request-end" && e.record.op === "put-folder")
+    );
+    await relay.close();
+
+    await page.fill("#port", String(server.port));
+    await chooseFolder(page, album, "raw");
+    await waitRows(page, "done", 1);
+    assert.match(
+      await rows(page, "done").locator(".detail").textContent() ?? "",
+      /^Done · 2 files/,
+    );
+    const put = join(shared, "Album");
+    assert.deepEqual(await tree(put), await tree(album));
+    for (const file of ["a.bin", "raw/b.bin"]) {
+      assert.ok(await sameBytes(join(album, file), join(put, file)), file);
+    }
+    // The command line's summary: what the cut put had sent is not sent again.
+    const summary = await page.locator("#log li", { hasText: "put 'Album'" }).textContent();
+    assert.match(summary ?? "", /put 'Album': 2 files, 32\.0 MiB verified \(SHA-256\)/);
+    assert.match(summary ?? "", /already there|resumed/);
   },
 );
