@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import type { Page } from "npm:playwright-core@1.65.1";
 import { CLIENT_TS, serveFolder, tempDir } from "./helpers.ts";
 import { browserTest, launchBrowser, layout, openPage, startGui } from "./support/gui.ts";
+import { axeViolations, fitsWindow, NARROW } from "./support/browser.ts";
 
 const FINGERPRINT = Array.from({ length: 32 }, (_, i) => i.toString(16).padStart(2, "0"))
   .join(":").toUpperCase();
@@ -59,6 +60,10 @@ browserTest(
       });
       assert.notEqual(await page.locator("#status").getAttribute("data-state"), "error");
       assert.equal(await page.locator("#server-error").textContent(), "");
+      await page.setViewportSize(NARROW);
+      await fitsWindow(page, "client page, an address to correct");
+      assert.deepEqual(await axeViolations(page), []);
+      await page.setViewportSize({ width: 1280, height: 900 });
 
       // A port one past the last, then none: the port field each time.
       await page.fill("#host", "127.0.0.1");

@@ -19,6 +19,7 @@ import {
   STEP_MS,
   waitRows,
 } from "./support/gui.ts";
+import { axeViolations, fitsWindow, NARROW } from "./support/browser.ts";
 
 browserTest(
   "client page: names sorted as people expect, sortable columns, a filter box, several selected and got at once, the page scrolling with the header in view",
@@ -126,6 +127,10 @@ browserTest(
     await page.fill("#filter", "");
     await page.check('input[aria-label="Select Banana.txt"]');
     assert.equal(await page.locator("#get-selected").textContent(), "Get selected (3)");
+    assert.deepEqual(await axeViolations(page), [], "a filtered, sorted list with a selection");
+    await page.setViewportSize(NARROW);
+    await fitsWindow(page, "client page, a selection");
+    assert.deepEqual(await axeViolations(page), [], "the same at a phone's width");
     await page.click("#get-selected");
     await waitRows(page, "done", 3);
     for (const name of ["file1.txt", "file10.txt", "Banana.txt"]) {
