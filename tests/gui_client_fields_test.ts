@@ -65,6 +65,20 @@ browserTest(
       assert.deepEqual(await axeViolations(page), []);
       await page.setViewportSize({ width: 1280, height: 900 });
 
+      // An address with a space inside, one 256 characters long: the address field.
+      await page.fill("#host", "127.0.0 .1");
+      await page.click("#list");
+      assert.equal(
+        (await pointedAt(page, "host")).message,
+        "An address has no spaces: type it as the server's page shows it",
+      );
+      await page.fill("#host", "a".repeat(256));
+      await page.click("#list");
+      assert.equal(
+        (await pointedAt(page, "host")).message,
+        "An address is at most 255 characters long",
+      );
+
       // A port one past the last, then none: the port field each time.
       await page.fill("#host", "127.0.0.1");
       await page.fill("#port", "65536");

@@ -4,10 +4,12 @@
 // remembered with each address.
 import { $, api } from "./common.js";
 
+/** The address and port as typed. */
 export function server() {
   return { host: $("host").value.trim(), port: $("port").value.trim() };
 }
 
+/** The TLS tick (a fingerprint implies it), the fingerprint and the password. */
 export function security() {
   return {
     tls: $("tls").checked || $("fingerprint").value.trim() !== "",
@@ -19,6 +21,7 @@ export function security() {
 /** The TLS tick and fingerprint remembered with each address used, by `host:port`. */
 let servers = {};
 
+/** Tells the program the fields to remember, the TLS tick and fingerprint with the address. */
 export function remember() {
   const { fingerprint } = security();
   const { host, port } = server();
@@ -51,9 +54,10 @@ export function serverReady() {
   clearField("port");
   const { host, port } = server();
   if (host === "") return invalidField("host", "Type the server's address, as its page shows it");
-  if (/\s/.test(host) || host.length > 255) {
+  if (/\s/.test(host)) {
     return invalidField("host", "An address has no spaces: type it as the server's page shows it");
   }
+  if (host.length > 255) return invalidField("host", "An address is at most 255 characters long");
   const number = Number(port);
   if (port === "" || !/^\d+$/.test(port) || number < 1 || number > 65535) {
     return invalidField(
