@@ -3,6 +3,7 @@ import {
   $,
   addLog,
   api,
+  ask,
   el,
   entryName,
   entrySize,
@@ -310,7 +311,10 @@ for (const id of ["root", "idle", "port", "password"]) {
 }
 $("start-again").addEventListener("click", () => $("settings").requestSubmit());
 
-$("stop").addEventListener("click", () => api("stop"));
+$("stop").addEventListener("click", async () => {
+  const go = await goAhead("Stop");
+  if (go) api("stop", { now: go === "asked" });
+});
 $("tls").addEventListener("change", render);
 $("copy-fingerprint").addEventListener(
   "click",
@@ -322,7 +326,32 @@ $("browse").addEventListener("click", async () => {
   if (folder) $("root").value = folder;
   $("root").focus();
 });
-$("quit").addEventListener("click", () => api("quit"));
+$("quit").addEventListener("click", async () => {
+  const go = await goAhead("Quit");
+  if (go === "asked") await api("stop", { now: true });
+  if (go) api("quit");
+});
+
+/**
+ * With requests in flight, asks before a Stop or a Quit cuts them off.
+ *
+ * @returns "asked" when the user chose to cut them off, true with none in
+ *   flight, false to keep running
+ */
+async function goAhead(action) {
+  const running = [...active.values()].filter(({ record }) => record.op !== "-").length;
+  if (state !== "running" || running === 0) return true;
+  const what = running === 1 ? "A request is" : `${running} requests are`;
+  const cut = await ask(
+    action === "Quit" ? "Quit while clients are served?" : "Stop while clients are served?",
+    `${what} still running: ${action === "Quit" ? "quitting" : "stopping"} cuts ${
+      running === 1 ? "it" : "them"
+    } off. A client that puts again resumes where it stopped.`,
+    "Keep running",
+    action,
+  );
+  return cut ? "asked" : false;
+}
 
 follow(onEvent, (link) => {
   showLink($("banner"), link);
