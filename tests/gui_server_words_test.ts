@@ -139,3 +139,31 @@ browserTest(
     await plainAndAccessible(page, "TLS running");
   },
 );
+
+browserTest(
+  "server page: a folder that is not there and a port in use are said without a flag, next to their fields",
+  async () => {
+    await using dir = await tempDir();
+    const shared = join(dir.path, "Shared");
+    await Deno.mkdir(shared);
+    await using gui = await startGui(SERVER_TS, join(dir.path, "config"));
+    await using browser = await launchBrowser();
+    const page = await openPage(browser, gui.url);
+    await page.locator("#details summary").click();
+
+    await page.fill("#root", join(dir.path, "Sharedx"));
+    await page.fill("#port", "0");
+    await page.click("#start");
+    await page.locator('#root[aria-invalid="true"]').waitFor({ timeout: STEP_MS });
+    assert.notEqual((await page.locator("#root-error").innerText()).trim(), "");
+    await plainAndAccessible(page, "a folder that is not there");
+
+    using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    await page.fill("#root", shared);
+    await page.fill("#port", String(busy.addr.port));
+    await page.click("#start");
+    await page.locator('#port[aria-invalid="true"]').waitFor({ timeout: STEP_MS });
+    assert.notEqual((await page.locator("#port-error").innerText()).trim(), "");
+    await plainAndAccessible(page, "a port in use");
+  },
+);
