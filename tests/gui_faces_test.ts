@@ -191,6 +191,7 @@ browserTest(
     relay.cut();
     await relay.close();
 
+    await serverPage.locator("#details summary").click();
     const request = serverPage.locator("#requests tr", { hasText: "big.bin" });
     await request.getByText("the client stopped: cancelled or cut off").waitFor({
       timeout: STEP_MS,

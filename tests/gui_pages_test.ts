@@ -61,6 +61,7 @@ browserTest(
       cwd: dir.path,
     });
     assert.equal(listed.code, 0, listed.stderr);
+    await page.locator("#details summary").click();
     await page.locator("#requests td.name").getByText(LONG_NAME).waitFor({ timeout: STEP_MS });
     await page.locator("#files td.name").getByText(LONG_NAME).waitFor({ timeout: STEP_MS });
     await fitsWindow(page, "server page, running with a request");
@@ -151,7 +152,10 @@ browserTest(
     const why = "Stopped after 2 seconds without a connection";
     await stopped(page, why);
     await page.locator("#start-again").click();
-    await page.locator("#log li").getByText(/on port \d+/).nth(2).waitFor({ timeout: STEP_MS });
+    await page.locator("#log li").getByText(/on port \d+/).nth(2).waitFor({
+      state: "attached",
+      timeout: STEP_MS,
+    });
     await stopped(page, why);
     // A page opened afterwards says it too.
     await page.reload();
@@ -164,7 +168,7 @@ browserTest(
     await page.fill("#password", "correct horse");
     await page.click("#start");
     // The log line comes after the state: once it shows, the next stop is this server's.
-    await starts.nth(3).waitFor({ timeout: STEP_MS });
+    await starts.nth(3).waitFor({ state: "attached", timeout: STEP_MS });
     await stopped(page, why);
     await page.reload();
     await stopped(page, why);
@@ -178,7 +182,7 @@ browserTest(
     assert.equal(await starts.count(), 4, "not started without its password");
     await page.fill("#password", "correct horse");
     await page.locator("#start-again").click();
-    await starts.nth(4).waitFor({ timeout: STEP_MS });
+    await starts.nth(4).waitFor({ state: "attached", timeout: STEP_MS });
     await stopped(page, why);
     await page.uncheck("#tls");
 
@@ -313,6 +317,7 @@ browserTest(
     const port = await running(page);
     // Enough requests for the requests box to scroll.
     for (let i = 0; i < 16; i++) (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    await page.locator("#details summary").click();
     await page.locator("#requests tbody tr").nth(15).waitFor({ timeout: STEP_MS });
     await accessible(page, "server page, running with requests");
     await page.click("#stop");

@@ -9,7 +9,6 @@
 
 import {
   ListenError,
-  listServedFolder,
   Logger,
   printable,
   type RequestRecord,
@@ -26,7 +25,7 @@ import { type GuiOptions, runGui } from "./run.ts";
 import { ownCertificate, START_FULLY } from "./tls.ts";
 import { granted, listFolders, networkAddresses, Settings } from "./system.ts";
 import { EventHub, json, readJson } from "./web.ts";
-import { shownEntries } from "./folders.ts";
+import { readFiles, shown } from "./server_view.ts";
 
 /** What the page remembers between runs. */
 interface ServerConfig {
@@ -42,8 +41,6 @@ interface ServerConfig {
 const DEFAULT_PORT = 3650;
 /** Finished requests and log lines a page that opens is shown. */
 const KEEP = 200;
-/** Files of the served folder the page is shown at the most. */
-const MAX_FILES = 2000;
 
 /**
  * Runs the server's GUI until Quit on the page, Ctrl-C or SIGTERM; a server
@@ -64,8 +61,9 @@ export async function runServerGui(options: GuiOptions): Promise<number> {
       start: { method: "POST", handle: async (request) => control.start(await readJson(request)) },
       stop: {
         method: "POST",
-        handle: () => {
-          control.stop();
+        handle: async (request) => {
+          // `now`: the page asked its user first, so requests in flight are cut at once.
+          control.stop(false, (await readJson(request)).now === true);
           return json({ ok: true });
         },
       },
@@ -228,11 +226,12 @@ class ServerControl {
    * flight may finish within the grace time.
    *
    * @param wait resolve only when it has stopped
+   * @param now cut requests in flight at once, with no grace
    */
-  async stop(wait = false): Promise<void> {
+  async stop(wait = false, now = false): Promise<void> {
     const server = this.#server;
     if (!server) return;
-    const closing = server.close(SERVER_DEFAULTS.graceMs);
+    const closing = server.close(now ? 0 : SERVER_DEFAULTS.graceMs);
     if (wait) await closing;
   }
 
@@ -377,22 +376,4 @@ function validPort(value: unknown): number | undefined {
   return typeof port === "number" && Number.isInteger(port) && port >= 0 && port <= 65535
     ? port
     : undefined;
-}
-
-/** A request record with everything that came from the network made safe to show. */
-function shown(record: Readonly<RequestRecord>): RequestRecord {
-  return {
-    ...record,
-    peer: printable(record.peer),
-    op: printable(record.op),
-    ...(record.name !== undefined ? { name: printable(record.name) } : {}),
-    ...(record.message !== undefined ? { message: printable(record.message) } : {}),
-  };
-}
-
-/** The served folder's top level as the server lists it, for the page. */
-async function readFiles(root: string): Promise<{ type: "files"; files: unknown[]; more: number }> {
-  const files = shownEntries(await listServedFolder(root));
-  const more = Math.max(0, files.length - MAX_FILES);
-  return { type: "files", files: files.slice(0, MAX_FILES), more };
 }

@@ -2,7 +2,7 @@
 // choosing or dropping files (each streams to the program as a request
 // body), progress (transfer_rows.js), Cancel, the fixes a failure offers
 // (Replace, Keep both, Skip), and the log.
-import { $, addLog, answer, api, follow, pickFolder, showLink } from "./common.js";
+import { $, addLog, answer, api, ask, follow, pickFolder, showLink } from "./common.js";
 import {
   applyFilter,
   currentFolder,
@@ -357,7 +357,19 @@ $("files-input").addEventListener("change", (event) => {
   putFiles([...event.target.files]);
   event.target.value = "";
 });
-$("quit").addEventListener("click", () => api("quit"));
+$("quit").addEventListener("click", async () => {
+  // With a transfer running, Quit asks first: it would cancel it.
+  const busy = [...transfers.values()].filter((t) => LIVE.includes(t.state)).length;
+  const quit = busy === 0 || await ask(
+    "Quit while transferring?",
+    `${busy === 1 ? "A transfer is" : `${busy} transfers are`} still running: quitting cancels ${
+      busy === 1 ? "it" : "them"
+    }. It resumes where it stopped when you start it again.`,
+    "Keep running",
+    "Quit",
+  );
+  if (quit) api("quit");
+});
 
 // Dropping files anywhere on the page puts them. A browser does not tell the page where a
 // dropped folder is: the chooser opens, for the user to point at it once.

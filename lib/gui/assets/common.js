@@ -263,3 +263,41 @@ function buildPicker() {
 function sep(path) {
   return path.includes("\\") && !path.includes("/") ? "\\" : "/";
 }
+
+/**
+ * Asks a question in the page (a modal dialog, not the browser's own box):
+ * the safe choice has the focus, and Escape picks it.
+ *
+ * @param title the question
+ * @param text what follows from each choice
+ * @param keep the safe choice's words, such as "Keep running"
+ * @param act the other choice's words, such as "Stop"
+ * @returns true when the user chose `act`
+ */
+export function ask(title, text, keep, act) {
+  const heading = el("h2", { id: "ask-title" }, title);
+  const keepButton = el("button", { type: "button", className: "primary", id: "ask-keep" }, keep);
+  const actButton = el("button", { type: "button", id: "ask-act" }, act);
+  const dialog = el(
+    "dialog",
+    { className: "ask", attrs: { "aria-labelledby": "ask-title", "aria-describedby": "ask-text" } },
+    heading,
+    el("p", { id: "ask-text" }, text),
+    el("div", { className: "actions" }, keepButton, actButton),
+  );
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    let chosen = false;
+    keepButton.addEventListener("click", () => dialog.close());
+    actButton.addEventListener("click", () => {
+      chosen = true;
+      dialog.close();
+    });
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      resolve(chosen);
+    });
+    dialog.showModal();
+    keepButton.focus();
+  });
+}

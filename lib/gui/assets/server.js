@@ -3,6 +3,7 @@ import {
   $,
   addLog,
   api,
+  ask,
   el,
   entryName,
   entrySize,
@@ -18,9 +19,7 @@ import {
 
 const MAX_ROWS = 200;
 const OUTCOMES = {
-  ok: ["done", "ok"],
   cancel: ["refused", "warn"],
-  closed: ["closed", ""],
   timeout: ["timed out", "bad"],
   error: ["failed", "bad"],
 };
@@ -152,8 +151,27 @@ async function copy(text, button) {
   setTimeout(() => button.textContent = "Copy", 1500);
 }
 
-function describeRequest(record) {
-  return record.op === "-" ? "(no command)" : `${record.op} · ${record.protocol}`;
+/** A request in words: "list", "put a folder", "connected, sent nothing". */
+function describeRequest(record, ended = true) {
+  const words = record.op === "-"
+    ? ended ? "connected, sent nothing" : "connected"
+    : record.op === "put-folder"
+    ? "put a folder"
+    : record.op === "get" && record.files !== undefined
+    ? "get a folder"
+    : record.op;
+  return record.protocol === "classic" ? `${words} (classic client)` : words;
+}
+
+/** A request's result in words, its tone, and what to add after it. */
+function describeResult(record) {
+  if (record.outcome === "ok") return ["done", "ok", ""];
+  if (record.outcome === "closed") {
+    // The client went away: a cancel, or a connection that never asked.
+    return record.op === "-" ? ["closed", "", ""] : ["cancelled", "", record.message ?? ""];
+  }
+  const [word, tone] = OUTCOMES[record.outcome] ?? [record.outcome, ""];
+  return [word, tone, record.message ?? record.reason ?? ""];
 }
 
 function renderActive() {
@@ -165,7 +183,7 @@ function renderActive() {
       const seconds = (Date.now() - time) / 1000;
       const rate = seconds > 0 ? record.bytes / seconds : 0;
       const parts = [
-        `${record.peer} · ${describeRequest(record)}`,
+        `${record.peer} · ${describeRequest(record, false)}`,
         total ? `${formatBytes(record.bytes)} of ${formatBytes(total)}` : formatBytes(record.bytes),
         rate > 0 ? `${formatBytes(rate)}/s` : "",
         record.resumedFrom ? `resumed at ${formatBytes(record.resumedFrom)}` : "",
@@ -173,8 +191,12 @@ function renderActive() {
       return el(
         "li",
         { className: "transfer" },
-        el("span", { className: "badge" }, record.op === "-" ? "…" : record.op),
-        el("span", { className: "what" }, record.name ?? "(listing)"),
+        el("span", { className: "badge" }, record.op === "-" ? "…" : record.op.split("-")[0]),
+        el(
+          "span",
+          { className: "what" },
+          record.name ?? (record.op === "list" ? "the folder's list" : "waiting for a request"),
+        ),
         progress,
         el("span", { className: "detail" }, parts.filter(Boolean).join(" · ")),
       );
@@ -185,9 +207,8 @@ function renderActive() {
 }
 
 function addRequest({ record, time, ms }) {
-  const [word, tone] = OUTCOMES[record.outcome] ?? [record.outcome, ""];
+  const [word, tone, detail] = describeResult(record);
   const result = el("span", { className: `badge ${tone}` }, word);
-  const detail = record.outcome === "ok" ? "" : record.reason ?? record.message ?? "";
   const row = el(
     "tr",
     { attrs: { "data-id": record.id } },
@@ -310,7 +331,10 @@ for (const id of ["root", "idle", "port", "password"]) {
 }
 $("start-again").addEventListener("click", () => $("settings").requestSubmit());
 
-$("stop").addEventListener("click", () => api("stop"));
+$("stop").addEventListener("click", async () => {
+  const go = await goAhead("Stop");
+  if (go) api("stop", { now: go === "asked" });
+});
 $("tls").addEventListener("change", render);
 $("copy-fingerprint").addEventListener(
   "click",
@@ -322,7 +346,32 @@ $("browse").addEventListener("click", async () => {
   if (folder) $("root").value = folder;
   $("root").focus();
 });
-$("quit").addEventListener("click", () => api("quit"));
+$("quit").addEventListener("click", async () => {
+  const go = await goAhead("Quit");
+  if (go === "asked") await api("stop", { now: true });
+  if (go) api("quit");
+});
+
+/**
+ * With requests in flight, asks before a Stop or a Quit cuts them off.
+ *
+ * @returns "asked" when the user chose to cut them off, true with none in
+ *   flight, false to keep running
+ */
+async function goAhead(action) {
+  const running = [...active.values()].filter(({ record }) => record.op !== "-").length;
+  if (state !== "running" || running === 0) return true;
+  const what = running === 1 ? "A request is" : `${running} requests are`;
+  const cut = await ask(
+    action === "Quit" ? "Quit while clients are served?" : "Stop while clients are served?",
+    `${what} still running: ${action === "Quit" ? "quitting" : "stopping"} cuts ${
+      running === 1 ? "it" : "them"
+    } off. A client that puts again resumes where it stopped.`,
+    "Keep running",
+    action,
+  );
+  return cut ? "asked" : false;
+}
 
 follow(onEvent, (link) => {
   showLink($("banner"), link);
