@@ -9,7 +9,7 @@
  * @module
  */
 
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import {
   cancelled,
   ClientError,
@@ -25,11 +25,12 @@ import script from "./assets/client.js" with { type: "text" };
 import { type GuiOptions, runGui } from "./run.ts";
 import { folderProblem, listFolders } from "./system.ts";
 import { EventHub, json, readJson, type Route } from "./web.ts";
-import { freeName, freeOnServer, remoteFolder, shownEntries, takenIn } from "./folders.ts";
+import { freeOnServer, remoteFolder, shownEntries } from "./folders.ts";
 import { type PageFailure, pageFailure } from "./wording.ts";
 import { RememberedConfig } from "./client_config.ts";
 import { abortOf, fromHeader, pageUpload, type Transfer, validId } from "./requests.ts";
-import { folderToPut, pageServer, type Target } from "./page_server.ts";
+import { folderToPut, getOutput, pageServer, type Target } from "./page_server.ts";
+import { SavedFolders } from "./saved_folders.ts";
 
 /** Options of the client's GUI. */
 export interface ClientGuiOptions extends GuiOptions {
@@ -70,6 +71,7 @@ export async function runClientGui(options: ClientGuiOptions): Promise<number> {
       put: { method: "POST", handle: async (request) => await transfers.put(request) },
       "put-folder": post((body) => transfers.putFolder(body)),
       get: post((body) => transfers.get(body)),
+      show: post((body) => Promise.resolve(json(transfers.saved.show(body?.id)))),
       cancel: post((body) => Promise.resolve(json(transfers.cancel(body?.id)))),
       dismiss: post((body) =>
         Promise.resolve(json(transfers.dismiss(body?.id, body?.action === "skip")))
@@ -89,6 +91,8 @@ class Transfers {
   readonly #hub: EventHub;
   readonly #summary: (op: "put" | "get", result: TransferResult) => string;
   readonly #config = new RememberedConfig((line) => this.#addLog(line, "error"));
+  /** Where finished gets saved, for "Show in folder". */
+  readonly saved = new SavedFolders(KEEP);
   #all = new Map<string, Transfer>();
   #controllers = new Map<string, AbortController>();
   #log: { time: number; line: string; level: string }[] = [];
@@ -189,13 +193,7 @@ class Transfers {
     const problem = await folderProblem(folder);
     if (problem) return json({ error: problem }, 400);
     const force = body?.force === true;
-    // Keep both: saved under the first name of the form `name (2).ext` the folder does not hold.
-    const output = body?.keep === true
-      ? join(
-        folder,
-        await freeName(name.replace(/\/+$/, "").split("/").pop() ?? name, takenIn(folder)),
-      )
-      : folder;
+    const output = await getOutput(folder, name, body?.keep === true);
     // A get goes on when the page is closed or reloaded; Cancel or Quit stop it.
     return this.#background(this.#run(
       id,
@@ -323,6 +321,7 @@ class Transfers {
         ...rest,
         path: printable(path),
         ...(skipped ? { skipped: skipped.length } : {}),
+        ...(op === "get" && this.saved.note(id, path) ? { show: true } : {}),
       };
       this.#addLog(printable(this.#summary(op, result)), "info");
     } catch (error) {

@@ -5,8 +5,9 @@
  * @module
  */
 
-import { isAbsolute } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { printable, type SecurityOptions } from "../mod.ts";
+import { freeName, takenIn } from "./folders.ts";
 import { serverOf } from "./requests.ts";
 import { clientSecurity } from "./tls.ts";
 
@@ -65,4 +66,21 @@ export async function folderToPut(path: unknown): Promise<{ path: string } | str
     }
     throw error;
   }
+}
+
+/**
+ * Where a get saves: the folder, or with Keep both a free name in it (the
+ * first of the form `name (2).ext` the folder does not hold).
+ *
+ * @param folder the folder to save into, checked
+ * @param name the path on the server
+ * @param keep whether to keep both
+ * @returns the get's `output`
+ */
+export async function getOutput(folder: string, name: string, keep: boolean): Promise<string> {
+  if (!keep) return folder;
+  return join(
+    folder,
+    await freeName(name.replace(/\/+$/, "").split("/").pop() ?? name, takenIn(folder)),
+  );
 }

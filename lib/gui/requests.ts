@@ -97,7 +97,12 @@ export interface Transfer {
   files?: number;
   filesTotal?: number;
   started: number;
-  result?: Omit<TransferResult, "name" | "path" | "skipped"> & { path: string; skipped?: number };
+  result?: Omit<TransferResult, "name" | "path" | "skipped"> & {
+    path: string;
+    skipped?: number;
+    /** Of a get: the page may offer "Show in folder". */
+    show?: boolean;
+  };
   message?: string;
   /** The fixes the page offers for a failure (Replace, Keep both, Skip). */
   actions?: PageAction[];

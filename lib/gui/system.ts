@@ -54,9 +54,35 @@ export function browserOpener(os: typeof Deno.build.os): string {
  * @param url what to open
  */
 export function openBrowser(url: string): void {
+  runOpener(url);
+}
+
+/**
+ * Whether the program may run the system's {@link browserOpener}, and so
+ * open a folder for the user (asked without prompting).
+ *
+ * @returns true when granted
+ */
+export function canOpenFolders(): boolean {
+  return granted({ name: "run", command: browserOpener(Deno.build.os) });
+}
+
+/**
+ * Opens a folder in the user's file manager with the same opener as the
+ * pages ({@link browserOpener}), given the folder's path and nothing else.
+ *
+ * @param folder an absolute path the program chose (never one a page named)
+ * @returns true when the opener was started
+ */
+export function openFolder(folder: string): boolean {
+  return runOpener(folder);
+}
+
+/** Starts the system's opener on one argument; false when it cannot run. */
+function runOpener(target: string): boolean {
   const command = browserOpener(Deno.build.os);
-  const args = Deno.build.os === "windows" ? ["/c", "start", '""', url] : [url];
-  if (!granted({ name: "run", command })) return;
+  const args = Deno.build.os === "windows" ? ["/c", "start", '""', target] : [target];
+  if (!granted({ name: "run", command })) return false;
   try {
     const child = new Deno.Command(command, {
       args,
@@ -66,10 +92,12 @@ export function openBrowser(url: string): void {
     }).spawn();
     child.status.catch(() => {});
     child.unref();
+    return true;
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied)) {
       throw error;
     }
+    return false;
   }
 }
 

@@ -42,11 +42,20 @@ export interface Gui extends AsyncDisposable {
   output(): string;
 }
 
-/** Starts a program as a person would for its GUI, and reads the address it prints. */
-export async function startGui(script: string, config: string, args = ["--gui", "--no-open"]) {
+/**
+ * Starts a program as a person would for its GUI, and reads the address it
+ * prints; `extra` adds permissions (such as `--allow-run=xdg-open`) and
+ * environment variables (such as a fake opener's).
+ */
+export async function startGui(
+  script: string,
+  config: string,
+  args = ["--gui", "--no-open"],
+  extra: { perms?: string[]; env?: Record<string, string> } = {},
+) {
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...GUI_PERMS, script, ...args],
-    env: { XDG_CONFIG_HOME: config },
+    args: ["run", "--no-prompt", ...GUI_PERMS, ...extra.perms ?? [], script, ...args],
+    env: { XDG_CONFIG_HOME: config, ...extra.env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

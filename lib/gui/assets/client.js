@@ -242,6 +242,12 @@ async function cancel(id) {
   if (sending?.id === id) sending.controller.abort();
 }
 
+/** Opens the folder a finished get saved into: the program knows which, by the id. */
+async function showFolder(id) {
+  const reply = await api("show", { id });
+  if (reply.error) addLog($("log"), { time: Date.now(), line: reply.error, level: "error" });
+}
+
 /** The rows of the transfer list by id, updated in place so that focus stays on a Cancel button. */
 const rowsById = new Map();
 
@@ -256,7 +262,8 @@ function renderTransfers() {
   for (const t of transfers.values()) {
     let row = rowsById.get(t.id);
     if (!row) {
-      row = transferRow(t, { cancel, act: (action) => act(transfers.get(t.id) ?? t, action) });
+      const fix = (action) => act(transfers.get(t.id) ?? t, action);
+      row = transferRow(t, { cancel, act: fix, show: showFolder });
       rowsById.set(t.id, row);
       list.prepend(row);
     }

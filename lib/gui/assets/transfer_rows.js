@@ -6,7 +6,10 @@ import { el, formatBytes, formatDuration } from "./common.js";
 /** The states of a transfer still to end. */
 export const LIVE = ["waiting", "queued", "running"];
 
-/** A transfer's row: `on.cancel(id)` cancels it, `on.act(action)` runs one of its fixes. */
+/**
+ * A transfer's row: `on.cancel(id)` cancels it, `on.act(action)` runs one of
+ * its fixes, `on.show(id)` opens the folder a finished get saved into.
+ */
 export function transferRow(t, on) {
   return el(
     "li",
@@ -22,6 +25,13 @@ export function transferRow(t, on) {
       onclick: () => on.cancel(t.id),
     }, "Cancel"),
     el("span", { className: "actions", act: on.act }),
+    el("button", {
+      type: "button",
+      className: "small",
+      hidden: true,
+      attrs: { "aria-label": `Show in folder: ${t.name}` },
+      onclick: () => on.show(t.id),
+    }, "Show in folder"),
   );
 }
 
@@ -46,7 +56,7 @@ function renderActions(box, t) {
 
 /** Shows a transfer's state in its row. */
 export function updateRow(row, t) {
-  const [badge, what, progress, text, button, actions] = row.children;
+  const [badge, what, progress, text, button, actions, show] = row.children;
   row.dataset.state = t.state;
   badge.className = `badge ${badgeTone(t.state)}`;
   what.textContent = t.name;
@@ -61,6 +71,8 @@ export function updateRow(row, t) {
   text.textContent = detail(t);
   button.hidden = !live;
   renderActions(actions, t);
+  // Only when the program may run the system's opener: otherwise no button at all.
+  show.hidden = !(t.op === "get" && t.state === "done" && t.result?.show === true);
 }
 
 function badgeTone(state) {
