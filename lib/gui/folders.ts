@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import { list, type ListOptions, printable } from "../mod.ts";
+import { list, type ListOptions, nameProblem, printable } from "../mod.ts";
 
 /** A listing's entry as a page gets it. */
 export interface ShownEntry {
@@ -20,6 +20,8 @@ export interface ShownEntry {
   type?: "folder";
   /** Of a folder: its regular files, at any depth. */
   files?: number;
+  /** Why the name cannot travel (the name rules every get checks), when it cannot. */
+  problem?: string;
 }
 
 /**
@@ -45,7 +47,14 @@ export function shownEntries(
     ...(entry.size !== undefined ? { size: entry.size } : {}),
     ...(entry.mtime !== undefined ? { mtime: entry.mtime } : {}),
     ...(entry.type === "folder" ? { type: "folder" as const, files: entry.files ?? 0 } : {}),
+    ...cannotTravel(entry.name),
   }));
+}
+
+/** A name the server lists but no get may ask for: why, in words (made safe to show). */
+function cannotTravel(name: string): { problem?: string } {
+  const problem = nameProblem(name);
+  return problem ? { problem: printable(`This name cannot travel: ${problem}`) } : {};
 }
 
 /**

@@ -66,7 +66,10 @@ export function nameProblem(name: string): string | undefined {
   if (name.length === 0) return "it is empty";
   if (encoder.encode(name).length > 255) return "it is longer than 255 bytes";
   if (name === "." || name === "..") return "it names a folder";
-  if (name.includes("/") || name.includes("\\")) return "it contains a path separator";
+  if (name.includes("/")) return "it contains a path separator";
+  if (name.includes("\\")) {
+    return "it contains a backslash, which Windows reads as a path separator";
+  }
   if (CONTROL.test(name)) return "it contains a control character";
   if (/^[A-Za-z]:/.test(name)) return "it starts with a drive letter";
   const forbidden = WINDOWS_FORBIDDEN.exec(name);

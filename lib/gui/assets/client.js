@@ -332,7 +332,8 @@ $("refresh").addEventListener("click", listFiles);
 $("filter").addEventListener("input", applyFilter);
 $("select-all").addEventListener("change", () => {
   for (const tr of $("files").tBodies[0].rows) {
-    if (!tr.hidden) tr.querySelector("input[type=checkbox]").checked = $("select-all").checked;
+    const box = tr.querySelector("input[type=checkbox]");
+    if (!tr.hidden && !box.disabled) box.checked = $("select-all").checked;
   }
   renderSelection();
 });

@@ -133,17 +133,24 @@ export function applyFilter() {
 export function renderSelection() {
   const count = selected().length;
   const boxes = [...$("files").tBodies[0].rows].filter((tr) => !tr.hidden)
-    .map((tr) => tr.querySelector("input[type=checkbox]"));
+    .map((tr) => tr.querySelector("input[type=checkbox]")).filter((box) => !box.disabled);
   $("get-selected").disabled = count === 0;
   $("get-selected").textContent = count > 0 ? `Get selected (${count})` : "Get selected";
   $("select-all").checked = boxes.length > 0 && count === boxes.length;
   $("select-all").indeterminate = count > 0 && count < boxes.length;
 }
 
+/** Ids for the reasons a name cannot be got, which its row's Get points at. */
+let reasons = 0;
+
 function row(file, actions, checked) {
   const folder = file.type === "folder";
   const shown = entryName(file);
-  const name = folder
+  // A name the name rules refuse cannot be got (nor opened): its row says why instead.
+  const why = file.problem
+    ? el("span", { className: "why", id: `why-${++reasons}` }, file.problem)
+    : null;
+  const name = folder && !why
     ? el("button", {
       type: "button",
       className: "link",
@@ -160,12 +167,13 @@ function row(file, actions, checked) {
       { className: "pick" },
       el("input", {
         type: "checkbox",
-        checked,
+        checked: checked && !why,
+        disabled: Boolean(why),
         attrs: { "aria-label": `Select ${shown}`, "data-path": path },
         onchange: renderSelection,
       }),
     ),
-    el("td", { className: "name" }, name),
+    el("td", { className: "name" }, el("span", { className: "shown" }, name), why),
     el("td", { className: "num" }, entrySize(file)),
     el("td", { className: "num hide-narrow" }, file.mtime ? formatDate(file.mtime) : ""),
     el(
@@ -174,7 +182,8 @@ function row(file, actions, checked) {
       el("button", {
         type: "button",
         className: "small",
-        attrs: { "aria-label": `Get ${shown}` },
+        disabled: Boolean(why),
+        attrs: { "aria-label": `Get ${shown}`, ...(why ? { "aria-describedby": why.id } : {}) },
         onclick: () => actions.get(path, file),
       }, "Get"),
     ),
