@@ -540,8 +540,12 @@ browserTest(
     // Folders first, with a trailing "/", their file count and total size; then the files.
     const open = page.getByRole("button", { name: "Open photos/" });
     await open.waitFor({ timeout: STEP_MS });
-    const names = await page.locator("#files tbody td.name").allTextContents();
+    const names = await page.locator("#files tbody td.name .shown").allTextContents();
     assert.deepEqual(names, [`${HTML_NAME}/`, "photos/", "notes.txt"]);
+    // The server lists it, but a name holding '<' cannot travel: the row says so.
+    assert.deepEqual(await page.locator("#files tbody td.name .why").allTextContents(), [
+      "This name cannot travel: it contains '<', which Windows does not allow in a name",
+    ]);
     const photos = page.locator("#files tbody tr", { has: open });
     assert.equal(await photos.locator("td.num").first().textContent(), "3 files · 3.10 MiB");
     // A name with markup is text: no image, no script run.
