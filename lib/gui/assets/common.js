@@ -203,8 +203,12 @@ function buildPicker() {
   let parent = null;
   let settle = () => {};
 
+  // Only the latest request shows: a slow first listing must not replace a folder typed since.
+  let asked = 0;
   async function show(folder) {
+    const mine = ++asked;
     const listing = await api("folders", { path: folder });
+    if (mine !== asked) return;
     current = listing.path;
     parent = listing.parent;
     path.value = listing.path ?? folder;
