@@ -10,8 +10,16 @@
 import assert from "node:assert/strict";
 import type { Page } from "npm:playwright-core@1.65.1";
 import { CLIENT_TS, serveFolder, tempDir } from "./helpers.ts";
-import { browserTest, launchBrowser, layout, openPage, startGui } from "./support/gui.ts";
-import { axeViolations, fitsWindow, NARROW } from "./support/browser.ts";
+import {
+  axeViolations,
+  browserTest,
+  fitsWindow,
+  launchBrowser,
+  layout,
+  NARROW,
+  openPage,
+  startGui,
+} from "./support/gui.ts";
 
 const FINGERPRINT = Array.from({ length: 32 }, (_, i) => i.toString(16).padStart(2, "0"))
   .join(":").toUpperCase();

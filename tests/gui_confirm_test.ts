@@ -18,7 +18,7 @@ import {
   tempDir,
   writeRandomFile,
 } from "./helpers.ts";
-import { browserTest, launchBrowser, openPage, startGui, STEP_MS } from "./support/browser.ts";
+import { browserTest, launchBrowser, openPage, startGui, STEP_MS } from "./support/gui.ts";
 import type { Page } from "npm:playwright-core@1.65.1";
 
 const SIZE = 16 * 1024 * 1024;

@@ -11,15 +11,17 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CLIENT_TS, sameBytes, serveFolder, tempDir, writeRandomFile } from "./helpers.ts";
 import {
+  axeViolations,
   browserTest,
+  fitsWindow,
   launchBrowser,
   layout,
+  NARROW,
   openPage,
   startGui,
   STEP_MS,
   waitRows,
 } from "./support/gui.ts";
-import { axeViolations, fitsWindow, NARROW } from "./support/browser.ts";
 
 browserTest(
   "client page: names sorted as people expect, sortable columns, a filter box, several selected and got at once, the page scrolling with the header in view",

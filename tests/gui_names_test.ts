@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CLIENT_TS, sameBytes, serveFolder, tempDir, writeRandomFile } from "./helpers.ts";
 import {
+  axeViolations,
   browserTest,
   launchBrowser,
   layout,
@@ -21,7 +22,6 @@ import {
   STEP_MS,
   waitRows,
 } from "./support/gui.ts";
-import { axeViolations } from "./support/browser.ts";
 
 /** Names the server lists but no get may ask for, each as shown, with the rule in words. */
 const REFUSED: [name: string, shown: string, why: string][] = [

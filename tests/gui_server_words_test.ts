@@ -19,7 +19,7 @@ import {
   openPage,
   startGui,
   STEP_MS,
-} from "./support/browser.ts";
+} from "./support/gui.ts";
 import type { Page } from "npm:playwright-core@1.65.1";
 
 const SIZE = 16 * 1024 * 1024;

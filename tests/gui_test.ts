@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { type BrowserContext, chromium, type Page } from "npm:playwright-core@1.65.1";
+import type { Page } from "npm:playwright-core@1.65.1";
 import { ClientError, put } from "../lib/mod.ts";
 import {
   CLIENT_TS,
@@ -29,123 +29,21 @@ import {
   until,
   writeRandomFile,
 } from "./helpers.ts";
+import {
+  browserTest,
+  DESKTOP,
+  launchBrowser,
+  layout,
+  NARROW,
+  openPage,
+  rows,
+  startGui,
+  STEP_MS,
+  waitRows,
+} from "./support/gui.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-const GUI_PERMS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"];
 const MiB = 1024 * 1024;
 const BIG = 64 * MiB + 12345;
-/** Each browser step waits at most this long; the whole test has its own deadline below. */
-const STEP_MS = 60_000;
-const DESKTOP = { width: 1280, height: 900 };
-const NARROW = { width: 390, height: 844 };
-
-/** A GUI program under test. */
-interface Gui extends AsyncDisposable {
-  url: string;
-  port: number;
-  process: Deno.ChildProcess;
-  /** Everything it printed so far. */
-  output(): string;
-}
-
-/** Starts a program as a person would for its GUI, and reads the address it prints. */
-async function startGui(script: string, config: string, args = ["--gui", "--no-open"]) {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...GUI_PERMS, script, ...args],
-    env: { XDG_CONFIG_HOME: config },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let printed = "";
-  const decoder = new TextDecoder();
-  const read = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) printed += decoder.decode(chunk, { stream: true });
-  };
-  const reading = Promise.all([read(process.stdout), read(process.stderr)]);
-  const status = process.status;
-  await until(() => /http:\/\/127\.0\.0\.1:\d+\/\S+\//.test(printed), 20_000).catch(() => {
-    throw new Error(`The GUI printed no address; it printed: ${printed}`);
-  });
-  const url = /http:\/\/127\.0\.0\.1:\d+\/\S+\//.exec(printed)![0];
-  const gui: Gui = {
-    url,
-    port: Number(new URL(url).port),
-    process,
-    output: () => printed,
-    async [Symbol.asyncDispose]() {
-      try {
-        process.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-      const timer = setTimeout(() => process.kill("SIGKILL"), 10_000);
-      await status;
-      clearTimeout(timer);
-      await reading;
-    },
-  };
-  return gui;
-}
-
-/** Chromium with a fresh profile. It must start: a machine without it fails here, loudly. */
-async function launchBrowser(): Promise<BrowserContext & AsyncDisposable> {
-  const profile = await Deno.makeTempDir({ prefix: "privateshare-chromium-" });
-  let context: BrowserContext;
-  try {
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: CHROMIUM_ARGS,
-      headless: true,
-      viewport: DESKTOP,
-      acceptDownloads: false,
-    });
-  } catch (error) {
-    throw new Error(
-      `Cannot launch Chromium at ${CHROMIUM} (install it: apt-get install chromium): ${error}`,
-      { cause: error },
-    );
-  }
-  return Object.assign(context, {
-    async [Symbol.asyncDispose]() {
-      await context.close();
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
-    },
-  });
-}
-
-/** Runs a test body with a deadline, so that a stuck browser fails the test instead of hanging. */
-async function within(ms: number, body: () => Promise<void>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`The test did not finish in ${ms / 1000} s`)), ms);
-  });
-  try {
-    await Promise.race([body(), deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A browser test: the browser and the programs it started hold resources across awaits. */
-function browserTest(name: string, body: () => Promise<void>): void {
-  Deno.test({
-    name,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: () => within(240_000, body),
-  });
-}
 
 /** Saves a screenshot of the whole page, desktop and narrow, into docs/ when asked. */
 async function screenshots(page: Page, name: string, dark = false): Promise<void> {
@@ -161,49 +59,11 @@ async function screenshots(page: Page, name: string, dark = false): Promise<void
   await page.emulateMedia({ colorScheme: "light" });
 }
 
-/** The folders of one test: served, source files, downloads, the GUI's config. */
-async function layout(root: string) {
-  const at = (name: string) => join(root, name);
-  const dirs = {
-    shared: at("Shared"),
-    source: at("Files"),
-    downloads: at("Downloads"),
-    config: at("config"),
-  };
-  for (const path of Object.values(dirs)) await Deno.mkdir(path);
-  return dirs;
-}
-
-/**
- * Opens a program's page and waits until the page has filled its form from
- * the program's first event (the client page's download folder, the server
- * page's idle time): a field typed into before that event arrives is
- * overwritten by it, which on a busy machine sent a list to no address.
- */
-async function openPage(browser: BrowserContext, url: string): Promise<Page> {
-  const page = await browser.newPage();
-  await page.goto(url);
-  // The page's policy allows no evaluated strings: the field is read through the locator.
-  const field = page.locator("#idle, #folder").first();
-  await until(async () => (await field.inputValue()) !== "", STEP_MS);
-  return page;
-}
-
 /** Waits until a settings file says what is expected: the page saves it without waiting. */
 async function savedSettings(path: string, expected: unknown): Promise<void> {
   const read = () => Deno.readTextFile(path).then(JSON.parse).catch(() => undefined);
   await until(async () => isDeepStrictEqual(await read(), expected), STEP_MS).catch(() => {});
   assert.deepEqual(await read(), expected);
-}
-
-/** The transfer rows of the client page in a given state. */
-function rows(page: Page, state: string, name?: string) {
-  const named = name ? `:has(.what:text-is("${name}"))` : "";
-  return page.locator(`#transfers li[data-state="${state}"]${named}`);
-}
-
-async function waitRows(page: Page, state: string, count: number): Promise<void> {
-  await rows(page, state).nth(count - 1).waitFor({ timeout: STEP_MS });
 }
 
 /** Sends one raw HTTP request and returns its status code. */

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { type Command, encodeCommand } from "../lib/protocol/ps2.ts";
 import { list, type ServerEvent, startServer } from "../lib/mod.ts";
 import { passwordMatches } from "../lib/exchange/auth.ts";
-import { addressKey } from "../lib/server/guard.ts";
+import { addressKey } from "../lib/server/admission.ts";
 import { namesIn, runClient, runServer, startTestServer, tempDir } from "./helpers.ts";
 import {
   makeCertificate,

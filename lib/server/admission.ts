@@ -183,24 +183,27 @@ export function hostOf(addr: Deno.Addr): string {
 }
 
 /**
- * What counts as one address for the limits: an IPv4 address, or an IPv6
- * /64 network (one host commonly holds a whole /64, and could otherwise pose
- * as millions of addresses).
+ * What counts as one address for the limits and the password guard: an
+ * IPv4 address (also when mapped into IPv6), or an IPv6 /64 network (one
+ * host commonly holds a whole /64, and could otherwise pose as millions of
+ * addresses).
  *
  * @param host a host from {@link hostOf}
  * @returns the key its connections are counted under
  */
 export function addressKey(host: string): string {
+  // An IPv4 address mapped into IPv6 (a dual-stack listener) is that IPv4 address.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
+  if (mapped) return mapped[1]!;
   if (!host.includes(":")) return host;
-  const [head = "", tail = ""] = host.split("::");
-  const left = head ? head.split(":") : [];
-  const right = host.includes("::") && tail ? tail.split(":") : [];
-  const groups = [
-    ...left,
-    ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"),
-    ...right,
-  ];
-  return groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, "")).join(":") + "::/64";
+  const [head = "", tail = ""] = host.split("%")[0]!.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === "" ? [] : tail.split(":");
+  const groups = host.includes("::")
+    ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right]
+    : left;
+  return groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "").toLowerCase()).join(":") +
+    "::/64";
 }
 
 /**

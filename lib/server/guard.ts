@@ -16,6 +16,7 @@
 import { CancelError } from "../protocol/errors.ts";
 import type { Command } from "../protocol/ps2.ts";
 import { passwordMatches, unauthorized } from "../exchange/auth.ts";
+import { addressKey } from "./admission.ts";
 
 /** How repeated wrong passwords from one address are slowed, then banned. */
 export interface AuthLimits {
@@ -284,26 +285,4 @@ function stopping(): CancelError {
 
 function gone(): CancelError {
   return new CancelError("unauthorized", "The connection closed while its password waited");
-}
-
-/**
- * The key an address is limited by: an IPv4 address as it is (also when
- * mapped into IPv6), an IPv6 address by its /64 network, which one
- * computer usually holds whole.
- *
- * @param host the address
- * @returns the key
- */
-export function addressKey(host: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
-  if (mapped) return mapped[1]!;
-  if (!host.includes(":")) return host;
-  const [head = "", tail = ""] = host.split("%")[0]!.split("::");
-  const left = head === "" ? [] : head.split(":");
-  const right = tail === "" ? [] : tail.split(":");
-  const groups = host.includes("::")
-    ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right]
-    : left;
-  return groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "").toLowerCase()).join(":") +
-    "::/64";
 }

@@ -1,12 +1,13 @@
 /**
  * Helpers of the browser tests: the real GUI programs started as a person
- * starts them, Debian's Chromium through playwright-core, and the client
- * page's transfer rows. (The same as tests/gui_test.ts's own, which can move
- * here.)
+ * starts them, Debian's Chromium through playwright-core, the client page's
+ * transfer rows, and the checks every page state must pass (nothing wider
+ * than the window, no axe-core violation).
  *
  * @module
  */
 
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "npm:playwright-core@1.65.1";
 import { until } from "./deadline.ts";
@@ -31,7 +32,10 @@ export const GUI_PERMS = [
 ];
 /** Each browser step waits at most this long; the whole test has its own deadline. */
 export const STEP_MS = 60_000;
-const DESKTOP = { width: 1280, height: 900 };
+/** A desktop window. */
+export const DESKTOP = { width: 1280, height: 900 };
+/** A phone's window. */
+export const NARROW = { width: 390, height: 844 };
 
 /** A GUI program under test. */
 export interface Gui extends AsyncDisposable {
@@ -176,4 +180,44 @@ export function rows(page: Page, state: string, name?: string) {
 
 export async function waitRows(page: Page, state: string, count: number): Promise<void> {
   await rows(page, state).nth(count - 1).waitFor({ timeout: STEP_MS });
+}
+
+/**
+ * Checks that the page scrolls no wider than its window, and that each
+ * button matched lies inside the card it belongs to.
+ *
+ * @param page the page, at the size to check
+ * @param state the state's name, for the message
+ * @param buttons buttons that must stay inside their `.card`
+ */
+export async function fitsWindow(page: Page, state: string, buttons = "button"): Promise<void> {
+  const { scroll, width } = await page.locator("html").evaluate((html) => ({
+    scroll: html.scrollWidth,
+    width: html.ownerDocument.defaultView!.innerWidth,
+  }));
+  assert.ok(scroll <= width, `${state}: the page is ${scroll} px wide in a ${width} px window`);
+  const outside = await page.locator(`.card ${buttons}`).evaluateAll((nodes) =>
+    nodes.filter((node) => {
+      const card = node.closest(".card")!.getBoundingClientRect();
+      const box = node.getBoundingClientRect();
+      const shown = box.width > 0 && box.height > 0;
+      return shown && (box.left < card.left || box.right > card.right);
+    }).map((node) => node.textContent)
+  );
+  assert.deepEqual(outside, [], `${state}: buttons outside their card`);
+}
+
+/**
+ * What axe-core finds wrong with the page as it is now: one line per rule
+ * and element. axe runs inside the page; the page's own policy stays on.
+ *
+ * @param page the page, in the state and size to check
+ * @returns the violations, empty when none
+ */
+export async function axeViolations(page: Page): Promise<string[]> {
+  const { default: axe } = await import("npm:axe-core@4.11.0");
+  if (!await page.evaluate("typeof axe !== 'undefined'")) await page.evaluate(axe.source);
+  return await page.evaluate(`axe.run(document, { resultTypes: ["violations"] }).then((result) =>
+    result.violations.flatMap((violation) => violation.nodes.map((node) =>
+      violation.id + " " + node.target.join(" ") + ": " + node.failureSummary.replace(/\\s+/g, " "))))`);
 }
