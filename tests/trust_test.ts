@@ -160,6 +160,12 @@ Deno.test(
       "5",
     ]);
     assert.notEqual(agree.code, 2, "agreeing values are taken");
+    const stranger = await makeCertificate(local.path, undefined, "stranger-");
+    const caDiffers = await runClient([link, "list", "--ca", stranger.certFile]);
+    assert.equal(caDiffers.code, 2, caDiffers.stderr);
+    assert.match(caDiffers.stderr, /and the certificate in --ca .* differ/);
+    const caAgrees = await runClient([link, "list", "--ca", cert.certFile, "--timeout", "5"]);
+    assert.notEqual(caAgrees.code, 2, caAgrees.stderr);
     const code = oneCharacterOff(shortCode(cert.fingerprint));
     const codeDiffers = await runClient([link, "list", "--code", code]);
     assert.equal(codeDiffers.code, 2, codeDiffers.stderr);
@@ -277,7 +283,7 @@ async function atTerminal(
 
 Deno.test(
   "at a terminal the client shows the server's code and asks: y trusts and remembers it, " +
-    "n refuses (exit 8) with nothing sent",
+    "n refuses (exit 8) and Ctrl-C stops (130), nothing sent",
   withDeadline(90_000, async () => {
     const script = await new Deno.Command("script", { args: ["--version"] }).output().catch(
       () => undefined,
@@ -305,6 +311,12 @@ Deno.test(
       assert.match(no.output, /was not trusted; nothing was sent/);
       assert.equal(await lookupKnownServer(file, "127.0.0.1", server.port), undefined);
 
+      // Ctrl-C while asked stops, as anywhere else (130), with nothing sent.
+      const interrupted = await atTerminal(["127.0.0.1", port, "list", "--tls"], env, "\u0003");
+      assert.equal(interrupted.code, 130, interrupted.output);
+      assert.match(interrupted.output, /Interrupted/);
+      assert.equal(await lookupKnownServer(file, "127.0.0.1", server.port), undefined);
+
       const yes = await atTerminal(["127.0.0.1", port, "list", "--tls"], env, "y");
       assert.equal(yes.code, 0, yes.output);
       assert.match(yes.output, /a\.txt/);
@@ -313,7 +325,7 @@ Deno.test(
       assert.deepEqual(
         commandsSince(server, before).map((l) => l.op),
         ["list"],
-        "the answer n sent no command",
+        "the answers n and Ctrl-C sent no command",
       );
 
       // Remembered: no question the next time.

@@ -187,7 +187,17 @@ async function confirmFirstContact(
   const where = `${host}:${port}`;
   try {
     const fingerprint = await peekFingerprint(host, port, timeoutMs, signal);
-    if (!await confirm({ where, fingerprint, code: shortCode(fingerprint) })) {
+    // The operation's signal (Ctrl-C) ends the wait for a person's answer.
+    let stop = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = () => reject(signal?.reason);
+      if (signal?.aborted) onAbort();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      stop = () => signal?.removeEventListener("abort", onAbort);
+    });
+    const asked = confirm({ where, fingerprint, code: shortCode(fingerprint) });
+    const trusted = await Promise.race([asked, aborted]).finally(stop);
+    if (!trusted) {
       throw new ClientError(
         "untrusted",
         `The server at ${where} was not trusted; nothing was sent`,
