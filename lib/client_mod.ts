@@ -65,5 +65,17 @@ export {
   rememberServer,
   serverKey,
 } from "./client/known_servers.ts";
-export { type RememberNote, type SecurityOptions } from "./client/secure.ts";
+export { type FirstContact, type RememberNote, type SecurityOptions } from "./client/secure.ts";
 export { userConfigDir } from "./net/user_config.ts";
+export { parseShortCode, SHORT_CODE_BITS, shortCode } from "./net/short_code.ts";
+export {
+  formatLink,
+  isLink,
+  LINK_SCHEME,
+  LinkError,
+  parseLink,
+  type ServerLink,
+  type ServerLinks,
+  serverLinks,
+} from "./net/server_link.ts";
+export { canReadNetworkAddresses, networkAddresses } from "./net/addresses.ts";

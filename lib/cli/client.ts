@@ -11,6 +11,7 @@ import {
   CLIENT_DEFAULTS,
   ClientError,
   get,
+  isLink,
   list,
   printable,
   put,
@@ -34,6 +35,7 @@ import { formatBytes, formatDuration, formatRate, localTime, ProgressBar } from 
 import { skippedLines, summaryOfMany, Tally } from "./transfers.ts";
 import { CLIENT_FLAGS, CLIENT_HELP, clientSecurity, rememberLine } from "./security.ts";
 import { promptPassword } from "./password.ts";
+import { readLink } from "./trust.ts";
 import { describe } from "./failure.ts";
 
 export { describe };
@@ -68,6 +70,9 @@ Usage:
   ${run("--allow-net --allow-read --allow-write")} HOST PORT get NAME... [--output PATH] [--force]
   ${run("--allow-net")} HOST PORT list [FOLDER] [--json]
   ${gui} --gui [--no-open]   the client's page in your browser (also with no arguments at all)
+
+A server's link (privateshare://HOST:PORT/#sha256=..., printed by the server at start)
+may stand where HOST PORT go; it pins the server's certificate.
 
 ${HELP_AFTER_USAGE}`;
 }
@@ -182,7 +187,13 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     const { runClientGui } = await import("../gui/client_gui.ts");
     return await runClientGui({ open: !values["no-open"], program: PROGRAM, summary });
   }
-  const [host, portText, op, ...items] = positionals;
+  // A server's link stands where HOST PORT go, and pins its certificate.
+  const link = positionals[0] !== undefined && isLink(positionals[0])
+    ? readLink(positionals[0])
+    : undefined;
+  const [host, portText, op, ...items] = link
+    ? [link.host, String(link.port), ...positionals.slice(1)]
+    : positionals;
   if (host === undefined) throw new UsageError("Missing HOST: give the server's address");
   const port = parsePort(portText);
   if (op === undefined) throw new UsageError("Missing operation: give put, get or list");
@@ -216,7 +227,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     timeoutMs: parseSeconds("--timeout", values.timeout, CLIENT_DEFAULTS.timeoutMs),
     resume: !values["no-resume"],
     signal,
-    ...await clientSecurity(values),
+    ...await clientSecurity(values, link),
     onRemember: (note) => console.error(`${PROGRAM}: ${rememberLine(note)}`),
   };
   const quiet = values.quiet ?? false;

@@ -17,14 +17,16 @@ import {
   describeCertificate,
   ensureCertificate,
   machineNames,
-  parseFingerprint,
   type RememberNote,
   type SecurityOptions,
+  type ServerLink,
+  shortCode,
   validName,
 } from "../client_mod.ts";
 import type { ServerSecurityOptions } from "../mod.ts";
 import { UsageError } from "./common.ts";
 import { canReadPasswordVariable, givenPassword, PASSWORD_VARIABLE } from "./password.ts";
+import { givenTrust, terminalConfirm } from "./trust.ts";
 
 /** The server's security flags, for parseArgs. */
 export const SERVER_FLAGS = {
@@ -41,6 +43,7 @@ export const CLIENT_FLAGS = {
   tls: { type: "boolean" },
   ca: { type: "string" },
   fingerprint: { type: "string" },
+  code: { type: "string" },
   "known-servers": { type: "string" },
   "password-file": { type: "string" },
 } as const;
@@ -66,6 +69,9 @@ TLS and a password (see README, "Sharing across networks"):
                         server remembered in the known-servers file)
   --ca FILE             trust the server's certificate in FILE (its cert.pem)
   --fingerprint FP      trust the server whose certificate has this SHA-256 fingerprint
+  --code CODE           trust, on first contact, the server whose certificate has this
+                        short code (it prints it at start: Code: K7QF-3M2D); at a terminal
+                        the client shows the code and asks instead
   --known-servers FILE  the file that remembers trusted servers (default: privateshare/
                         known_servers in your configuration folder, ~/.config on Linux)
   --password-file FILE  the password, in FILE's first line (or set ${PASSWORD_VARIABLE});
@@ -85,6 +91,7 @@ type ClientValues = {
   tls?: boolean;
   ca?: string;
   fingerprint?: string;
+  code?: string;
   "known-servers"?: string;
   "password-file"?: string;
 };
@@ -104,12 +111,12 @@ export interface StartLine {
  * reusing the certificate, and says what to print about them at start.
  *
  * @param values the parsed flags
- * @returns the options, and the lines to log once listening
+ * @returns the options, the lines to log once listening, and the certificate's fingerprint
  * @throws {UsageError} for flags that do not go together or files that cannot be used
  */
 export async function serverSecurity(
   values: ServerValues,
-): Promise<{ options: ServerSecurityOptions; lines: StartLine[] }> {
+): Promise<{ options: ServerSecurityOptions; lines: StartLine[]; fingerprint?: string }> {
   const names = values["tls-name"] ?? [];
   const given = values.cert !== undefined || values.key !== undefined;
   const tls = values.tls === true || given || values["tls-dir"] !== undefined || names.length > 0;
@@ -160,6 +167,12 @@ export async function serverSecurity(
       fields: { certFile, fingerprint: info.fingerprint, created, names: info.names },
     },
     {
+      event: "code",
+      message: `Code: ${shortCode(info.fingerprint)} (clients that meet this server for the ` +
+        "first time ask whether it shows this)",
+      fields: { code: shortCode(info.fingerprint) },
+    },
+    {
       event: "tls-names",
       message: `Clients that trust the certificate (--ca) can connect as: ${info.names.join(", ")}`,
       fields: { names: info.names },
@@ -183,7 +196,7 @@ export async function serverSecurity(
       fields: { required: false },
     });
   }
-  return { options, lines };
+  return { options, lines, fingerprint: info.fingerprint };
 }
 
 /** The certificate made once and kept in the TLS folder. */
@@ -283,45 +296,23 @@ function requireRead(path: string, flag: string): void {
 }
 
 /**
- * Turns the client's security flags into library options.
+ * Turns the client's security flags, and a link given where HOST PORT go, into
+ * library options: whom to trust (trust.ts), the known-servers file, the password,
+ * and at a terminal the question asked on first contact with a TLS server that
+ * nothing pins. Every way of naming a server (address, link, name) comes here.
  *
  * @param values the parsed flags
+ * @param link the link given, if one was
  * @returns the options (the password included, when one was given)
- * @throws {UsageError} for flags that do not go together, or a file or fingerprint that cannot be used
+ * @throws {UsageError} for flags that disagree, or a file, fingerprint or code that is not one
  */
-export async function clientSecurity(values: ClientValues): Promise<SecurityOptions> {
+export async function clientSecurity(
+  values: ClientValues,
+  link?: ServerLink,
+): Promise<SecurityOptions> {
   const options: SecurityOptions = {};
-  if (values.ca !== undefined && values.fingerprint !== undefined) {
-    throw new UsageError("Give --ca or --fingerprint, not both");
-  }
-  if (values.ca !== undefined) {
-    requireRead(values.ca, "--ca");
-    let ca: string;
-    try {
-      ca = await Deno.readTextFile(values.ca);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-      throw new UsageError(`The certificate '${values.ca}' does not exist: check --ca`, false);
-    }
-    if (!ca.includes("-----BEGIN CERTIFICATE-----")) {
-      throw new UsageError(
-        `'${values.ca}' holds no PEM certificate: give --ca the server's cert.pem`,
-        false,
-      );
-    }
-    options.tls = { ca };
-  } else if (values.fingerprint !== undefined) {
-    const fingerprint = parseFingerprint(values.fingerprint);
-    if (fingerprint === undefined) {
-      throw new UsageError(
-        `Invalid --fingerprint '${values.fingerprint}': give the 64 hex digits the server ` +
-          "printed (in pairs, with or without colons)",
-      );
-    }
-    options.tls = { fingerprint };
-  } else if (values.tls) {
-    options.tls = {};
-  }
+  const trust = await givenTrust(values, link);
+  if (trust !== undefined) options.tls = trust;
   const file = values["known-servers"] ?? defaultKnownServersFile();
   if (file !== undefined) options.knownServers = file;
   const explicit = options.tls?.ca !== undefined || options.tls?.fingerprint !== undefined;
@@ -334,6 +325,8 @@ export async function clientSecurity(values: ClientValues): Promise<SecurityOpti
       false,
     );
   }
+  const confirm = terminalConfirm("privateshare");
+  if (confirm !== undefined) options.confirm = confirm;
   const password = await givenPassword(values["password-file"]);
   if (password) options.password = password.password;
   return options;
@@ -375,13 +368,21 @@ export function describeSecurity(error: ClientError): string | undefined {
         ? `${message}: if it no longer uses TLS, remove its line from '${error.path}'`
         : `${message}: remove --tls, --ca and --fingerprint, or start the server with --tls`;
     case "untrusted":
-      return `${message}: give --ca with the server's cert.pem, or --fingerprint with the ` +
-        "fingerprint the server printed at start";
+      return `${message}: give --code with the code the server prints at start (Code: ...), ` +
+        "--fingerprint with its fingerprint, or the server's link (privateshare://...) where " +
+        "HOST PORT go; or --ca with its cert.pem";
+    case "short-code":
+      return `${message}: check the code with the server's owner; a different code may mean ` +
+        "that another server is answering in its place";
+    case "declined":
+      return message;
     case "name":
       return `${message}: connect by a name it holds (the server prints them at start), ` +
         "start the server with --tls-name for this one, or use --fingerprint";
     case "fingerprint":
-      return `${message}: check the fingerprint with the server's owner`;
+      return `${message}: check the fingerprint with the server's owner (a link carries it ` +
+        "too); a different one may mean that the server made a new certificate, or that " +
+        "another server is answering in its place";
     case "server-changed":
       return `${message}. If its owner made a new certificate, check its fingerprint with them ` +
         "and run again with --fingerprint NEW";

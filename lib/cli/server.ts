@@ -17,6 +17,7 @@ import {
   type Server,
   SERVER_DEFAULTS,
   type ServerEvent,
+  serverLinks,
   startServer,
   VERSION,
 } from "../mod.ts";
@@ -32,7 +33,7 @@ import {
   parseSeconds,
   UsageError,
 } from "./common.ts";
-import { SERVER_FLAGS, SERVER_HELP, serverSecurity } from "./security.ts";
+import { SERVER_FLAGS, SERVER_HELP, serverSecurity, type StartLine } from "./security.ts";
 
 const PROGRAM = "privateshare-server";
 
@@ -266,7 +267,10 @@ async function run(args: string[]): Promise<number> {
           : "No idle shutdown: running until stopped",
         { idleSeconds: seconds(event.idleTimeoutMs) },
       );
-      for (const line of security.lines) log.event(line.event, line.message, line.fields);
+      const links = linkLines(event.host, event.port, security.fingerprint);
+      for (const line of [...security.lines, ...links]) {
+        log.event(line.event, line.message, line.fields);
+      }
     } else if (event.type === "stopping" && signalName !== undefined) {
       log.event(
         "stopping",
@@ -316,4 +320,40 @@ async function run(args: string[]): Promise<number> {
   // The last lines (stopped, ...) go out unless the log's reader is stuck.
   await log.flush(2000);
   return EXIT.ok;
+}
+
+/**
+ * The lines about a listening server's links (see docs/PROTOCOL.md, "Links"):
+ * one per address it can be reached at, the flag that would show the
+ * others, and for a plain server how to turn TLS on.
+ *
+ * @param host the address it listens on
+ * @param port the port it listens on
+ * @param fingerprint its certificate's fingerprint, for a TLS server
+ * @returns the lines
+ */
+function linkLines(host: string, port: number, fingerprint?: string): StartLine[] {
+  const { links, localOnly } = serverLinks(host, port, fingerprint);
+  const lines: StartLine[] = links.map((link) => ({
+    event: "link",
+    message: `Link: ${link}`,
+    fields: { link },
+  }));
+  if (localOnly) {
+    lines.push({
+      event: "links",
+      message: "Links for other computers need this computer's addresses: run deno with " +
+        "--allow-sys=networkInterfaces",
+      fields: { localOnly: true },
+    });
+  }
+  if (fingerprint === undefined) {
+    lines.push({
+      event: "no-tls",
+      message: "No TLS: files, names and listings cross the network readable by anyone on the " +
+        "way; start with --tls to encrypt (clients then compare the server's code once)",
+      fields: { tls: false },
+    });
+  }
+  return lines;
 }

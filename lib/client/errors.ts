@@ -44,6 +44,8 @@ export type FailureCode =
   | "untrusted"
   | "name"
   | "fingerprint"
+  | "short-code"
+  | "declined"
   | "server-changed"
   | "password-needs-tls"
   | "password-needed"

@@ -10,7 +10,8 @@
  */
 
 import { CancelError } from "../protocol/errors.ts";
-import { connect } from "../net/socket.ts";
+import { connect, peekFingerprint } from "../net/socket.ts";
+import { shortCode } from "../net/short_code.ts";
 // Deferred: node:crypto costs a process a few tens of milliseconds to start, which a
 // list, and a client's start-up, need not pay (issue 16).
 import defer * as nodeCrypto from "node:crypto";
@@ -50,6 +51,27 @@ export interface SecurityOptions {
   knownServers?: string;
   /** Told when a server is remembered, or could not be. */
   onRemember?: (note: RememberNote) => void;
+  /**
+   * Asked, before anything is sent, whether to trust a TLS server met for
+   * the first time: one that nothing given or remembered pins and whose
+   * certificate no public authority vouches for. It gets the certificate's
+   * fingerprint and short code; a person compares the code with the one the
+   * server shows. When it answers true, the client connects again pinned to
+   * that full fingerprint (a different certificate then is refused) and
+   * remembers it; false refuses the server. Without it, such a server is
+   * refused.
+   */
+  confirm?: (server: FirstContact) => Promise<boolean>;
+}
+
+/** A TLS server met for the first time, as {@link SecurityOptions.confirm} is asked about it. */
+export interface FirstContact {
+  /** `host:port`. */
+  where: string;
+  /** The SHA-256 fingerprint of the certificate it showed. */
+  fingerprint: string;
+  /** That fingerprint's short code (`K7QF-3M2D`), to compare with the one the server shows. */
+  code: string;
 }
 
 /** A server remembered in the known-servers file (or not, and why). */
@@ -123,7 +145,11 @@ export async function openWire(
     conn = await connect(host, port, timeoutMs, signal, trust);
   } catch (error) {
     if (!(error instanceof TlsError)) throw error;
-    throw refusal(error, known?.fingerprint, fromFile);
+    const firstContact = options.confirm !== undefined && trust !== undefined && !explicit &&
+      known === undefined && trust.code === undefined &&
+      (error.code === "untrusted" || error.code === "name");
+    if (!firstContact) throw refusal(error, known?.fingerprint, fromFile);
+    conn = await confirmFirstContact(host, port, timeoutMs, signal, options.confirm!);
   }
   const wire = new Wire(conn);
   opened.set(wire, {
@@ -131,7 +157,9 @@ export async function openWire(
     password: options.password !== undefined,
   });
   if (options.password !== undefined) attachPassword(wire, options.password);
-  if (file !== undefined && trust !== undefined && (explicit || known)) {
+  // Remembered: a server pinned by what was given, by a code or a person's yes (its certificate,
+  // seen on this connection), or remembered already; not one a public authority vouched for.
+  if (file !== undefined && trust !== undefined) {
     const where = `${host}:${port}`;
     const learned = learn(conn, trust);
     if (learned === "ca" && explicit) {
@@ -142,6 +170,47 @@ export async function openWire(
     }
   }
   return wire;
+}
+
+/**
+ * First contact with a server that nothing pins: reads the certificate it
+ * shows (on a connection closed at once, nothing sent), asks whether to
+ * trust it, and connects again pinned to its full fingerprint.
+ */
+async function confirmFirstContact(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  confirm: (server: FirstContact) => Promise<boolean>,
+): Promise<Deno.Conn> {
+  const where = `${host}:${port}`;
+  try {
+    const fingerprint = await peekFingerprint(host, port, timeoutMs, signal);
+    // The operation's signal (Ctrl-C) ends the wait for a person's answer.
+    let stop = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = () => reject(signal?.reason);
+      if (signal?.aborted) onAbort();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      stop = () => signal?.removeEventListener("abort", onAbort);
+    });
+    const asked = confirm({ where, fingerprint, code: shortCode(fingerprint) });
+    const trusted = await Promise.race([asked, aborted]).finally(stop);
+    if (!trusted) {
+      throw new ClientError(
+        "untrusted",
+        `The server at ${where} was not trusted; nothing was sent`,
+        {
+          code: "declined",
+        },
+      );
+    }
+    return await connect(host, port, timeoutMs, signal, { fingerprint });
+  } catch (error) {
+    if (!(error instanceof TlsError)) throw error;
+    throw refusal(error, undefined);
+  }
 }
 
 /**
@@ -221,12 +290,13 @@ function refusal(error: TlsError, known: string | undefined, fromFile?: string):
     );
   }
   const shown = error.fingerprint ? ` (it shows SHA-256 fingerprint ${error.fingerprint})` : "";
+  const plain = error.code === "fingerprint" || error.code === "short-code";
   return new ClientError(
     "untrusted",
-    `${error.message}${error.code === "fingerprint" ? "" : shown}; nothing was sent`,
+    `${error.message}${plain ? "" : shown}; nothing was sent`,
     {
-      code: error.code === "fingerprint"
-        ? "fingerprint"
+      code: error.code === "fingerprint" || error.code === "short-code"
+        ? error.code
         : error.code === "name"
         ? "name"
         : "untrusted",

@@ -275,25 +275,8 @@ export class Settings {
   }
 }
 
-/**
- * The addresses other computers can use to reach this one: its non-loopback
- * network addresses (IPv4 first), or none without `--allow-sys`.
- *
- * @returns addresses such as `192.168.1.20` or `fe80::1`
- */
-export function networkAddresses(): string[] {
-  if (!granted({ name: "sys", kind: "networkInterfaces" })) return [];
-  const seen = new Set<string>();
-  const found: { address: string; v4: boolean }[] = [];
-  for (const item of Deno.networkInterfaces()) {
-    if (item.address.startsWith("127.") || item.address === "::1") continue;
-    if (item.family === "IPv6" && item.address.toLowerCase().startsWith("fe80")) continue;
-    if (seen.has(item.address)) continue;
-    seen.add(item.address);
-    found.push({ address: item.address, v4: item.family === "IPv4" });
-  }
-  return [...found.filter((a) => a.v4), ...found.filter((a) => !a.v4)].map((a) => a.address);
-}
+// The addresses other computers can use to reach this one live with the other network code.
+export { networkAddresses } from "../mod.ts";
 
 /**
  * Calls back once on Ctrl-C or SIGTERM (where the system has them).

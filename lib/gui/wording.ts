@@ -88,6 +88,11 @@ const CODES: Record<FailureCode, Words> = {
   fingerprint: (e) => ({
     message: `${e.message}: check Server's fingerprint with the server's owner`,
   }),
+  "short-code": (e) => ({
+    message: `${e.message}: check the code with the server's owner; another server may be ` +
+      "answering in its place",
+  }),
+  declined: (e) => ({ message: e.message, cancelled: true }),
   "server-changed": (e) => ({
     message: `${e.message}. If its owner made a new certificate, check its fingerprint with ` +
       "them and paste the new one into Server's fingerprint",

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { canReadNetworkAddresses, networkAddresses } from "./addresses.ts";
 import { parseFingerprint } from "./tls.ts";
 
 /** The scheme of a link, with its colon. */
@@ -26,6 +27,8 @@ export interface ServerLink {
 /** A text that looks like a link but is not a valid one. */
 export class LinkError extends Error {
   /**
+   * Creates a LinkError.
+   *
    * @param message what is wrong with the link, one sentence
    */
   constructor(message: string) {
@@ -103,6 +106,42 @@ export function parseLink(text: string): ServerLink {
   }
   const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
   return { host, port, fingerprint: parseFingerprint(hex) };
+}
+
+/** A listening server's links, one per address it can be reached at. */
+export interface ServerLinks {
+  /** The links, in the order to show them (IPv4 addresses first). */
+  links: string[];
+  /**
+   * True when the server listens on every interface but this computer's
+   * addresses could not be read (no permission), so only `localhost` is
+   * linked: links for other computers need the network interfaces.
+   */
+  localOnly: boolean;
+}
+
+/**
+ * The links of a listening server: for one listening on every interface
+ * (`0.0.0.0`, `::`), one per address of this computer that other computers
+ * can use (IPv4 ones only for `0.0.0.0`), or `localhost` where those cannot
+ * be read; for one bound to an address, that address.
+ *
+ * @param host the address it listens on, as its `started` event gives it
+ * @param port the port it listens on
+ * @param fingerprint its certificate's fingerprint, for a TLS server
+ * @returns the links
+ * @example
+ * ```ts
+ * serverLinks("127.0.0.1", 3650).links; // ["privateshare://127.0.0.1:3650/"]
+ * ```
+ */
+export function serverLinks(host: string, port: number, fingerprint?: string): ServerLinks {
+  const link = (address: string) =>
+    formatLink({ host: address, port, ...(fingerprint !== undefined ? { fingerprint } : {}) });
+  if (host !== "0.0.0.0" && host !== "::") return { links: [link(host)], localOnly: false };
+  if (!canReadNetworkAddresses()) return { links: [link("localhost")], localOnly: true };
+  const addresses = networkAddresses().filter((a) => host === "::" || !a.includes(":"));
+  return { links: (addresses.length > 0 ? addresses : ["localhost"]).map(link), localOnly: false };
 }
 
 function toBase64Url(hex: string): string {

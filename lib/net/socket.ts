@@ -9,8 +9,14 @@
 // Deferred: node:net costs a process a few tens of milliseconds to start (issue 16).
 import defer * as nodeNet from "node:net";
 import type { SecureContext, TLSSocket } from "node:tls";
-import { handshakeError, TlsError, type TlsServerKeys, type TlsTrust } from "./tls.ts";
-import { checkPinned, TlsSocketConn } from "./tls_socket.ts";
+import {
+  fingerprintOf,
+  handshakeError,
+  TlsError,
+  type TlsServerKeys,
+  type TlsTrust,
+} from "./tls.ts";
+import { checkPinned, checkShortCode, TlsSocketConn } from "./tls_socket.ts";
 import { tlsContext, TlsListener } from "./tls_server.ts";
 
 /** Why a server could not listen. */
@@ -140,7 +146,19 @@ export async function connect(
   if (tls?.fingerprint !== undefined) {
     // Only node:tls shows the certificate, and a pin is that certificate, whatever roots the
     // system or the environment (DENO_CERT, --cert, a system store) add: never a name check.
-    return await connectPinned(host, port, timeoutMs, tls.fingerprint, signal);
+    const pinned = tls.fingerprint;
+    return await connectNode(host, port, timeoutMs, signal, (socket, where) => {
+      const refusal = checkPinned(socket, where, pinned);
+      return refusal ?? new TlsSocketConn(socket);
+    });
+  }
+  if (tls?.code !== undefined) {
+    // The code is compared on this very connection, so the certificate used is the one compared.
+    const code = tls.code;
+    return await connectNode(host, port, timeoutMs, signal, (socket, where) => {
+      const refusal = checkShortCode(socket, where, code);
+      return refusal ?? new TlsSocketConn(socket);
+    });
   }
   if (tls) {
     return await startTls(
@@ -234,23 +252,53 @@ function handshakeTimeout(where: string, timeoutMs: number): TlsError {
 }
 
 /**
- * Connects over TLS pinned to a fingerprint, with node:tls, which shows the
- * server's certificate (Deno's own TLS does not), and checks it on this very
- * connection before handing it over. Names and issuers do not matter, as
- * for an ssh host key.
+ * The SHA-256 fingerprint of the certificate a TLS server shows, read on a
+ * connection that is closed at once, with nothing sent: what a person is
+ * asked to trust on first contact. A caller that trusts it connects again
+ * pinned to it (see {@link connect}), so that a different certificate on
+ * the second connection is refused.
+ *
+ * @param host host name or address
+ * @param port port
+ * @param timeoutMs give up when no connection and handshake are made in this long
+ * @param signal gives up when aborted
+ * @returns the fingerprint (`AB:CD:...`)
+ * @throws {ConnectError} when no connection is made
+ * @throws {TlsError} when the server does not speak TLS or shows no certificate
  */
-async function connectPinned(
+export async function peekFingerprint(
   host: string,
   port: number,
   timeoutMs: number,
-  fingerprint: string,
   signal?: AbortSignal,
-): Promise<Deno.Conn> {
+): Promise<string> {
+  return await connectNode(host, port, timeoutMs, signal, (socket, where) => {
+    const raw = socket.getPeerCertificate().raw;
+    return raw
+      ? fingerprintOf(raw)
+      : new TlsError("untrusted", where, `The server at ${where} shows no certificate`);
+  }, true);
+}
+
+/**
+ * Connects over TLS with node:tls, which shows the server's certificate
+ * (Deno's own TLS does not), and decides on this very connection, before a
+ * byte is sent, what to make of it: a connection to hand over, or a
+ * refusal. Names and issuers do not matter, as for an ssh host key.
+ */
+async function connectNode<T>(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  decide: (socket: TLSSocket, where: string) => T | TlsError,
+  close = false,
+): Promise<T> {
   // Loaded on first use: node:tls costs a plain run a tenth of a second.
   const { connect: nodeConnect } = await import("node:tls");
   signal?.throwIfAborted();
   const where = `${host}:${port}`;
-  return await new Promise<Deno.Conn>((resolve, reject) => {
+  return await new Promise<T>((resolve, reject) => {
     let connected = false;
     let settled = false;
     const socket: TLSSocket = nodeConnect({
@@ -260,13 +308,13 @@ async function connectPinned(
       // The fingerprint is checked below, on this connection, before a byte is sent.
       rejectUnauthorized: false,
     });
-    const finish = (error: unknown, conn?: Deno.Conn) => {
+    const finish = (error: unknown, result?: { value: T }) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
-      if (conn) return resolve(conn);
-      socket.destroy();
+      if (close || !result) socket.destroy();
+      if (result) return resolve(result.value);
       reject(error);
     };
     const timer = setTimeout(() => {
@@ -292,8 +340,9 @@ async function connectPinned(
       );
     });
     socket.once("secureConnect", () => {
-      const refusal = checkPinned(socket, where, fingerprint);
-      finish(refusal, refusal ? undefined : new TlsSocketConn(socket));
+      const decided = decide(socket, where);
+      if (decided instanceof TlsError) finish(decided);
+      else finish(undefined, { value: decided });
     });
   });
 }

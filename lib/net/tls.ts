@@ -35,6 +35,13 @@ export interface TlsTrust {
    * its issuer and names, as ssh trusts a known host key.
    */
   fingerprint?: string;
+  /**
+   * The short code of the server's certificate (`K7QF-3M2D`, see
+   * short_code.ts), as its owner reads it out: trusted whatever its issuer
+   * and names when the certificate shown on this very connection has it. A
+   * caller pins that certificate's full fingerprint from then on.
+   */
+  code?: string;
 }
 
 /** Why a TLS connection was refused or failed. */
@@ -43,6 +50,7 @@ export type TlsFailure =
   | "name"
   | "expired"
   | "fingerprint"
+  | "short-code"
   | "not-tls"
   | "handshake";
 

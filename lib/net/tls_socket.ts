@@ -9,6 +9,7 @@
 
 import type { TLSSocket } from "node:tls";
 import { fingerprintOf, parseFingerprint, TlsError } from "./tls.ts";
+import { parseShortCode, shortCode } from "./short_code.ts";
 
 /**
  * Checks the server of a TLS socket whose handshake has just completed,
@@ -34,6 +35,34 @@ export function checkPinned(
     `The certificate of ${where} has SHA-256 fingerprint ${shown}, not the expected ` +
       (pinned ?? `'${fingerprint}'`),
     { fingerprint: shown },
+  );
+}
+
+/**
+ * Checks the server of a TLS socket whose handshake has just completed,
+ * before anything is sent: its certificate's short code must be the one
+ * given.
+ *
+ * @param socket the socket, handshake done
+ * @param where `host:port`, for messages
+ * @param code the short code given
+ * @returns the refusal, or undefined when the server passed
+ */
+export function checkShortCode(
+  socket: TLSSocket,
+  where: string,
+  code: string,
+): TlsError | undefined {
+  const raw = socket.getPeerCertificate().raw;
+  const shown = raw ? fingerprintOf(raw) : undefined;
+  const expected = parseShortCode(code);
+  const seen = shown === undefined ? "none" : shortCode(shown);
+  if (expected !== undefined && seen === expected) return undefined;
+  return new TlsError(
+    "short-code",
+    where,
+    `The certificate of ${where} has the code ${seen}, not ${expected ?? `'${code}'`} as given`,
+    shown === undefined ? {} : { fingerprint: shown },
   );
 }
 

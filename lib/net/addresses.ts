@@ -1,0 +1,36 @@
+/**
+ * The addresses at which other computers can reach this one, read from its
+ * network interfaces without ever prompting for the permission.
+ *
+ * @module
+ */
+
+/**
+ * Whether this computer's network interfaces may be read without a prompt.
+ *
+ * @returns true when `--allow-sys` (or `--allow-sys=networkInterfaces`) is granted
+ */
+export function canReadNetworkAddresses(): boolean {
+  return Deno.permissions.querySync({ name: "sys", kind: "networkInterfaces" }).state === "granted";
+}
+
+/**
+ * The addresses other computers can use to reach this one: its non-loopback
+ * network addresses (IPv4 first, IPv6 link-local ones aside), or none when
+ * the interfaces may not be read.
+ *
+ * @returns addresses such as `192.168.1.20` or `2001:db8::1`
+ */
+export function networkAddresses(): string[] {
+  if (!canReadNetworkAddresses()) return [];
+  const seen = new Set<string>();
+  const found: { address: string; v4: boolean }[] = [];
+  for (const item of Deno.networkInterfaces()) {
+    if (item.address.startsWith("127.") || item.address === "::1") continue;
+    if (item.family === "IPv6" && item.address.toLowerCase().startsWith("fe80")) continue;
+    if (seen.has(item.address)) continue;
+    seen.add(item.address);
+    found.push({ address: item.address, v4: item.family === "IPv4" });
+  }
+  return [...found.filter((a) => a.v4), ...found.filter((a) => !a.v4)].map((a) => a.address);
+}

@@ -1,0 +1,159 @@
+// First contact in the library (issue 23): the certificate a person is asked
+// about is the one that gets pinned. Between the question and the request
+// the client connects again pinned to the full fingerprint it showed, so a
+// server that shows another certificate the second time is refused with
+// nothing sent, not the password either. Fakes that speak raw TLS.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  ClientError,
+  type FirstContact,
+  list,
+  lookupKnownServer,
+  rememberServer,
+  shortCode,
+} from "../lib/mod.ts";
+import { tempDir, until } from "./helpers.ts";
+import { makeCertificate, type TestCertificate, withDeadline } from "./security_helpers.ts";
+
+/** A TLS server that counts the bytes each connection sends after its handshake. */
+function countingServer(cert: TestCertificate) {
+  const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...cert });
+  const received: number[] = [];
+  const done = (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        let total = 0;
+        const buffer = new Uint8Array(16 * 1024);
+        try {
+          while (true) {
+            const n = await conn.read(buffer);
+            if (n === null) break;
+            total += n;
+          }
+        } catch {
+          // A client that leaves, mid-handshake or after it.
+        } finally {
+          received.push(total);
+          conn.close();
+        }
+      })();
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    received,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await done.catch(() => {});
+    },
+  };
+}
+
+/** A TCP relay that sends its first `count` connections to one port and every later one to another. */
+function switching(count: number, first: number, later: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let connections = 0;
+  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
+    try {
+      await from.readable.pipeTo(to.writable);
+    } catch {
+      // One side went away.
+    }
+  };
+  const done = (async () => {
+    for await (const conn of listener) {
+      const target = connections++ < count ? first : later;
+      const upstream = await Deno.connect({ hostname: "127.0.0.1", port: target });
+      pipe(conn, upstream);
+      pipe(upstream, conn);
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    get connections() {
+      return connections;
+    },
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await done.catch(() => {});
+    },
+  };
+}
+
+Deno.test(
+  "a server that shows another certificate after the person said yes is refused on the " +
+    "pinned connection, with nothing sent (no command, no password) and nothing remembered",
+  withDeadline(60_000, async () => {
+    await using dir = await tempDir();
+    const shown = await makeCertificate(dir.path, undefined, "shown-");
+    const swapped = await makeCertificate(dir.path, undefined, "swapped-");
+    await using a = countingServer(shown);
+    await using b = countingServer(swapped);
+    // The first two connections (public roots, then the look at the certificate) reach the one.
+    await using relay = switching(2, a.port, b.port);
+    const file = join(dir.path, "known_servers");
+    const asked: FirstContact[] = [];
+    const error = await list({
+      host: "127.0.0.1",
+      port: relay.port,
+      tls: {},
+      knownServers: file,
+      password: "sesame",
+      confirm: (server) => {
+        asked.push(server);
+        return Promise.resolve(true);
+      },
+    }).then(() => undefined, (e) => e);
+    assert.ok(error instanceof ClientError, String(error));
+    assert.equal(error.kind, "untrusted");
+    assert.equal(error.code, "fingerprint");
+    assert.ok(error.message.includes(swapped.fingerprint), error.message);
+    assert.ok(error.message.includes(shown.fingerprint), error.message);
+    assert.deepEqual(asked, [{
+      where: `127.0.0.1:${relay.port}`,
+      fingerprint: shown.fingerprint,
+      code: shortCode(shown.fingerprint),
+    }]);
+    assert.equal(relay.connections, 3, "public roots, the look, the pinned connection");
+    await until(() => a.received.length === 2 && b.received.length === 1);
+    assert.deepEqual([...a.received, ...b.received], [0, 0, 0], "not a byte was sent");
+    assert.equal(await lookupKnownServer(file, "127.0.0.1", relay.port), undefined);
+  }),
+);
+
+Deno.test(
+  "a person who says no refuses the server, nothing sent; a remembered server is not asked about",
+  withDeadline(60_000, async () => {
+    await using dir = await tempDir();
+    const cert = await makeCertificate(dir.path);
+    await using server = countingServer(cert);
+    const file = join(dir.path, "known_servers");
+    let asked = 0;
+    const confirm = () => {
+      asked++;
+      return Promise.resolve(false);
+    };
+    const options = {
+      host: "127.0.0.1",
+      port: server.port,
+      tls: {},
+      knownServers: file,
+      password: "sesame",
+      confirm,
+    };
+    const declined = await list(options).then(() => undefined, (e) => e);
+    assert.ok(declined instanceof ClientError, String(declined));
+    assert.equal(declined.kind, "untrusted");
+    assert.equal(declined.code, "declined");
+    assert.equal(asked, 1);
+    await until(() => server.received.length === 2);
+    assert.deepEqual(server.received, [0, 0], "not a byte was sent");
+
+    // Remembered: pinned at once, never asked (the fake then gets the command).
+    await rememberServer(file, "127.0.0.1", server.port, cert.fingerprint);
+    await list({ ...options, timeoutMs: 2000 }).catch(() => {});
+    assert.equal(asked, 1, "not asked again");
+  }),
+);
