@@ -67,3 +67,12 @@ export {
 } from "./client/known_servers.ts";
 export { type RememberNote, type SecurityOptions } from "./client/secure.ts";
 export { userConfigDir } from "./net/user_config.ts";
+export {
+  type FoundServer,
+  MAX_SERVER_NAME_BYTES,
+  type ServerAd,
+  SERVICE_TYPE,
+  validServerName,
+} from "./net/service_ad.ts";
+export { browse, type BrowseOptions, discover, type DiscoverOptions } from "./net/discover.ts";
+export { MdnsSocketError } from "./net/mdns_socket.ts";
