@@ -76,3 +76,9 @@ export {
 } from "./net/service_ad.ts";
 export { browse, type BrowseOptions, discover, type DiscoverOptions } from "./net/discover.ts";
 export { MdnsSocketError } from "./net/mdns_socket.ts";
+export {
+  type FindFailure,
+  findServer,
+  FindServerError,
+  matchServers,
+} from "./client/find_server.ts";

@@ -35,6 +35,7 @@ import { skippedLines, summaryOfMany, Tally } from "./transfers.ts";
 import { CLIENT_FLAGS, CLIENT_HELP, clientSecurity, rememberLine } from "./security.ts";
 import { promptPassword } from "./password.ts";
 import { describe } from "./failure.ts";
+import { DISCOVER_HELP, DISCOVER_MS, runDiscover, serverByName } from "./discover.ts";
 
 export { describe };
 
@@ -67,6 +68,7 @@ Usage:
   ${run("--allow-net --allow-read")} HOST PORT put PATH... [--to FOLDER] [--as NAME]
   ${run("--allow-net --allow-read --allow-write")} HOST PORT get NAME... [--output PATH] [--force]
   ${run("--allow-net")} HOST PORT list [FOLDER] [--json]
+  ${run("--allow-net")} discover [--json] [--timeout SECONDS]
   ${gui} --gui [--no-open]   the client's page in your browser (also with no arguments at all)
 
 ${HELP_AFTER_USAGE}`;
@@ -89,6 +91,7 @@ ${CLIENT_HELP}
   -h, --help         show this help
   -V, --version      show the version
 
+${DISCOVER_HELP}
 Where get saves: NAME in the current folder; with --output, a file path, a folder
 to save into (a trailing slash says it must be one), or a device or FIFO such as
 /dev/null, written into. An existing file is replaced only with --force.
@@ -104,7 +107,7 @@ first failure stops the command and gives its exit code.
 Exit codes: 0 success, 1 unexpected error, 2 bad arguments or missing permission,
 3 refused by the server, 4 connection failed or lost, 5 verification failed,
 6 local file problem, 7 the server speaks another protocol (or TLS, or not),
-8 the server's certificate was not trusted,
+8 the server's certificate was not trusted, 9 no server found on this network,
 130 interrupted (Ctrl-C or SIGTERM; run the same command again to resume).
 `;
 
@@ -182,9 +185,27 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     const { runClientGui } = await import("../gui/client_gui.ts");
     return await runClientGui({ open: !values["no-open"], program: PROGRAM, summary });
   }
-  const [host, portText, op, ...items] = positionals;
-  if (host === undefined) throw new UsageError("Missing HOST: give the server's address");
-  const port = parsePort(portText);
+  if (positionals[0] === "discover" && positionals.length === 1) {
+    for (const flag of Object.keys(values)) {
+      if (!["json", "timeout"].includes(flag)) {
+        throw new UsageError(`--${flag} goes with put, get or list, not with discover`);
+      }
+    }
+    return await runDiscover({
+      json: values.json ?? false,
+      timeoutMs: parseSeconds("--timeout", values.timeout, DISCOVER_MS),
+      program: compiledName() ?? "client.ts",
+      signal,
+      toJson: terminalSafeJson,
+    });
+  }
+  // A second word that is not a port makes the first a server's name: `laptop list`.
+  const byName = positionals[1] !== undefined && !/^\d+$/.test(positionals[1]);
+  const name = positionals[0];
+  const portText = byName ? undefined : positionals[1];
+  const [op, ...items] = positionals.slice(byName ? 1 : 2);
+  if (name === undefined) throw new UsageError("Missing HOST: give the server's address");
+  if (!byName) parsePort(portText);
   if (op === undefined) throw new UsageError("Missing operation: give put, get or list");
   if (op !== "put" && op !== "get" && op !== "list") {
     throw new UsageError(`Unknown operation '${op}': give put, get or list`);
@@ -209,6 +230,16 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
   if (values.force && op !== "get") misplaced("--force", "get");
   if (values.json && op !== "list") misplaced("--json", "list");
 
+  const security = await clientSecurity(values);
+  let [host, port] = [name, 0];
+  if (byName) {
+    const found = await serverByName(name, compiledName() ?? "client.ts", signal);
+    [host, port] = [found.addresses[0]!, found.port];
+    // A server that announces TLS is spoken to in TLS; trust is still its certificate.
+    if (found.tls && !values.classic) security.tls ??= {};
+  } else {
+    port = parsePort(portText);
+  }
   const options: TransferOptions = {
     host,
     port,
@@ -216,7 +247,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     timeoutMs: parseSeconds("--timeout", values.timeout, CLIENT_DEFAULTS.timeoutMs),
     resume: !values["no-resume"],
     signal,
-    ...await clientSecurity(values),
+    ...security,
     onRemember: (note) => console.error(`${PROGRAM}: ${rememberLine(note)}`),
   };
   const quiet = values.quiet ?? false;
