@@ -291,3 +291,76 @@ discoveryTest(
     assert.deepEqual(found[0]!.addresses, ["127.0.0.1"]);
   },
 );
+
+/** Reads a child's stdout line by line until one matches. */
+async function lineMatching(
+  reader: ReadableStreamDefaultReader<string>,
+  match: (line: string) => boolean,
+): Promise<string> {
+  let pending = "";
+  for (;;) {
+    const at = pending.indexOf("\n");
+    if (at >= 0) {
+      const line = pending.slice(0, at);
+      pending = pending.slice(at + 1);
+      if (match(line)) return line;
+      continue;
+    }
+    const { value, done } = await reader.read();
+    if (done) throw new Error("The probe ended before the line came");
+    pending += value;
+  }
+}
+
+discoveryTest("browse sees a server appear, and go when it stops (its goodbye)", async (ns) => {
+  const probe = ns.spawn(Deno.execPath(), [
+    "run",
+    "--no-prompt",
+    "--allow-net",
+    join(ROOT, "tests", "support", "browse_probe.ts"),
+  ], { stdout: "piped", stderr: "null", stdin: "null" });
+  const reader = probe.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  await using root = await tempDir();
+  const server = await announcedServer(ns, root.path, ["--name", "laptop"]);
+  await lineMatching(reader, (l) => l === JSON.stringify([["laptop", server.port]]));
+  await server.stop();
+  // The server's records live for minutes: only its goodbye empties the list this soon.
+  await lineMatching(reader, (l) => l === "[]");
+  await reader.cancel();
+});
+
+discoveryTest(
+  "a server that cannot open the mDNS port still serves and says why in one line",
+  async (ns) => {
+    // A socket on UDP 5353 without address reuse keeps every other from binding it.
+    const blocker = ns.spawn(Deno.execPath(), [
+      "eval",
+      "import { createSocket } from 'node:dgram'; const s = createSocket('udp4'); " +
+      "s.bind(5353, () => console.log('bound'));",
+    ], { stdout: "piped", stderr: "null", stdin: "null" });
+    const reader = blocker.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    await lineMatching(reader, (l) => l === "bound");
+    await using root = await tempDir();
+    await Deno.writeTextFile(join(root.path, "a.txt"), "a");
+    const announcing = await startTestServer({
+      root: root.path,
+      args: ["--name", "laptop"],
+      wrap: ns.wrap,
+    });
+    try {
+      const line = await announcing.waitFor((l) => l.event === "not-announced");
+      assert.match(
+        String(line.message),
+        /^Not announced on the local network \(.*\): clients connect by address$/,
+      );
+      const list = await runClient(["127.0.0.1", String(announcing.port), "list"], {
+        wrap: ns.wrap,
+      });
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /a\.txt/);
+    } finally {
+      await reader.cancel();
+      await announcing.stop();
+    }
+  },
+);
