@@ -364,3 +364,26 @@ discoveryTest(
     }
   },
 );
+
+discoveryTest(
+  "tools/mdns_check.ts, which CI runs on each system, finds its own announcement",
+  async (ns) => {
+    const out = await new Deno.Command("ip", {
+      args: [
+        ...ns.wrap.slice(1),
+        Deno.execPath(),
+        "run",
+        "--no-prompt",
+        "--allow-net",
+        join(ROOT, "tools", "mdns_check.ts"),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, decoder.decode(out.stderr));
+    assert.match(
+      decoder.decode(out.stdout),
+      /^Multicast DNS works on linux .*: the announcement was found\n$/,
+    );
+  },
+);
