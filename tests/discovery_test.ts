@@ -8,7 +8,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { shortCode } from "../lib/net/short_code.ts";
 import { makeNetns, type Netns, NETNS_UNAVAILABLE } from "./support/netns.ts";
-import { ROOT, runClient, startTestServer, type TestServer } from "./support/processes.ts";
+import {
+  ROOT,
+  runClient,
+  runServer,
+  startTestServer,
+  type TestServer,
+} from "./support/processes.ts";
 import { sameBytes, tempDir, writeRandomFile } from "./support/data.ts";
 
 const ignored = NETNS_UNAVAILABLE === undefined ? "" : ` (ignored: ${NETNS_UNAVAILABLE})`;
@@ -387,3 +393,34 @@ discoveryTest(
     );
   },
 );
+
+// The flags themselves: refused before anything listens or is sent, so no namespace is needed.
+
+Deno.test("--name is refused when empty, too long or with a control character, not at 63 bytes", async () => {
+  await using root = await tempDir();
+  const run = (name: string, more: string[] = []) =>
+    runServer(["0", "--root", root.path, "--name", name, ...more, "--idle-timeout", "0.01"]);
+  for (const bad of ["", "é".repeat(32), "lap\u001btop", " laptop"]) {
+    const result = await run(bad);
+    assert.equal(result.code, 2, bad);
+    assert.match(
+      result.stderr,
+      /^privateshare-server: Invalid --name '.*': give a name of 1 to 63/,
+    );
+  }
+  const both = await run("laptop", ["--no-announce"]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /give it or --no-announce, not both/);
+  // 63 bytes is a name; on loopback only the server does not announce, and says so.
+  const fine = await run(`${"é".repeat(31)}a`, ["--host", "127.0.0.1"]);
+  assert.equal(fine.code, 0, fine.stderr);
+  assert.match(fine.stdout, /Not announced on the local network: listening on loopback only/);
+});
+
+Deno.test("an address without its port is refused, not looked up as a name", async () => {
+  for (const host of ["192.168.1.5", "::1"]) {
+    const result = await runClient([host, "list"], { perms: ["--allow-net"] });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, new RegExp(`Missing PORT after '${host.replace(/\./g, "\\.")}'`));
+  }
+});

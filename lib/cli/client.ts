@@ -35,7 +35,7 @@ import { skippedLines, summaryOfMany, Tally } from "./transfers.ts";
 import { CLIENT_FLAGS, CLIENT_HELP, clientSecurity, rememberLine } from "./security.ts";
 import { promptPassword } from "./password.ts";
 import { describe } from "./failure.ts";
-import { DISCOVER_HELP, DISCOVER_MS, runDiscover, serverByName } from "./discover.ts";
+import { DISCOVER_HELP, runDiscover, serverByName, splitTarget } from "./discover.ts";
 
 export { describe };
 
@@ -186,25 +186,9 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     return await runClientGui({ open: !values["no-open"], program: PROGRAM, summary });
   }
   if (positionals[0] === "discover" && positionals.length === 1) {
-    for (const flag of Object.keys(values)) {
-      if (!["json", "timeout"].includes(flag)) {
-        throw new UsageError(`--${flag} goes with put, get or list, not with discover`);
-      }
-    }
-    return await runDiscover({
-      json: values.json ?? false,
-      timeoutMs: parseSeconds("--timeout", values.timeout, DISCOVER_MS),
-      program: compiledName() ?? "client.ts",
-      signal,
-      toJson: terminalSafeJson,
-    });
+    return await runDiscover(values, signal, terminalSafeJson);
   }
-  // A second word that is not a port makes the first a server's name: `laptop list`.
-  const byName = positionals[1] !== undefined && !/^\d+$/.test(positionals[1]);
-  const name = positionals[0];
-  const portText = byName ? undefined : positionals[1];
-  const [op, ...items] = positionals.slice(byName ? 1 : 2);
-  if (name === undefined) throw new UsageError("Missing HOST: give the server's address");
+  const { name, portText, byName, op, items } = splitTarget(positionals);
   if (!byName) parsePort(portText);
   if (op === undefined) throw new UsageError("Missing operation: give put, get or list");
   if (op !== "put" && op !== "get" && op !== "list") {

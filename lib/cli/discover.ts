@@ -14,7 +14,7 @@ import {
   MdnsSocketError,
   printable,
 } from "../client_mod.ts";
-import { EXIT, fail, UsageError } from "./common.ts";
+import { compiledName, EXIT, fail, parseSeconds, UsageError } from "./common.ts";
 
 /** The client's help on finding servers. */
 export const DISCOVER_HELP =
@@ -48,30 +48,73 @@ function causes(program: string): string {
 /**
  * Runs `discover`: prints the servers found, or the one line and exits 9.
  *
- * @param options `--json`, the window in milliseconds, the program's name, a JSON writer
+ * @param values the parsed flags: `--json` and `--timeout`, and no other
+ * @param signal stops the search
+ * @param toJson writes JSON that is safe on a terminal
  * @returns the exit code
  */
-export async function runDiscover(options: {
-  json: boolean;
-  timeoutMs: number;
-  program: string;
-  signal: AbortSignal;
-  toJson: (value: unknown) => string;
-}): Promise<number> {
+export async function runDiscover(
+  values: Record<string, unknown>,
+  signal: AbortSignal,
+  toJson: (value: unknown) => string,
+): Promise<number> {
+  for (const flag of Object.keys(values)) {
+    if (flag !== "json" && flag !== "timeout") {
+      throw new UsageError(`--${flag} goes with put, get or list, not with discover`);
+    }
+  }
+  const program = compiledName() ?? "client.ts";
+  const timeout = values.timeout as string | undefined;
   let servers: FoundServer[];
   try {
-    servers = await discover({ timeoutMs: options.timeoutMs, signal: options.signal });
+    servers = await discover({
+      timeoutMs: parseSeconds("--timeout", timeout, DISCOVER_MS),
+      signal,
+    });
   } catch (error) {
     if (!(error instanceof MdnsSocketError)) throw error;
-    fail(options.program, `Cannot look for servers: ${error.message}`, EXIT.connection);
+    fail(program, `Cannot look for servers: ${error.message}`, EXIT.connection);
   }
-  if (options.json) {
-    console.log(options.toJson(servers));
+  if (values.json) {
+    console.log(toJson(servers));
     return servers.length === 0 ? EXIT.notFound : EXIT.ok;
   }
-  if (servers.length === 0) fail(options.program, nothingFoundLine(options.program), EXIT.notFound);
+  if (servers.length === 0) fail(program, nothingFoundLine(program), EXIT.notFound);
   for (const line of serverLines(servers)) console.log(line);
   return EXIT.ok;
+}
+
+/** The words before the options: a server (HOST PORT, or a name), an operation, its items. */
+export interface Target {
+  /** HOST, or a server's name. */
+  name: string;
+  /** PORT, unless a name was given. */
+  portText: string | undefined;
+  /** Whether `name` is a server's name to look up. */
+  byName: boolean;
+  /** The operation word. */
+  op: string | undefined;
+  /** The rest. */
+  items: string[];
+}
+
+/**
+ * Splits the words: a second word that is not a port number makes the first
+ * a server's name (`laptop list`). A link (`privateshare://...`) is not a name.
+ *
+ * @param positionals the words
+ * @returns the parts
+ * @throws {UsageError} when HOST is missing, or an address lacks its port
+ */
+export function splitTarget(positionals: string[]): Target {
+  const [name, second] = positionals;
+  if (name === undefined) throw new UsageError("Missing HOST: give the server's address");
+  const byName = second !== undefined && !/^\d+$/.test(second) && !name.includes("://");
+  if (byName && (/^[\d.]+$/.test(name) || name.includes(":"))) {
+    throw new UsageError(`Missing PORT after '${name}': give HOST PORT, or a name discover shows`);
+  }
+  const [op, ...items] = positionals.slice(byName ? 1 : 2);
+  return { name, portText: byName ? undefined : second, byName, op, items };
 }
 
 /**

@@ -88,6 +88,7 @@ export async function browse(options: BrowseOptions): Promise<void> {
   const publish = () => {
     const now = Date.now();
     const servers: FoundServer[] = [];
+    prune(now);
     for (const [key, expires] of pointers) {
       const instance = instances.get(key);
       if (expires <= now || instance === undefined) continue;
@@ -110,6 +111,20 @@ export async function browse(options: BrowseOptions): Promise<void> {
     if (text !== shown) {
       shown = text;
       onChange(servers);
+    }
+  };
+
+  // What expired goes, so that a peer that once filled the table with
+  // short-lived names does not keep real servers out of it.
+  const prune = (now: number) => {
+    for (const [key, expires] of pointers) {
+      if (expires <= now) pointers.delete(key), instances.delete(key);
+    }
+    for (const key of instances.keys()) if (!pointers.has(key)) instances.delete(key);
+    const targets = new Set([...instances.values()].map((i) => i.srv?.target.toLowerCase()));
+    for (const [key, addresses] of hosts) {
+      for (const [address, until] of addresses) if (until <= now) addresses.delete(address);
+      if (addresses.size === 0 || !targets.has(key)) hosts.delete(key);
     }
   };
 
