@@ -424,3 +424,19 @@ Deno.test("an address without its port is refused, not looked up as a name", asy
     assert.match(result.stderr, new RegExp(`Missing PORT after '${host.replace(/\./g, "\\.")}'`));
   }
 });
+
+discoveryTest(
+  "a server that sees another responder claim its instance label takes another",
+  async (ns) => {
+    await using root = await tempDir();
+    await using server = await announcedServer(ns, root.path, ["--name", "laptop"]);
+    const first = server.lines.find((l) => l.event === "announced")?.instance as string;
+    assert.match(first, /^laptop \([0-9a-f]{4}\)$/);
+    await peer(ns, "conflict", first);
+    const found = await discoverJson(ns);
+    assert.equal(found.length, 1, JSON.stringify(found));
+    assert.equal(found[0]!.port, server.port);
+    assert.match(found[0]!.instance, /^laptop \([0-9a-f]{4}\)$/);
+    assert.notEqual(found[0]!.instance, first);
+  },
+);

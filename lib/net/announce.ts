@@ -79,11 +79,8 @@ export interface Announcement extends AsyncDisposable {
  */
 export async function announce(ad: ServerAd, options: AnnounceOptions = {}): Promise<Announcement> {
   const name = fitServerName(ad.name) || "privateshare";
-  const suffix = crypto.getRandomValues(new Uint8Array(4));
-  const hex = [...suffix].map((b) => b.toString(16).padStart(2, "0")).join("");
-  const instance = `${fitServerName(name.slice(0, 50))} (${hex.slice(0, 4)})`;
-  const fullName = `${instance.replace(/[\\.]/g, (c) => `\\${c}`)}.${SERVICE_TYPE}`;
-  const host = `ps-${hex}.local`;
+  let who = identity(name);
+  let closing: Promise<void> | undefined;
   let addresses = options.addresses ?? interfaceAddresses();
   if (addresses.length === 0) {
     const routed = await multicastRouteAddress();
@@ -91,7 +88,7 @@ export async function announce(ad: ServerAd, options: AnnounceOptions = {}): Pro
   }
   const txt = txtOf({ ...ad, name });
 
-  const records = (ttl: number) => {
+  const records = (ttl: number, { fullName, host } = who) => {
     const ptr: DnsRecord = {
       name: SERVICE_TYPE,
       ttl: ttl && SERVICE_TTL,
@@ -122,7 +119,7 @@ export async function announce(ad: ServerAd, options: AnnounceOptions = {}): Pro
     };
     return { ptr, srv, text, a, meta };
   };
-  const live = records(1);
+  let live = records(1);
 
   const answer = (q: DnsQuestion): { answers: DnsRecord[]; additionals: DnsRecord[] } => {
     const any = q.type === TYPE.ANY;
@@ -132,14 +129,14 @@ export async function announce(ad: ServerAd, options: AnnounceOptions = {}): Pro
     if (sameName(q.name, SERVICES_META) && (any || q.type === TYPE.PTR)) {
       return { answers: [live.meta], additionals: [] };
     }
-    if (sameName(q.name, fullName)) {
+    if (sameName(q.name, who.fullName)) {
       const answers = [
         ...(any || q.type === TYPE.SRV ? [live.srv] : []),
         ...(any || q.type === TYPE.TXT ? [live.text] : []),
       ];
       return { answers, additionals: answers.length > 0 && q.type !== TYPE.TXT ? live.a : [] };
     }
-    if (sameName(q.name, host) && (any || q.type === TYPE.A)) {
+    if (sameName(q.name, who.host) && (any || q.type === TYPE.A)) {
       return { answers: live.a, additionals: [] };
     }
     return { answers: [], additionals: [] };
@@ -159,7 +156,8 @@ export async function announce(ad: ServerAd, options: AnnounceOptions = {}): Pro
   const held: { socket?: MdnsSocket } = {};
   const onMessage = (message: DnsMessage, from: Sender) => {
     const socket = held.socket;
-    if ((message.flags & FLAG_RESPONSE) !== 0 || socket === undefined) return;
+    if (socket === undefined) return;
+    if ((message.flags & FLAG_RESPONSE) !== 0) return conflict(message);
     const legacy = from.port !== MDNS_PORT;
     const now = Date.now();
     const answers: DnsRecord[] = [], additionals: DnsRecord[] = [];
@@ -202,6 +200,21 @@ export async function announce(ad: ServerAd, options: AnnounceOptions = {}): Pro
   };
   const open = held.socket = await openMdnsSocket(onMessage);
 
+  // Another responder with our instance name (one chance in 65,536 for two of
+  // one name): say goodbye to it and take another (RFC 6762 9).
+  let renames = 0;
+  const conflict = (message: DnsMessage) => {
+    const theirs = [...message.answers, ...message.additionals].some((r) =>
+      r.data.type === TYPE.SRV && r.ttl > 0 && sameName(r.name, who.fullName) &&
+      !sameName(r.data.target, who.host)
+    );
+    if (!theirs || closing !== undefined || renames++ >= 16) return;
+    const old = records(0);
+    who = identity(name);
+    live = records(1);
+    unsolicited(old).then(() => unsolicited(live));
+  };
+
   const unsolicited = (set: ReturnType<typeof records>) =>
     open.send({
       id: 0,
@@ -215,7 +228,6 @@ export async function announce(ad: ServerAd, options: AnnounceOptions = {}): Pro
     again = undefined;
     unsolicited(live);
   }, ANNOUNCE_AGAIN_MS);
-  let closing: Promise<void> | undefined;
   const close = () =>
     closing ??= (async () => {
       if (again !== undefined) clearTimeout(again);
@@ -223,11 +235,22 @@ export async function announce(ad: ServerAd, options: AnnounceOptions = {}): Pro
       open.close();
     })();
   return {
-    instance,
+    get instance() {
+      return who.instance;
+    },
     name,
     addresses,
     everyInterface: open.interfaces.length > 0,
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** A fresh instance label and host name: the name and random hex digits. */
+function identity(name: string): { instance: string; fullName: string; host: string } {
+  const hex = [...crypto.getRandomValues(new Uint8Array(4))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  const instance = `${fitServerName(name, 52)} (${hex.slice(0, 4)})`;
+  const fullName = `${instance.replace(/[\\.]/g, (c) => `\\${c}`)}.${SERVICE_TYPE}`;
+  return { instance, fullName, host: `ps-${hex}.local` };
 }

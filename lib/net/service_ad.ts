@@ -68,15 +68,16 @@ export function validServerName(name: string): boolean {
 
 /**
  * Makes a name fit: control characters dropped, spaces trimmed, cut to 63
- * bytes at a character boundary.
+ * bytes (or fewer) at a character boundary.
  *
  * @param name a computer's name or one a person gave
+ * @param maxBytes the most UTF-8 bytes it may take
  * @returns a name that {@link validServerName} accepts, or "" when none is left
  */
-export function fitServerName(name: string): string {
+export function fitServerName(name: string, maxBytes = MAX_SERVER_NAME_BYTES): string {
   let out = "";
   for (const char of name.replace(new RegExp(UNPRINTABLE.source, "g"), "").trim()) {
-    if (encoder.encode(out + char).length > MAX_SERVER_NAME_BYTES) break;
+    if (encoder.encode(out + char).length > maxBytes) break;
     out += char;
   }
   return out.trim();

@@ -4,11 +4,14 @@
 // - flood COUNT: sends COUNT identical PTR queries from port 5353 as fast as it
 //   can, then prints {"answers": N, "ms": T}: the answers seen from the first
 //   query until 500 ms after the last, and T that span;
+// - conflict LABEL: answers, as another responder, with an SRV record for the
+//   instance LABEL that points to another host;
 // - legacy: asks once from a port other than 5353 with ID 0x4242 and prints
 //   the ID and port of the answer it gets, unicast.
 
 import { createSocket } from "node:dgram";
 import { Buffer } from "node:buffer";
+import { encodeMessage, TYPE } from "../../lib/net/dns_message.ts";
 
 const GROUP = "224.0.0.251";
 const [mode = "garbage", countText = "100"] = Deno.args;
@@ -86,6 +89,26 @@ if (mode === "garbage") {
   counting = false;
   socket.close();
   console.log(JSON.stringify({ answers, ms: ms + 500 }));
+} else if (mode === "conflict") {
+  const socket = await open(0);
+  const name = `${countText.replace(/[\\.]/g, (c) => `\\${c}`)}._privateshare._tcp.local`;
+  await send(
+    socket,
+    encodeMessage({
+      id: 0,
+      flags: 0x8400,
+      questions: [],
+      answers: [{
+        name,
+        ttl: 120,
+        cacheFlush: true,
+        data: { type: TYPE.SRV, priority: 0, weight: 0, port: 1, target: "elsewhere.local" },
+      }],
+      additionals: [],
+    }),
+  );
+  socket.close();
+  console.log(JSON.stringify({ sent: 1 }));
 } else if (mode === "legacy") {
   const socket = await open(0);
   const answer = new Promise<{ id: number; port: number }>((resolve) =>
