@@ -79,3 +79,18 @@ export {
   serverLinks,
 } from "./net/server_link.ts";
 export { canReadNetworkAddresses, networkAddresses } from "./net/addresses.ts";
+export {
+  type FoundServer,
+  MAX_SERVER_NAME_BYTES,
+  type ServerAd,
+  SERVICE_TYPE,
+  validServerName,
+} from "./net/service_ad.ts";
+export { browse, type BrowseOptions, discover, type DiscoverOptions } from "./net/discover.ts";
+export { MdnsSocketError } from "./net/mdns_socket.ts";
+export {
+  type FindFailure,
+  findServer,
+  FindServerError,
+  matchServers,
+} from "./client/find_server.ts";

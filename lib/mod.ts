@@ -40,3 +40,12 @@ export { READ_ONLY_MESSAGE } from "./server/store.ts";
 export { listServedFolder } from "./server/served_folder.ts";
 export { SecurityError, type ServerSecurityOptions, type TlsFiles } from "./server/security.ts";
 export { AUTH_LIMITS, type AuthLimits, type GuardEvent } from "./server/guard.ts";
+export { announce, type Announcement, type AnnounceOptions } from "./net/announce.ts";
+export {
+  type AnnounceNote,
+  announceServer,
+  type AnnounceServerOptions,
+  computerName,
+  FALLBACK_SERVER_NAME,
+  type ServerAnnouncement,
+} from "./server/announce_server.ts";

@@ -89,7 +89,7 @@ async function run(command: string, args: string[], cwd?: string) {
 /** The compiled server on port 0 with JSON logs, once it listens. */
 async function startCompiledServer(binary: string, root: string, args: string[] = []) {
   const process = new Deno.Command(binary, {
-    args: ["0", "--root", root, "--log-format", "json", ...args],
+    args: ["0", "--root", root, "--log-format", "json", "--no-announce", ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -37,6 +37,7 @@ import { CLIENT_FLAGS, CLIENT_HELP, clientSecurity, rememberLine } from "./secur
 import { promptPassword } from "./password.ts";
 import { readLink } from "./trust.ts";
 import { describe } from "./failure.ts";
+import { DISCOVER_HELP, runDiscover, serverByName, splitTarget } from "./discover.ts";
 
 export { describe };
 
@@ -69,6 +70,7 @@ Usage:
   ${run("--allow-net --allow-read")} HOST PORT put PATH... [--to FOLDER] [--as NAME]
   ${run("--allow-net --allow-read --allow-write")} HOST PORT get NAME... [--output PATH] [--force]
   ${run("--allow-net")} HOST PORT list [FOLDER] [--json]
+  ${run("--allow-net")} discover [--json] [--timeout SECONDS]
   ${gui} --gui [--no-open]   the client's page in your browser (also with no arguments at all)
 
 A server's link (privateshare://HOST:PORT/#sha256=..., printed by the server at start)
@@ -94,6 +96,7 @@ ${CLIENT_HELP}
   -h, --help         show this help
   -V, --version      show the version
 
+${DISCOVER_HELP}
 Where get saves: NAME in the current folder; with --output, a file path, a folder
 to save into (a trailing slash says it must be one), or a device or FIFO such as
 /dev/null, written into. An existing file is replaced only with --force.
@@ -109,7 +112,7 @@ first failure stops the command and gives its exit code.
 Exit codes: 0 success, 1 unexpected error, 2 bad arguments or missing permission,
 3 refused by the server, 4 connection failed or lost, 5 verification failed,
 6 local file problem, 7 the server speaks another protocol (or TLS, or not),
-8 the server's certificate was not trusted,
+8 the server's certificate was not trusted, 9 no server found on this network,
 130 interrupted (Ctrl-C or SIGTERM; run the same command again to resume).
 `;
 
@@ -187,15 +190,23 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     const { runClientGui } = await import("../gui/client_gui.ts");
     return await runClientGui({ open: !values["no-open"], program: PROGRAM, summary });
   }
+  if (positionals[0] === "discover" && positionals.length === 1) {
+    return await runDiscover(values, signal, terminalSafeJson);
+  }
   // A server's link stands where HOST PORT go, and pins its certificate.
   const link = positionals[0] !== undefined && isLink(positionals[0])
     ? readLink(positionals[0])
     : undefined;
-  const [host, portText, op, ...items] = link
-    ? [link.host, String(link.port), ...positionals.slice(1)]
-    : positionals;
-  if (host === undefined) throw new UsageError("Missing HOST: give the server's address");
-  const port = parsePort(portText);
+  const { name, portText, byName, op, items } = link
+    ? {
+      name: link.host,
+      portText: String(link.port),
+      byName: false,
+      op: positionals[1],
+      items: positionals.slice(2),
+    }
+    : splitTarget(positionals);
+  if (!byName) parsePort(portText);
   if (op === undefined) throw new UsageError("Missing operation: give put, get or list");
   if (op !== "put" && op !== "get" && op !== "list") {
     throw new UsageError(`Unknown operation '${op}': give put, get or list`);
@@ -220,6 +231,16 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
   if (values.force && op !== "get") misplaced("--force", "get");
   if (values.json && op !== "list") misplaced("--json", "list");
 
+  const security = await clientSecurity(values, link);
+  let [host, port] = [name, 0];
+  if (byName) {
+    const found = await serverByName(name, compiledName() ?? "client.ts", signal);
+    [host, port] = [found.addresses[0]!, found.port];
+    // A server that announces TLS is spoken to in TLS; trust is still its certificate.
+    if (found.tls && !values.classic) security.tls ??= {};
+  } else {
+    port = parsePort(portText);
+  }
   const options: TransferOptions = {
     host,
     port,
@@ -227,7 +248,7 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     timeoutMs: parseSeconds("--timeout", values.timeout, CLIENT_DEFAULTS.timeoutMs),
     resume: !values["no-resume"],
     signal,
-    ...await clientSecurity(values, link),
+    ...security,
     onRemember: (note) => console.error(`${PROGRAM}: ${rememberLine(note)}`),
   };
   const quiet = values.quiet ?? false;

@@ -28,6 +28,8 @@ export const EXIT = {
   protocol: 7,
   /** The server's TLS certificate was not trusted (or changed); nothing was sent. */
   untrusted: 8,
+  /** No server answered on the local network (discover), or none by the name given. */
+  notFound: 9,
   /** Cancelled (Ctrl-C): 128 + SIGINT, as shells report it. */
   interrupted: 130,
 } as const;

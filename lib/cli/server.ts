@@ -19,6 +19,7 @@ import {
   type ServerEvent,
   serverLinks,
   startServer,
+  validServerName,
   VERSION,
 } from "../mod.ts";
 import {
@@ -34,6 +35,7 @@ import {
   UsageError,
 } from "./common.ts";
 import { SERVER_FLAGS, SERVER_HELP, serverSecurity, type StartLine } from "./security.ts";
+import { announceOnCli } from "./server_announce.ts";
 
 const PROGRAM = "privateshare-server";
 
@@ -110,6 +112,10 @@ Options:
     seconds(D.classicPauseMs)
   })
   --log-format text|json     log lines for people or for machines (default text)
+  --name NAME                the name announced on the local network, which clients
+                             see and may use instead of an address (default: this
+                             computer's name, with --allow-sys=hostname)
+  --no-announce              do not announce the server on the local network
   -h, --help                 show this help
   -V, --version              show the version
 ${SERVER_HELP}
@@ -153,6 +159,8 @@ async function run(args: string[]): Promise<number> {
       grace: { type: "string" },
       "classic-pause": { type: "string" },
       "log-format": { type: "string" },
+      name: { type: "string" },
+      "no-announce": { type: "boolean" },
       ...SERVER_FLAGS,
       ...FACE_FLAGS,
     },
@@ -219,6 +227,14 @@ async function run(args: string[]): Promise<number> {
     ),
   };
   const graceMs = parseSeconds("--grace", values.grace, SERVER_DEFAULTS.graceMs);
+  if (values.name !== undefined && !validServerName(values.name)) {
+    throw new UsageError(
+      `Invalid --name '${values.name}': give a name of 1 to 63 bytes, without control characters`,
+    );
+  }
+  if (values.name !== undefined && values["no-announce"]) {
+    throw new UsageError("--name is the name announced: give it or --no-announce, not both");
+  }
   const log = new Logger(format as LogFormat);
 
   if (Deno.permissions.querySync({ name: "read", path: root }).state !== "granted") {
@@ -306,10 +322,15 @@ async function run(args: string[]): Promise<number> {
     throw new UsageError(flag ? `${error.message}: check ${flag}` : error.message, false);
   }
 
+  const announcement = values["no-announce"]
+    ? undefined
+    : await announceOnCli(server, values.name, security, log);
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     try {
       Deno.addSignalListener(signal, () => {
         signalName ??= signal;
+        // Clients see it go at once, not when the last transfer ends.
+        announcement?.close();
         server.close(graceMs);
       });
     } catch {
@@ -317,6 +338,7 @@ async function run(args: string[]): Promise<number> {
     }
   }
   await server.finished;
+  await announcement?.close();
   // The last lines (stopped, ...) go out unless the log's reader is stuck.
   await log.flush(2000);
   return EXIT.ok;

@@ -114,6 +114,16 @@ export interface ServerSpec {
   record?: boolean;
   /** Called with the process as soon as it is spawned (a benchmark tracks it to kill it). */
   onSpawn?: (process: Deno.ChildProcess) => void;
+  /** A command that runs deno, such as `ip netns exec NS` (default: none). */
+  wrap?: string[];
+}
+
+/** The program and arguments that run deno, wrapped or not. */
+function denoCommand(args: string[], wrap: string[] = []): [string, string[]] {
+  const [first, ...rest] = wrap;
+  return first === undefined
+    ? [Deno.execPath(), args]
+    : [first, [...rest, Deno.execPath(), ...args]];
 }
 
 /**
@@ -128,10 +138,24 @@ export async function startTestServer(spec: ServerSpec): Promise<TestServer> {
     ...(spec.write === false ? ["--allow-net", "--allow-read"] : ALL_PERMS),
     ...(spec.perms ?? []),
   ];
-  const args = ["0", "--root", spec.root, "--log-format", "json"];
+  // Outside a test's own network namespace, no server announces itself on the host's network.
+  const quiet = spec.wrap === undefined &&
+    !(spec.args ?? []).some((a) => a === "--name" || a === "--no-announce");
+  const args = [
+    "0",
+    "--root",
+    spec.root,
+    "--log-format",
+    "json",
+    ...(quiet ? ["--no-announce"] : []),
+  ];
   const config = await ownConfig(spec.env);
-  const process = new Deno.Command(Deno.execPath(), {
-    args: denoRunArgs(SERVER_TS, [...args, ...(spec.args ?? [])], perms),
+  const [program, programArgs] = denoCommand(
+    denoRunArgs(SERVER_TS, [...args, ...(spec.args ?? [])], perms),
+    spec.wrap,
+  );
+  const process = new Deno.Command(program, {
+    args: programArgs,
     env: config.env,
     stdin: "null",
     stdout: "piped",
@@ -263,9 +287,16 @@ export interface RunResult {
  */
 export async function runClient(
   args: string[],
-  options: { cwd?: string; perms?: string[]; env?: Record<string, string> } = {},
+  options: { cwd?: string; perms?: string[]; env?: Record<string, string>; wrap?: string[] } = {},
 ): Promise<RunResult> {
-  return await runCli(CLIENT_TS, args, options.perms ?? CLIENT_RUN_PERMS, options.cwd, options.env);
+  return await runCli(
+    CLIENT_TS,
+    args,
+    options.perms ?? CLIENT_RUN_PERMS,
+    options.cwd,
+    options.env,
+    options.wrap,
+  );
 }
 
 /**
@@ -291,10 +322,12 @@ async function runCli(
   perms: readonly string[],
   cwd?: string,
   env?: Record<string, string>,
+  wrap?: string[],
 ): Promise<RunResult> {
   const config = await ownConfig(env);
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: denoRunArgs(script, args, perms),
+  const [program, programArgs] = denoCommand(denoRunArgs(script, args, perms), wrap);
+  const output = await new Deno.Command(program, {
+    args: programArgs,
     cwd,
     env: config.env,
     stdin: "null",

@@ -1,0 +1,123 @@
+// A hostile or curious mDNS peer for the discovery tests, run in a test's
+// network namespace (`deno run --allow-net mdns_peer.ts MODE`):
+// - garbage: sends malformed, oversized and compression-loop packets to the group;
+// - flood COUNT: sends COUNT identical PTR queries from port 5353 as fast as it
+//   can, then prints {"answers": N, "ms": T}: the answers seen from the first
+//   query until 500 ms after the last, and T that span;
+// - conflict LABEL: answers, as another responder, with an SRV record for the
+//   instance LABEL that points to another host;
+// - legacy: asks once from a port other than 5353 with ID 0x4242 and prints
+//   the ID and port of the answer it gets, unicast.
+
+import { createSocket } from "node:dgram";
+import { Buffer } from "node:buffer";
+import { encodeMessage, TYPE } from "../../lib/net/dns_message.ts";
+
+const GROUP = "224.0.0.251";
+const [mode = "garbage", countText = "100"] = Deno.args;
+
+/** A PTR query for the service, with an ID. */
+function query(id: number): Uint8Array {
+  const name = [13, ..."_privateshare".split("").map((c) => c.charCodeAt(0))]
+    .concat([4, ..."_tcp".split("").map((c) => c.charCodeAt(0))])
+    .concat([5, ..."local".split("").map((c) => c.charCodeAt(0))], [0]);
+  return Uint8Array.from([id >> 8, id & 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, ...name, 0, 12, 0, 1]);
+}
+
+function open(port: number) {
+  const socket = createSocket({ type: "udp4", reuseAddr: true });
+  return new Promise<typeof socket>((resolve) =>
+    socket.bind(port, () => {
+      if (port === 5353) socket.addMembership(GROUP);
+      socket.setMulticastTTL(1);
+      socket.setMulticastLoopback(true);
+      resolve(socket);
+    })
+  );
+}
+
+function send(socket: ReturnType<typeof createSocket>, bytes: Uint8Array): Promise<void> {
+  return new Promise((resolve) => socket.send(Buffer.from(bytes), 5353, GROUP, () => resolve()));
+}
+
+if (mode === "garbage") {
+  const socket = await open(0);
+  const header = (qd: number, an: number) => [0, 0, 0x84, 0, 0, qd, 0, an, 0, 0, 0, 0];
+  const packets = [
+    Uint8Array.from([1, 2, 3]),
+    new Uint8Array(9001).fill(0xc0),
+    Uint8Array.from([...header(1, 0), 0xc0, 12, 0, 12, 0, 1]),
+    Uint8Array.from([...header(2, 0), 1, 97, 0, 0, 12, 0, 1, 1, 98, 0xc0, 19, 0, 12, 0, 1]),
+    Uint8Array.from([...header(0xff, 0xff)]),
+    Uint8Array.from([...header(0, 1), 0, 0, 16, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 5]),
+    Uint8Array.from([
+      0,
+      0,
+      0,
+      0,
+      0,
+      1,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      64,
+      ...new Array(64).fill(97),
+      0,
+      0,
+      12,
+      0,
+      1,
+    ]),
+  ];
+  for (const packet of packets) await send(socket, packet);
+  socket.close();
+  console.log(JSON.stringify({ sent: packets.length }));
+} else if (mode === "flood") {
+  const socket = await open(5353);
+  let answers = 0, counting = true;
+  socket.on("message", (bytes: Uint8Array) => {
+    // A response (QR set) that carries an answer for the service.
+    if (counting && bytes.length > 12 && (bytes[2]! & 0x80) !== 0 && bytes[7]! > 0) answers++;
+  });
+  const start = performance.now();
+  for (let i = 0; i < Number(countText); i++) await send(socket, query(0));
+  const ms = performance.now() - start;
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  counting = false;
+  socket.close();
+  console.log(JSON.stringify({ answers, ms: ms + 500 }));
+} else if (mode === "conflict") {
+  const socket = await open(0);
+  const name = `${countText.replace(/[\\.]/g, (c) => `\\${c}`)}._privateshare._tcp.local`;
+  await send(
+    socket,
+    encodeMessage({
+      id: 0,
+      flags: 0x8400,
+      questions: [],
+      answers: [{
+        name,
+        ttl: 120,
+        cacheFlush: true,
+        data: { type: TYPE.SRV, priority: 0, weight: 0, port: 1, target: "elsewhere.local" },
+      }],
+      additionals: [],
+    }),
+  );
+  socket.close();
+  console.log(JSON.stringify({ sent: 1 }));
+} else if (mode === "legacy") {
+  const socket = await open(0);
+  const answer = new Promise<{ id: number; port: number }>((resolve) =>
+    socket.on("message", (bytes: Uint8Array, from: { port: number }) => {
+      if ((bytes[2]! & 0x80) !== 0) resolve({ id: (bytes[0]! << 8) | bytes[1]!, port: from.port });
+    })
+  );
+  await send(socket, query(0x4242));
+  const got = await answer;
+  socket.close();
+  console.log(JSON.stringify(got));
+}
