@@ -270,7 +270,8 @@ async function atTerminal(
       output += chunk;
       if (!answered && /Does the server show [0-9A-Z]{4}-[0-9A-Z]{4}\? \[y\/N\]/.test(output)) {
         answered = true;
-        await writer.write(new TextEncoder().encode(`${answer}\r`));
+        // Ctrl-C goes alone, as a person presses it: an Enter after it would race the signal.
+        await writer.write(new TextEncoder().encode(answer === "\u0003" ? answer : `${answer}\r`));
       }
     }
   })();
