@@ -24,6 +24,9 @@ discover shows it, may stand where HOST PORT go: laptop list, laptop get NAME.
 Two servers of one name are refused with both listed: give an address instead.
 `;
 
+/** What the client's lines start with, as every other line of the client does. */
+const PREFIX = "privateshare";
+
 /** How long `discover` and a name look, by default. */
 export const DISCOVER_MS = 2000;
 
@@ -73,13 +76,13 @@ export async function runDiscover(
     });
   } catch (error) {
     if (!(error instanceof MdnsSocketError)) throw error;
-    fail(program, `Cannot look for servers: ${error.message}`, EXIT.connection);
+    fail(PREFIX, `Cannot look for servers: ${error.message}`, EXIT.connection);
   }
   if (values.json) {
     console.log(toJson(servers));
     return servers.length === 0 ? EXIT.notFound : EXIT.ok;
   }
-  if (servers.length === 0) fail(program, nothingFoundLine(program), EXIT.notFound);
+  if (servers.length === 0) fail(PREFIX, nothingFoundLine(program), EXIT.notFound);
   for (const line of serverLines(servers)) console.log(line);
   return EXIT.ok;
 }
@@ -161,7 +164,7 @@ export async function serverByName(
     return await findServer(name, { timeoutMs: DISCOVER_MS, signal });
   } catch (error) {
     if (error instanceof MdnsSocketError) {
-      fail(program, `Cannot look for '${printable(name)}': ${error.message}`, EXIT.connection);
+      fail(PREFIX, `Cannot look for '${printable(name)}': ${error.message}`, EXIT.connection);
     }
     if (!(error instanceof FindServerError)) throw error;
     if (error.code === "ambiguous") {
@@ -173,13 +176,13 @@ export async function serverByName(
     }
     if (error.code === "no-address") {
       fail(
-        program,
+        PREFIX,
         `The server '${printable(name)}' announced no address: give its address and port instead`,
         EXIT.notFound,
       );
     }
     fail(
-      program,
+      PREFIX,
       `No server named '${printable(name)}' answered on this network. ${causes(program)}`,
       EXIT.notFound,
     );
