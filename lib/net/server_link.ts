@@ -26,6 +26,8 @@ export interface ServerLink {
 /** A text that looks like a link but is not a valid one. */
 export class LinkError extends Error {
   /**
+   * Creates a LinkError.
+   *
    * @param message what is wrong with the link, one sentence
    */
   constructor(message: string) {
