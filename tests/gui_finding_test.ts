@@ -212,6 +212,7 @@ browserTest(
       await dialog.waitFor({ state: "detached", timeout: STEP_MS });
       await page.locator("#server-note").getByText(/not trusted/).waitFor({ timeout: STEP_MS });
       assert.equal(await page.locator("#server-error").textContent(), "");
+      assert.equal(await page.locator("#status").textContent(), "Ready", "a cancel is no error");
       assert.equal(await page.inputValue("#fingerprint"), "", "nothing pinned");
       assert.deepEqual(asked(served.events), [], "the server was asked nothing");
       assert.equal(await known(config), "", "nothing remembered");

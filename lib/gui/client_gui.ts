@@ -132,8 +132,10 @@ class Transfers {
       await this.config.notePassword(target, target.password);
       return json({ folder: folder ?? "", files: shownEntries(files) });
     } catch (error) {
-      const { message, tls } = await this.#failure(error, "list", target);
+      // What the page answers itself (asks about the code, asks again in TLS) is no error.
       const trust = await trustQuestion(error, server);
+      const asks = trust.trust !== undefined || (error as ClientError).code === "needs-tls";
+      const { message, tls } = await this.#failure(error, "list", target, asks);
       return json({ error: message, ...(tls !== undefined ? { tls } : {}), ...trust });
     }
   }
@@ -352,11 +354,12 @@ class Transfers {
     return { state: item.state, message: item.message ?? null, restart };
   }
 
-  /** A failure in the page's words, logged (a cancel as information, not as an error). */
+  /** A failure in the page's words, logged (a cancel, or one the page answers, as information). */
   async #failure(
     error: unknown,
     op: "put" | "get" | "list",
     target: Target,
+    answered = false,
   ): Promise<PageFailure> {
     if (!(error instanceof ClientError)) {
       console.error(error);
@@ -374,7 +377,7 @@ class Transfers {
       await this.config.notePassword(target, true);
     }
     const shown = { ...words, message: printable(words.message) };
-    this.#addLog(shown.message, words.cancelled ? "info" : "error");
+    this.#addLog(shown.message, words.cancelled || answered ? "info" : "error");
     return shown;
   }
 
