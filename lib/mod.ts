@@ -21,6 +21,18 @@
 // Everything a client needs, as the client program loads it (without the server's modules).
 export * from "./client_mod.ts";
 export { ListenError, type ListenFailure } from "./net/socket.ts";
+// Finding and trusting servers, as the GUI shows them.
+export { knownServers } from "./client/known_servers.ts";
+export { presentedFingerprint, reachable } from "./net/probe.ts";
+export { parseShortCode, SHORT_CODE_BITS, shortCode } from "./net/short_code.ts";
+export {
+  formatLink,
+  isLink,
+  LINK_SCHEME,
+  LinkError,
+  parseLink,
+  type ServerLink,
+} from "./net/server_link.ts";
 export {
   checkRoot,
   RootError,

@@ -60,6 +60,8 @@ browserTest(
     const page = await openPage(browser, gui.url);
     await page.fill("#root", shared);
     await page.fill("#port", "0");
+    // A plain server: the command-line client below speaks no TLS unless told.
+    await page.uncheck("#tls");
     await page.click("#start");
     const port = await running(page);
     const relay = startRelay(port, { holdAt: { direction: "down", bytes: HOLD } });
@@ -146,6 +148,7 @@ browserTest(
     const serverPage = await openPage(browser, serverGui.url);
     await serverPage.fill("#root", shared);
     await serverPage.fill("#port", "0");
+    await serverPage.uncheck("#tls");
     await serverPage.click("#start");
     const port = await running(serverPage);
     const relay = startRelay(port, { holdAt: { direction: "down", bytes: HOLD } });

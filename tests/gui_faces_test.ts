@@ -129,17 +129,19 @@ browserTest(
     await rows(page, "done", "report.pdf").nth(2).waitFor({ timeout: STEP_MS });
     assert.ok(await sameBytes(join(shared, "report.pdf"), join(downloads, "report (3).pdf")));
 
-    // A server that speaks TLS: the page ticks the box and says so; with the fingerprint it lists.
+    // A server that speaks TLS: the page ticks the box and asks again in TLS, which asks whether
+    // the server shows its code; Cancelled, the fingerprint pasted lists it.
     const cert = await makeCertificate(dir.path);
     await using secure = serveFolder(source, { tls: { cert: cert.cert, key: cert.key } });
     await page.fill("#port", String(secure.port));
     assert.equal(await page.locator("#tls").isChecked(), false);
     await page.click("#list");
-    await page.locator("#server-error").getByText(/TLS is now ticked/).waitFor({
-      timeout: STEP_MS,
-    });
+    const question = page.locator("dialog.trust");
+    await question.waitFor({ timeout: STEP_MS });
     assert.equal(await page.locator("#tls").isChecked(), true);
     await noFlag(page);
+    await question.getByRole("button", { name: "Cancel" }).click();
+    await page.locator("#server-note").getByText(/not trusted/).waitFor({ timeout: STEP_MS });
     await page.fill("#fingerprint", cert.fingerprint);
     await page.click("#list");
     await page.getByRole("button", { name: "Get notes.txt" }).waitFor({ timeout: STEP_MS });
@@ -161,6 +163,7 @@ browserTest(
     await serverPage.fill("#root", shared);
     await serverPage.fill("#port", "0");
     await serverPage.check("#uploads");
+    await serverPage.uncheck("#tls");
     await serverPage.click("#start");
     await serverPage.locator("#status").getByText("Running").waitFor({ timeout: STEP_MS });
     const started = await serverPage.locator("#log").getByText(/on port \d+/).textContent();

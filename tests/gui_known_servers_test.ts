@@ -140,8 +140,10 @@ Deno.test(
       assert.equal(listed.status, 200, JSON.stringify(listed.body));
       assert.ok(listed.body.error, "the impostor is refused");
     }
-    assert.equal(remembered.received.length, 2);
-    for (const bytes of remembered.received) {
+    // "On this network" probes a remembered server: a connection that sends nothing at all.
+    const spoken = remembered.received.filter((bytes) => bytes.length > 0);
+    assert.equal(spoken.length, 2);
+    for (const bytes of spoken) {
       assert.equal(bytes[0], TLS_HANDSHAKE, "a TLS ClientHello, nothing in the clear");
     }
     // The twin: the same request to a server not remembered goes out in plain TCP.

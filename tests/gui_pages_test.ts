@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CLIENT_TS, runClient, serveFolder, SERVER_TS, tempDir } from "./helpers.ts";
 import {
-  axeViolations,
+  accessible,
   browserTest,
   DESKTOP,
   fitsWindow,
@@ -55,6 +55,7 @@ browserTest(
     await page.fill("#root", shared);
     await page.fill("#port", "0");
     await page.check("#uploads");
+    await page.uncheck("#tls");
     await page.click("#start");
     const port = await running(page);
     const listed = await runClient(["127.0.0.1", String(port), "get", LONG_NAME], {
@@ -207,6 +208,7 @@ browserTest(
     await using gui = await startGui(SERVER_TS, join(dir.path, "config"));
     await using browser = await launchBrowser();
     const page = await openPage(browser, gui.url);
+    await page.uncheck("#tls");
     await page.fill("#root", "");
     await page.fill("#port", "0");
     await page.click("#start");
@@ -267,20 +269,6 @@ browserTest(
     assert.equal((await gui.process.status).code, 0);
   },
 );
-
-/** Checks a page with axe-core at desktop and phone sizes, light and dark. */
-async function accessible(page: Page, state: string): Promise<void> {
-  for (const colorScheme of ["light", "dark"] as const) {
-    await page.emulateMedia({ colorScheme });
-    for (const size of [DESKTOP, NARROW]) {
-      await page.setViewportSize(size);
-      const found = await axeViolations(page);
-      assert.deepEqual(found, [], `${state}, ${colorScheme}, ${size.width} px`);
-    }
-  }
-  await page.emulateMedia({ colorScheme: "light" });
-  await page.setViewportSize(DESKTOP);
-}
 
 browserTest(
   "axe-core finds no violation in the main states of both pages, at desktop and phone sizes, light and dark",

@@ -69,6 +69,8 @@ browserTest(
     await page.fill("#root", shared);
     await page.fill("#port", "0");
     await page.check("#uploads");
+    // A plain server first: the command-line client speaks no TLS unless told.
+    await page.uncheck("#tls");
     await page.click("#start");
     const port = await running(page);
     const details = page.locator("#details");

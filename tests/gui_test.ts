@@ -166,9 +166,9 @@ browserTest(
     await using gui = await startGui(CLIENT_TS, config);
     await using browser = await launchBrowser();
     const page = await openPage(browser, gui.url);
-    // With the keyboard alone: Tab past Quit to the address, then the port, then Enter lists.
-    await page.keyboard.press("Tab");
-    await page.keyboard.press("Tab");
+    // With the keyboard alone: Tab past Quit, "On this network" (Look again, the link and its
+    // Connect) to the address, then the port, then Enter lists.
+    for (let i = 0; i < 5; i++) await page.keyboard.press("Tab");
     assert.equal(await page.locator("#host:focus").count(), 1, "the address has the focus");
     await page.keyboard.type("127.0.0.1");
     await page.keyboard.press("Tab");
@@ -527,6 +527,8 @@ browserTest(
     await page.fill("#root", shared);
     await page.fill("#port", "0");
     await page.check("#uploads");
+    // A plain server: the command-line client below speaks no TLS unless told.
+    await page.uncheck("#tls");
     await page.click("#start");
     await page.locator("#status").getByText("Running").waitFor({ timeout: STEP_MS });
     const started = await page.locator("#log").getByText(/on port \d+/).textContent();
@@ -571,6 +573,7 @@ browserTest(
     await first.fill("#port", "0");
     await first.selectOption("#idle", "900");
     await first.check("#uploads");
+    await first.uncheck("#tls");
     await first.click("#start");
     await first.locator("#status").getByText("Running").waitFor({ timeout: STEP_MS });
     await first.locator("#countdown").getByText(/^Stops in \d+:\d\d if nobody connects$/)
@@ -627,6 +630,9 @@ browserTest(
       uploads: true,
       idleSeconds: 900,
       tls: false,
+      // The page's defaults: this computer's name, announced.
+      name: Deno.hostname().split(".")[0],
+      announce: true,
     });
     await page.click("#quit");
     assert.equal((await gui.process.status).code, 0);
@@ -644,6 +650,10 @@ browserTest(
     await using clientGui = await startGui(CLIENT_TS, join(dir.path, "client-config"));
     await using browser = await launchBrowser();
     const serverPage = await openPage(browser, serverGui.url);
+    // TLS is ticked on a first run; unticked, the page warns and the password cannot be typed.
+    assert.ok(!await serverPage.locator("#plain").isVisible(), "with TLS no unencrypted warning");
+    assert.ok(await serverPage.locator("#password").isEnabled());
+    await serverPage.uncheck("#tls");
     assert.ok(await serverPage.locator("#plain").isVisible(), "without TLS the page warns");
     assert.ok(await serverPage.locator("#password").isDisabled(), "a password needs TLS");
     await serverPage.fill("#root", shared);

@@ -97,6 +97,27 @@ export async function lookupKnownServer(
   return (await findKnownServer(file, host, port))?.fingerprint;
 }
 
+/**
+ * Every server remembered, in the file's order.
+ *
+ * @param file the known-servers file
+ * @returns each server's host (an IPv6 address without brackets), port and fingerprint
+ */
+export async function knownServers(
+  file: string,
+): Promise<{ host: string; port: number; fingerprint: string }[]> {
+  const found = [];
+  for (const line of (await readKnown(file)).split("\n")) {
+    const [address, given] = line.trim().split(/\s+/);
+    const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(address ?? "");
+    const fingerprint = given === undefined ? undefined : parseFingerprint(given);
+    const port = Number(match?.[3]);
+    if (!match || fingerprint === undefined || port < 1 || port > 65535) continue;
+    found.push({ host: match[1] ?? match[2]!, port, fingerprint });
+  }
+  return found;
+}
+
 /** A PEM certificate from base64 DER, or undefined when it is not base64 of one. */
 function derPem(base64: string): string | undefined {
   if (!/^[A-Za-z0-9+/]+=*$/.test(base64)) return undefined;

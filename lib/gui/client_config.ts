@@ -91,6 +91,24 @@ export class RememberedConfig {
   }
 
   /**
+   * The addresses the page used, each with its TLS tick; never the
+   * fingerprints typed (only the known-servers file is trust).
+   *
+   * @returns the addresses, the most recent last
+   */
+  usedServers(): { host: string; port: number; tls: boolean }[] {
+    const { host, port, servers } = this.#config;
+    const used = Object.entries(servers).map(([key, trust]) => {
+      const [, name, number] = /^(.*):(\d+)$/.exec(key) ?? [];
+      return { host: name ?? "", port: Number(number), tls: trust.tls };
+    });
+    if (host !== "" && port !== null) {
+      used.push({ host, port, tls: servers[keyOf(host, port)]?.tls ?? false });
+    }
+    return used.filter((server) => server.host !== "" && server.port > 0);
+  }
+
+  /**
    * Remembers the page's fields, the TLS tick and fingerprint with the
    * address; another address forgets that a password was asked for.
    *

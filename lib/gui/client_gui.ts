@@ -24,13 +24,15 @@ import html from "./assets/client.html" with { type: "text" };
 import script from "./assets/client.js" with { type: "text" };
 import { type GuiOptions, runGui } from "./run.ts";
 import { folderProblem, listFolders } from "./system.ts";
-import { EventHub, json, readJson, type Route } from "./web.ts";
+import { EventHub, json } from "./web.ts";
 import { freeOnServer, remoteFolder, shownEntries } from "./folders.ts";
 import { type PageFailure, pageFailure } from "./wording.ts";
 import { RememberedConfig } from "./client_config.ts";
-import { abortOf, fromHeader, pageUpload, type Transfer, validId } from "./requests.ts";
+import { abortOf, fromHeader, pageUpload, post, type Transfer, validId } from "./requests.ts";
 import { folderToPut, getOutput, pageServer, type Target } from "./page_server.ts";
 import { SavedFolders } from "./saved_folders.ts";
+import { Nearby } from "./nearby.ts";
+import { linkFields, trustQuestion } from "./trust_question.ts";
 
 /** Options of the client's GUI. */
 export interface ClientGuiOptions extends GuiOptions {
@@ -57,12 +59,16 @@ export async function runClientGui(options: ClientGuiOptions): Promise<number> {
     hub,
     options.summary ?? ((op, result) => `${op} '${result.name}': ${result.size} bytes`),
   );
+  const nearby = new Nearby((event) => hub.send(event), () => transfers.config.usedServers())
+    .start();
   return await runGui(options, "client", {
     html,
     script,
     hub,
-    snapshot: () => transfers.snapshot(),
+    snapshot: () => [...transfers.snapshot(), ...nearby.snapshot()],
     routes: {
+      link: post((body) => Promise.resolve(json(linkFields(body?.link)))),
+      nearby: post(() => (nearby.refresh(), Promise.resolve(json({ ok: true })))),
       settings: post(async (body) => json(await transfers.remember(body))),
       folders: post(async (body) =>
         json(await listFolders(typeof body?.path === "string" ? body.path : undefined))
@@ -77,20 +83,16 @@ export async function runClientGui(options: ClientGuiOptions): Promise<number> {
         Promise.resolve(json(transfers.dismiss(body?.id, body?.action === "skip")))
       ),
     },
-    stop: () => transfers.cancelAll(),
+    stop: async () => void await Promise.all([transfers.cancelAll(), nearby.stop()]),
   });
-}
-
-/** A route the page posts JSON to. */
-function post(handle: (body: Record<string, unknown> | undefined) => Promise<Response>): Route {
-  return { method: "POST", handle: async (request) => await handle(await readJson(request)) };
 }
 
 /** The page's transfers, run one at a time, and the settings it remembers. */
 class Transfers {
   readonly #hub: EventHub;
   readonly #summary: (op: "put" | "get", result: TransferResult) => string;
-  readonly #config = new RememberedConfig((line) => this.#addLog(line, "error"));
+  /** The settings the page remembers. */
+  readonly config = new RememberedConfig((line) => this.#addLog(line, "error"));
   /** Where finished gets saved, for "Show in folder". */
   readonly saved = new SavedFolders(KEEP);
   #all = new Map<string, Transfer>();
@@ -109,14 +111,14 @@ class Transfers {
 
   snapshot(): unknown[] {
     return [
-      { type: "config", config: this.#config.current },
+      { type: "config", config: this.config.current },
       ...this.#log.map((l) => ({ type: "log", ...l })),
       ...[...this.#all.values()].map((transfer) => ({ type: "transfer", transfer })),
     ];
   }
 
   async remember(body: Record<string, unknown> | undefined): Promise<unknown> {
-    await this.#config.remember(body);
+    await this.config.remember(body);
     return { ok: true };
   }
 
@@ -127,11 +129,14 @@ class Transfers {
     try {
       const folder = remoteFolder(body?.folder);
       const files = await list({ ...server, ...security, ...(folder ? { folder } : {}) });
-      await this.#config.notePassword(target, target.password);
+      await this.config.notePassword(target, target.password);
       return json({ folder: folder ?? "", files: shownEntries(files) });
     } catch (error) {
-      const { message, tls } = await this.#failure(error, "list", target);
-      return json({ error: message, ...(tls !== undefined ? { tls } : {}) });
+      // What the page answers itself (asks about the code, asks again in TLS) is no error.
+      const trust = await trustQuestion(error, server);
+      const asks = trust.trust !== undefined || (error as ClientError).code === "needs-tls";
+      const { message, tls } = await this.#failure(error, "list", target, asks);
+      return json({ error: message, ...(tls !== undefined ? { tls } : {}), ...trust });
     }
   }
 
@@ -314,7 +319,7 @@ class Transfers {
       });
       item.state = "done";
       item.done = result.size;
-      await this.#config.notePassword(target, target.password);
+      await this.config.notePassword(target, target.password);
       item.total = result.size;
       const { name: _name, path, skipped, ...rest } = result;
       item.result = {
@@ -349,11 +354,12 @@ class Transfers {
     return { state: item.state, message: item.message ?? null, restart };
   }
 
-  /** A failure in the page's words, logged (a cancel as information, not as an error). */
+  /** A failure in the page's words, logged (a cancel, or one the page answers, as information). */
   async #failure(
     error: unknown,
     op: "put" | "get" | "list",
     target: Target,
+    answered = false,
   ): Promise<PageFailure> {
     if (!(error instanceof ClientError)) {
       console.error(error);
@@ -368,10 +374,10 @@ class Transfers {
       error.code === "password-needed" || error.code === "password-wrong" ||
       error.reason === "unauthorized"
     ) {
-      await this.#config.notePassword(target, true);
+      await this.config.notePassword(target, true);
     }
     const shown = { ...words, message: printable(words.message) };
-    this.#addLog(shown.message, words.cancelled ? "info" : "error");
+    this.#addLog(shown.message, words.cancelled || answered ? "info" : "error");
     return shown;
   }
 

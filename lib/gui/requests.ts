@@ -1,13 +1,14 @@
 /**
  * The fields of the client page's requests, checked: the server's address
  * and port, a transfer's id, a header the page encoded; an upload as a
- * stream; a transfer as the page is shown it.
+ * stream; a transfer as the page is shown it; a route the page posts JSON to.
  *
  * @module
  */
 
 import { printable, type TransferResult } from "../mod.ts";
 import type { PageAction } from "./wording.ts";
+import { readJson, type Route } from "./web.ts";
 
 /** Whether a transfer id from the page is one. */
 export function validId(id: unknown): id is string {
@@ -108,4 +109,16 @@ export interface Transfer {
   actions?: PageAction[];
   /** The TLS box as the failure's fix needs it. */
   tls?: boolean;
+}
+
+/**
+ * A route the page posts JSON to.
+ *
+ * @param handle answers the request's JSON object body
+ * @returns the route
+ */
+export function post(
+  handle: (body: Record<string, unknown> | undefined) => Promise<Response>,
+): Route {
+  return { method: "POST", handle: async (request) => await handle(await readJson(request)) };
 }

@@ -8,6 +8,7 @@
  */
 
 import {
+  formatLink,
   ListenError,
   Logger,
   printable,
@@ -17,6 +18,7 @@ import {
   type Server,
   SERVER_DEFAULTS,
   type ServerEvent,
+  shortCode,
   startServer,
 } from "../mod.ts";
 import html from "./assets/server.html" with { type: "text" };
@@ -26,19 +28,8 @@ import { ownCertificate, START_FULLY } from "./tls.ts";
 import { granted, listFolders, networkAddresses, Settings } from "./system.ts";
 import { EventHub, json, readJson } from "./web.ts";
 import { readFiles, shown } from "./server_view.ts";
+import { checkName, type ServerConfig, serverConfig, validPort } from "./server_config.ts";
 
-/** What the page remembers between runs. */
-interface ServerConfig {
-  port: number;
-  root: string;
-  uploads: boolean;
-  idleSeconds: number;
-  /** Whether to speak TLS; the password is never kept. */
-  tls: boolean;
-}
-
-/** The default port: the original's 365 needs administrator rights on most systems. */
-const DEFAULT_PORT = 3650;
 /** Finished requests and log lines a page that opens is shown. */
 const KEEP = 200;
 
@@ -94,6 +85,8 @@ class ServerControl {
   readonly #settings = new Settings("server-gui.json");
   #config: ServerConfig;
   #server: Server | undefined;
+  /** The announcement of the running server, ended when it stops. */
+  #announcement: AsyncDisposable | undefined;
   #state: "stopped" | "running" | "stopping" = "stopped";
   #running: Record<string, unknown> | undefined;
   #active = new Map<
@@ -113,16 +106,7 @@ class ServerControl {
 
   constructor(hub: EventHub) {
     this.#hub = hub;
-    const saved = this.#settings.load();
-    this.#config = {
-      port: validPort(saved.port) ?? DEFAULT_PORT,
-      root: typeof saved.root === "string" ? saved.root : "",
-      uploads: typeof saved.uploads === "boolean" ? saved.uploads : true,
-      idleSeconds: typeof saved.idleSeconds === "number" && saved.idleSeconds >= 0
-        ? saved.idleSeconds
-        : SERVER_DEFAULTS.idleTimeoutMs / 1000,
-      tls: saved.tls === true,
-    };
+    this.#config = serverConfig(this.#settings.load());
   }
 
   /** The events that bring a page that opens up to date. */
@@ -169,7 +153,10 @@ class ServerControl {
     if (password !== undefined && !tls) {
       return invalid("password", "A password needs TLS (it would cross the network in the clear)");
     }
-    this.#config = { port, root, uploads, idleSeconds, tls };
+    const named = checkName(body?.name);
+    if ("error" in named) return invalid("name", named.error);
+    const announce = body?.announce === true;
+    this.#config = { port, root, uploads, idleSeconds, tls, name: named.name, announce };
     const saveError = await this.#settings.save({ ...this.#config });
     if (saveError) this.#addLog(saveError, "error");
     if (!granted({ name: "read", path: root })) {
@@ -207,13 +194,17 @@ class ServerControl {
       throw error;
     }
     this.#idleStop = null;
+    this.#announcement = startAnnouncing(this.#server, { name: named.name, announce });
     if (uploads && !writable) {
       this.#addLog(
         `Uploads are off: privateshare may not write there as it was started: ${START_FULLY}`,
         "error",
       );
     }
-    this.#server.finished.then(() => {
+    this.#server.finished.then(async () => {
+      const announcement = this.#announcement;
+      this.#announcement = undefined;
+      await announcement?.[Symbol.asyncDispose]();
       this.#server = undefined;
       this.#setState("stopped");
     });
@@ -258,19 +249,29 @@ class ServerControl {
   #onEvent(event: ServerEvent, idleTimeoutMs: number): void {
     const now = Date.now();
     switch (event.type) {
-      case "started":
+      case "started": {
+        const addresses = networkAddresses();
+        const fingerprint = event.tls?.fingerprint;
         this.#running = {
           port: event.port,
           root: event.root,
           readOnly: event.readOnly,
           idleTimeoutMs: event.idleTimeoutMs,
-          addresses: networkAddresses(),
-          fingerprint: event.tls?.fingerprint ?? null,
+          addresses,
+          fingerprint: fingerprint ?? null,
+          // The code a person compares, and one link per address (each pins the certificate).
+          code: fingerprint ? shortCode(fingerprint) : null,
+          links: addresses.map((host) =>
+            formatLink({ host, port: event.port, ...(fingerprint ? { fingerprint } : {}) })
+          ),
           password: event.password === true,
+          name: this.#config.name,
+          announce: this.#config.announce,
         };
         this.#setState("running");
         this.#setIdle(idleTimeoutMs > 0 ? now + idleTimeoutMs : null);
         break;
+      }
       case "request-start":
       case "request-progress": {
         const record = shown(event.record);
@@ -359,6 +360,23 @@ class ServerControl {
   }
 }
 
+/**
+ * Where the running server and the page's "Name on the network" and
+ * "Announce on this network" meet: announcing the server on the local
+ * network (DNS-SD over multicast DNS, lib/net/announce.ts) is wired here.
+ * Not wired yet: it announces nothing and returns undefined.
+ *
+ * @param _server the server that has just started
+ * @param _options the name to announce it under, and whether to announce it at all
+ * @returns what ends the announcement when the server stops, or undefined when there is none
+ */
+export function startAnnouncing(
+  _server: Server,
+  _options: { name: string; announce: boolean },
+): AsyncDisposable | undefined {
+  return undefined;
+}
+
 /** A refusal of one of the page's fields, which the page points at. */
 function invalid(field: string, error: string): Response {
   return json({ error, field }, 400);
@@ -369,11 +387,4 @@ function fieldOf(error: RootError | ListenError | SecurityError): string | undef
   if (error instanceof RootError) return "root";
   if (error instanceof ListenError) return error.code === "tls" ? undefined : "port";
   return error.code === "certificate" ? undefined : "password";
-}
-
-function validPort(value: unknown): number | undefined {
-  const port = typeof value === "string" && /^\d+$/.test(value.trim()) ? Number(value) : value;
-  return typeof port === "number" && Number.isInteger(port) && port >= 0 && port <= 65535
-    ? port
-    : undefined;
 }

@@ -14,6 +14,7 @@ import common from "./assets/common.js" with { type: "text" };
 import listing from "./assets/listing.js" with { type: "text" };
 import transferRows from "./assets/transfer_rows.js" with { type: "text" };
 import addressFields from "./assets/address_fields.js" with { type: "text" };
+import finding from "./assets/finding.js" with { type: "text" };
 
 /** One API call of a page: its method and what answers it. */
 export interface Route {
@@ -89,6 +90,7 @@ export function serveGui(site: GuiSite): GuiServer {
     "listing.js": { type: TYPES.js!, body: listing },
     "transfer_rows.js": { type: TYPES.js!, body: transferRows },
     "address_fields.js": { type: TYPES.js!, body: addressFields },
+    "finding.js": { type: TYPES.js!, body: finding },
     "page.js": { type: TYPES.js!, body: site.script },
   };
   const server = Deno.serve({

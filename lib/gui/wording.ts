@@ -78,8 +78,10 @@ const CODES: Record<FailureCode, Words> = {
         message: `${e.message}: TLS is now unticked and the fingerprint cleared; ${AGAIN[c.op]}`,
         tls: false,
       },
+  // The page asks whether the server shows the code of the certificate it presented.
   untrusted: (e) => ({
-    message: `${e.message}: paste the fingerprint the server shows into Server's fingerprint`,
+    message: `${e.message}: compare the code the server's page shows when asked, or paste ` +
+      "the fingerprint it shows into Server's fingerprint",
   }),
   name: (e) => ({
     message: `${e.message}: connect by a name it holds (the server's page shows them), or ` +

@@ -221,3 +221,23 @@ export async function axeViolations(page: Page): Promise<string[]> {
     result.violations.flatMap((violation) => violation.nodes.map((node) =>
       violation.id + " " + node.target.join(" ") + ": " + node.failureSummary.replace(/\\s+/g, " "))))`);
 }
+
+/**
+ * Checks a page with axe-core at desktop and phone sizes (390 px), light
+ * and dark, and leaves it light at desktop size.
+ *
+ * @param page the page, in the state to check
+ * @param state the state's name, for the message
+ */
+export async function accessible(page: Page, state: string): Promise<void> {
+  for (const colorScheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme });
+    for (const size of [DESKTOP, NARROW]) {
+      await page.setViewportSize(size);
+      const found = await axeViolations(page);
+      assert.deepEqual(found, [], `${state}, ${colorScheme}, ${size.width} px`);
+    }
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize(DESKTOP);
+}

@@ -46,6 +46,21 @@ function recall() {
 }
 
 /**
+ * Fills the fields for a server chosen on the page (a link, a server on this network): its
+ * address, the TLS tick and fingerprint remembered with it, then TLS ticked and the fingerprint
+ * pinned where the choice says so (a link's fingerprint; never a discovered one).
+ */
+export function useServer(host, port, { tls = false, fingerprint = "" } = {}) {
+  $("host").value = host;
+  $("port").value = port;
+  clearField("host");
+  clearField("port");
+  recall();
+  if (tls || fingerprint !== "") $("tls").checked = true;
+  if (fingerprint !== "") $("fingerprint").value = fingerprint;
+}
+
+/**
  * Whether the address and port can be used; if not, the field is marked,
  * focused and says why under it (the status stays as it is).
  */

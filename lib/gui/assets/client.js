@@ -14,6 +14,7 @@ import {
 } from "./listing.js";
 import { LIVE, transferRow, updateRow } from "./transfer_rows.js";
 import { recallServers, remember, security, server, serverReady } from "./address_fields.js";
+import { askTrust, renderNearby, setupFinding } from "./finding.js";
 
 /** Transfers by id: the program's reports, and puts still waiting in this page. */
 const transfers = new Map();
@@ -32,6 +33,7 @@ let opened = false;
 
 function note(message) {
   $("server-error").textContent = message ?? "";
+  $("server-note").textContent = "";
   if (message) setFailed(true);
 }
 
@@ -57,8 +59,12 @@ function renderStatus() {
 
 // The server's files and folders.
 
-/** Lists a folder of the server: `steps` leads to it (default: the one shown). */
-async function listFiles(steps) {
+/**
+ * Lists a folder of the server: `steps` leads to it (default: the one shown). A server that
+ * speaks TLS is asked again in TLS, once; one whose certificate is not trusted yet is asked
+ * about: Trust lists it pinned to the certificate compared, Cancel sends it nothing.
+ */
+async function listFiles(steps, again = true) {
   note();
   if (!serverReady()) return;
   $("list").disabled = true;
@@ -70,6 +76,8 @@ async function listFiles(steps) {
     const result = await api("list", { ...server(), ...security(), folder });
     if (result.error) {
       if (result.tls !== undefined) setTls(result.tls);
+      if (again && result.tls === true) return await listFiles(trail, false);
+      if (result.trust) return await trustThenList(result.trust, trail);
       note(result.error);
       return;
     }
@@ -79,6 +87,22 @@ async function listFiles(steps) {
     $("list").disabled = false;
     $("refresh").disabled = false;
   }
+}
+
+/** Asks about a server's certificate; Trust pins its full fingerprint and lists again. */
+async function trustThenList(trust, trail) {
+  if (!await askTrust(trust)) {
+    // A cancel is not an error: nothing was sent, nothing is remembered.
+    $("server-note").textContent =
+      "Not connected: the server was not trusted, and was sent nothing";
+    return;
+  }
+  $("tls").checked = true;
+  $("fingerprint").value = trust.fingerprint;
+  remember();
+  await listFiles(trail, false);
+  // Now remembered: "On this network" lists it too.
+  api("nearby");
 }
 
 /** The TLS box as a failure's fix needs it (the message says so); unticked, no fingerprint either. */
@@ -291,6 +315,9 @@ function onEvent(event) {
       opened = true;
       break;
     }
+    case "nearby":
+      renderNearby(event.servers);
+      break;
     case "forget":
       transfers.delete(event.id);
       renderTransfers();
@@ -407,6 +434,8 @@ document.addEventListener("drop", (event) => {
     chooseFolder(`Where is the folder '${name}'? Choose it to put it`);
   }
 });
+
+setupFinding(() => listFiles([]));
 
 follow(onEvent, (link) => {
   showLink($("banner"), link);

@@ -44,7 +44,9 @@ function render() {
     ? `Stopped after ${idleWords(idleStop.seconds)} without a connection`
     : "Stopped";
   $("start-again").hidden = state !== "stopped" || !idleStop;
-  for (const id of ["root", "browse", "port", "idle", "uploads", "tls", "start"]) {
+  for (
+    const id of ["root", "browse", "port", "idle", "uploads", "tls", "name", "announce", "start"]
+  ) {
     $(id).disabled = state !== "stopped";
   }
   $("password").disabled = state !== "stopped" || !$("tls").checked;
@@ -83,12 +85,36 @@ function render() {
       }),
     );
     $("tls-share").hidden = !server.fingerprint;
+    $("code-share").hidden = !server.code;
+    $("short-code").textContent = server.code ?? "";
+    const links = server.links ?? [];
+    $("links-share").hidden = links.length === 0;
+    $("links").replaceChildren(
+      ...links.map((link) =>
+        el(
+          "li",
+          {},
+          el("code", { className: "link" }, link),
+          el("button", {
+            type: "button",
+            className: "small",
+            attrs: { "aria-label": `Copy the link ${link}` },
+            onclick: (event) => copy(link, event.currentTarget),
+          }, "Copy"),
+        )
+      ),
+    );
     $("fingerprint").replaceChildren(...grouped(server.fingerprint ?? ""));
     $("fact-root").textContent = server.root;
     $("fact-port").textContent = String(server.port);
     $("fact-uploads").textContent = server.readOnly ? "off (read-only)" : "accepted";
     $("fact-tls").textContent = server.fingerprint ? "TLS" : "none";
     $("fact-password").textContent = server.password ? "required" : "none";
+    $("fact-name").textContent = server.name
+      ? `${server.name}${server.announce ? ", announced on this network" : ", not announced"}`
+      : server.announce
+      ? "none (announced without a name)"
+      : "none, not announced";
     $("fact-idle").textContent = server.idleTimeoutMs === 0
       ? "never: runs until stopped"
       : `after ${idleWords(server.idleTimeoutMs / 1000)} without a connection`;
@@ -135,7 +161,7 @@ function invalidField(id, message) {
 
 function clearErrors() {
   $("form-error").textContent = "";
-  for (const id of ["root", "idle", "port", "password"]) {
+  for (const id of ["root", "idle", "port", "name", "password"]) {
     $(id).removeAttribute("aria-invalid");
     $(`${id}-error`).textContent = "";
   }
@@ -265,6 +291,8 @@ function onEvent(event) {
       $("idle").value = idle;
       $("uploads").checked = config.uploads;
       $("tls").checked = config.tls;
+      $("name").value = config.name;
+      $("announce").checked = config.announce;
       render();
       break;
     }
@@ -315,6 +343,8 @@ $("settings").addEventListener("submit", async (event) => {
     idleSeconds: Number($("idle").value),
     uploads: $("uploads").checked,
     tls: $("tls").checked,
+    name: $("name").value,
+    announce: $("announce").checked,
     password: $("tls").checked ? $("password").value : "",
   });
   if (result.error) {
@@ -323,7 +353,7 @@ $("settings").addEventListener("submit", async (event) => {
     $("start").disabled = false;
   }
 });
-for (const id of ["root", "idle", "port", "password"]) {
+for (const id of ["root", "idle", "port", "name", "password"]) {
   $(id).addEventListener("input", () => {
     $(id).removeAttribute("aria-invalid");
     $(`${id}-error`).textContent = "";
