@@ -23,7 +23,8 @@ export * from "./client_mod.ts";
 export { ListenError, type ListenFailure } from "./net/socket.ts";
 // Finding and trusting servers, as the GUI shows them.
 export { knownServers } from "./client/known_servers.ts";
-export { presentedFingerprint, reachable } from "./net/probe.ts";
+export { reachable } from "./net/probe.ts";
+export { peekFingerprint } from "./net/socket.ts";
 export { parseShortCode, SHORT_CODE_BITS, shortCode } from "./net/short_code.ts";
 export {
   formatLink,

@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { ClientError, rememberServer, shortCode, TlsError } from "../lib/mod.ts";
 import { type FoundServer, Nearby, type NearbyEvent } from "../lib/gui/nearby.ts";
 import { linkFields, trustQuestion } from "../lib/gui/trust_question.ts";
-import { presentedFingerprint, reachable } from "../lib/net/probe.ts";
+import { reachable } from "../lib/net/probe.ts";
+import { peekFingerprint } from "../lib/net/socket.ts";
 import { serveFolder, tempDir, until } from "./helpers.ts";
 import { makeCertificate } from "./security_helpers.ts";
 
@@ -124,7 +125,7 @@ Deno.test("a look at a plain server's certificate is refused as not TLS; a close
   await using dir = await tempDir();
   await using served = serveFolder(dir.path);
   await assert.rejects(
-    presentedFingerprint("127.0.0.1", served.port, 10_000),
+    peekFingerprint("127.0.0.1", served.port, 10_000),
     (error) => error instanceof TlsError && error.code === "not-tls",
   );
   assert.equal(await reachable("127.0.0.1", served.port, 10_000), true);

@@ -117,7 +117,14 @@ browserTest(
     await Deno.mkdir(join(config, "privateshare"), { recursive: true });
     await Deno.writeTextFile(
       join(config, "privateshare", "server-gui.json"),
-      JSON.stringify({ port: 0, root: shared, uploads: false, idleSeconds: 2, tls: false }),
+      JSON.stringify({
+        port: 0,
+        root: shared,
+        uploads: false,
+        idleSeconds: 2,
+        tls: false,
+        announce: false,
+      }),
     );
     await using gui = await startGui(SERVER_TS, config);
     await using browser = await launchBrowser();
@@ -284,7 +291,14 @@ browserTest(
     await Deno.mkdir(join(config, "privateshare"), { recursive: true });
     await Deno.writeTextFile(
       join(config, "privateshare", "server-gui.json"),
-      JSON.stringify({ port: 0, root: "", uploads: true, idleSeconds: 1, tls: false }),
+      JSON.stringify({
+        port: 0,
+        root: "",
+        uploads: true,
+        idleSeconds: 1,
+        tls: false,
+        announce: false,
+      }),
     );
     await using serverGui = await startGui(SERVER_TS, config);
     await using clientGui = await startGui(CLIENT_TS, join(dir.path, "client-config"));

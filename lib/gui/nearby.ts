@@ -10,24 +10,15 @@
  * @module
  */
 
-import { defaultKnownServersFile, knownServers, printable, reachable, shortCode } from "../mod.ts";
-
-/**
- * A server as discovery reports it (the contract of lib/net/discover.ts's
- * `FoundServer`; replace this with that type once it is merged).
- */
-export interface FoundServer {
-  name: string;
-  port: number;
-  version: string;
-  tls: boolean;
-  password: boolean;
-  uploads: boolean;
-  fingerprint?: string;
-  instance: string;
-  addresses: string[];
-  code?: string;
-}
+import {
+  browse,
+  defaultKnownServersFile,
+  type FoundServer,
+  knownServers,
+  printable,
+  reachable,
+  shortCode,
+} from "../mod.ts";
 
 /** A server as the page lists it: what discovery says, or what was remembered, and how it is. */
 export interface NearbyServer {
@@ -71,21 +62,6 @@ const MAX_REMEMBERED = 20;
 /** How long a probe waits for a remembered server. */
 const PROBE_MS = 2000;
 
-/**
- * Where discovery feeds the servers it finds: lib/net/discover.ts's
- * `browse` is wired here (`return browse(options)`), and every list it
- * reports reaches the page through {@link Nearby.found}. Not wired yet: it
- * finds nothing.
- *
- * @param _options the signal that ends browsing, and what gets each new list of servers
- * @returns when browsing has ended
- */
-export function browseNetwork(
-  _options: { signal: AbortSignal; onChange(servers: FoundServer[]): void },
-): Promise<void> {
-  return Promise.resolve();
-}
-
 /** The servers of "On this network", sent to the page as `nearby` events whenever they change. */
 export class Nearby {
   readonly #send: (event: NearbyEvent) => void;
@@ -117,7 +93,8 @@ export class Nearby {
    * @returns this
    */
   start(): this {
-    browseNetwork({ signal: this.#stop.signal, onChange: (servers) => this.found(servers) })
+    // Discovery (DNS-SD over multicast DNS) feeds the live part of the list.
+    browse({ signal: this.#stop.signal, onChange: (servers) => this.found(servers) })
       .catch((error) => console.error(`privateshare: finding servers failed: ${error}`));
     this.refresh();
     return this;

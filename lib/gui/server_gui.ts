@@ -28,6 +28,7 @@ import { ownCertificate, START_FULLY } from "./tls.ts";
 import { granted, listFolders, networkAddresses, Settings } from "./system.ts";
 import { EventHub, json, readJson } from "./web.ts";
 import { readFiles, shown } from "./server_view.ts";
+import { startAnnouncing } from "./announce_page.ts";
 import { checkName, type ServerConfig, serverConfig, validPort } from "./server_config.ts";
 
 /** Finished requests and log lines a page that opens is shown. */
@@ -194,7 +195,15 @@ class ServerControl {
       throw error;
     }
     this.#idleStop = null;
-    this.#announcement = startAnnouncing(this.#server, { name: named.name, announce });
+    this.#announcement = startAnnouncing(this.#server, {
+      name: named.name,
+      announce,
+      ...(typeof this.#running?.fingerprint === "string"
+        ? { fingerprint: this.#running.fingerprint }
+        : {}),
+      password: password !== undefined,
+      log: (message, level) => this.#addLog(message, level),
+    });
     if (uploads && !writable) {
       this.#addLog(
         `Uploads are off: privateshare may not write there as it was started: ${START_FULLY}`,
@@ -358,23 +367,6 @@ class ServerControl {
     if (this.#log.length > KEEP) this.#log.shift();
     this.#hub.send({ type: "log", ...entry });
   }
-}
-
-/**
- * Where the running server and the page's "Name on the network" and
- * "Announce on this network" meet: announcing the server on the local
- * network (DNS-SD over multicast DNS, lib/net/announce.ts) is wired here.
- * Not wired yet: it announces nothing and returns undefined.
- *
- * @param _server the server that has just started
- * @param _options the name to announce it under, and whether to announce it at all
- * @returns what ends the announcement when the server stops, or undefined when there is none
- */
-export function startAnnouncing(
-  _server: Server,
-  _options: { name: string; announce: boolean },
-): AsyncDisposable | undefined {
-  return undefined;
 }
 
 /** A refusal of one of the page's fields, which the page points at. */

@@ -12,7 +12,7 @@ import {
   ClientError,
   LinkError,
   parseLink,
-  presentedFingerprint,
+  peekFingerprint,
   printable,
   shortCode,
   TlsError,
@@ -47,7 +47,7 @@ export async function trustQuestion(
     return {};
   }
   try {
-    const fingerprint = await presentedFingerprint(server.host, server.port, LOOK_MS);
+    const fingerprint = await peekFingerprint(server.host, server.port, LOOK_MS);
     return { trust: { code: shortCode(fingerprint), fingerprint } };
   } catch (error) {
     // Gone, or no longer TLS, since the first try: the page shows the failure's own words.

@@ -55,10 +55,19 @@ export async function startGui(
   script: string,
   config: string,
   args = ["--gui", "--no-open"],
-  extra: { perms?: string[]; env?: Record<string, string> } = {},
+  extra: { perms?: string[]; env?: Record<string, string>; wrap?: string[] } = {},
 ) {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...GUI_PERMS, ...extra.perms ?? [], script, ...args],
+  // `wrap` runs it inside another command, such as `ip netns exec NAME` (a network namespace).
+  const [program, ...before] = [...extra.wrap ?? [], Deno.execPath()];
+  // A server page on the host's own network starts with "Announce on this network" unticked, so
+  // that no test announces a server there; tests of announcing run in a namespace of their own.
+  const settings = join(config, "privateshare", "server-gui.json");
+  if (script.endsWith("server.ts") && !extra.wrap && !(await exists(settings))) {
+    await Deno.mkdir(join(config, "privateshare"), { recursive: true });
+    await Deno.writeTextFile(settings, JSON.stringify({ announce: false }));
+  }
+  const process = new Deno.Command(program!, {
+    args: [...before, "run", "--no-prompt", ...GUI_PERMS, ...extra.perms ?? [], script, ...args],
     env: { XDG_CONFIG_HOME: config, ...extra.env },
     stdin: "null",
     stdout: "piped",
@@ -95,13 +104,23 @@ export async function startGui(
   return gui;
 }
 
-/** Chromium with a fresh profile. It must start: a machine without it fails here, loudly. */
-export async function launchBrowser(): Promise<BrowserContext & AsyncDisposable> {
+/**
+ * Chromium with a fresh profile. It must start: a machine without it fails here, loudly.
+ * `wrap` runs it inside another command, such as `ip netns exec NAME`, so that it reaches the
+ * pages of programs in that network namespace (playwright speaks to it over a pipe).
+ */
+export async function launchBrowser(wrap?: string[]): Promise<BrowserContext & AsyncDisposable> {
   const profile = await Deno.makeTempDir({ prefix: "privateshare-chromium-" });
+  let executablePath = CHROMIUM;
+  if (wrap) {
+    executablePath = join(profile, "..", `${profile.split("/").pop()}.sh`);
+    const words = [...wrap, CHROMIUM].map((word) => `'${word}'`).join(" ");
+    await Deno.writeTextFile(executablePath, `#!/bin/sh\nexec ${words} "$@"\n`, { mode: 0o700 });
+  }
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
+      executablePath,
       args: CHROMIUM_ARGS,
       headless: true,
       viewport: DESKTOP,
@@ -117,6 +136,7 @@ export async function launchBrowser(): Promise<BrowserContext & AsyncDisposable>
     async [Symbol.asyncDispose]() {
       await context.close();
       await Deno.remove(profile, { recursive: true }).catch(() => {});
+      if (executablePath !== CHROMIUM) await Deno.remove(executablePath).catch(() => {});
     },
   });
 }
@@ -240,4 +260,14 @@ export async function accessible(page: Page, state: string): Promise<void> {
   }
   await page.emulateMedia({ colorScheme: "light" });
   await page.setViewportSize(DESKTOP);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }
