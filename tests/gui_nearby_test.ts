@@ -11,7 +11,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ClientError, rememberServer, shortCode, TlsError } from "../lib/mod.ts";
-import { type FoundServer, Nearby, type NearbyEvent } from "../lib/gui/nearby.ts";
+import { Nearby, type NearbyEvent } from "../lib/gui/nearby.ts";
+import type { FoundServer } from "../lib/mod.ts";
 import { linkFields, trustQuestion } from "../lib/gui/trust_question.ts";
 import { reachable } from "../lib/net/probe.ts";
 import { peekFingerprint } from "../lib/net/socket.ts";
