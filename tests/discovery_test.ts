@@ -440,3 +440,70 @@ discoveryTest(
     assert.notEqual(found[0]!.instance, first);
   },
 );
+
+/** Starts tests/support/mdns_peer.ts poison KIND in the namespace, sending from 127.0.0.2. */
+async function poisoner(ns: Netns, kind: string): Promise<AsyncDisposable> {
+  const child = ns.spawn(Deno.execPath(), [
+    "run",
+    "--no-prompt",
+    "--allow-net",
+    join(ROOT, "tests", "support", "mdns_peer.ts"),
+    "poison",
+    kind,
+  ], { stdout: "piped", stderr: "null", stdin: "null" });
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  await lineMatching(reader, (l) => l === "listening");
+  return {
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGKILL");
+      await reader.cancel();
+      await child.status;
+    },
+  };
+}
+
+discoveryTest(
+  "another responder's A record for a server's host name does not move the server",
+  async (ns) => {
+    await using _poison = await poisoner(ns, "address");
+    await using root = await tempDir();
+    await using server = await announcedServer(ns, root.path, ["--name", "laptop"]);
+    const found = await discoverJson(ns);
+    assert.deepEqual(
+      found.map((s) => [s.name, s.port, s.addresses]),
+      [["laptop", server.port, ["127.0.0.1"]]],
+    );
+  },
+);
+
+discoveryTest(
+  "another responder's goodbye for a server's instance does not remove the server",
+  async (ns) => {
+    await using _poison = await poisoner(ns, "goodbye");
+    await using root = await tempDir();
+    await using server = await announcedServer(ns, root.path, ["--name", "laptop"]);
+    const found = await discoverJson(ns);
+    assert.deepEqual(found.map((s) => [s.name, s.port]), [["laptop", server.port]]);
+  },
+);
+
+discoveryTest(
+  "another responder's records for a server's instance are another candidate: the name is refused",
+  async (ns) => {
+    await using _poison = await poisoner(ns, "port");
+    await using root = await tempDir();
+    await using server = await announcedServer(ns, root.path, ["--name", "laptop"]);
+    const found = await discoverJson(ns);
+    assert.deepEqual(
+      found.map((s) => [s.name, s.port, s.addresses]).sort(),
+      [["laptop", 1, ["127.0.0.2"]], ["laptop", server.port, ["127.0.0.1"]]],
+    );
+    // Neither the name nor the instance label they share is resolved to one of them.
+    for (const name of ["laptop", found[0]!.instance]) {
+      const list = await runClient([name, "list"], { wrap: ns.wrap });
+      assert.equal(list.code, 2, list.stderr);
+      assert.match(list.stderr, new RegExp(`127\\.0\\.0\\.1:${server.port}`));
+      assert.match(list.stderr, /127\.0\.0\.2:1/);
+    }
+  },
+);

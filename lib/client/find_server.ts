@@ -37,8 +37,9 @@ export class FindServerError extends Error {
 }
 
 /**
- * The servers a name matches: its instance label when one has it exactly,
- * else every server announcing the name, without regard to case.
+ * The servers a name matches: those whose instance label it is (more than
+ * one when another responder claims the label too), else every server
+ * announcing the name, without regard to case.
  *
  * @param servers the servers found
  * @param name the name given
@@ -47,7 +48,7 @@ export class FindServerError extends Error {
 export function matchServers(servers: FoundServer[], name: string): FoundServer[] {
   const folded = name.toLowerCase();
   const byInstance = servers.filter((s) => s.instance.toLowerCase() === folded);
-  if (byInstance.length === 1) return byInstance;
+  if (byInstance.length > 0) return byInstance;
   return servers.filter((s) => s.name.toLowerCase() === folded);
 }
 

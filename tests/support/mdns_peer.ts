@@ -7,11 +7,17 @@
 // - conflict LABEL: answers, as another responder, with an SRV record for the
 //   instance LABEL that points to another host;
 // - legacy: asks once from a port other than 5353 with ID 0x4242 and prints
-//   the ID and port of the answer it gets, unicast.
+//   the ID and port of the answer it gets, unicast;
+// - poison KIND: another responder, sending from 127.0.0.2, that learns a real
+//   server's records from its answers and, after each of them, sends records
+//   about that server's names: "address" an A record (cache flush) that moves
+//   its host to 127.0.0.2, "goodbye" its PTR with TTL 0, "port" its PTR, SRV
+//   (same host, port 1) and TXT. Prints "listening" once its sockets are open,
+//   and runs until killed.
 
 import { createSocket } from "node:dgram";
 import { Buffer } from "node:buffer";
-import { encodeMessage, TYPE } from "../../lib/net/dns_message.ts";
+import { decodeMessage, type DnsRecord, encodeMessage, TYPE } from "../../lib/net/dns_message.ts";
 
 const GROUP = "224.0.0.251";
 const [mode = "garbage", countText = "100"] = Deno.args;
@@ -120,4 +126,41 @@ if (mode === "garbage") {
   const got = await answer;
   socket.close();
   console.log(JSON.stringify(got));
+} else if (mode === "poison") {
+  const kind = countText;
+  const listen = await open(5353);
+  const speak = createSocket({ type: "udp4", reuseAddr: true });
+  await new Promise<void>((resolve) => speak.bind(0, "127.0.0.2", () => resolve()));
+  speak.setMulticastTTL(1);
+  speak.setMulticastLoopback(true);
+  let learned: { srv: DnsRecord; txt?: DnsRecord } | undefined;
+  listen.on("message", (bytes: Uint8Array, from: { address: string }) => {
+    if (from.address === "127.0.0.2") return;
+    const message = decodeMessage(bytes);
+    if ((message.flags & 0x8000) === 0) return;
+    const records = [...message.answers, ...message.additionals];
+    const srv = records.find((r) => r.data.type === TYPE.SRV && r.ttl > 0);
+    if (srv === undefined) return;
+    const txt = records.find((r) => r.data.type === TYPE.TXT && r.name === srv.name);
+    learned = { srv, ...(txt ? { txt } : {}) };
+    const host = (srv.data as { target: string }).target;
+    const ptr = (ttl: number): DnsRecord => ({
+      name: "_privateshare._tcp.local",
+      ttl,
+      data: { type: TYPE.PTR, target: srv.name },
+    });
+    const answers: DnsRecord[] = kind === "address"
+      ? [{ name: host, ttl: 120, cacheFlush: true, data: { type: TYPE.A, address: "127.0.0.2" } }]
+      : kind === "goodbye"
+      ? [ptr(0)]
+      : [
+        ptr(4500),
+        { ...srv, data: { type: TYPE.SRV, priority: 0, weight: 0, port: 1, target: host } },
+        ...(learned.txt ? [learned.txt] : []),
+      ];
+    const out = encodeMessage({ id: 0, flags: 0x8400, questions: [], answers, additionals: [] });
+    speak.send(Buffer.from(out), 5353, GROUP);
+  });
+  console.log("listening");
+  await new Promise(() => {});
 }
