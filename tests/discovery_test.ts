@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { shortCode } from "../lib/net/short_code.ts";
+import { onLocalLink } from "../lib/net/mdns_socket.ts";
 import { makeNetns, type Netns, NETNS_UNAVAILABLE } from "./support/netns.ts";
 import {
   ROOT,
@@ -507,3 +508,22 @@ discoveryTest(
     }
   },
 );
+
+Deno.test("an mDNS packet is taken only from a source on one of this computer's subnets", () => {
+  const subnets = [{ cidr: "192.168.1.20/24" }, { cidr: "10.1.2.3/32" }];
+  assert.ok(onLocalLink("192.168.1.0", subnets));
+  assert.ok(onLocalLink("192.168.1.255", subnets));
+  assert.ok(!onLocalLink("192.168.2.0", subnets));
+  assert.ok(!onLocalLink("192.168.0.255", subnets));
+  assert.ok(onLocalLink("10.1.2.3", subnets));
+  assert.ok(!onLocalLink("10.1.2.2", subnets));
+  assert.ok(!onLocalLink("10.1.2.4", subnets));
+  assert.ok(!onLocalLink("8.8.8.8", subnets));
+  // Loopback, and the unspecified source of a multicast sender on loopback, are this computer.
+  assert.ok(onLocalLink("127.0.0.2", []));
+  assert.ok(onLocalLink("0.0.0.0", []));
+  assert.ok(!onLocalLink("192.168.1.20", []));
+  assert.ok(!onLocalLink("192.168.1.256", subnets));
+  assert.ok(!onLocalLink("::ffff:192.168.1.1", subnets));
+  assert.ok(onLocalLink("203.0.113.9", [{ cidr: "0.0.0.0/0" }]));
+});
