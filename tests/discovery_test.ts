@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { shortCode } from "../lib/net/short_code.ts";
 import { onLocalLink } from "../lib/net/mdns_socket.ts";
+import { matchServers } from "../lib/client/find_server.ts";
+import { serverLines } from "../lib/cli/discover.ts";
 import { makeNetns, type Netns, NETNS_UNAVAILABLE } from "./support/netns.ts";
 import {
   ROOT,
@@ -526,4 +528,32 @@ Deno.test("an mDNS packet is taken only from a source on one of this computer's 
   assert.ok(!onLocalLink("192.168.1.256", subnets));
   assert.ok(!onLocalLink("::ffff:192.168.1.1", subnets));
   assert.ok(onLocalLink("203.0.113.9", [{ cidr: "0.0.0.0/0" }]));
+});
+
+Deno.test("a name that is one server's label and another's name matches both: neither wins", () => {
+  const server = (instance: string, name: string, address: string) => ({
+    instance,
+    name,
+    port: 365,
+    version: "2",
+    tls: false,
+    password: false,
+    uploads: true,
+    addresses: [address],
+  });
+  const real = server("laptop (3f9a)", "laptop", "127.0.0.1");
+  // Another responder's label is the real server's name.
+  const other = server("laptop", "desk", "127.0.0.2");
+  assert.deepEqual(matchServers([real, other], "laptop"), [real, other]);
+  assert.deepEqual(matchServers([other, real], "LAPTOP"), [other, real]);
+  // The closest ones: a label alone, a name alone, one character off.
+  assert.deepEqual(matchServers([real, other], "laptop (3f9a)"), [real]);
+  assert.deepEqual(matchServers([real, other], "desk"), [other]);
+  assert.deepEqual(matchServers([real, other], "laptop (3f9b)"), []);
+  assert.deepEqual(matchServers([real, other], "lapto"), []);
+  // Listed, each shows its label, so that a person sees why the name is refused.
+  const lines = serverLines([real, other]);
+  assert.ok(lines[0]!.startsWith("laptop [laptop (3f9a)]  127.0.0.1:365"), lines[0]);
+  assert.ok(lines[1]!.startsWith("desk [laptop]  127.0.0.2:365"), lines[1]);
+  assert.ok(serverLines([real])[0]!.startsWith("laptop  127.0.0.1:365"));
 });
