@@ -444,14 +444,14 @@ discoveryTest(
   },
 );
 
-/** Starts tests/support/mdns_peer.ts poison KIND in the namespace, sending from 127.0.0.2. */
-async function poisoner(ns: Netns, kind: string): Promise<AsyncDisposable> {
+/** Starts tests/support/mdns_peer.ts MODE ARG in the namespace, sending from 127.0.0.2. */
+async function poisoner(ns: Netns, kind: string, mode = "poison"): Promise<AsyncDisposable> {
   const child = ns.spawn(Deno.execPath(), [
     "run",
     "--no-prompt",
     "--allow-net",
     join(ROOT, "tests", "support", "mdns_peer.ts"),
-    "poison",
+    mode,
     kind,
   ], { stdout: "piped", stderr: "null", stdin: "null" });
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
@@ -508,6 +508,28 @@ discoveryTest(
       assert.match(list.stderr, new RegExp(`127\\.0\\.0\\.1:${server.port}`));
       assert.match(list.stderr, /127\.0\.0\.2:1/);
     }
+  },
+);
+
+discoveryTest(
+  "one responder announcing 200 servers that never expire gets 16 places; a real server still shows",
+  async (ns) => {
+    await using _flood = await poisoner(ns, "200", "many");
+    const probe = ns.spawn(Deno.execPath(), [
+      "run",
+      "--no-prompt",
+      "--allow-net",
+      join(ROOT, "tests", "support", "browse_probe.ts"),
+    ], { stdout: "piped", stderr: "null", stdin: "null" });
+    const reader = probe.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const flood = (line: string) =>
+      (JSON.parse(line) as [string, number][]).filter(([name]) => name.startsWith("flood-"));
+    await lineMatching(reader, (l) => flood(l).length > 0);
+    await using root = await tempDir();
+    await using server = await announcedServer(ns, root.path, ["--name", "laptop"]);
+    const line = await lineMatching(reader, (l) => l.includes(`["laptop",${server.port}]`));
+    assert.equal(flood(line).length, 16, line);
+    await reader.cancel();
   },
 );
 

@@ -13,7 +13,10 @@
 //   about that server's names: "address" an A record (cache flush) that moves
 //   its host to 127.0.0.2, "goodbye" its PTR with TTL 0, "port" its PTR, SRV
 //   (same host, port 1) and TXT. Prints "listening" once its sockets are open,
-//   and runs until killed.
+//   and runs until killed;
+// - many COUNT: another responder, sending from 127.0.0.2, that answers the first
+//   query it sees with COUNT servers of its own (flood-0, flood-1, ...), records
+//   with the longest TTL there is. Prints "listening", then runs until killed.
 
 import { createSocket } from "node:dgram";
 import { Buffer } from "node:buffer";
@@ -21,6 +24,15 @@ import { decodeMessage, type DnsRecord, encodeMessage, TYPE } from "../../lib/ne
 
 const GROUP = "224.0.0.251";
 const [mode = "garbage", countText = "100"] = Deno.args;
+
+/** A socket that sends to the group from 127.0.0.2. */
+async function speaker() {
+  const socket = createSocket({ type: "udp4", reuseAddr: true });
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.2", () => resolve()));
+  socket.setMulticastTTL(1);
+  socket.setMulticastLoopback(true);
+  return socket;
+}
 
 /** A PTR query for the service, with an ID. */
 function query(id: number): Uint8Array {
@@ -129,10 +141,7 @@ if (mode === "garbage") {
 } else if (mode === "poison") {
   const kind = countText;
   const listen = await open(5353);
-  const speak = createSocket({ type: "udp4", reuseAddr: true });
-  await new Promise<void>((resolve) => speak.bind(0, "127.0.0.2", () => resolve()));
-  speak.setMulticastTTL(1);
-  speak.setMulticastLoopback(true);
+  const speak = await speaker();
   let learned: { srv: DnsRecord; txt?: DnsRecord } | undefined;
   listen.on("message", (bytes: Uint8Array, from: { address: string }) => {
     if (from.address === "127.0.0.2") return;
@@ -160,6 +169,47 @@ if (mode === "garbage") {
       ];
     const out = encodeMessage({ id: 0, flags: 0x8400, questions: [], answers, additionals: [] });
     speak.send(Buffer.from(out), 5353, GROUP);
+  });
+  console.log("listening");
+  await new Promise(() => {});
+} else if (mode === "many") {
+  const listen = await open(5353);
+  const speak = await speaker();
+  const forever = 0xffffffff;
+  const encoder = new TextEncoder();
+  let flooded = false;
+  listen.on("message", async (bytes: Uint8Array, from: { address: string }) => {
+    if (flooded || from.address === "127.0.0.2" || (bytes[2]! & 0x80) !== 0) return;
+    flooded = true;
+    // Twenty servers a packet, so that the finder's receive buffer is not what limits them.
+    for (let first = 0; first < Number(countText); first += 20) {
+      const answers: DnsRecord[] = [];
+      for (let i = first; i < Math.min(first + 20, Number(countText)); i++) {
+        const instance = `flood-${i}._privateshare._tcp.local`;
+        const host = `flood-${i}.local`;
+        const txt = ["txtvers=1", `name=flood-${i}`, "v=2", "tls=0", "pw=0", "up=1"];
+        answers.push(
+          {
+            name: "_privateshare._tcp.local",
+            ttl: forever,
+            data: { type: TYPE.PTR, target: instance },
+          },
+          {
+            name: instance,
+            ttl: forever,
+            data: { type: TYPE.SRV, priority: 0, weight: 0, port: 1000 + i, target: host },
+          },
+          {
+            name: instance,
+            ttl: forever,
+            data: { type: TYPE.TXT, strings: txt.map((t) => encoder.encode(t)) },
+          },
+          { name: host, ttl: forever, data: { type: TYPE.A, address: "127.0.0.2" } },
+        );
+      }
+      const out = encodeMessage({ id: 0, flags: 0x8400, questions: [], answers, additionals: [] });
+      await new Promise((resolve) => speak.send(Buffer.from(out), 5353, GROUP, resolve));
+    }
   });
   console.log("listening");
   await new Promise(() => {});
