@@ -19,6 +19,8 @@ import {
   type TestServer,
 } from "./support/processes.ts";
 import { sameBytes, tempDir, writeRandomFile } from "./support/data.ts";
+import { CLIENT_TS, SERVER_TS } from "./support/processes.ts";
+import { permissionsFor, PROGRAMS } from "../tools/build.ts";
 
 const ignored = NETNS_UNAVAILABLE === undefined ? "" : ` (ignored: ${NETNS_UNAVAILABLE})`;
 const decoder = new TextDecoder();
@@ -529,6 +531,52 @@ discoveryTest(
     await using server = await announcedServer(ns, root.path, ["--name", "laptop"]);
     const line = await lineMatching(reader, (l) => l.includes(`["laptop",${server.port}]`));
     assert.equal(flood(line).length, 16, line);
+    await reader.cancel();
+  },
+);
+
+/** Runs a command on a pseudo-terminal (util-linux `script`) in the namespace, without --no-prompt. */
+function onTerminal(ns: Netns, args: string[], cwd?: string) {
+  const command = [...ns.wrap, Deno.execPath(), "run", ...args].map((w) => `'${w}'`).join(" ");
+  return ns.spawn("script", ["-qefc", command, "/dev/null"], {
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+    ...(cwd ? { cwd } : {}),
+  });
+}
+
+discoveryTest(
+  "at a terminal, README's server (--allow-net --allow-read, port 365) and the release client's " +
+    "permissions find each other without one permission prompt",
+  async (ns) => {
+    await using root = await tempDir();
+    await Deno.writeTextFile(join(root.path, "a.txt"), "a");
+    const server = onTerminal(ns, [
+      "--allow-net",
+      "--allow-read",
+      SERVER_TS,
+      "365",
+      "--root",
+      root.path,
+    ]);
+    const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const started = await lineMatching(
+      reader,
+      (l) => /Announced on the local network|Deno requests|Allow\?/.test(l),
+    );
+    assert.match(started, /Announced on the local network as 'privateshare'/);
+    const client = permissionsFor(PROGRAMS[1]!, "x86_64-unknown-linux-gnu");
+    await using out = await tempDir();
+    for (const args of [["discover"], ["privateshare", "list"]]) {
+      const child = onTerminal(ns, [...client, CLIENT_TS, ...args], out.path);
+      await child.stdin.close();
+      const { code, stdout } = await child.output();
+      const text = decoder.decode(stdout);
+      assert.equal(code, 0, text);
+      assert.doesNotMatch(text, /Deno requests|Allow\?/);
+      assert.match(text, args[0] === "discover" ? /^privateshare {2}127\.0\.0\.1:365 /m : /a\.txt/);
+    }
     await reader.cancel();
   },
 );
