@@ -535,6 +535,22 @@ discoveryTest(
   },
 );
 
+discoveryTest(
+  "a server is reached where its answer came from, before any address its records name",
+  async (ns) => {
+    await using _poison = await poisoner(ns, "elsewhere");
+    await using root = await tempDir();
+    await using server = await announcedServer(ns, root.path, ["--name", "laptop"]);
+    const found = await discoverJson(ns);
+    assert.deepEqual(
+      found.map((s) => [s.instance, s.port, s.addresses]).sort(),
+      [["elsewhere", 1, ["127.0.0.2", "127.0.0.9"]], [found[1]!.instance, server.port, [
+        "127.0.0.1",
+      ]]].sort(),
+    );
+  },
+);
+
 /** Runs a command on a pseudo-terminal (util-linux `script`) in the namespace, without --no-prompt. */
 function onTerminal(ns: Netns, args: string[], cwd?: string) {
   const command = [...ns.wrap, Deno.execPath(), "run", ...args].map((w) => `'${w}'`).join(" ");

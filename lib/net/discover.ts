@@ -114,12 +114,11 @@ export async function browse(options: BrowseOptions): Promise<void> {
       if (label === undefined) continue;
       const announced = [...(hosts.get(keyOf(source, srv.target)) ?? new Map<string, number>())]
         .filter(([, until]) => until > now).map(([address]) => address).sort();
-      // The address the answer came from first: it is on this network.
-      const addresses = announced.includes(source)
-        ? [source, ...announced.filter((a) => a !== source)]
-        : announced.length === 0 && source !== "0.0.0.0"
-        ? [source]
-        : announced;
+      // The address the answer came from first, announced or not: it is on this network, and
+      // it is the responder's own (A records could name any host, to send clients there).
+      const addresses = source === "0.0.0.0"
+        ? announced
+        : [source, ...announced.filter((a) => a !== source)];
       const found = foundServer(label, srv.port, txt.strings, addresses);
       if (found) servers.push(found);
     }

@@ -12,7 +12,9 @@
 //   server's records from its answers and, after each of them, sends records
 //   about that server's names: "address" an A record (cache flush) that moves
 //   its host to 127.0.0.2, "goodbye" its PTR with TTL 0, "port" its PTR, SRV
-//   (same host, port 1) and TXT. Prints "listening" once its sockets are open,
+//   (same host, port 1) and TXT, "elsewhere" a server of its own (instance
+//   "elsewhere", the TXT copied) whose A record is another host's, 127.0.0.9.
+//   Prints "listening" once its sockets are open,
 //   and runs until killed;
 // - many COUNT: another responder, sending from 127.0.0.2, that answers the first
 //   query it sees with COUNT servers of its own (flood-0, flood-1, ...), records
@@ -158,7 +160,19 @@ if (mode === "garbage") {
       ttl,
       data: { type: TYPE.PTR, target: srv.name },
     });
-    const answers: DnsRecord[] = kind === "address"
+    const own = "elsewhere._privateshare._tcp.local";
+    const answers: DnsRecord[] = kind === "elsewhere"
+      ? [
+        { name: "_privateshare._tcp.local", ttl: 4500, data: { type: TYPE.PTR, target: own } },
+        {
+          name: own,
+          ttl: 120,
+          data: { type: TYPE.SRV, priority: 0, weight: 0, port: 1, target: "elsewhere.local" },
+        },
+        ...(learned.txt ? [{ ...learned.txt, name: own }] : []),
+        { name: "elsewhere.local", ttl: 120, data: { type: TYPE.A, address: "127.0.0.9" } },
+      ]
+      : kind === "address"
       ? [{ name: host, ttl: 120, cacheFlush: true, data: { type: TYPE.A, address: "127.0.0.2" } }]
       : kind === "goodbye"
       ? [ptr(0)]
