@@ -7,6 +7,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { shortCode } from "../lib/net/short_code.ts";
+import { onLocalLink } from "../lib/net/mdns_socket.ts";
+import { matchServers } from "../lib/client/find_server.ts";
+import { serverLines } from "../lib/cli/discover.ts";
 import { makeNetns, type Netns, NETNS_UNAVAILABLE } from "./support/netns.ts";
 import {
   ROOT,
@@ -16,6 +19,8 @@ import {
   type TestServer,
 } from "./support/processes.ts";
 import { sameBytes, tempDir, writeRandomFile } from "./support/data.ts";
+import { CLIENT_TS, SERVER_TS } from "./support/processes.ts";
+import { permissionsFor, PROGRAMS } from "../tools/build.ts";
 
 const ignored = NETNS_UNAVAILABLE === undefined ? "" : ` (ignored: ${NETNS_UNAVAILABLE})`;
 const decoder = new TextDecoder();
@@ -440,3 +445,201 @@ discoveryTest(
     assert.notEqual(found[0]!.instance, first);
   },
 );
+
+/** Starts tests/support/mdns_peer.ts MODE ARG in the namespace, sending from 127.0.0.2. */
+async function poisoner(ns: Netns, kind: string, mode = "poison"): Promise<AsyncDisposable> {
+  const child = ns.spawn(Deno.execPath(), [
+    "run",
+    "--no-prompt",
+    "--allow-net",
+    join(ROOT, "tests", "support", "mdns_peer.ts"),
+    mode,
+    kind,
+  ], { stdout: "piped", stderr: "null", stdin: "null" });
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  await lineMatching(reader, (l) => l === "listening");
+  return {
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGKILL");
+      await reader.cancel();
+      await child.status;
+    },
+  };
+}
+
+discoveryTest(
+  "another responder's A record for a server's host name does not move the server",
+  async (ns) => {
+    await using _poison = await poisoner(ns, "address");
+    await using root = await tempDir();
+    await using server = await announcedServer(ns, root.path, ["--name", "laptop"]);
+    const found = await discoverJson(ns);
+    assert.deepEqual(
+      found.map((s) => [s.name, s.port, s.addresses]),
+      [["laptop", server.port, ["127.0.0.1"]]],
+    );
+  },
+);
+
+discoveryTest(
+  "another responder's goodbye for a server's instance does not remove the server",
+  async (ns) => {
+    await using _poison = await poisoner(ns, "goodbye");
+    await using root = await tempDir();
+    await using server = await announcedServer(ns, root.path, ["--name", "laptop"]);
+    const found = await discoverJson(ns);
+    assert.deepEqual(found.map((s) => [s.name, s.port]), [["laptop", server.port]]);
+  },
+);
+
+discoveryTest(
+  "another responder's records for a server's instance are another candidate: the name is refused",
+  async (ns) => {
+    await using _poison = await poisoner(ns, "port");
+    await using root = await tempDir();
+    await using server = await announcedServer(ns, root.path, ["--name", "laptop"]);
+    const found = await discoverJson(ns);
+    assert.deepEqual(
+      found.map((s) => [s.name, s.port, s.addresses]).sort(),
+      [["laptop", 1, ["127.0.0.2"]], ["laptop", server.port, ["127.0.0.1"]]],
+    );
+    // Neither the name nor the instance label they share is resolved to one of them.
+    for (const name of ["laptop", found[0]!.instance]) {
+      const list = await runClient([name, "list"], { wrap: ns.wrap });
+      assert.equal(list.code, 2, list.stderr);
+      assert.match(list.stderr, new RegExp(`127\\.0\\.0\\.1:${server.port}`));
+      assert.match(list.stderr, /127\.0\.0\.2:1/);
+    }
+  },
+);
+
+discoveryTest(
+  "one responder announcing 200 servers that never expire gets 16 places; a real server still shows",
+  async (ns) => {
+    await using _flood = await poisoner(ns, "200", "many");
+    const probe = ns.spawn(Deno.execPath(), [
+      "run",
+      "--no-prompt",
+      "--allow-net",
+      join(ROOT, "tests", "support", "browse_probe.ts"),
+    ], { stdout: "piped", stderr: "null", stdin: "null" });
+    const reader = probe.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const flood = (line: string) =>
+      (JSON.parse(line) as [string, number][]).filter(([name]) => name.startsWith("flood-"));
+    await lineMatching(reader, (l) => flood(l).length > 0);
+    await using root = await tempDir();
+    await using server = await announcedServer(ns, root.path, ["--name", "laptop"]);
+    const line = await lineMatching(reader, (l) => l.includes(`["laptop",${server.port}]`));
+    assert.equal(flood(line).length, 16, line);
+    await reader.cancel();
+  },
+);
+
+discoveryTest(
+  "a server is reached where its answer came from, before any address its records name",
+  async (ns) => {
+    await using _poison = await poisoner(ns, "elsewhere");
+    await using root = await tempDir();
+    await using server = await announcedServer(ns, root.path, ["--name", "laptop"]);
+    const found = await discoverJson(ns);
+    assert.deepEqual(
+      found.map((s) => [s.instance, s.port, s.addresses]).sort(),
+      [["elsewhere", 1, ["127.0.0.2", "127.0.0.9"]], [found[1]!.instance, server.port, [
+        "127.0.0.1",
+      ]]].sort(),
+    );
+  },
+);
+
+/** Runs a command on a pseudo-terminal (util-linux `script`) in the namespace, without --no-prompt. */
+function onTerminal(ns: Netns, args: string[], cwd?: string) {
+  const command = [...ns.wrap, Deno.execPath(), "run", ...args].map((w) => `'${w}'`).join(" ");
+  return ns.spawn("script", ["-qefc", command, "/dev/null"], {
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+    ...(cwd ? { cwd } : {}),
+  });
+}
+
+discoveryTest(
+  "at a terminal, README's server (--allow-net --allow-read, port 365) and the release client's " +
+    "permissions find each other without one permission prompt",
+  async (ns) => {
+    await using root = await tempDir();
+    await Deno.writeTextFile(join(root.path, "a.txt"), "a");
+    const server = onTerminal(ns, [
+      "--allow-net",
+      "--allow-read",
+      SERVER_TS,
+      "365",
+      "--root",
+      root.path,
+    ]);
+    const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const started = await lineMatching(
+      reader,
+      (l) => /Announced on the local network|Deno requests|Allow\?/.test(l),
+    );
+    assert.match(started, /Announced on the local network as 'privateshare'/);
+    const client = permissionsFor(PROGRAMS[1]!, "x86_64-unknown-linux-gnu");
+    await using out = await tempDir();
+    for (const args of [["discover"], ["privateshare", "list"]]) {
+      const child = onTerminal(ns, [...client, CLIENT_TS, ...args], out.path);
+      await child.stdin.close();
+      const { code, stdout } = await child.output();
+      const text = decoder.decode(stdout);
+      assert.equal(code, 0, text);
+      assert.doesNotMatch(text, /Deno requests|Allow\?/);
+      assert.match(text, args[0] === "discover" ? /^privateshare {2}127\.0\.0\.1:365 /m : /a\.txt/);
+    }
+    await reader.cancel();
+  },
+);
+
+Deno.test("an mDNS packet is taken only from a source on one of this computer's subnets", () => {
+  const subnets = [{ cidr: "192.168.1.20/24" }, { cidr: "10.1.2.3/32" }];
+  assert.ok(onLocalLink("192.168.1.0", subnets));
+  assert.ok(onLocalLink("192.168.1.255", subnets));
+  assert.ok(!onLocalLink("192.168.2.0", subnets));
+  assert.ok(!onLocalLink("192.168.0.255", subnets));
+  assert.ok(onLocalLink("10.1.2.3", subnets));
+  assert.ok(!onLocalLink("10.1.2.2", subnets));
+  assert.ok(!onLocalLink("10.1.2.4", subnets));
+  assert.ok(!onLocalLink("8.8.8.8", subnets));
+  // Loopback, and the unspecified source of a multicast sender on loopback, are this computer.
+  assert.ok(onLocalLink("127.0.0.2", []));
+  assert.ok(onLocalLink("0.0.0.0", []));
+  assert.ok(!onLocalLink("192.168.1.20", []));
+  assert.ok(!onLocalLink("192.168.1.256", subnets));
+  assert.ok(!onLocalLink("::ffff:192.168.1.1", subnets));
+  assert.ok(onLocalLink("203.0.113.9", [{ cidr: "0.0.0.0/0" }]));
+});
+
+Deno.test("a name that is one server's label and another's name matches both: neither wins", () => {
+  const server = (instance: string, name: string, address: string) => ({
+    instance,
+    name,
+    port: 365,
+    version: "2",
+    tls: false,
+    password: false,
+    uploads: true,
+    addresses: [address],
+  });
+  const real = server("laptop (3f9a)", "laptop", "127.0.0.1");
+  // Another responder's label is the real server's name.
+  const other = server("laptop", "desk", "127.0.0.2");
+  assert.deepEqual(matchServers([real, other], "laptop"), [real, other]);
+  assert.deepEqual(matchServers([other, real], "LAPTOP"), [other, real]);
+  // The closest ones: a label alone, a name alone, one character off.
+  assert.deepEqual(matchServers([real, other], "laptop (3f9a)"), [real]);
+  assert.deepEqual(matchServers([real, other], "desk"), [other]);
+  assert.deepEqual(matchServers([real, other], "laptop (3f9b)"), []);
+  assert.deepEqual(matchServers([real, other], "lapto"), []);
+  // Listed, each shows its label, so that a person sees why the name is refused.
+  const lines = serverLines([real, other]);
+  assert.ok(lines[0]!.startsWith("laptop [laptop (3f9a)]  127.0.0.1:365"), lines[0]);
+  assert.ok(lines[1]!.startsWith("desk [laptop]  127.0.0.2:365"), lines[1]);
+  assert.ok(serverLines([real])[0]!.startsWith("laptop  127.0.0.1:365"));
+});

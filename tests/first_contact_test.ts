@@ -157,3 +157,58 @@ Deno.test(
     assert.equal(asked, 1, "not asked again");
   }),
 );
+
+Deno.test(
+  "a server that stalls the TLS handshake (the look at its certificate, or a remembered one's) " +
+    "is given up on at the timeout as a connection failure, nobody asked, not called plain",
+  withDeadline(60_000, async () => {
+    await using dir = await tempDir();
+    const cert = await makeCertificate(dir.path);
+    await using real = countingServer(cert);
+    // Accepts and never answers: the ClientHello goes unanswered.
+    const stall = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for await (const conn of stall) held.push(conn);
+    })();
+    try {
+      await using relay = switching(1, real.port, (stall.addr as Deno.NetAddr).port);
+      let asked = 0;
+      const error = await list({
+        host: "127.0.0.1",
+        port: relay.port,
+        tls: {},
+        timeoutMs: 500,
+        confirm: () => {
+          asked++;
+          return Promise.resolve(true);
+        },
+      }).then(() => undefined, (e) => e);
+      assert.ok(error instanceof ClientError, String(error));
+      assert.match(error.message, /did not complete a TLS handshake in 0\.5 s/);
+      // Not "does not speak TLS": that advice (drop --tls, forget the server) is not the peer's to prompt.
+      assert.equal(error.kind, "connection");
+      assert.notEqual(error.code, "not-tls");
+      assert.equal(asked, 0);
+      assert.equal(relay.connections, 2, "public roots, then the stalled look");
+      // A remembered server that stalls is not said to have stopped using TLS.
+      const file = join(dir.path, "known_servers");
+      const stallPort = (stall.addr as Deno.NetAddr).port;
+      await rememberServer(file, "127.0.0.1", stallPort, cert.fingerprint);
+      const pinned = await list({
+        host: "127.0.0.1",
+        port: stallPort,
+        knownServers: file,
+        timeoutMs: 500,
+      }).then(() => undefined, (e) => e);
+      assert.ok(pinned instanceof ClientError, String(pinned));
+      assert.match(pinned.message, /did not complete a TLS handshake in 0\.5 s/);
+      assert.ok(!pinned.message.includes("does not speak TLS"), pinned.message);
+      assert.equal(pinned.kind, "connection");
+    } finally {
+      stall.close();
+      await accepting.catch(() => {});
+      for (const conn of held) conn.close();
+    }
+  }),
+);

@@ -87,3 +87,56 @@ Deno.test("link refuses a fingerprint whose last character is not canonical", ()
   assert.doesNotThrow(() => parseLink(link));
   assert.throws(() => parseLink(link.slice(0, -1) + "B"), LinkError);
 });
+
+Deno.test("link host is written one way: escapes, numeric forms, controls and spaces are refused", () => {
+  const refused: [string, RegExp][] = [
+    ["privateshare://h%6Fst:1/", /host/],
+    ["privateshare://%31%32%37.0.0.1:1/", /host/],
+    ["privateshare://0x7f.1:1/", /four decimal numbers/],
+    ["privateshare://2130706433:1/", /four decimal numbers/],
+    ["privateshare://127.1:1/", /four decimal numbers/],
+    ["privateshare://127.0.0.01:1/", /four decimal numbers/],
+    ["privateshare://a\u202eb:1/", /space or control/],
+    ["privateshare://ho\tst:1/", /space or control/],
+    ["privateshare://host:1/\n#sha256=" + "A".repeat(43), /space or control/],
+    ["privateshare://ho st:1/", /space or control/],
+  ];
+  for (const [text, message] of refused) {
+    assert.throws(() => parseLink(text), (error: Error) => {
+      assert.ok(error instanceof LinkError, JSON.stringify(text));
+      assert.match(error.message, message, JSON.stringify(text));
+      return true;
+    });
+  }
+  // The closest good ones.
+  assert.deepEqual(parseLink("privateshare://host:1/"), { host: "host", port: 1 });
+  assert.deepEqual(parseLink("privateshare://127.0.0.1:1/"), { host: "127.0.0.1", port: 1 });
+  assert.deepEqual(parseLink("privateshare://HOST.Local:1/"), { host: "host.local", port: 1 });
+  assert.deepEqual(parseLink("privateshare://bücher.example:1/"), {
+    host: "xn--bcher-kva.example",
+    port: 1,
+  });
+  assert.deepEqual(parseLink("privateshare://[::ffff:127.0.0.1]:1/"), {
+    host: "::ffff:7f00:1",
+    port: 1,
+  });
+  // A port is decimal, leading zeros and all, as PORT on the command line.
+  assert.deepEqual(parseLink("PRIVATESHARE://host:0365/"), { host: "host", port: 365 });
+});
+
+Deno.test("link has nothing after the port but '/' and the fingerprint: dot segments, '?'", () => {
+  for (
+    const text of [
+      "privateshare://h:1/.",
+      "privateshare://h:1/./",
+      "privateshare://h:1/%2e%2e",
+      "privateshare://h:1/?",
+      "privateshare://h:1?#",
+      "privateshare://h:1//",
+    ]
+  ) {
+    assert.throws(() => parseLink(text), /nothing after the port/, text);
+  }
+  assert.deepEqual(parseLink("privateshare://h:1/#"), { host: "h", port: 1 });
+  assert.deepEqual(parseLink("privateshare://h:1"), { host: "h", port: 1 });
+});

@@ -246,6 +246,7 @@ async function atTerminal(
   args: string[],
   env: Record<string, string>,
   answer: string,
+  typedAhead?: string,
 ): Promise<{ code: number; output: string }> {
   const command = [
     Deno.execPath(),
@@ -263,6 +264,8 @@ async function atTerminal(
     stderr: "piped",
   }).spawn();
   const writer = child.stdin.getWriter();
+  // Typed at once, before the client has asked anything: it waits in the terminal.
+  if (typedAhead !== undefined) await writer.write(new TextEncoder().encode(typedAhead));
   let output = "";
   let answered = false;
   const reading = (async () => {
@@ -312,6 +315,12 @@ Deno.test(
       assert.match(no.output, /was not trusted; nothing was sent/);
       assert.equal(await lookupKnownServer(file, "127.0.0.1", server.port), undefined);
 
+      // A "y" typed before the question is not its answer: the "n" typed after it is.
+      const ahead = await atTerminal(["127.0.0.1", port, "list", "--tls"], env, "n", "y\r");
+      assert.equal(ahead.code, 8, ahead.output);
+      assert.match(ahead.output, /What was typed before this question is not its answer/);
+      assert.equal(await lookupKnownServer(file, "127.0.0.1", server.port), undefined);
+
       // Ctrl-C while asked stops, as anywhere else (130), with nothing sent.
       const interrupted = await atTerminal(["127.0.0.1", port, "list", "--tls"], env, "\u0003");
       assert.equal(interrupted.code, 130, interrupted.output);
@@ -326,7 +335,7 @@ Deno.test(
       assert.deepEqual(
         commandsSince(server, before).map((l) => l.op),
         ["list"],
-        "the answers n and Ctrl-C sent no command",
+        "the answers n (typed ahead of y or not) and Ctrl-C sent no command",
       );
 
       // Remembered: no question the next time.

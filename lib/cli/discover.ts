@@ -121,16 +121,21 @@ export function splitTarget(positionals: string[]): Target {
 }
 
 /**
- * One line per server: name (and instance label where two share a name),
+ * One line per server: name (and instance label where another server has
+ * that name or label),
  * addresses and port, TLS and its code, password, uploads.
  *
  * @param servers the servers found
  * @returns the lines, every network-given text escaped
  */
 export function serverLines(servers: FoundServer[]): string[] {
-  const names = servers.map((s) => s.name.toLowerCase());
-  return servers.map((s) => {
-    const twin = names.filter((n) => n === s.name.toLowerCase()).length > 1;
+  const fold = (text: string) => text.toLowerCase();
+  return servers.map((s, i) => {
+    // Its label is shown where a name would not tell it apart: another's name or label.
+    const twin = servers.some((o, j) =>
+      j !== i && (fold(o.name) === fold(s.name) || fold(o.instance) === fold(s.name) ||
+        fold(o.name) === fold(s.instance))
+    );
     const name = printable(s.name) + (twin ? ` [${printable(s.instance)}]` : "");
     const where = s.addresses.length > 0
       ? s.addresses.map((a) => `${a}:${s.port}`).join(", ")

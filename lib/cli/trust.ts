@@ -167,15 +167,27 @@ export function terminalConfirm(
   if (!Deno.stdin.isTerminal() || !Deno.stderr.isTerminal()) return undefined;
   return async (server) => {
     const encoder = new TextEncoder();
+    // A line typed before the question (a habitual "y" while the client looked the server
+    // up) answers nothing: nobody has seen the code yet. Deno cannot flush a terminal's
+    // input, so what is already there is read, for a moment, before the question is asked.
+    let typedAhead = false;
+    const early = readLine().finally(() => typedAhead = true);
+    await new Promise((resolve) => setTimeout(resolve, TYPED_AHEAD_MS));
+    const ahead = typedAhead;
     Deno.stderr.writeSync(encoder.encode(
       `${program}: ${server.where} is not trusted yet; its certificate's code is ` +
-        `${server.code} (SHA-256 ${server.fingerprint})\nDoes the server show ${server.code}? ` +
-        "[y/N] ",
+        `${server.code} (SHA-256 ${server.fingerprint})\n` +
+        (ahead ? "What was typed before this question is not its answer. " : "") +
+        `Does the server show ${server.code}? [y/N] `,
     ));
-    const answer = (await readLine())?.trim().toLowerCase();
+    const line = ahead ? ((await early) === undefined ? undefined : await readLine()) : await early;
+    const answer = line?.trim().toLowerCase();
     return answer === "y" || answer === "yes";
   };
 }
+
+/** How long what a terminal holds already is read before the question is asked. */
+const TYPED_AHEAD_MS = 150;
 
 /** One line from stdin (at a terminal, what was typed before Enter), or undefined at its end. */
 async function readLine(): Promise<string | undefined> {

@@ -37,8 +37,10 @@ export class FindServerError extends Error {
 }
 
 /**
- * The servers a name matches: its instance label when one has it exactly,
- * else every server announcing the name, without regard to case.
+ * The servers a name matches: every server whose instance label or
+ * announced name it is, without regard to case. A label and a name are
+ * both chosen by whoever announces them, so neither outranks the other:
+ * a name that is one server's label and another's name matches both.
  *
  * @param servers the servers found
  * @param name the name given
@@ -46,9 +48,9 @@ export class FindServerError extends Error {
  */
 export function matchServers(servers: FoundServer[], name: string): FoundServer[] {
   const folded = name.toLowerCase();
-  const byInstance = servers.filter((s) => s.instance.toLowerCase() === folded);
-  if (byInstance.length === 1) return byInstance;
-  return servers.filter((s) => s.name.toLowerCase() === folded);
+  return servers.filter((s) =>
+    s.instance.toLowerCase() === folded || s.name.toLowerCase() === folded
+  );
 }
 
 /**

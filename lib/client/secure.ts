@@ -272,6 +272,14 @@ async function remember(
 /** The ClientError for a server whose certificate was refused, or that does not speak TLS. */
 function refusal(error: TlsError, known: string | undefined, fromFile?: string): ClientError {
   const cause = { cause: error };
+  if (error.code === "handshake") {
+    return new ClientError(
+      "connection",
+      `${error.message}: check that the server is running and not overloaded, then try again; ` +
+        "nothing was sent",
+      cause,
+    );
+  }
   if (error.code === "not-tls") {
     const remembered = fromFile ? `, though '${fromFile}' remembers it as a TLS server` : "";
     return new ClientError(

@@ -17,6 +17,12 @@ const FIRST_QUERY_GAP_MS = 1000;
 const MAX_QUERY_GAP_MS = 60_000;
 /** At most this many instances are tracked, however many a network announces. */
 const MAX_INSTANCES = 256;
+/** At most this many of them from one responder, so that one cannot crowd the others out. */
+const MAX_INSTANCES_PER_SOURCE = 16;
+/** At most this many addresses of one host. */
+const MAX_ADDRESSES = 16;
+/** The longest a record is believed, in seconds, whatever its TTL (RFC 6762 10: 4500 at most). */
+const MAX_TTL_S = 4500;
 
 /** How to browse. */
 export interface BrowseOptions {
@@ -61,17 +67,23 @@ export async function discover(options: DiscoverOptions = {}): Promise<FoundServ
   return latest;
 }
 
-/** What is known of one instance. */
+/** What one responder said of one instance. */
 interface Instance {
   fullName: string;
+  source: string;
   srv?: { port: number; target: string; expires: number };
   txt?: { strings: Uint8Array[]; expires: number };
-  seenFrom?: string;
 }
 
 /**
  * Browses until the signal aborts, calling `onChange` with the servers
  * found whenever the list changes.
+ *
+ * An instance is what one responder (one source address) says of it: the
+ * same instance from two responders is two servers, never one merged or
+ * overwritten by the later, so that a peer cannot move, change or remove
+ * another's server (its addresses, port, TXT, goodbye), only add a
+ * candidate beside it, which makes a name that both carry ambiguous.
  *
  * @param options the signal and the callback
  * @returns when the signal aborts
@@ -80,9 +92,11 @@ interface Instance {
 export async function browse(options: BrowseOptions): Promise<void> {
   const { signal, onChange } = options;
   if (signal?.aborted) return;
+  // Keyed by `${source} ${name in lower case}`.
   const instances = new Map<string, Instance>();
   const pointers = new Map<string, number>();
   const hosts = new Map<string, Map<string, number>>();
+  const perSource = new Map<string, number>();
   let shown = "[]";
 
   const publish = () => {
@@ -92,21 +106,26 @@ export async function browse(options: BrowseOptions): Promise<void> {
     for (const [key, expires] of pointers) {
       const instance = instances.get(key);
       if (expires <= now || instance === undefined) continue;
-      const { srv, txt } = instance;
+      const { srv, txt, source } = instance;
       if (srv === undefined || txt === undefined || srv.expires <= now || txt.expires <= now) {
         continue;
       }
       const label = instanceLabel(instance.fullName);
       if (label === undefined) continue;
-      const addresses = [...(hosts.get(srv.target.toLowerCase()) ?? new Map<string, number>())]
+      const announced = [...(hosts.get(keyOf(source, srv.target)) ?? new Map<string, number>())]
         .filter(([, until]) => until > now).map(([address]) => address).sort();
-      if (addresses.length === 0 && instance.seenFrom !== undefined) {
-        addresses.push(instance.seenFrom);
-      }
+      // The address the answer came from first, announced or not: it is on this network, and
+      // it is the responder's own (A records could name any host, to send clients there).
+      const addresses = source === "0.0.0.0"
+        ? announced
+        : [source, ...announced.filter((a) => a !== source)];
       const found = foundServer(label, srv.port, txt.strings, addresses);
       if (found) servers.push(found);
     }
-    servers.sort((a, b) => a.name.localeCompare(b.name) || a.instance.localeCompare(b.instance));
+    servers.sort((a, b) =>
+      a.name.localeCompare(b.name) || a.instance.localeCompare(b.instance) ||
+      (a.addresses[0] ?? "").localeCompare(b.addresses[0] ?? "")
+    );
     const text = JSON.stringify(servers);
     if (text !== shown) {
       shown = text;
@@ -118,38 +137,61 @@ export async function browse(options: BrowseOptions): Promise<void> {
   // short-lived names does not keep real servers out of it.
   const prune = (now: number) => {
     for (const [key, expires] of pointers) {
-      if (expires <= now) pointers.delete(key), instances.delete(key);
+      if (expires <= now) forget(key);
     }
     for (const key of instances.keys()) if (!pointers.has(key)) instances.delete(key);
-    const targets = new Set([...instances.values()].map((i) => i.srv?.target.toLowerCase()));
+    const targets = new Set(
+      [...instances.values()].map((i) => i.srv && keyOf(i.source, i.srv.target)),
+    );
     for (const [key, addresses] of hosts) {
       for (const [address, until] of addresses) if (until <= now) addresses.delete(address);
       if (addresses.size === 0 || !targets.has(key)) hosts.delete(key);
     }
   };
 
+  const forget = (key: string) => {
+    if (!pointers.delete(key)) return;
+    instances.delete(key);
+    const source = key.slice(0, key.indexOf(" "));
+    const left = (perSource.get(source) ?? 1) - 1;
+    if (left > 0) perSource.set(source, left);
+    else perSource.delete(source);
+  };
+
   const learn = (record: DnsRecord, from: Sender) => {
-    const expires = Date.now() + record.ttl * 1000;
+    const source = from.address;
+    // However long a record says it lives, it is looked at again within 75 minutes.
+    const expires = Date.now() + Math.min(record.ttl, MAX_TTL_S) * 1000;
     const data = record.data;
     if (data.type === TYPE.PTR && sameName(record.name, SERVICE_TYPE)) {
-      const key = data.target.toLowerCase();
-      if (!pointers.has(key) && pointers.size >= MAX_INSTANCES) return;
+      const key = keyOf(source, data.target);
+      if (record.ttl === 0) {
+        // A goodbye is kept for a second (RFC 6762 10.1), then the instance goes.
+        if (pointers.has(key)) pointers.set(key, Math.min(pointers.get(key)!, expires + 1000));
+        return;
+      }
+      if (!pointers.has(key)) {
+        const count = perSource.get(source) ?? 0;
+        if (pointers.size >= MAX_INSTANCES || count >= MAX_INSTANCES_PER_SOURCE) return;
+        perSource.set(source, count + 1);
+      }
       pointers.set(key, expires);
       return;
     }
     if (data.type === TYPE.SRV || data.type === TYPE.TXT) {
-      const key = record.name.toLowerCase();
+      const key = keyOf(source, record.name);
       if (!pointers.has(key)) return;
-      const instance = instances.get(key) ?? { fullName: record.name };
+      const instance = instances.get(key) ?? { fullName: record.name, source };
       instances.set(key, instance);
-      if (from.address !== "0.0.0.0") instance.seenFrom = from.address;
       if (data.type === TYPE.SRV) instance.srv = { port: data.port, target: data.target, expires };
       else instance.txt = { strings: data.strings, expires };
       return;
     }
     if (data.type === TYPE.A) {
-      const key = record.name.toLowerCase();
-      const wanted = [...instances.values()].some((i) => i.srv?.target.toLowerCase() === key);
+      const key = keyOf(source, record.name);
+      const wanted = [...instances.values()].some((i) =>
+        i.srv !== undefined && keyOf(i.source, i.srv.target) === key
+      );
       if (!wanted) return;
       const addresses = hosts.get(key) ?? new Map<string, number>();
       if (record.cacheFlush && record.ttl > 0) {
@@ -158,7 +200,9 @@ export async function browse(options: BrowseOptions): Promise<void> {
           if (address !== data.address) addresses.set(address, Math.min(until, Date.now() + 1000));
         }
       }
-      addresses.set(data.address, expires);
+      if (addresses.has(data.address) || addresses.size < MAX_ADDRESSES) {
+        addresses.set(data.address, expires);
+      }
       hosts.set(key, addresses);
     }
   };
@@ -203,6 +247,11 @@ export async function browse(options: BrowseOptions): Promise<void> {
     if (timer !== undefined) clearTimeout(timer);
     socket.close();
   }
+}
+
+/** The key of a name as one responder gave it. */
+function keyOf(source: string, name: string): string {
+  return `${source} ${name.toLowerCase()}`;
 }
 
 /** The instance label of a full service instance name, unescaped. */

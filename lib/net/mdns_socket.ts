@@ -5,6 +5,14 @@
  * default one without `--allow-sys=networkInterfaces`), TTL 1, loopback on.
  * It never asks for a permission it was not given.
  *
+ * Packets from a source outside this computer's subnets are dropped (RFC
+ * 6762 11): multicast DNS is link-local, and only a unicast from afar could
+ * bring one (to poison a finder's list, or to have a responder answer a
+ * forged source). node:dgram shows neither the IP TTL nor the destination
+ * address, so the check is the source's subnet; it needs the list of
+ * interfaces (`--allow-sys=networkInterfaces`), and without it every source
+ * is taken, as it cannot be told.
+ *
  * @module
  */
 
@@ -76,10 +84,67 @@ function isLoopback(address: string): boolean {
   return address.startsWith("127.");
 }
 
+/** An IPv4 subnet, as `Deno.networkInterfaces()` gives it (`192.168.1.5/24`). */
+export interface Subnet {
+  /** The interface's address and prefix length. */
+  cidr: string;
+}
+
+/**
+ * Whether a packet's source is on one of this computer's IPv4 subnets (or
+ * is loopback, or the unspecified address a multicast sender on loopback
+ * may show as).
+ *
+ * @param address the source address
+ * @param subnets the subnets of this computer's interfaces
+ * @returns whether the source is on the local link
+ */
+export function onLocalLink(address: string, subnets: Subnet[]): boolean {
+  if (address === "0.0.0.0" || isLoopback(address)) return true;
+  const source = ipv4Number(address);
+  if (source === undefined) return false;
+  return subnets.some(({ cidr }) => {
+    const [net, bits] = cidr.split("/");
+    const base = ipv4Number(net ?? "");
+    const prefix = Number(bits);
+    if (base === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) return false;
+    const mask = prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0;
+    return ((source & mask) >>> 0) === ((base & mask) >>> 0);
+  });
+}
+
+function ipv4Number(address: string): number | undefined {
+  const parts = address.split(".");
+  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) < 256)) {
+    return undefined;
+  }
+  return parts.reduce((n, p) => n * 256 + Number(p), 0);
+}
+
+/** How long a read of the interfaces' subnets is used before it is read again. */
+const SUBNETS_FOR_MS = 5000;
+
+/** The subnets to check sources against, or undefined when they cannot be listed. */
+function subnetReader(): () => Subnet[] | undefined {
+  if (!canListInterfaces()) return () => undefined;
+  let read = { at: -Infinity, subnets: [] as Subnet[] };
+  return () => {
+    const now = Date.now();
+    if (now - read.at >= SUBNETS_FOR_MS) {
+      read = {
+        at: now,
+        subnets: Deno.networkInterfaces().filter((i) => i.family === "IPv4"),
+      };
+    }
+    return read.subnets;
+  };
+}
+
 /**
  * Opens the socket and joins the group.
  *
- * @param onMessage called with each well-formed message (malformed and oversized ones are dropped)
+ * @param onMessage called with each well-formed message from the local link (malformed and
+ *   oversized ones are dropped, and those from a source outside this computer's subnets)
  * @returns the socket
  * @throws {MdnsSocketError} when the port cannot be bound or the group joined
  */
@@ -88,7 +153,10 @@ export async function openMdnsSocket(
 ): Promise<MdnsSocket> {
   const socket = createSocket({ type: "udp4", reuseAddr: true });
   let closed = false;
+  const subnets = subnetReader();
   socket.on("message", (bytes: Uint8Array, from: RemoteInfo) => {
+    const local = subnets();
+    if (local !== undefined && !onLocalLink(from.address, local)) return;
     let message: DnsMessage;
     try {
       message = decodeMessage(bytes);

@@ -77,6 +77,10 @@ export function isLink(text: string): boolean {
 export function parseLink(text: string): ServerLink {
   const trimmed = text.trim();
   if (!isLink(trimmed)) throw new LinkError(`Not a privateshare link: '${trimmed}'`);
+  // URL would drop tabs and newlines anywhere and re-read escapes: a link is taken as written.
+  if (/[\s\p{Cc}\p{Cf}]/u.test(trimmed)) {
+    throw new LinkError(`A link has no space or control character in it: '${trimmed}'`);
+  }
   let url: URL;
   try {
     url = new URL(trimmed);
@@ -86,16 +90,18 @@ export function parseLink(text: string): ServerLink {
   if (url.username !== "" || url.password !== "") {
     throw new LinkError("A link carries no user name or password; the password stays apart");
   }
-  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  if (host === "") throw new LinkError(`The link names no host: '${trimmed}'`);
+  if (url.hostname === "") throw new LinkError(`The link names no host: '${trimmed}'`);
   if (url.port === "") throw new LinkError(`The link names no port: '${trimmed}'`);
   const port = Number(url.port);
   if (port < 1 || port > 65535) {
     throw new LinkError(`The link's port is out of range: '${trimmed}'`);
   }
-  if ((url.pathname !== "/" && url.pathname !== "") || url.search !== "") {
+  // What URL tidies away (dot segments, an empty query) would make two texts one link.
+  const rest = /^[^:]+:\/\/[^/?#]*(.*)$/.exec(trimmed)?.[1] ?? "";
+  if (!/^\/?(#.*)?$/.test(rest)) {
     throw new LinkError(`A link has nothing after the port but '#sha256=...': '${trimmed}'`);
   }
+  const host = linkHost(url.hostname, trimmed);
   if (url.hash === "" || url.hash === "#") return { host, port };
   const match = /^#sha256=([A-Za-z0-9_-]{43})$/.exec(url.hash);
   const bytes = match?.[1] === undefined ? undefined : fromBase64Url(match[1]);
@@ -142,6 +148,36 @@ export function serverLinks(host: string, port: number, fingerprint?: string): S
   if (!canReadNetworkAddresses()) return { links: [link("localhost")], localOnly: true };
   const addresses = networkAddresses().filter((a) => host === "::" || !a.includes(":"));
   return { links: (addresses.length > 0 ? addresses : ["localhost"]).map(link), localOnly: false };
+}
+
+/**
+ * The host a link names, as a connection is made to it: an IPv6 address
+ * (from its brackets), an IPv4 address in four decimal numbers, or a host
+ * name, lowercase, international ones in their ASCII (punycode) form.
+ * Percent-escapes and the other ways of writing an IPv4 address (`0x7f.1`,
+ * `2130706433`) are refused, so that a host reads as it connects.
+ */
+function linkHost(hostname: string, link: string): string {
+  if (hostname.startsWith("[")) return hostname.slice(1, -1);
+  // A privateshare: URL keeps its host opaque, with non-ASCII characters escaped; an escape
+  // the text itself holds is refused.
+  const raw = /^[^:]+:\/\/([^/?#]*)/.exec(link)?.[1] ?? "";
+  if (raw.includes("%")) {
+    throw new LinkError(`A link's host has no percent-escapes: write it out: '${link}'`);
+  }
+  let ascii: string;
+  try {
+    // The host rules of http: links, which map international names to ASCII.
+    ascii = new URL(`http://${decodeURIComponent(hostname)}/`).hostname;
+  } catch {
+    throw new LinkError(`The link's host is not a host name or address: '${link}'`);
+  }
+  if (/^[\d.]+$/.test(ascii) && ascii !== decodeURIComponent(hostname)) {
+    throw new LinkError(
+      `Write the link's IPv4 address as four decimal numbers (such as 192.168.1.20): '${link}'`,
+    );
+  }
+  return ascii;
 }
 
 function toBase64Url(hex: string): string {

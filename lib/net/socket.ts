@@ -243,9 +243,11 @@ async function startTls(
   }
 }
 
+// A stalled handshake says nothing of whether the server speaks TLS: it is not "not-tls", whose
+// advice (drop --tls, forget a remembered server) a peer that stalls must not be able to prompt.
 function handshakeTimeout(where: string, timeoutMs: number): TlsError {
   return new TlsError(
-    "not-tls",
+    "handshake",
     where,
     `The server at ${where} did not complete a TLS handshake in ${timeoutMs / 1000} s`,
   );

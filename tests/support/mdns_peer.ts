@@ -7,14 +7,34 @@
 // - conflict LABEL: answers, as another responder, with an SRV record for the
 //   instance LABEL that points to another host;
 // - legacy: asks once from a port other than 5353 with ID 0x4242 and prints
-//   the ID and port of the answer it gets, unicast.
+//   the ID and port of the answer it gets, unicast;
+// - poison KIND: another responder, sending from 127.0.0.2, that learns a real
+//   server's records from its answers and, after each of them, sends records
+//   about that server's names: "address" an A record (cache flush) that moves
+//   its host to 127.0.0.2, "goodbye" its PTR with TTL 0, "port" its PTR, SRV
+//   (same host, port 1) and TXT, "elsewhere" a server of its own (instance
+//   "elsewhere", the TXT copied) whose A record is another host's, 127.0.0.9.
+//   Prints "listening" once its sockets are open,
+//   and runs until killed;
+// - many COUNT: another responder, sending from 127.0.0.2, that answers the first
+//   query it sees with COUNT servers of its own (flood-0, flood-1, ...), records
+//   with the longest TTL there is. Prints "listening", then runs until killed.
 
 import { createSocket } from "node:dgram";
 import { Buffer } from "node:buffer";
-import { encodeMessage, TYPE } from "../../lib/net/dns_message.ts";
+import { decodeMessage, type DnsRecord, encodeMessage, TYPE } from "../../lib/net/dns_message.ts";
 
 const GROUP = "224.0.0.251";
 const [mode = "garbage", countText = "100"] = Deno.args;
+
+/** A socket that sends to the group from 127.0.0.2. */
+async function speaker() {
+  const socket = createSocket({ type: "udp4", reuseAddr: true });
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.2", () => resolve()));
+  socket.setMulticastTTL(1);
+  socket.setMulticastLoopback(true);
+  return socket;
+}
 
 /** A PTR query for the service, with an ID. */
 function query(id: number): Uint8Array {
@@ -120,4 +140,91 @@ if (mode === "garbage") {
   const got = await answer;
   socket.close();
   console.log(JSON.stringify(got));
+} else if (mode === "poison") {
+  const kind = countText;
+  const listen = await open(5353);
+  const speak = await speaker();
+  let learned: { srv: DnsRecord; txt?: DnsRecord } | undefined;
+  listen.on("message", (bytes: Uint8Array, from: { address: string }) => {
+    if (from.address === "127.0.0.2") return;
+    const message = decodeMessage(bytes);
+    if ((message.flags & 0x8000) === 0) return;
+    const records = [...message.answers, ...message.additionals];
+    const srv = records.find((r) => r.data.type === TYPE.SRV && r.ttl > 0);
+    if (srv === undefined) return;
+    const txt = records.find((r) => r.data.type === TYPE.TXT && r.name === srv.name);
+    learned = { srv, ...(txt ? { txt } : {}) };
+    const host = (srv.data as { target: string }).target;
+    const ptr = (ttl: number): DnsRecord => ({
+      name: "_privateshare._tcp.local",
+      ttl,
+      data: { type: TYPE.PTR, target: srv.name },
+    });
+    const own = "elsewhere._privateshare._tcp.local";
+    const answers: DnsRecord[] = kind === "elsewhere"
+      ? [
+        { name: "_privateshare._tcp.local", ttl: 4500, data: { type: TYPE.PTR, target: own } },
+        {
+          name: own,
+          ttl: 120,
+          data: { type: TYPE.SRV, priority: 0, weight: 0, port: 1, target: "elsewhere.local" },
+        },
+        ...(learned.txt ? [{ ...learned.txt, name: own }] : []),
+        { name: "elsewhere.local", ttl: 120, data: { type: TYPE.A, address: "127.0.0.9" } },
+      ]
+      : kind === "address"
+      ? [{ name: host, ttl: 120, cacheFlush: true, data: { type: TYPE.A, address: "127.0.0.2" } }]
+      : kind === "goodbye"
+      ? [ptr(0)]
+      : [
+        ptr(4500),
+        { ...srv, data: { type: TYPE.SRV, priority: 0, weight: 0, port: 1, target: host } },
+        ...(learned.txt ? [learned.txt] : []),
+      ];
+    const out = encodeMessage({ id: 0, flags: 0x8400, questions: [], answers, additionals: [] });
+    speak.send(Buffer.from(out), 5353, GROUP);
+  });
+  console.log("listening");
+  await new Promise(() => {});
+} else if (mode === "many") {
+  const listen = await open(5353);
+  const speak = await speaker();
+  const forever = 0xffffffff;
+  const encoder = new TextEncoder();
+  let flooded = false;
+  listen.on("message", async (bytes: Uint8Array, from: { address: string }) => {
+    if (flooded || from.address === "127.0.0.2" || (bytes[2]! & 0x80) !== 0) return;
+    flooded = true;
+    // Twenty servers a packet, so that the finder's receive buffer is not what limits them.
+    for (let first = 0; first < Number(countText); first += 20) {
+      const answers: DnsRecord[] = [];
+      for (let i = first; i < Math.min(first + 20, Number(countText)); i++) {
+        const instance = `flood-${i}._privateshare._tcp.local`;
+        const host = `flood-${i}.local`;
+        const txt = ["txtvers=1", `name=flood-${i}`, "v=2", "tls=0", "pw=0", "up=1"];
+        answers.push(
+          {
+            name: "_privateshare._tcp.local",
+            ttl: forever,
+            data: { type: TYPE.PTR, target: instance },
+          },
+          {
+            name: instance,
+            ttl: forever,
+            data: { type: TYPE.SRV, priority: 0, weight: 0, port: 1000 + i, target: host },
+          },
+          {
+            name: instance,
+            ttl: forever,
+            data: { type: TYPE.TXT, strings: txt.map((t) => encoder.encode(t)) },
+          },
+          { name: host, ttl: forever, data: { type: TYPE.A, address: "127.0.0.2" } },
+        );
+      }
+      const out = encodeMessage({ id: 0, flags: 0x8400, questions: [], answers, additionals: [] });
+      await new Promise((resolve) => speak.send(Buffer.from(out), 5353, GROUP, resolve));
+    }
+  });
+  console.log("listening");
+  await new Promise(() => {});
 }
