@@ -237,6 +237,9 @@ function buildPicker() {
     choose.disabled = Boolean(listing.error);
   }
 
+  // A folder typed while a listing is on its way wins: that listing no longer shows (it would put
+  // its own path back into the field, and Go would then list it instead of what was typed).
+  path.addEventListener("input", () => asked++);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     show(path.value);
