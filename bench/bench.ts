@@ -15,6 +15,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { abuseCase, type AbuseResults, abuseSection } from "./abuse.ts";
+import { classicListCase } from "./classic_list.ts";
 import { concurrentGetsCase, listProcessCase } from "./gets.ts";
 import { emptyDir, ensureRandomFile, removeIfPresent, sha256File } from "./data.ts";
 import { initClockTicks, killAll, socatVersion } from "./processes.ts";
@@ -51,15 +52,18 @@ Options:
   --small-seconds S     how long each small-operation loop runs (default 3)
   --socat-buffers LIST  socat -b sizes in bytes to try; the fastest is used
                         (default 1048576,4194304,33554432)
-  --only LIST           cases to run, of transfer,tls,concurrent,gets,small,folders,memory,
-                        held,abuse (held: the server's peak memory while 128 connections
+  --only LIST           cases to run, of transfer,tls,concurrent,gets,small,classic,folders,
+                        memory,held,abuse (held: the server's peak memory while 128 connections
                         each hold a folder manifest at the limits; memory runs held too)
                         (default all but memory; folders: a folder of 2,000 files of 4 KiB
                         put and got against tar|socat|tar, and one of the --size-mib file and
                         1,000 small files against that file alone; tls: put and get
                         over TLS against socat's OpenSSL addresses, the same certificate;
                         gets: the concurrent files got at once through the library from
-                        this process, against one alone, and client.ts list as a process)
+                        this process, against one alone, and client.ts list as a process,
+                        against an empty deno run; classic: classic lists from a raw socket
+                        against bench/original_list_server.py, the original's list in
+                        python3)
   --memory-4g           also compare peak memory for 1 GiB and 4 GiB transfers
                         (the memory case; about 12 GiB of disk for a while)
   --output PATH         where the Markdown report goes (default bench/RESULTS.md)
@@ -76,6 +80,7 @@ const CASES = [
   "concurrent",
   "gets",
   "small",
+  "classic",
   "folders",
   "memory",
   "held",
@@ -89,6 +94,7 @@ const DEFAULT_CASES: readonly CaseName[] = [
   "concurrent",
   "gets",
   "small",
+  "classic",
   "folders",
   "held",
   "abuse",
@@ -307,6 +313,17 @@ async function main(args: string[]): Promise<number> {
   if (options.only.has("small")) {
     progress("small operations");
     input.small = await smallCase(options.smallSeconds, options.runs);
+  }
+
+  if (options.only.has("classic")) {
+    progress("classic lists against the original's, in Python");
+    await smallFiles();
+    input.classicList = await classicListCase(
+      DIRS.small,
+      options.smallSeconds,
+      Math.max(5, options.runs * 2),
+      progress,
+    );
   }
 
   if (options.only.has("folders")) {

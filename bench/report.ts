@@ -10,6 +10,7 @@ import { tlsSection } from "./tls.ts";
 import { getsSection, verdict } from "./gets.ts";
 import type { ReportInput } from "./results.ts";
 import { foldersSection } from "./folders.ts";
+import { classicListSection } from "./classic_list.ts";
 
 /** The targets from the issue. */
 const TARGET = {
@@ -360,13 +361,9 @@ export function report(input: ReportInput): string {
   const folders = foldersSection(input.folders);
   out.push(...folders.lines);
   targets.push(...folders.targets);
-  if (small) {
-    targets.push([
-      "classic lists ≥ the original Python server's rate",
-      "not measured: the benchmark has no original server to compare with",
-      verdict(undefined),
-    ]);
-  }
+  const classic = classicListSection(input.classicList);
+  out.push(...classic.lines);
+  targets.push(...classic.targets);
 
   const summary = targets.length
     ? ["## Targets\n", table(["target", "measured", "verdict"], targets)]

@@ -8,6 +8,7 @@
 import type { ClientRun, CpuTimes, Usage } from "./processes.ts";
 import type { ConcurrentGets } from "./gets.ts";
 import type { FolderResults } from "./folders.ts";
+import type { ClassicListResults } from "./classic_list.ts";
 
 /** One measured privateshare transfer. */
 export interface PsSample {
@@ -131,4 +132,6 @@ export interface ReportInput {
   listProcessMs?: number[];
   /** Folders put and got whole. */
   folders?: FolderResults;
+  /** Classic lists against the original server's. */
+  classicList?: ClassicListResults;
 }
