@@ -9,7 +9,7 @@
  */
 
 import { join } from "node:path";
-import { ROOT } from "../tests/helpers.ts";
+import { kill, ROOT } from "../tests/helpers.ts";
 import { HOST, readCpu, spawn, startServer } from "./processes.ts";
 import { cpuDelta } from "./transfers.ts";
 import { num, spread, summarize, table } from "./stats.ts";
@@ -53,7 +53,9 @@ async function rawList(port: number, reply: Uint8Array): Promise<number> {
 }
 
 /** Starts the original's list server on `folder`; resolves once it listens. */
-async function startOriginal(folder: string): Promise<{ pid: number; port: number }> {
+async function startOriginal(
+  folder: string,
+): Promise<{ child: Deno.ChildProcess; pid: number; port: number }> {
   const child = spawn("python3", [join(ROOT, "bench", "original_list_server.py"), folder], {
     stderr: "null",
   });
@@ -66,7 +68,7 @@ async function startOriginal(folder: string): Promise<{ pid: number; port: numbe
     text += decoder.decode(value, { stream: true });
   }
   reader.releaseLock();
-  return { pid: child.pid, port: Number(text.trim()) };
+  return { child, pid: child.pid, port: Number(text.trim()) };
 }
 
 /**
@@ -93,7 +95,14 @@ export async function classicListCase(
   const reply = new Uint8Array(256 * 1024);
   const servers = [
     { label: "privateshare", ...ps, rate: [] as number[], cpu: [] as number[], bytes: 0 },
-    { label: "original", ...original, rate: [] as number[], cpu: [] as number[], bytes: 0 },
+    {
+      label: "original",
+      pid: original.pid,
+      port: original.port,
+      rate: [] as number[],
+      cpu: [] as number[],
+      bytes: 0,
+    },
   ];
   try {
     for (const server of servers) {
@@ -128,11 +137,8 @@ export async function classicListCase(
     }
   } finally {
     await ps.stop();
-    try {
-      Deno.kill(original.pid, "SIGKILL");
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
+    kill(original.child, "SIGKILL");
+    await original.child.status;
   }
   return {
     files,
