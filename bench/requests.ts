@@ -87,6 +87,7 @@ try {
   const encoder = new TextEncoder();
   const rawGet = encoder.encode(`PS/2 ${JSON.stringify({ op: "get", name: target, offset: 0 })}\n`);
   const rawList = encoder.encode(`PS/2 ${JSON.stringify({ op: "list" })}\n`);
+  const rawClassicList = encoder.encode("list");
   const reply = new Uint8Array(64 * 1024);
   // The server's side alone: a raw socket sends the command and reads to the end.
   const raw = (command: Uint8Array) => async (port: number) => {
@@ -103,6 +104,7 @@ try {
   const ops: Record<string, (port: number) => Promise<void>> = {
     "raw-get": raw(rawGet),
     "raw-list": raw(rawList),
+    "raw-classic-list": raw(rawClassicList),
     list: async (port) => {
       const files = await list({ host: HOST, port });
       if (files.length !== SMALL_FILES) throw new Error(`list gave ${files.length} files`);
