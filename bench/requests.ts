@@ -41,6 +41,10 @@ const repos: [string, string][] = [
 
 /** Starts `PATH/server.ts` on port 0 serving `root`; its log is read and dropped. */
 async function startServerOf(path: string, root: string): Promise<{ pid: number; port: number }> {
+  // A benchmark's server never announces itself on the host's network; a
+  // checkout from before announcing has no such flag (and does not announce).
+  const cli = await Deno.readTextFile(join(path, "lib", "cli", "server.ts"));
+  const quiet = cli.includes('"no-announce"') ? ["--no-announce"] : [];
   const child = spawn(Deno.execPath(), [
     "run",
     "--allow-all",
@@ -52,6 +56,7 @@ async function startServerOf(path: string, root: string): Promise<{ pid: number;
     "json",
     "--idle-timeout",
     "0",
+    ...quiet,
   ], { stderr: "null" });
   const reader = child.stdout.getReader();
   const decoder = new TextDecoder();
