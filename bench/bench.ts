@@ -52,18 +52,18 @@ Options:
   --small-seconds S     how long each small-operation loop runs (default 3)
   --socat-buffers LIST  socat -b sizes in bytes to try; the fastest is used
                         (default 1048576,4194304,33554432)
-  --only LIST           cases to run, of transfer,tls,concurrent,gets,small,classic,folders,
-                        memory,held,abuse (held: the server's peak memory while 128 connections
-                        each hold a folder manifest at the limits; memory runs held too)
-                        (default all but memory; folders: a folder of 2,000 files of 4 KiB
-                        put and got against tar|socat|tar, and one of the --size-mib file and
-                        1,000 small files against that file alone; tls: put and get
+  --only LIST           cases to run, of transfer,tls,concurrent,gets,start,small,classic,
+                        folders,memory,held,abuse (held: the server's peak memory while 128
+                        connections each hold a folder manifest at the limits; memory runs
+                        held too) (default all but memory; folders: a folder of 2,000 files
+                        of 4 KiB put and got against tar|socat|tar, and one of the --size-mib
+                        file and 1,000 small files against that file alone; tls: put and get
                         over TLS against socat's OpenSSL addresses, the same certificate;
                         gets: the concurrent files got at once through the library from
-                        this process, against one alone, and client.ts list as a process,
-                        against an empty deno run; classic: classic lists from a raw socket
-                        against bench/original_list_server.py, the original's list in
-                        python3)
+                        this process, against one alone; start: client.ts list as a
+                        process, against an empty deno run; classic: classic lists from a
+                        raw socket against bench/original_list_server.py, the original's
+                        list in python3)
   --memory-4g           also compare peak memory for 1 GiB and 4 GiB transfers
                         (the memory case; about 12 GiB of disk for a while)
   --output PATH         where the Markdown report goes (default bench/RESULTS.md)
@@ -79,6 +79,7 @@ const CASES = [
   "tls",
   "concurrent",
   "gets",
+  "start",
   "small",
   "classic",
   "folders",
@@ -93,6 +94,7 @@ const DEFAULT_CASES: readonly CaseName[] = [
   "tls",
   "concurrent",
   "gets",
+  "start",
   "small",
   "classic",
   "folders",
@@ -304,10 +306,10 @@ async function main(args: string[]): Promise<number> {
     }
   }
 
-  if (options.only.has("gets")) {
-    progress("client.ts list as a whole process");
+  if (options.only.has("start")) {
+    progress("client.ts list as a whole process, against an empty deno run");
     await smallFiles();
-    input.listProcessMs = await listProcessCase(DIRS.small, Math.max(5, options.runs * 3));
+    input.listProcess = await listProcessCase(DIRS.small, DATA, Math.max(5, options.runs * 3));
   }
 
   if (options.only.has("small")) {

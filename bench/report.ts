@@ -355,7 +355,7 @@ export function report(input: ReportInput): string {
     targets.push(...section.targets);
   }
 
-  const gets = getsSection(input.gets, input.listProcessMs);
+  const gets = getsSection(input.gets, input.listProcess);
   out.push(...gets.lines);
   targets.push(...gets.targets);
   const folders = foldersSection(input.folders);
