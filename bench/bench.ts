@@ -320,12 +320,21 @@ async function main(args: string[]): Promise<number> {
   if (options.only.has("classic")) {
     progress("classic lists against the original's, in Python");
     await smallFiles();
-    input.classicList = await classicListCase(
-      DIRS.small,
-      options.smallSeconds,
-      Math.max(5, options.runs * 2),
-      progress,
-    );
+    try {
+      input.classicList = await classicListCase(
+        DIRS.small,
+        options.smallSeconds,
+        Math.max(5, options.runs * 2),
+        progress,
+      );
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      input.classicSkipped = "python3, which runs the original's list, was not found";
+      console.error(
+        "bench: python3 not found: install it (Debian: apt-get install python3) for the " +
+          "classic list baseline; that case is skipped",
+      );
+    }
   }
 
   if (options.only.has("folders")) {

@@ -80,6 +80,7 @@ async function startOriginal(
  * @param runs how many rounds
  * @param progress where progress lines go
  * @returns the rates and CPU costs
+ * @throws {Deno.errors.NotFound} when there is no python3
  */
 export async function classicListCase(
   folder: string,

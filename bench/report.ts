@@ -361,6 +361,13 @@ export function report(input: ReportInput): string {
   const folders = foldersSection(input.folders);
   out.push(...folders.lines);
   targets.push(...folders.targets);
+  if (input.classicSkipped) {
+    targets.push([
+      "classic lists ≥ the original Python server's rate",
+      `not measured: ${input.classicSkipped}`,
+      verdict(undefined),
+    ]);
+  }
   const classic = classicListSection(input.classicList);
   out.push(...classic.lines);
   targets.push(...classic.targets);

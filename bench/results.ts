@@ -134,4 +134,6 @@ export interface ReportInput {
   folders?: FolderResults;
   /** Classic lists against the original server's. */
   classicList?: ClassicListResults;
+  /** Why the classic lists were not measured, when they were asked for. */
+  classicSkipped?: string;
 }
