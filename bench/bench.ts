@@ -15,6 +15,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { abuseCase, type AbuseResults, abuseSection } from "./abuse.ts";
+import { classicListCase } from "./classic_list.ts";
 import { concurrentGetsCase, listProcessCase } from "./gets.ts";
 import { emptyDir, ensureRandomFile, removeIfPresent, sha256File } from "./data.ts";
 import { initClockTicks, killAll, socatVersion } from "./processes.ts";
@@ -51,15 +52,18 @@ Options:
   --small-seconds S     how long each small-operation loop runs (default 3)
   --socat-buffers LIST  socat -b sizes in bytes to try; the fastest is used
                         (default 1048576,4194304,33554432)
-  --only LIST           cases to run, of transfer,tls,concurrent,gets,small,folders,memory,
-                        held,abuse (held: the server's peak memory while 128 connections
-                        each hold a folder manifest at the limits; memory runs held too)
-                        (default all but memory; folders: a folder of 2,000 files of 4 KiB
-                        put and got against tar|socat|tar, and one of the --size-mib file and
-                        1,000 small files against that file alone; tls: put and get
+  --only LIST           cases to run, of transfer,tls,concurrent,gets,start,small,classic,
+                        folders,memory,held,abuse (held: the server's peak memory while 128
+                        connections each hold a folder manifest at the limits; memory runs
+                        held too) (default all but memory; folders: a folder of 2,000 files
+                        of 4 KiB put and got against tar|socat|tar, and one of the --size-mib
+                        file and 1,000 small files against that file alone; tls: put and get
                         over TLS against socat's OpenSSL addresses, the same certificate;
                         gets: the concurrent files got at once through the library from
-                        this process, against one alone, and client.ts list as a process)
+                        this process, against one alone; start: client.ts list as a
+                        process, against an empty deno run; classic: classic lists from a
+                        raw socket against bench/original_list_server.py, the original's
+                        list in python3)
   --memory-4g           also compare peak memory for 1 GiB and 4 GiB transfers
                         (the memory case; about 12 GiB of disk for a while)
   --output PATH         where the Markdown report goes (default bench/RESULTS.md)
@@ -75,7 +79,9 @@ const CASES = [
   "tls",
   "concurrent",
   "gets",
+  "start",
   "small",
+  "classic",
   "folders",
   "memory",
   "held",
@@ -88,7 +94,9 @@ const DEFAULT_CASES: readonly CaseName[] = [
   "tls",
   "concurrent",
   "gets",
+  "start",
   "small",
+  "classic",
   "folders",
   "held",
   "abuse",
@@ -298,15 +306,35 @@ async function main(args: string[]): Promise<number> {
     }
   }
 
-  if (options.only.has("gets")) {
-    progress("client.ts list as a whole process");
+  if (options.only.has("start")) {
+    progress("client.ts list as a whole process, against an empty deno run");
     await smallFiles();
-    input.listProcessMs = await listProcessCase(DIRS.small, Math.max(5, options.runs * 3));
+    input.listProcess = await listProcessCase(DIRS.small, DATA, Math.max(5, options.runs * 3));
   }
 
   if (options.only.has("small")) {
     progress("small operations");
     input.small = await smallCase(options.smallSeconds, options.runs);
+  }
+
+  if (options.only.has("classic")) {
+    progress("classic lists against the original's, in Python");
+    await smallFiles();
+    try {
+      input.classicList = await classicListCase(
+        DIRS.small,
+        options.smallSeconds,
+        Math.max(5, options.runs * 2),
+        progress,
+      );
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      input.classicSkipped = "python3, which runs the original's list, was not found";
+      console.error(
+        "bench: python3 not found: install it (Debian: apt-get install python3) for the " +
+          "classic list baseline; that case is skipped",
+      );
+    }
   }
 
   if (options.only.has("folders")) {

@@ -10,15 +10,18 @@
 import { basename, join } from "node:path";
 import { get } from "../lib/mod.ts";
 import { emptyDir, sha256File } from "./data.ts";
-import { HOST, readPeak, runClient, startServer } from "./processes.ts";
+import { CLIENT_RUN_PERMS, CLIENT_TS, denoRunArgs } from "../tests/helpers.ts";
+import { HOST, readPeak, spawn, startServer } from "./processes.ts";
 import { MiB, num, spread, summarize, type Summary, table } from "./stats.ts";
 
 /** Aggregate throughput of concurrent gets, against one get alone. */
 const CONCURRENT_RATIO = 0.8;
 /** The server's peak memory while serving them. */
 const CONCURRENT_PEAK = 600 * MiB;
-/** `client.ts … list` as a whole process, in milliseconds. */
+/** `client.ts … list` as a whole process, in milliseconds (issue 16). */
 const LIST_PROCESS_MS = 60;
+/** `client.ts … list` as a whole process, against an empty `deno run` (issue 25). */
+const LIST_PROCESS_RATIO = 1.5;
 
 /** What the concurrent-gets case measured, one entry a run. */
 export interface ConcurrentGets {
@@ -104,42 +107,76 @@ export async function concurrentGetsCase(
   return results;
 }
 
+/** `client.ts … list` as whole processes, and an empty `deno run` alternating with them. */
+export interface ListProcess {
+  /** `client.ts HOST PORT list`, spawn to exit, milliseconds a run. */
+  listMs: number[];
+  /** `deno run` of an empty file beside it (the same flags and deno.json), milliseconds a run. */
+  emptyMs: number[];
+}
+
 /**
- * Runs `client.ts HOST PORT list` as a whole process, `runs` times, against
- * a server of `folder`.
+ * Runs `client.ts HOST PORT list` as a whole process against a server of
+ * `folder`, alternating with `deno run` of an empty file under the same
+ * flags and configuration, `runs` times each, after one run of each that
+ * fills Deno's caches.
  *
  * @param folder the folder to serve
- * @param runs how many lists
- * @returns the wall time of each, in milliseconds
+ * @param emptyDir where the empty file is written (inside the project, so the same deno.json applies)
+ * @param runs how many of each
+ * @returns the wall times
  */
-export async function listProcessCase(folder: string, runs: number): Promise<number[]> {
+export async function listProcessCase(
+  folder: string,
+  emptyDir: string,
+  runs: number,
+): Promise<ListProcess> {
+  const empty = join(emptyDir, "empty.ts");
+  await Deno.writeTextFile(empty, "");
   const server = await startServer(folder, { record: false });
   try {
-    const times: number[] = [];
+    const result: ListProcess = { listMs: [], emptyMs: [] };
     for (let i = 0; i < runs + 1; i++) {
-      const run = await runClient([HOST, String(server.port), "list"], 5);
-      if (run.code !== 0) {
-        throw new Error(`client.ts list failed (exit ${run.code}): ${run.stderr}`);
-      }
+      const list = await timeProcess([CLIENT_TS, HOST, String(server.port), "list"]);
+      const nothing = await timeProcess([empty]);
       // The first run compiles and caches the modules; a user's second list does not.
-      if (i > 0) times.push(run.ms);
+      if (i === 0) continue;
+      result.listMs.push(list);
+      result.emptyMs.push(nothing);
     }
-    return times;
+    return result;
   } finally {
     await server.stop();
+    await Deno.remove(empty);
   }
+}
+
+/** Runs `deno run FLAGS SCRIPT ARGS` to its end; its wall time in milliseconds. */
+async function timeProcess([script, ...args]: string[]): Promise<number> {
+  const started = performance.now();
+  const child = spawn(Deno.execPath(), denoRunArgs(script!, args, CLIENT_RUN_PERMS), {
+    stdout: "null",
+  });
+  const output = await child.output();
+  const ms = performance.now() - started;
+  if (!output.success) {
+    throw new Error(
+      `deno run ${script} failed (exit ${output.code}): ${new TextDecoder().decode(output.stderr)}`,
+    );
+  }
+  return ms;
 }
 
 /**
  * The report's lines and target rows for these cases.
  *
  * @param gets the concurrent gets, if measured
- * @param listMs the whole-process lists, if measured
+ * @param listProcess the whole-process lists and empty runs, if measured
  * @returns the section and its target rows (target, measured, verdict)
  */
 export function getsSection(
   gets: ConcurrentGets | undefined,
-  listMs: number[] | undefined,
+  listProcess: ListProcess | undefined,
 ): { lines: string[]; targets: string[][] } {
   const lines: string[] = [];
   const targets: string[][] = [];
@@ -181,13 +218,27 @@ export function getsSection(
       verdict(peak <= CONCURRENT_PEAK),
     ]);
   }
-  if (listMs) {
-    const s = summarize(listMs);
-    lines.push(`## \`client.ts HOST PORT list\` as a whole process (${listMs.length} runs)\n`);
+  if (listProcess) {
+    const s = summarize(listProcess.listMs);
+    const e = summarize(listProcess.emptyMs);
+    const ratio = s.median / e.median;
     lines.push(
-      `Median ${num(s.median, 0)} ms (${num(s.min, 0)}–${num(s.max, 0)}), from spawn to exit, ` +
-        "Deno start-up included, after one run that fills Deno's module cache.\n",
+      `## \`client.ts HOST PORT list\` as a whole process ` +
+        `(${listProcess.listMs.length} runs, alternating with an empty \`deno run\`)\n`,
     );
+    lines.push(table(["process", "median ms (min–max)"], [
+      ["`client.ts HOST PORT list`", spread(s, 0)],
+      ["`deno run` of an empty file, the same flags and deno.json", spread(e, 0)],
+    ]));
+    lines.push(
+      "From spawn to exit, Deno start-up included, after one run of each that fills Deno's " +
+        "caches.\n",
+    );
+    targets.push([
+      `\`client.ts … list\` as a whole process ≤ ${LIST_PROCESS_RATIO}× an empty \`deno run\``,
+      `${num(ratio)}× (${num(s.median, 0)} against ${num(e.median, 0)} ms)`,
+      verdict(ratio <= LIST_PROCESS_RATIO),
+    ]);
     targets.push([
       `\`client.ts … list\` as a whole process < ${LIST_PROCESS_MS} ms`,
       `${num(s.median, 0)} ms`,

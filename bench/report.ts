@@ -10,6 +10,7 @@ import { tlsSection } from "./tls.ts";
 import { getsSection, verdict } from "./gets.ts";
 import type { ReportInput } from "./results.ts";
 import { foldersSection } from "./folders.ts";
+import { classicListSection } from "./classic_list.ts";
 
 /** The targets from the issue. */
 const TARGET = {
@@ -354,19 +355,22 @@ export function report(input: ReportInput): string {
     targets.push(...section.targets);
   }
 
-  const gets = getsSection(input.gets, input.listProcessMs);
+  const gets = getsSection(input.gets, input.listProcess);
   out.push(...gets.lines);
   targets.push(...gets.targets);
   const folders = foldersSection(input.folders);
   out.push(...folders.lines);
   targets.push(...folders.targets);
-  if (small) {
+  if (input.classicSkipped) {
     targets.push([
       "classic lists ≥ the original Python server's rate",
-      "not measured: the benchmark has no original server to compare with",
+      `not measured: ${input.classicSkipped}`,
       verdict(undefined),
     ]);
   }
+  const classic = classicListSection(input.classicList);
+  out.push(...classic.lines);
+  targets.push(...classic.targets);
 
   const summary = targets.length
     ? ["## Targets\n", table(["target", "measured", "verdict"], targets)]

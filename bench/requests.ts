@@ -41,6 +41,10 @@ const repos: [string, string][] = [
 
 /** Starts `PATH/server.ts` on port 0 serving `root`; its log is read and dropped. */
 async function startServerOf(path: string, root: string): Promise<{ pid: number; port: number }> {
+  // A benchmark's server never announces itself on the host's network; a
+  // checkout from before announcing has no such flag (and does not announce).
+  const cli = await Deno.readTextFile(join(path, "lib", "cli", "server.ts"));
+  const quiet = cli.includes('"no-announce"') ? ["--no-announce"] : [];
   const child = spawn(Deno.execPath(), [
     "run",
     "--allow-all",
@@ -52,6 +56,7 @@ async function startServerOf(path: string, root: string): Promise<{ pid: number;
     "json",
     "--idle-timeout",
     "0",
+    ...quiet,
   ], { stderr: "null" });
   const reader = child.stdout.getReader();
   const decoder = new TextDecoder();
@@ -87,6 +92,7 @@ try {
   const encoder = new TextEncoder();
   const rawGet = encoder.encode(`PS/2 ${JSON.stringify({ op: "get", name: target, offset: 0 })}\n`);
   const rawList = encoder.encode(`PS/2 ${JSON.stringify({ op: "list" })}\n`);
+  const rawClassicList = encoder.encode("list");
   const reply = new Uint8Array(64 * 1024);
   // The server's side alone: a raw socket sends the command and reads to the end.
   const raw = (command: Uint8Array) => async (port: number) => {
@@ -103,6 +109,7 @@ try {
   const ops: Record<string, (port: number) => Promise<void>> = {
     "raw-get": raw(rawGet),
     "raw-list": raw(rawList),
+    "raw-classic-list": raw(rawClassicList),
     list: async (port) => {
       const files = await list({ host: HOST, port });
       if (files.length !== SMALL_FILES) throw new Error(`list gave ${files.length} files`);

@@ -6,8 +6,9 @@
  */
 
 import type { ClientRun, CpuTimes, Usage } from "./processes.ts";
-import type { ConcurrentGets } from "./gets.ts";
+import type { ConcurrentGets, ListProcess } from "./gets.ts";
 import type { FolderResults } from "./folders.ts";
+import type { ClassicListResults } from "./classic_list.ts";
 
 /** One measured privateshare transfer. */
 export interface PsSample {
@@ -127,8 +128,12 @@ export interface ReportInput {
   memory?: MemoryResults;
   /** Concurrent gets through the library. */
   gets?: ConcurrentGets;
-  /** `client.ts … list` as a whole process, milliseconds a run. */
-  listProcessMs?: number[];
+  /** `client.ts … list` as a whole process, and an empty `deno run`, milliseconds a run. */
+  listProcess?: ListProcess;
   /** Folders put and got whole. */
   folders?: FolderResults;
+  /** Classic lists against the original server's. */
+  classicList?: ClassicListResults;
+  /** Why the classic lists were not measured, when they were asked for. */
+  classicSkipped?: string;
 }

@@ -120,7 +120,11 @@ Deno.test("client_mod.ts exports a part of mod.ts, the very same values", async 
   assert.deepEqual(differ, []);
 });
 
-Deno.test("the client program loads no module of the server when it starts (issue 16)", async () => {
+/**
+ * The modules that the client program evaluates when it starts: its static
+ * imports, without `import type`, `import()` and `import defer`.
+ */
+async function clientStartModules(): Promise<Set<string>> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", join(LIB, "cli", "client.ts")],
     stdout: "piped",
@@ -153,6 +157,18 @@ Deno.test("the client program loads no module of the server when it starts (issu
     }
   };
   visit(graph.modules.find((m) => m.specifier.endsWith("/lib/cli/client.ts"))!.specifier);
+  return loaded;
+}
+
+Deno.test("the client program loads no module of the server when it starts (issue 16)", async () => {
+  const loaded = await clientStartModules();
   const server = [...loaded].filter((s) => s.includes("/lib/server/") || s === "node:fs");
   assert.deepEqual(server, []);
+});
+
+Deno.test("the client program loads no costly node: module when it starts (issue 25)", async () => {
+  // Each of these costs a process 2-20 ms to load; a list needs none of them.
+  const costly = ["node:crypto", "node:stream", "node:net", "node:tls", "node:fs", "node:dgram"];
+  const loaded = [...await clientStartModules()].filter((s) => costly.includes(s));
+  assert.deepEqual(loaded, []);
 });

@@ -17,6 +17,7 @@ import {
   type Reply,
 } from "../lib/protocol/ps2.ts";
 import { TruncatedError, Wire } from "../lib/net/wire.ts";
+import { looksClassic } from "../lib/protocol/classic.ts";
 
 const enc = new TextEncoder();
 const line = (text: string) => enc.encode(text);
@@ -218,4 +219,39 @@ Deno.test("a listing decodes whole, and one that does not hold its announced cou
   rejects(() => decodeListing(body.subarray(0, body.length - 1), 2));
   rejects(() => decodeListing(line('{"name":"a","size":-1,"mtime":0}\n'), 1));
   rejects(() => decodeListing(new Uint8Array([0xff, 0x0a]), 1), /UTF-8/);
+});
+
+Deno.test("looksClassic takes put, get and list, and nothing a byte off", () => {
+  for (const text of ["list", "put,a.txt", "get,a.txt", "get,", "put,", "list,x"]) {
+    assert.equal(looksClassic(line(text)), true, text);
+  }
+  const near = [
+    "lis",
+    "List",
+    "LIST",
+    "lisT",
+    "put",
+    "put.a",
+    "get;a",
+    "gets",
+    " list",
+    "",
+    "PS/2 ",
+  ];
+  for (const text of near) assert.equal(looksClassic(line(text)), false, JSON.stringify(text));
+  assert.equal(looksClassic(new Uint8Array([0x6c, 0x69, 0x73, 0x74 + 0x80])), false);
+  // At most 259 bytes (`put,` and a name of 255): one more is not classic.
+  assert.equal(looksClassic(line("put," + "a".repeat(255))), true);
+  assert.equal(looksClassic(line("put," + "a".repeat(256))), false);
+});
+
+Deno.test("a wire's closed signal aborts at its close, asked for before or after it", async () => {
+  const before = await loopback(async () => {});
+  const early = before.closedSignal;
+  assert.equal(early.aborted, false);
+  before.close();
+  assert.equal(early.aborted, true);
+  const after = await loopback(async () => {});
+  after.close();
+  assert.equal(after.closedSignal.aborted, true);
 });

@@ -8,7 +8,9 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+// Deferred: node:crypto costs a process about 15 ms to load, and only a
+// folder get needs it here (issue 25).
+import defer * as nodeCrypto from "node:crypto";
 import { join } from "node:path";
 import { CancelError } from "../protocol/errors.ts";
 import type { Manifest } from "../protocol/folder.ts";
@@ -115,7 +117,8 @@ export function folderPlace(
 function workName(name: string): string {
   const stem = `.${name}.privateshare-partial`;
   if (new TextEncoder().encode(`${stem}.json`).length <= 255) return stem;
-  return `.${createHash("sha256").update(name).digest("hex").slice(0, 32)}.privateshare-partial`;
+  const digest = nodeCrypto.createHash("sha256").update(name).digest("hex");
+  return `.${digest.slice(0, 32)}.privateshare-partial`;
 }
 
 /**

@@ -16,8 +16,7 @@
  * @module
  */
 
-import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
-import { Buffer } from "node:buffer";
+import type { RemoteInfo, Socket } from "node:dgram";
 import { decodeMessage, DnsFormatError, type DnsMessage, encodeMessage } from "./dns_message.ts";
 
 /** The multicast DNS group and port. */
@@ -151,6 +150,7 @@ function subnetReader(): () => Subnet[] | undefined {
 export async function openMdnsSocket(
   onMessage: (message: DnsMessage, from: Sender) => void,
 ): Promise<MdnsSocket> {
+  const { createSocket, Buffer } = await nodeModules();
   const socket = createSocket({ type: "udp4", reuseAddr: true });
   let closed = false;
   const subnets = subnetReader();
@@ -251,6 +251,7 @@ export async function openMdnsSocket(
  * @returns the address, or undefined when it cannot tell
  */
 export async function multicastRouteAddress(): Promise<string | undefined> {
+  const { createSocket } = await nodeModules();
   const probe: Socket = createSocket("udp4");
   try {
     return await new Promise<string | undefined>((resolve) => {
@@ -267,4 +268,19 @@ export async function multicastRouteAddress(): Promise<string | undefined> {
   } finally {
     probe.close();
   }
+}
+
+/**
+ * node:dgram and node:buffer, loaded at the first socket: every client
+ * program imports this module, and loading them costs a process about 2 ms
+ * at start that a list or a transfer by address never uses (issue 25).
+ */
+async function nodeModules(): Promise<
+  {
+    createSocket: typeof import("node:dgram").createSocket;
+    Buffer: typeof import("node:buffer").Buffer;
+  }
+> {
+  const [dgram, buffer] = await Promise.all([import("node:dgram"), import("node:buffer")]);
+  return { createSocket: dgram.createSocket, Buffer: buffer.Buffer };
 }

@@ -11,7 +11,10 @@
  * @module
  */
 
-import { Duplex } from "node:stream";
+// Deferred: node:stream costs a process about 10 ms to load, and only a TLS
+// server needs it (a client that lists does not; issue 25).
+import defer * as nodeStream from "node:stream";
+import type { Duplex } from "node:stream";
 // Deferred: node:tls costs a process a tenth of a second to start, which a plain server need not pay.
 import defer * as nodeTls from "node:tls";
 import type { SecureContext, TLSSocket } from "node:tls";
@@ -200,7 +203,7 @@ class TcpCarrier implements Carrier {
  */
 function streamOf(conn: Deno.Conn): Duplex {
   let reading = false;
-  const stream: Duplex = new Duplex({
+  const stream: Duplex = new nodeStream.Duplex({
     // The TLS layer, not TCP, says when each side is done.
     allowHalfOpen: true,
     read() {

@@ -73,7 +73,8 @@ export class Wire {
   #timedOut = false;
   #timeoutMessage: string | undefined;
   #closed = false;
-  readonly #onClose = new AbortController();
+  /** Made on first use: most connections never ask for the signal (issue 25). */
+  #onClose: AbortController | undefined;
 
   /**
    * Creates a Wire.
@@ -86,6 +87,10 @@ export class Wire {
 
   /** Aborts when the connection is closed: by a deadline, a budget, or this side. */
   get closedSignal(): AbortSignal {
+    if (!this.#onClose) {
+      this.#onClose = new AbortController();
+      if (this.#closed) this.#onClose.abort();
+    }
     return this.#onClose.signal;
   }
 
@@ -355,7 +360,7 @@ export class Wire {
     this.#rateTimer = undefined;
     if (this.#closed) return;
     this.#closed = true;
-    this.#onClose.abort();
+    this.#onClose?.abort();
     try {
       this.conn.close();
     } catch (error) {

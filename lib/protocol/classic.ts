@@ -38,9 +38,13 @@ export const CLASSIC_CANCEL: Uint8Array = encoder.encode("cancel");
  */
 export function looksClassic(head: Uint8Array): boolean {
   if (head.length > MAX_CLASSIC_COMMAND) return false;
-  const text = new TextDecoder().decode(head.subarray(0, 4));
-  return text === "put," || text === "get," || text === "list";
+  // Compared as bytes: every connection is sniffed, and a decoder a
+  // connection is a cost the server pays for each (issue 25).
+  return CLASSIC_STARTS.some((start) => start.every((byte, i) => head[i] === byte));
 }
+
+/** How a classic command begins. */
+const CLASSIC_STARTS = ["put,", "get,", "list"].map((start) => encoder.encode(start));
 
 /**
  * Parses a classic command: the op before the first comma, the name after it
