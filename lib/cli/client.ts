@@ -67,9 +67,11 @@ export function help(program: string | undefined = compiledName()): string {
   return `privateshare client ${VERSION}: put, get and list files and folders on a privateshare server.
 
 Usage:
-  ${run("--allow-net --allow-read")} HOST PORT put PATH... [--to FOLDER] [--as NAME]
-  ${run("--allow-net --allow-read --allow-write")} HOST PORT get NAME... [--output PATH] [--force]
-  ${run("--allow-net")} HOST PORT list [FOLDER] [--json]
+  ${run("--allow-net --allow-read --allow-env")} HOST PORT put PATH... [--to FOLDER] [--as NAME]
+  ${
+    run("--allow-net --allow-read --allow-write --allow-env")
+  } HOST PORT get NAME... [--output PATH] [--force]
+  ${run("--allow-net --allow-read --allow-env")} HOST PORT list [FOLDER] [--json]
   ${run("--allow-net")} discover [--json] [--timeout SECONDS]
   ${gui} --gui [--no-open]   the client's page in your browser (also with no arguments at all)
 
