@@ -236,8 +236,10 @@ Deno.test(
       perms: ["--allow-net", "--allow-env", "--allow-read"],
       env,
     });
-    assert.equal(run.code, 7, run.stderr);
-    assert.match(run.stderr, /remembers it as a TLS server/);
+    // The impostor reads the ClientHello and stalls: a connection failure (exit 4), not "does
+    // not speak TLS", whose advice (forget the remembered server) a stalling peer must not prompt.
+    assert.equal(run.code, 4, run.stderr);
+    assert.match(run.stderr, /did not complete a TLS handshake in 3 s.*nothing was sent/);
     await waitFor(() => impostor.received.length === impostor.connections);
     assert.equal(impostor.received.length, 1, "one TLS ClientHello, no command");
   }),
