@@ -52,7 +52,13 @@ async function serverOn(
   write = true,
 ): Promise<TestServer & AsyncDisposable> {
   const server = await startTestServer({ root, args, perms: [...perms], write, wrap: ns.wrap });
-  if (!args.includes("--no-announce")) await server.waitFor((l) => l.event === "announced");
+  if (!args.includes("--no-announce")) {
+    const line = await server.waitFor((l) => /^(not-)?announced$/.test(String(l.event)));
+    if (line.event !== "announced") {
+      await server.stop();
+      assert.fail(`The server did not announce: ${line.message}`);
+    }
+  }
   return Object.assign(server, { [Symbol.asyncDispose]: () => server.stop() });
 }
 
@@ -168,6 +174,74 @@ lanTest(
   },
 );
 
+lanTest(
+  "a server on two networks is found from each at its address on that network, and only that",
+  async () => {
+    const [a, b, c] = computers(3) as [Netns, Netns, Netns];
+    await using _hosts = disposing([a, b, c]);
+    linkNetns(a, b, "10.23.0");
+    linkNetns(a, c, "10.24.0");
+    await using root = await tempDir();
+    await writeRandomFile(join(root.path, "pear.bin"), 200_000);
+    await using server = await serverOn(a, root.path, ["--name", "laptop"], RELEASE_SERVER);
+    const announced = server.lines.find((l) => l.event === "announced")!;
+    assert.deepEqual(announced.addresses, ["10.23.0.1", "10.24.0.1"]);
+    // A server that listens on B's side only is announced there only.
+    await using bSide = await serverOn(
+      a,
+      root.path,
+      ["--name", "desk", "--host", "10.23.0.1"],
+      RELEASE_SERVER,
+    );
+    for (const [ns, own] of [[b, "10.23.0.1"], [c, "10.24.0.1"]] as const) {
+      const found = await discoverOn(ns);
+      // RFC 6762 6.2: the A records sent on an interface are the addresses valid on it.
+      assert.deepEqual(
+        found.map((s) => [s.name, s.port, s.addresses]),
+        [
+          ...(ns === b ? [["desk", bSide.port, ["10.23.0.1"]]] : []),
+          ["laptop", server.port, [own]],
+        ],
+      );
+      await using out = await tempDir();
+      const get = await runClient(["laptop", "get", "pear.bin"], {
+        cwd: out.path,
+        perms: RELEASE_CLIENT,
+        wrap: ns.wrap,
+      });
+      assert.equal(get.code, 0, get.stderr);
+      assert.ok(await sameBytes(join(root.path, "pear.bin"), join(out.path, "pear.bin")));
+      if (ns === c) {
+        // A one-shot querier gets the address on its side too, and from the server on B's
+        // side only, no answer (the second query's answer came: the first's had its chance).
+        assert.deepEqual(await ask(c, "10.24.0.2", "-"), { on: 2, off: 0, addresses: [own] });
+      }
+    }
+  },
+);
+
+/** Runs tests/support/lan_peer.ts ask on a computer, from ON and OFF ("-": none). */
+async function ask(ns: Netns, on: string, off: string): Promise<unknown> {
+  const out = await new Deno.Command("ip", {
+    args: [
+      ...ns.wrap.slice(1),
+      Deno.execPath(),
+      "run",
+      "--no-prompt",
+      "--allow-net",
+      LAN_PEER,
+      "ask",
+      on,
+      on,
+      off,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, decoder.decode(out.stderr));
+  return JSON.parse(decoder.decode(out.stdout));
+}
+
 /** A, B linked on 10.23.0.0/24, B with 10.99.0.2 too, which A routes through B. */
 function offSubnetLan(): { a: Netns; b: Netns; hosts: AsyncDisposable } {
   const [a, b] = computers(2) as [Netns, Netns];
@@ -222,23 +296,30 @@ lanTest(
     await using _hosts = hosts;
     await using root = await tempDir();
     await using _server = await serverOn(a, root.path, ["--name", "laptop"], RELEASE_SERVER);
-    const out = await new Deno.Command("ip", {
-      args: [
-        ...b.wrap.slice(1),
-        Deno.execPath(),
-        "run",
-        "--no-prompt",
-        "--allow-net",
-        LAN_PEER,
-        "ask",
-        "10.23.0.2",
-        "10.23.0.2",
-        "10.99.0.2",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(out.success, decoder.decode(out.stderr));
-    assert.deepEqual(JSON.parse(decoder.decode(out.stdout)), { on: 2, off: 0 });
+    assert.deepEqual(await ask(b, "10.23.0.2", "10.99.0.2"), {
+      on: 2,
+      off: 0,
+      addresses: ["10.23.0.1"],
+    });
+  },
+);
+
+lanTest(
+  "a server on a computer with two addresses on one interface joins it once and is found " +
+    "at both",
+  async () => {
+    const { a, b, hosts } = offSubnetLan();
+    await using _hosts = hosts;
+    await using root = await tempDir();
+    await using server = await serverOn(b, root.path, ["--name", "laptop"], RELEASE_SERVER);
+    assert.deepEqual(
+      server.lines.find((l) => l.event === "announced")!.addresses,
+      ["10.23.0.2", "10.99.0.2"],
+    );
+    const found = await discoverOn(a, CLIENT_WITH_INTERFACES);
+    assert.deepEqual(
+      found.map((s) => [s.port, s.addresses]),
+      [[server.port, ["10.23.0.2", "10.99.0.2"]]],
+    );
   },
 );

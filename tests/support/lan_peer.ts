@@ -9,8 +9,9 @@
 //   are open, and runs until killed;
 // - ask: sends a one-shot ("legacy unicast") PTR query from OFF, then the same from
 //   ON; when ON's answer has come, asks once more from ON (so that an answer to OFF,
-//   sent before ON's first, has surely arrived), and prints {"on": N, "off": M}, the
-//   answers each source got.
+//   sent before ON's first, has surely arrived), and prints {"on": N, "off": M,
+//   "addresses": [...]}: the answers each source got, and the A records' addresses in
+//   ON's. OFF "-" sends nothing from off the subnet.
 
 import { createSocket, type Socket } from "node:dgram";
 import { Buffer } from "node:buffer";
@@ -102,22 +103,30 @@ if (mode === "respond") {
   console.log("listening");
   await new Promise(() => {});
 } else if (mode === "ask") {
-  const counts = { on: 0, off: 0 };
-  const fromOff = await bound(off, 0);
+  const counts = { on: 0, off: 0, addresses: [] as string[] };
+  const fromOff = await bound(off === "-" ? on : off, 0);
   const fromOn = await bound(on, 0);
   const again = await bound(on, 0);
   const answered = (socket: Socket, key: "on" | "off") =>
     new Promise<void>((resolve) =>
       socket.on("message", (bytes: Uint8Array) => {
-        if ((decodeMessage(bytes).flags & 0x8000) === 0) return;
+        const message = decodeMessage(bytes);
+        if ((message.flags & 0x8000) === 0) return;
         counts[key]++;
+        if (key === "on") {
+          for (const r of [...message.answers, ...message.additionals]) {
+            if (r.data.type === TYPE.A && !counts.addresses.includes(r.data.address)) {
+              counts.addresses.push(r.data.address);
+            }
+          }
+        }
         resolve();
       })
     );
   answered(fromOff, "off");
   const first = answered(fromOn, "on");
   const second = answered(again, "on");
-  await send(fromOff, query(0x0ff));
+  if (off !== "-") await send(fromOff, query(0x0ff));
   await send(fromOn, query(0x011));
   await first;
   await send(again, query(0x012));
