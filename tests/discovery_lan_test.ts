@@ -323,3 +323,28 @@ lanTest(
     );
   },
 );
+
+lanTest(
+  "on a computer with no default route the release client says in one line what to do; " +
+    "with the list of interfaces it finds the server",
+  async () => {
+    const [a, b] = computers(2) as [Netns, Netns];
+    await using _hosts = disposing([a, b]);
+    linkNetns(a, b, "10.23.0");
+    // A cable between two computers, or a network without a router: no default route on B.
+    b.ip(["route", "del", "224.0.0.0/4"]);
+    await using root = await tempDir();
+    await using server = await serverOn(a, root.path, ["--name", "laptop"], RELEASE_SERVER);
+    const found = await discoverOn(b, CLIENT_WITH_INTERFACES);
+    assert.deepEqual(found.map((s) => [s.port, s.addresses]), [[server.port, ["10.23.0.1"]]]);
+    for (const args of [["discover"], ["laptop", "list"]]) {
+      const result = await runClient(args, { perms: RELEASE_CLIENT, wrap: b.wrap });
+      assert.equal(result.code, 4, result.stderr);
+      assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+      assert.match(
+        result.stderr,
+        /this computer has no default route, so no network to look on: run the client with --allow-sys=networkInterfaces to look on each network, or give the server's address: client\.ts HOST PORT list$/m,
+      );
+    }
+  },
+);

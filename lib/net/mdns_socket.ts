@@ -24,17 +24,30 @@ export const MDNS_GROUP = "224.0.0.251";
 /** The multicast DNS port. */
 export const MDNS_PORT = 5353;
 
+/**
+ * Why the socket could not be opened: `no-route` when the interfaces cannot be listed
+ * and the computer has no route for multicast (no default route, as on a cable between
+ * two computers or a network without a router), so no network to join is known;
+ * `socket` for the rest.
+ */
+export type MdnsSocketFailure = "no-route" | "socket";
+
 /** Why the socket could not be opened. */
 export class MdnsSocketError extends Error {
+  /** What failed. */
+  readonly code: MdnsSocketFailure;
+
   /**
    * Creates an MdnsSocketError.
    *
    * @param message what failed
    * @param options the cause
+   * @param code what failed, as a code
    */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: ErrorOptions, code: MdnsSocketFailure = "socket") {
     super(message, options);
     this.name = "MdnsSocketError";
+    this.code = code;
   }
 }
 
@@ -245,6 +258,14 @@ export async function openMdnsSocket(
   } catch (error) {
     closed = true;
     socket.close();
+    // Joined on no interface named: the kernel picks the one multicast is routed on.
+    if (interfaces.length === 0 && (await multicastRouteAddress()) === undefined) {
+      throw new MdnsSocketError(
+        "This computer has no route for multicast (no default route): no network to join is known",
+        { cause: error },
+        "no-route",
+      );
+    }
     throw new MdnsSocketError(
       `Cannot join the multicast group ${MDNS_GROUP}: ${(error as Error).message}`,
       { cause: error },
