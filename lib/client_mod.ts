@@ -87,7 +87,7 @@ export {
   validServerName,
 } from "./net/service_ad.ts";
 export { browse, type BrowseOptions, discover, type DiscoverOptions } from "./net/discover.ts";
-export { MdnsSocketError } from "./net/mdns_socket.ts";
+export { MdnsSocketError, type MdnsSocketFailure } from "./net/mdns_socket.ts";
 export {
   type FindFailure,
   findServer,

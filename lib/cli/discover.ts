@@ -49,6 +49,19 @@ function causes(program: string): string {
 }
 
 /**
+ * What stopped the client from looking, and what to do: without a default route only the
+ * list of interfaces (a permission the compiled client does not ask for) names a network.
+ */
+function socketFailure(error: MdnsSocketError, program: string): string {
+  if (error.code !== "no-route") return error.message;
+  const allow = compiledName() === undefined
+    ? "run the client with --allow-sys=networkInterfaces to look on each network, or give "
+    : "give ";
+  return `this computer has no default route, so no network to look on: ${allow}the ` +
+    `server's address: ${program} HOST PORT list`;
+}
+
+/**
  * Runs `discover`: prints the servers found, or the one line and exits 9.
  *
  * @param values the parsed flags: `--json` and `--timeout`, and no other
@@ -76,7 +89,7 @@ export async function runDiscover(
     });
   } catch (error) {
     if (!(error instanceof MdnsSocketError)) throw error;
-    fail(PREFIX, `Cannot look for servers: ${error.message}`, EXIT.connection);
+    fail(PREFIX, `Cannot look for servers: ${socketFailure(error, program)}`, EXIT.connection);
   }
   if (values.json) {
     console.log(toJson(servers));
@@ -169,7 +182,12 @@ export async function serverByName(
     return await findServer(name, { timeoutMs: DISCOVER_MS, signal });
   } catch (error) {
     if (error instanceof MdnsSocketError) {
-      fail(PREFIX, `Cannot look for '${printable(name)}': ${error.message}`, EXIT.connection);
+      const program = compiledName() ?? "client.ts";
+      fail(
+        PREFIX,
+        `Cannot look for '${printable(name)}': ${socketFailure(error, program)}`,
+        EXIT.connection,
+      );
     }
     if (!(error instanceof FindServerError)) throw error;
     if (error.code === "ambiguous") {

@@ -3,7 +3,8 @@
  * (RFC 6762, RFC 6763). It announces at start (twice, a second apart),
  * answers PTR queries for `_privateshare._tcp.local` and the DNS-SD meta
  * query, and SRV, TXT and A queries for its own names, and says goodbye (TTL
- * 0) when closed. The same question is answered at most once a second, so
+ * 0) when closed. On each interface its address records are those of the
+ * addresses valid there (RFC 6762 6.2). The same question is answered at most once a second, so
  * that it amplifies no flood. Its instance label carries a random suffix, so
  * that two servers of the same name (even on one computer) never collide;
  * the name people see is the TXT `name`.
@@ -142,6 +143,19 @@ export async function announce(ad: ServerAd, options: AnnounceOptions = {}): Pro
     return { answers: [], additionals: [] };
   };
 
+  // RFC 6762 6.2: on each interface, the address records of the addresses valid on it, and
+  // nothing where none is (a client there would reach the server at no announced address).
+  const onInterface = (message: DnsMessage) => (local: string[] | undefined) => {
+    if (local === undefined) return message;
+    if (!addresses.some((address) => local.includes(address))) return undefined;
+    const valid = (r: DnsRecord) => r.data.type !== TYPE.A || local.includes(r.data.address);
+    return {
+      ...message,
+      answers: message.answers.filter(valid),
+      additionals: message.additionals.filter(valid),
+    };
+  };
+
   const lastAnswered = new Map<string, number>();
   let unicastWindow = { start: 0, count: 0 };
   const allowed = (key: string, now: number) => {
@@ -181,22 +195,25 @@ export async function announce(ad: ServerAd, options: AnnounceOptions = {}): Pro
       if (++unicastWindow.count > UNICAST_PER_SECOND) return;
       // RFC 6762 6.7: the query's ID and questions, and no cache-flush bits.
       const plain = (r: DnsRecord) => ({ ...r, cacheFlush: false, ttl: Math.min(r.ttl, 10) });
-      socket.send({
-        id: message.id,
-        flags: FLAG_RESPONSE | FLAG_AUTHORITATIVE,
-        questions,
-        answers: answers.map(plain),
-        additionals: additionals.map(plain),
-      }, from);
+      socket.send(
+        onInterface({
+          id: message.id,
+          flags: FLAG_RESPONSE | FLAG_AUTHORITATIVE,
+          questions,
+          answers: answers.map(plain),
+          additionals: additionals.map(plain),
+        }),
+        from,
+      );
       return;
     }
-    socket.send({
+    socket.send(onInterface({
       id: 0,
       flags: FLAG_RESPONSE | FLAG_AUTHORITATIVE,
       questions: [],
       answers,
       additionals,
-    });
+    }));
   };
   const open = held.socket = await openMdnsSocket(onMessage);
 
@@ -216,13 +233,13 @@ export async function announce(ad: ServerAd, options: AnnounceOptions = {}): Pro
   };
 
   const unsolicited = (set: ReturnType<typeof records>) =>
-    open.send({
+    open.send(onInterface({
       id: 0,
       flags: FLAG_RESPONSE | FLAG_AUTHORITATIVE,
       questions: [],
       answers: [set.ptr, set.srv, set.text, ...set.a],
       additionals: [],
-    });
+    }));
   await unsolicited(live);
   let again: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
     again = undefined;

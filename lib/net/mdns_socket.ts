@@ -1,7 +1,7 @@
 /**
  * The multicast DNS socket that announcing and finding servers share: UDP
  * port 5353 with the address reused (other responders on the same computer
- * keep theirs), the group 224.0.0.251 joined on each IPv4 interface (or the
+ * keep theirs), the group 224.0.0.251 joined once on each IPv4 interface (or the
  * default one without `--allow-sys=networkInterfaces`), TTL 1, loopback on.
  * It never asks for a permission it was not given.
  *
@@ -24,17 +24,30 @@ export const MDNS_GROUP = "224.0.0.251";
 /** The multicast DNS port. */
 export const MDNS_PORT = 5353;
 
+/**
+ * Why the socket could not be opened: `no-route` when the interfaces cannot be listed
+ * and the computer has no route for multicast (no default route, as on a cable between
+ * two computers or a network without a router), so no network to join is known;
+ * `socket` for the rest.
+ */
+export type MdnsSocketFailure = "no-route" | "socket";
+
 /** Why the socket could not be opened. */
 export class MdnsSocketError extends Error {
+  /** What failed. */
+  readonly code: MdnsSocketFailure;
+
   /**
    * Creates an MdnsSocketError.
    *
    * @param message what failed
    * @param options the cause
+   * @param code what failed, as a code
    */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: ErrorOptions, code: MdnsSocketFailure = "socket") {
     super(message, options);
     this.name = "MdnsSocketError";
+    this.code = code;
   }
 }
 
@@ -46,14 +59,57 @@ export interface Sender {
   port: number;
 }
 
+/**
+ * A message, or how to make it for the interface it goes out on: given the
+ * IPv4 addresses of that interface (undefined where they cannot be told), it
+ * returns the message, or undefined to send nothing there. A responder's
+ * address records on an interface are the addresses valid on it (RFC 6762
+ * 6.2): another network's address is of no use there, and tells of it.
+ */
+export type Outgoing = DnsMessage | ((local: string[] | undefined) => DnsMessage | undefined);
+
 /** The open socket. */
 export interface MdnsSocket {
-  /** The IPv4 addresses of the interfaces joined (empty: the default interface). */
+  /**
+   * The IPv4 address the group was joined with on each interface, one an interface
+   * (empty: the default interface).
+   */
   readonly interfaces: string[];
   /** Sends a message to the group on every interface joined, or to one querier. */
-  send(message: DnsMessage, to?: Sender): Promise<void>;
+  send(message: Outgoing, to?: Sender): Promise<void>;
   /** Closes the socket. */
   close(): void;
+}
+
+/** An interface as the socket uses it: its IPv4 addresses and their subnets. */
+interface Link {
+  /** Its first address: the group is joined, and multicast sent, with it. */
+  address: string;
+  /** All its IPv4 addresses. */
+  addresses: string[];
+  /** Their subnets. */
+  subnets: Subnet[];
+}
+
+/**
+ * The non-loopback interfaces with IPv4 addresses, each once however many
+ * addresses it has (joining the group twice on one interface fails), or
+ * none without the permission to list them.
+ */
+function links(): Link[] {
+  if (!canListInterfaces()) return [];
+  const byName = new Map<string, Link>();
+  for (const i of Deno.networkInterfaces()) {
+    if (i.family !== "IPv4" || isLoopback(i.address)) continue;
+    const link = byName.get(i.name);
+    if (link === undefined) {
+      byName.set(i.name, { address: i.address, addresses: [i.address], subnets: [i] });
+    } else if (!link.addresses.includes(i.address)) {
+      link.addresses.push(i.address);
+      link.subnets.push(i);
+    }
+  }
+  return [...byName.values()];
 }
 
 /**
@@ -192,7 +248,8 @@ export async function openMdnsSocket(
   });
   // Errors after start (a send to a vanished interface) must not end the program.
   socket.on("error", () => {});
-  const interfaces = interfaceAddresses().filter((a) => !isLoopback(a));
+  const joined = links();
+  const interfaces = joined.map((l) => l.address);
   try {
     if (interfaces.length === 0) socket.addMembership(MDNS_GROUP);
     else for (const address of interfaces) socket.addMembership(MDNS_GROUP, address);
@@ -201,6 +258,14 @@ export async function openMdnsSocket(
   } catch (error) {
     closed = true;
     socket.close();
+    // Joined on no interface named: the kernel picks the one multicast is routed on.
+    if (interfaces.length === 0 && (await multicastRouteAddress()) === undefined) {
+      throw new MdnsSocketError(
+        "This computer has no route for multicast (no default route): no network to join is known",
+        { cause: error },
+        "no-route",
+      );
+    }
     throw new MdnsSocketError(
       `Cannot join the multicast group ${MDNS_GROUP}: ${(error as Error).message}`,
       { cause: error },
@@ -220,18 +285,39 @@ export async function openMdnsSocket(
   return {
     interfaces,
     send(message, to) {
-      const bytes = encodeMessage(message);
+      // Encoded now, so that a message that cannot be encoded fails its caller, not the queue.
+      const bytesFor = (local: string[] | undefined) => {
+        const made = typeof message === "function" ? message(local) : message;
+        return made === undefined ? undefined : encodeMessage(made);
+      };
+      let sends: { bytes: Uint8Array | undefined; via?: string; port: number; address: string }[];
+      if (to !== undefined) {
+        // A one-shot querier gets the addresses of the interface on its subnet.
+        const here = isLoopback(to.address) || to.address === "0.0.0.0";
+        const link = here ? undefined : joined.find((l) => onLocalLink(to.address, l.subnets));
+        sends = [{ bytes: bytesFor(link?.addresses), port: to.port, address: to.address }];
+      } else if (joined.length === 0) {
+        sends = [{ bytes: bytesFor(undefined), port: MDNS_PORT, address: MDNS_GROUP }];
+      } else {
+        sends = joined.map((link) => ({
+          bytes: bytesFor(link.addresses),
+          via: link.address,
+          port: MDNS_PORT,
+          address: MDNS_GROUP,
+        }));
+      }
       queue = queue.then(async () => {
-        if (to !== undefined) return await sendTo(bytes, to.port, to.address);
-        if (interfaces.length === 0) return await sendTo(bytes, MDNS_PORT, MDNS_GROUP);
-        for (const address of interfaces) {
+        for (const { bytes, via, port, address } of sends) {
           if (closed) return;
-          try {
-            socket.setMulticastInterface(address);
-          } catch {
-            continue;
+          if (bytes === undefined) continue;
+          if (via !== undefined) {
+            try {
+              socket.setMulticastInterface(via);
+            } catch {
+              continue;
+            }
           }
-          await sendTo(bytes, MDNS_PORT, MDNS_GROUP);
+          await sendTo(bytes, port, address);
         }
       });
       return queue;

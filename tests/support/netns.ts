@@ -37,7 +37,7 @@ export const NETNS_UNAVAILABLE: string | undefined = (() => {
   return undefined;
 })();
 
-/** A namespace with its loopback up and multicast routed on it. */
+/** A namespace with its loopback up and multicast routed on it (or on its first link). */
 export interface Netns extends AsyncDisposable {
   /** Its name (`ps-...`). */
   readonly name: string;
@@ -45,6 +45,18 @@ export interface Netns extends AsyncDisposable {
   readonly wrap: string[];
   /** Starts a program inside it that is killed when the namespace goes. */
   spawn(program: string, args: string[], options?: Deno.CommandOptions): Deno.ChildProcess;
+  /** Runs `ip -n NAME ARGS...` (an address, a route), failing with ip's message. */
+  ip(args: string[]): void;
+}
+
+/** How to make a namespace. */
+export interface NetnsOptions {
+  /**
+   * Route multicast on loopback (default true): for a namespace that is one computer alone.
+   * A computer of a {@link linkNetns} network has it routed on its first link instead, as
+   * on a LAN where the default route goes out the network card.
+   */
+  loopbackMulticast?: boolean;
 }
 
 /**
@@ -55,7 +67,7 @@ export interface Netns extends AsyncDisposable {
  * @returns the namespace
  * @throws {Error} when it cannot be made (check {@link NETNS_UNAVAILABLE} first)
  */
-export function makeNetns(): Netns {
+export function makeNetns(options: NetnsOptions = {}): Netns {
   const name = randomName();
   for (
     const args of [
@@ -63,7 +75,9 @@ export function makeNetns(): Netns {
       ["-n", name, "link", "set", "lo", "up"],
       // With `src`, multicast goes out from 127.0.0.1 (as from a LAN address on a real
       // network) rather than 0.0.0.0, so a finder can use the address a reply came from.
-      ["-n", name, "route", "add", "224.0.0.0/4", "dev", "lo", "src", "127.0.0.1"],
+      ...(options.loopbackMulticast ?? true
+        ? [["-n", name, "route", "add", "224.0.0.0/4", "dev", "lo", "src", "127.0.0.1"]]
+        : []),
     ]
   ) {
     const result = ip(args);
@@ -86,6 +100,10 @@ export function makeNetns(): Netns {
       child.status.finally(() => children.delete(child));
       return child;
     },
+    ip(args) {
+      const result = ip(["-n", name, ...args]);
+      if (!result.ok) throw new Error(`ip -n ${name} ${args.join(" ")}: ${result.stderr}`);
+    },
     async [Symbol.asyncDispose]() {
       for (const child of children) {
         try {
@@ -98,4 +116,56 @@ export function makeNetns(): Netns {
       ip(["netns", "del", name]);
     },
   };
+}
+
+/** One end of a link between two namespaces. */
+export interface LinkEnd {
+  /** The interface's name in its namespace (random, like the namespace's). */
+  readonly device: string;
+  /** Its IPv4 address, without the prefix length. */
+  readonly address: string;
+}
+
+/** Namespaces that already have a link, and so their multicast route. */
+const linked = new WeakSet<Netns>();
+
+/**
+ * Joins two namespaces with a veth pair, as two computers on one LAN: the
+ * pair is made inside the first namespace with its peer moved into the
+ * second (never in the host's), the ends get `SUBNET.1/24` and
+ * `SUBNET.2/24` and are brought up. A namespace's first link also gets the
+ * multicast route (`224.0.0.0/4`), as a computer's default route would
+ * carry it; a later link is another network beside it. The pair goes with
+ * the namespaces when they are disposed.
+ *
+ * @param a the first computer (made with `loopbackMulticast: false`)
+ * @param b the second computer
+ * @param subnet the first three octets of a /24 that no other link uses, such as `10.23.0`
+ * @returns the two ends
+ */
+export function linkNetns(a: Netns, b: Netns, subnet: string): [LinkEnd, LinkEnd] {
+  const suffix = randomName().slice(3, 9);
+  const ends: [LinkEnd, LinkEnd] = [
+    { device: `va${suffix}`, address: `${subnet}.1` },
+    { device: `vb${suffix}`, address: `${subnet}.2` },
+  ];
+  a.ip([
+    "link",
+    "add",
+    ends[0].device,
+    "type",
+    "veth",
+    "peer",
+    "name",
+    ends[1].device,
+    "netns",
+    b.name,
+  ]);
+  for (const [ns, end] of [[a, ends[0]], [b, ends[1]]] as const) {
+    ns.ip(["addr", "add", `${end.address}/24`, "dev", end.device]);
+    ns.ip(["link", "set", end.device, "up"]);
+    if (!linked.has(ns)) ns.ip(["route", "add", "224.0.0.0/4", "dev", end.device]);
+    linked.add(ns);
+  }
+  return ends;
 }
