@@ -324,9 +324,9 @@ function embedded(program: Program): Record<string, string[]> {
     "--allow-write": [],
     "--allow-run": [OPENER],
     "--allow-env": ["HOME", "USERPROFILE", "XDG_CONFIG_HOME", "APPDATA", "PRIVATESHARE_PASSWORD"],
-    ...(program.entry === "server.ts"
-      ? { "--allow-sys": ["hostname", "networkInterfaces", "statfs"] }
-      : {}),
+    "--allow-sys": program.entry === "server.ts"
+      ? ["hostname", "networkInterfaces", "statfs"]
+      : ["networkInterfaces"],
   };
 }
 
@@ -406,10 +406,10 @@ Deno.test({
 
 Deno.test({
   name: NO_FAKE_OPENER
-    ? `the compiled programs' permissions grant the GUI its opener, its variables and (the ` +
-      `server's) network interfaces, and nothing more (ignored: ${NO_FAKE_OPENER})`
-    : "the compiled programs' permissions grant the GUI its opener, its variables and (the " +
-      "server's) network interfaces, and nothing more",
+    ? `the compiled programs' permissions grant the GUI its opener, its variables and the ` +
+      `network interfaces, and nothing more (ignored: ${NO_FAKE_OPENER})`
+    : "the compiled programs' permissions grant the GUI its opener, its variables and the " +
+      "network interfaces, and nothing more",
   ignore: NO_FAKE_OPENER !== undefined,
   async fn() {
     await using dir = await tempDir();
@@ -461,7 +461,8 @@ console.log(JSON.stringify({
           AWS_SECRET: "prompt",
         },
         anyVariable: "prompt",
-        networkInterfaces: program.entry === "server.ts" ? "granted" : "prompt",
+        // Both list the interfaces: the server to announce on each, the client to look on each.
+        networkInterfaces: "granted",
         hostname: program.entry === "server.ts" ? "granted" : "prompt",
         statfs: program.entry === "server.ts" ? "granted" : "prompt",
         libraries: "prompt",

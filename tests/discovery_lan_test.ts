@@ -19,10 +19,12 @@ const decoder = new TextDecoder();
 const TARGET = "x86_64-unknown-linux-gnu";
 /** The release server's permissions: hostname and networkInterfaces among them. */
 const RELEASE_SERVER = permissionsFor(PROGRAMS[0]!, TARGET);
-/** The release client's: no system information, so no list of interfaces. */
+/** The release client's: the list of interfaces among them. */
 const RELEASE_CLIENT = permissionsFor(PROGRAMS[1]!, TARGET);
+/** README's `deno run --allow-net client.ts discover`: no list of interfaces. */
+const README_DISCOVER = ["--allow-net"];
 /** A client that may list the interfaces, and so drops packets from off its subnets. */
-const CLIENT_WITH_INTERFACES = [...RELEASE_CLIENT, "--allow-sys=networkInterfaces"];
+const CLIENT_WITH_INTERFACES = RELEASE_CLIENT;
 
 /** Computers, each with loopback up and no multicast route until linked. */
 function computers(count: number): Netns[] {
@@ -277,9 +279,9 @@ lanTest(
     await lineMatching(reader, (l) => l === "listening");
     const filtered = await discoverOn(a, CLIENT_WITH_INTERFACES);
     assert.deepEqual(filtered.map((s) => [s.name, s.addresses]), [["fake-on", ["10.23.0.2"]]]);
-    // The packets from 10.99.0.2 do reach A: a client that cannot list the interfaces (the
-    // release client) cannot tell, and lists both.
-    const unfiltered = await discoverOn(a, RELEASE_CLIENT);
+    // The packets from 10.99.0.2 do reach A: a client that cannot list the interfaces (README's
+    // discover, --allow-net alone) cannot tell, and lists both.
+    const unfiltered = await discoverOn(a, README_DISCOVER);
     assert.deepEqual(
       unfiltered.map((s) => [s.name, s.addresses]),
       [["fake-off", ["10.99.0.2"]], ["fake-on", ["10.23.0.2"]]],
@@ -325,8 +327,8 @@ lanTest(
 );
 
 lanTest(
-  "on a computer with no default route the release client says in one line what to do; " +
-    "with the list of interfaces it finds the server",
+  "on a computer with no default route a client without the list of interfaces (README's " +
+    "discover and list) says in one line what to do; the release client finds the server",
   async () => {
     const [a, b] = computers(2) as [Netns, Netns];
     await using _hosts = disposing([a, b]);
@@ -337,8 +339,12 @@ lanTest(
     await using server = await serverOn(a, root.path, ["--name", "laptop"], RELEASE_SERVER);
     const found = await discoverOn(b, CLIENT_WITH_INTERFACES);
     assert.deepEqual(found.map((s) => [s.port, s.addresses]), [[server.port, ["10.23.0.1"]]]);
-    for (const args of [["discover"], ["laptop", "list"]]) {
-      const result = await runClient(args, { perms: RELEASE_CLIENT, wrap: b.wrap });
+    const readme: [string[], string[]][] = [
+      [["discover"], README_DISCOVER],
+      [["laptop", "list"], ["--allow-net", "--allow-read", "--allow-env"]],
+    ];
+    for (const [args, perms] of readme) {
+      const result = await runClient(args, { perms, wrap: b.wrap });
       assert.equal(result.code, 4, result.stderr);
       assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
       assert.match(

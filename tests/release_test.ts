@@ -45,7 +45,9 @@ function expectedPermissions(entry: string, target: string): string[] {
     "--allow-net",
     "--allow-read",
     "--allow-write",
-    ...(entry === "server.ts" ? ["--allow-sys=hostname,networkInterfaces,statfs"] : []),
+    entry === "server.ts"
+      ? "--allow-sys=hostname,networkInterfaces,statfs"
+      : "--allow-sys=networkInterfaces",
     `--allow-run=${OPENERS[target]}`,
     "--allow-env=HOME,USERPROFILE,XDG_CONFIG_HOME,APPDATA,PRIVATESHARE_PASSWORD",
   ];

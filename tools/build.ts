@@ -42,8 +42,8 @@ export interface Program {
  * computer (its host name and addresses); it checks its disk's free space
  * before it accepts a folder (`statfs`). Both read the password from
  * `PRIVATESHARE_PASSWORD` when it is set. The client needs the network to connect, read to put
- * a file, and write to save a download; its page needs no system
- * information.
+ * a file, and write to save a download, and the list of network interfaces
+ * to look for servers on each network.
  */
 export const PROGRAMS: readonly Program[] = [
   {
@@ -59,7 +59,9 @@ export const PROGRAMS: readonly Program[] = [
   {
     name: "privateshare-client",
     entry: "client.ts",
-    permissions: ["--allow-net", "--allow-read", "--allow-write"],
+    // The interfaces: to look for servers on each network (also one without a default route),
+    // and to take answers only from this computer's own subnets.
+    permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-sys=networkInterfaces"],
   },
 ];
 
