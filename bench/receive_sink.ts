@@ -7,7 +7,7 @@
  * threads: user, kernel; and the main thread).
  *
  * ```
- * deno run --allow-all bench/receive_sink.ts [--size-mib 512] [--runs 5] [--ways a,b] [--cold]
+ * deno run --allow-all bench/receive_sink.ts [--size-mib 512] [--runs 5] [--ways a,b] [--cold] [--pause S]
  * ```
  *
  * @module
@@ -43,6 +43,12 @@ const WAYS: Record<string, Way> = {
   async1m: (file) => pieces(file, MiB),
   async2m: (file) => pieces(file, 2 * MiB),
   async256k: (file) => pieces(file, 256 * 1024),
+  async64k: (file) => pieces(file, 64 * 1024),
+  async128k: (file) => pieces(file, 128 * 1024),
+  async512k: (file) => pieces(file, 512 * 1024),
+  sync64k: (file) => ({
+    write: (p) => Promise.resolve(file.writeSync(p.subarray(0, Math.min(p.length, 64 * 1024)))),
+  }),
   // No write at all: the floor of receiving and hashing.
   none: () => ({ write: (p) => Promise.resolve(p.length) }),
 };
@@ -82,9 +88,12 @@ async function once(
   way: Way,
   dest: string,
   cold: boolean,
+  pauseS: number,
 ): Promise<Sample> {
   await removeIfPresent(dest);
   await new Deno.Command("sync").output();
+  // Memory free this long has gone back to the host (RESULTS.md, issue 25).
+  if (pauseS > 0) await new Promise((resolve) => setTimeout(resolve, pauseS * 1000));
   if (!cold) await warmFreeMemory(dirname(dest), size);
   const listener = Deno.listen({ hostname: HOST, port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -133,6 +142,8 @@ if (import.meta.main) {
       dir: { type: "string", default: join(ROOT, ".bench-data") },
       // Without warmFreeMemory before each run (bench/data.ts says why it matters here).
       cold: { type: "boolean", default: false },
+      // Seconds to wait before each run, after the previous run's file is removed.
+      pause: { type: "string", default: "0" },
     },
   });
   await initClockTicks();
@@ -145,14 +156,22 @@ if (import.meta.main) {
   const samples = new Map<string, Sample[]>(names.map((n) => [n, []]));
   const load = () => Deno.loadavg()[0]!.toFixed(2);
   console.log(
-    `${sizeMiB} MiB, ${values.runs} runs, ${values.cold ? "cold" : "warm"} memory, load ${load()}`,
+    `${sizeMiB} MiB, ${values.runs} runs, ${values.cold ? "cold" : "warm"} memory, ` +
+      `pause ${values.pause} s, load ${load()}`,
   );
   for (let run = 0; run < Number(values.runs); run++) {
     for (const name of names) {
       const way = WAYS[name];
       if (!way) throw new Error(`Unknown way '${name}'`);
       samples.get(name)!.push(
-        await once(src, size, way, join(values.dir, "receive-sink.out"), values.cold),
+        await once(
+          src,
+          size,
+          way,
+          join(values.dir, "receive-sink.out"),
+          values.cold,
+          Number(values.pause),
+        ),
       );
     }
   }
