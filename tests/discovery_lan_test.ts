@@ -10,7 +10,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { linkNetns, makeNetns, type Netns, NETNS_UNAVAILABLE } from "./support/netns.ts";
-import { ROOT, runClient, startTestServer, type TestServer } from "./support/processes.ts";
+import {
+  lineMatching,
+  ROOT,
+  runClient,
+  startTestServer,
+  type TestServer,
+} from "./support/processes.ts";
 import { sameBytes, tempDir, writeRandomFile } from "./support/data.ts";
 import { permissionsFor, PROGRAMS } from "../tools/build.ts";
 
@@ -82,26 +88,6 @@ async function discoverOn(ns: Netns, perms: readonly string[] = RELEASE_CLIENT):
   });
   assert.ok(result.code === 0 || result.code === 9, result.stderr);
   return JSON.parse(result.stdout);
-}
-
-/** Reads a child's stdout line by line until one matches. */
-async function lineMatching(
-  reader: ReadableStreamDefaultReader<string>,
-  match: (line: string) => boolean,
-): Promise<string> {
-  let pending = "";
-  for (;;) {
-    const at = pending.indexOf("\n");
-    if (at >= 0) {
-      const line = pending.slice(0, at);
-      pending = pending.slice(at + 1);
-      if (match(line)) return line;
-      continue;
-    }
-    const { value, done } = await reader.read();
-    if (done) throw new Error("The peer ended before the line came");
-    pending += value;
-  }
 }
 
 const LAN_PEER = join(ROOT, "tests", "support", "lan_peer.ts");

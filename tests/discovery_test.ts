@@ -19,7 +19,7 @@ import {
   type TestServer,
 } from "./support/processes.ts";
 import { sameBytes, tempDir, writeRandomFile } from "./support/data.ts";
-import { CLIENT_TS, SERVER_TS } from "./support/processes.ts";
+import { CLIENT_TS, lineMatching, SERVER_TS } from "./support/processes.ts";
 import { permissionsFor, PROGRAMS } from "../tools/build.ts";
 
 const ignored = NETNS_UNAVAILABLE === undefined ? "" : ` (ignored: ${NETNS_UNAVAILABLE})`;
@@ -302,26 +302,6 @@ discoveryTest(
     assert.deepEqual(found[0]!.addresses, ["127.0.0.1"]);
   },
 );
-
-/** Reads a child's stdout line by line until one matches. */
-async function lineMatching(
-  reader: ReadableStreamDefaultReader<string>,
-  match: (line: string) => boolean,
-): Promise<string> {
-  let pending = "";
-  for (;;) {
-    const at = pending.indexOf("\n");
-    if (at >= 0) {
-      const line = pending.slice(0, at);
-      pending = pending.slice(at + 1);
-      if (match(line)) return line;
-      continue;
-    }
-    const { value, done } = await reader.read();
-    if (done) throw new Error("The probe ended before the line came");
-    pending += value;
-  }
-}
 
 discoveryTest("browse sees a server appear, and go when it stops (its goodbye)", async (ns) => {
   const probe = ns.spawn(Deno.execPath(), [

@@ -342,3 +342,30 @@ async function runCli(
     stderr: decoder.decode(output.stderr),
   };
 }
+
+/**
+ * Reads a child's stdout line by line until one matches.
+ *
+ * @param reader the child's stdout, decoded
+ * @param match the line waited for
+ * @returns that line
+ * @throws {Error} when the output ends before it
+ */
+export async function lineMatching(
+  reader: ReadableStreamDefaultReader<string>,
+  match: (line: string) => boolean,
+): Promise<string> {
+  let pending = "";
+  for (;;) {
+    const at = pending.indexOf("\n");
+    if (at >= 0) {
+      const line = pending.slice(0, at);
+      pending = pending.slice(at + 1);
+      if (match(line)) return line;
+      continue;
+    }
+    const { value, done } = await reader.read();
+    if (done) throw new Error("The program ended before the line came");
+    pending += value;
+  }
+}
