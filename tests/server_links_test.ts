@@ -103,3 +103,40 @@ Deno.test(
     }
   }),
 );
+
+Deno.test(
+  "a TLS server made with --tls-name prints a link for each name first, pinning its certificate",
+  withDeadline(60_000, async () => {
+    await using served = await tempDir();
+    await using tlsDir = await tempDir();
+    const server = await startTestServer({
+      root: served.path,
+      // README's --tls permissions: the computer's names and the configuration folder.
+      perms: ["--allow-sys", "--allow-env"],
+      args: [
+        "--host",
+        "127.0.0.1",
+        "--tls",
+        "--tls-dir",
+        tlsDir.path,
+        "--tls-name",
+        "203.0.113.7",
+        "--tls-name",
+        "files.example.org",
+      ],
+    });
+    try {
+      const tls = await server.waitFor((l) => l.event === "tls");
+      const fingerprint = tls.fingerprint as string;
+      await server.waitFor((l) => l.event === "link" && String(l.link).includes("127.0.0.1"));
+      const links = server.lines.filter((l) => l.event === "link").map((l) => l.link as string);
+      assert.deepEqual(links, [
+        formatLink({ host: "203.0.113.7", port: server.port, fingerprint }),
+        formatLink({ host: "files.example.org", port: server.port, fingerprint }),
+        formatLink({ host: "127.0.0.1", port: server.port, fingerprint }),
+      ]);
+    } finally {
+      await server.stop();
+    }
+  }),
+);

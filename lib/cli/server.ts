@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import {
   checkRoot,
   FOLDER_LIMITS,
+  formatLink,
   ListenError,
   type LogFormat,
   Logger,
@@ -283,7 +284,12 @@ async function run(args: string[]): Promise<number> {
           : "No idle shutdown: running until stopped",
         { idleSeconds: seconds(event.idleTimeoutMs) },
       );
-      const links = linkLines(event.host, event.port, security.fingerprint);
+      const links = linkLines(
+        event.host,
+        event.port,
+        security.fingerprint,
+        values["tls-name"] ?? [],
+      );
       for (const line of [...security.lines, ...links]) {
         log.event(line.event, line.message, line.fields);
       }
@@ -352,10 +358,22 @@ async function run(args: string[]): Promise<number> {
  * @param host the address it listens on
  * @param port the port it listens on
  * @param fingerprint its certificate's fingerprint, for a TLS server
+ * @param names the names given with --tls-name, which get links of their own
  * @returns the lines
  */
-function linkLines(host: string, port: number, fingerprint?: string): StartLine[] {
-  const { links, localOnly } = serverLinks(host, port, fingerprint);
+function linkLines(
+  host: string,
+  port: number,
+  fingerprint: string | undefined,
+  names: string[],
+): StartLine[] {
+  const { links: own, localOnly } = serverLinks(host, port, fingerprint);
+  // The names given with --tls-name (a router's public address, a DNS name) are how clients on
+  // other networks reach it: their links come first.
+  const named = fingerprint === undefined
+    ? []
+    : names.map((name) => formatLink({ host: name, port, fingerprint }));
+  const links = [...new Set([...named, ...own])];
   const lines: StartLine[] = links.map((link) => ({
     event: "link",
     message: `Link: ${link}`,
