@@ -346,3 +346,57 @@ Deno.test(
     }
   }),
 );
+
+Deno.test(
+  "a server that moved (another address, the certificate remembered) is trusted without asking " +
+    "and remembered there too; another certificate at the new address is still refused (exit 8)",
+  withDeadline(120_000, async () => {
+    await using served = await tempDir();
+    await using local = await tempDir();
+    await using config = await tempDir();
+    const env = testEnv(config.path);
+    const cert = await makeCertificate(local.path);
+    const other = await makeCertificate(local.path, undefined, "other-");
+    await Deno.writeFile(join(served.path, "a.bin"), randomBytes(70_001, 3));
+    const file = join(config.path, "privateshare", "known_servers");
+    const before = await tlsServer(served.path, cert);
+    try {
+      const first = await runClient(
+        ["127.0.0.1", String(before.port), "list", "--code", shortCode(cert.fingerprint)],
+        { cwd: local.path, env },
+      );
+      assert.equal(first.code, 0, first.stderr);
+    } finally {
+      await before.stop();
+    }
+    // The same server at another port, as after a new address; no terminal, nothing given.
+    const moved = await tlsServer(served.path, cert);
+    try {
+      const run = await runClient(["127.0.0.1", String(moved.port), "get", "a.bin", "--tls"], {
+        cwd: local.path,
+        env,
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(
+        await Deno.readFile(join(local.path, "a.bin")),
+        await Deno.readFile(join(served.path, "a.bin")),
+      );
+      assert.equal(await lookupKnownServer(file, "127.0.0.1", moved.port), cert.fingerprint);
+    } finally {
+      await moved.stop();
+    }
+    // Another certificate at yet another address: nothing remembers it, nobody to ask.
+    const stranger = await tlsServer(served.path, other);
+    try {
+      const run = await runClient(["127.0.0.1", String(stranger.port), "list", "--tls"], {
+        cwd: local.path,
+        env,
+      });
+      assert.equal(run.code, 8, run.stderr);
+      assert.match(run.stderr, /--code/);
+      assert.equal(await lookupKnownServer(file, "127.0.0.1", stranger.port), undefined);
+    } finally {
+      await stranger.stop();
+    }
+  }),
+);

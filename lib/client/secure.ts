@@ -30,6 +30,7 @@ import { ClientError } from "./errors.ts";
 import {
   findKnownServer,
   type KnownServer,
+  knownServers,
   knownServersAllowed,
   rememberServer,
 } from "./known_servers.ts";
@@ -59,7 +60,9 @@ export interface SecurityOptions {
    * server shows. When it answers true, the client connects again pinned to
    * that full fingerprint (a different certificate then is refused) and
    * remembers it; false refuses the server. Without it, such a server is
-   * refused.
+   * refused. Nobody is asked about a certificate that the known-servers file
+   * remembers for another address (the same server, moved): it is trusted
+   * and remembered at the new address too.
    */
   confirm?: (server: FirstContact) => Promise<boolean>;
 }
@@ -145,11 +148,11 @@ export async function openWire(
     conn = await connect(host, port, timeoutMs, signal, trust);
   } catch (error) {
     if (!(error instanceof TlsError)) throw error;
-    const firstContact = options.confirm !== undefined && trust !== undefined && !explicit &&
-      known === undefined && trust.code === undefined &&
+    const firstContact = (options.confirm !== undefined || file !== undefined) &&
+      trust !== undefined && !explicit && known === undefined && trust.code === undefined &&
       (error.code === "untrusted" || error.code === "name");
     if (!firstContact) throw refusal(error, known?.fingerprint, fromFile);
-    conn = await confirmFirstContact(host, port, timeoutMs, signal, options.confirm!);
+    conn = await confirmFirstContact(host, port, timeoutMs, signal, options.confirm, file, error);
   }
   const wire = new Wire(conn);
   opened.set(wire, {
@@ -173,20 +176,31 @@ export async function openWire(
 }
 
 /**
- * First contact with a server that nothing pins: reads the certificate it
- * shows (on a connection closed at once, nothing sent), asks whether to
- * trust it, and connects again pinned to its full fingerprint.
+ * First contact with a server that nothing pins at this address: reads the
+ * certificate it shows (on a connection closed at once, nothing sent). A
+ * certificate the known-servers file remembers for another address (the
+ * same server, moved: a new DHCP lease, another network) is trusted as it
+ * was there; otherwise the person is asked, and without anyone to ask it is
+ * refused. Either way the client connects again pinned to the full
+ * fingerprint.
  */
 async function confirmFirstContact(
   host: string,
   port: number,
   timeoutMs: number,
   signal: AbortSignal | undefined,
-  confirm: (server: FirstContact) => Promise<boolean>,
+  confirm: ((server: FirstContact) => Promise<boolean>) | undefined,
+  file: string | undefined,
+  refused: TlsError,
 ): Promise<Deno.Conn> {
   const where = `${host}:${port}`;
   try {
     const fingerprint = await peekFingerprint(host, port, timeoutMs, signal);
+    const elsewhere = file === undefined
+      ? false
+      : (await knownServers(file)).some((server) => server.fingerprint === fingerprint);
+    if (elsewhere) return await connect(host, port, timeoutMs, signal, { fingerprint });
+    if (confirm === undefined) throw refusal(refused, undefined);
     // The operation's signal (Ctrl-C) ends the wait for a person's answer.
     let stop = () => {};
     const aborted = new Promise<never>((_, reject) => {
