@@ -392,3 +392,102 @@ browserTest(
     await serverPage.click("#quit");
   },
 );
+
+/**
+ * A TCP relay to a port whose first connection is held until `release` is called: the page's
+ * request through it answers only when the test says.
+ */
+function heldRelay(to: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { promise: gate, resolve: release } = Promise.withResolvers<void>();
+  const { promise: reached, resolve: onFirst } = Promise.withResolvers<void>();
+  const relays: Promise<unknown>[] = [];
+  let first = true;
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      const held = first;
+      first = false;
+      relays.push((async () => {
+        if (held) {
+          onFirst();
+          await gate;
+        }
+        const up = await Deno.connect({ hostname: "127.0.0.1", port: to });
+        await Promise.allSettled([
+          conn.readable.pipeTo(up.writable),
+          up.readable.pipeTo(conn.writable),
+        ]);
+      })());
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    reached,
+    release,
+    async [Symbol.asyncDispose]() {
+      release();
+      listener.close();
+      await accepting.catch(() => {});
+      await Promise.allSettled(relays);
+    },
+  };
+}
+
+browserTest(
+  "client page: the answer about a server the fields no longer name changes nothing: no question about it, no pin or listing on the server named now",
+  async () => {
+    await using dir = await tempDir();
+    const { served } = await tlsServed(dir.path);
+    await using _served = served;
+    const other = join(dir.path, "Other");
+    await Deno.mkdir(other);
+    await Deno.writeTextFile(join(other, "other.txt"), "Another server's file.\n");
+    await using plain = serveFolder(other, { readOnly: true });
+    await using relay = heldRelay(served.port);
+    const downloads = join(dir.path, "Downloads");
+    await Deno.mkdir(downloads);
+    const config = join(dir.path, "client-config");
+    await using gui = await startGui(CLIENT_TS, config);
+    await using browser = await launchBrowser();
+    const page = await clientPage(browser, gui.url, downloads);
+    // Counts the page's list answers once the page has acted on each (a task after their reading).
+    await page.evaluate(() => {
+      const read = Response.prototype.json;
+      const counted = globalThis as unknown as { listsHandled: number };
+      counted.listsHandled = 0;
+      Response.prototype.json = function () {
+        const reading = read.call(this);
+        if (this.url.includes("/api/list")) {
+          reading.finally(() => setTimeout(() => counted.listsHandled++, 0));
+        }
+        return reading;
+      };
+    });
+
+    // The TLS server, not trusted yet, asked through the relay, which holds the request.
+    await page.fill("#host", "127.0.0.1");
+    await page.fill("#port", String(relay.port));
+    await page.check("#tls");
+    await page.click("#list");
+    await relay.reached;
+    // Meanwhile another server is chosen, by its link, and listed.
+    await page.fill("#link", formatLink({ host: "127.0.0.1", port: plain.port }));
+    await page.click("#link-connect");
+    await page.getByRole("button", { name: "Get other.txt" }).waitFor({ timeout: STEP_MS });
+    // Now the first server's answer (a certificate not trusted) comes.
+    relay.release();
+    await page.waitForFunction(
+      () => (globalThis as unknown as { listsHandled: number }).listsHandled >= 2,
+      undefined,
+      { timeout: STEP_MS },
+    );
+    assert.equal(await page.locator("dialog").count(), 0, "no question about another server");
+    assert.equal(await page.inputValue("#port"), String(plain.port));
+    assert.equal(await page.inputValue("#fingerprint"), "", "nothing pinned");
+    assert.equal(await page.isChecked("#tls"), false);
+    assert.equal(await page.locator("#server-error").textContent(), "");
+    assert.equal(await page.getByRole("button", { name: "Get other.txt" }).count(), 1);
+    assert.equal(await known(config), "", "nothing trusted");
+    await page.click("#quit");
+  },
+);
