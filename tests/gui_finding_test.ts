@@ -491,3 +491,58 @@ browserTest(
     await page.click("#quit");
   },
 );
+
+browserTest(
+  "client page: the list On this network is redrawn without taking the keyboard's place: a focused Connect keeps the focus when the list changes",
+  async () => {
+    await using dir = await tempDir();
+    const { cert, served } = await tlsServed(dir.path);
+    await using _served = served;
+    const downloads = join(dir.path, "Downloads");
+    await Deno.mkdir(downloads);
+    const config = join(dir.path, "client-config");
+    await rememberServer(
+      join(config, "privateshare", "known_servers"),
+      "127.0.0.1",
+      served.port,
+      cert.fingerprint,
+    );
+    await using gui = await startGui(CLIENT_TS, config);
+    await using browser = await launchBrowser();
+    const page = await clientPage(browser, gui.url, downloads);
+    const entry = page.locator(`#nearby li[data-instance="remembered 127.0.0.1:${served.port}"]`);
+    await entry.getByText(/· reachable$/).waitFor({ timeout: STEP_MS });
+    const connect = entry.getByRole("button", { name: /^Connect to 127\.0\.0\.1/ });
+    await connect.focus();
+    // The list changes (probed again, as another page's Look again does), by no act of this page.
+    await page.evaluate(() => {
+      const page = globalThis as unknown as {
+        redraws: number;
+        MutationObserver: new (f: () => void) => { observe(n: unknown, o: unknown): void };
+        document: { getElementById(id: string): unknown };
+      };
+      page.redraws = 0;
+      new page.MutationObserver(() => page.redraws++).observe(
+        page.document.getElementById("nearby"),
+        { childList: true },
+      );
+      return fetch("api/nearby", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      }).then((answer) => answer.status);
+    }).then((status) => assert.equal(status, 200));
+    await page.waitForFunction(
+      () => (globalThis as unknown as { redraws: number }).redraws >= 1,
+      undefined,
+      { timeout: STEP_MS },
+    );
+    await entry.getByText(/· reachable$/).waitFor({ timeout: STEP_MS });
+    assert.equal(
+      await entry.locator("button:focus").count(),
+      1,
+      "the focus stays on the Connect button",
+    );
+    await page.click("#quit");
+  },
+);

@@ -81,7 +81,13 @@ async function followLink(event) {
 /** The servers of "On this network", one Connect button each. */
 export function renderNearby(servers) {
   $("nearby-empty").hidden = servers.length > 0;
-  $("nearby").replaceChildren(...servers.map((server) => {
+  // The list is redrawn whenever a server appears, goes or answers a probe: a Connect that has
+  // the keyboard's focus gets it back in the new list, so that the list never takes it away.
+  const list = $("nearby");
+  const focused = list.contains(document.activeElement)
+    ? document.activeElement.closest("li")?.dataset.instance
+    : undefined;
+  list.replaceChildren(...servers.map((server) => {
     const address = server.addresses[0] ?? "";
     const where = address.includes(":")
       ? `[${address}]:${server.port}`
@@ -122,6 +128,10 @@ export function renderNearby(servers) {
       }, "Connect"),
     );
   }));
+  if (focused === undefined) return;
+  for (const item of list.children) {
+    if (item.dataset.instance === focused) item.querySelector("button")?.focus();
+  }
 }
 
 /**
