@@ -394,6 +394,25 @@ browserTest(
 );
 
 /**
+ * Counts, in `listsHandled`, the page's list answers once the page has acted on each (a task
+ * after their reading, when what the answer does at once is done).
+ */
+async function countListAnswers(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const read = Response.prototype.json;
+    const counted = globalThis as unknown as { listsHandled: number };
+    counted.listsHandled = 0;
+    Response.prototype.json = function () {
+      const reading = read.call(this);
+      if (this.url.includes("/api/list")) {
+        reading.finally(() => setTimeout(() => counted.listsHandled++, 0));
+      }
+      return reading;
+    };
+  });
+}
+
+/**
  * A TCP relay to a port whose first connection is held until `release` is called: the page's
  * request through it answers only when the test says.
  */
@@ -450,19 +469,7 @@ browserTest(
     await using gui = await startGui(CLIENT_TS, config);
     await using browser = await launchBrowser();
     const page = await clientPage(browser, gui.url, downloads);
-    // Counts the page's list answers once the page has acted on each (a task after their reading).
-    await page.evaluate(() => {
-      const read = Response.prototype.json;
-      const counted = globalThis as unknown as { listsHandled: number };
-      counted.listsHandled = 0;
-      Response.prototype.json = function () {
-        const reading = read.call(this);
-        if (this.url.includes("/api/list")) {
-          reading.finally(() => setTimeout(() => counted.listsHandled++, 0));
-        }
-        return reading;
-      };
-    });
+    await countListAnswers(page);
 
     // The TLS server, not trusted yet, asked through the relay, which holds the request.
     await page.fill("#host", "127.0.0.1");
@@ -543,6 +550,49 @@ browserTest(
       1,
       "the focus stays on the Connect button",
     );
+    await page.click("#quit");
+  },
+);
+
+browserTest(
+  "client page: two lists of one server not trusted yet in flight ask one question, and its one answer holds for both",
+  async () => {
+    await using dir = await tempDir();
+    const { cert, served } = await tlsServed(dir.path);
+    await using _served = served;
+    await using relay = heldRelay(served.port);
+    const downloads = join(dir.path, "Downloads");
+    await Deno.mkdir(downloads);
+    const config = join(dir.path, "client-config");
+    await using gui = await startGui(CLIENT_TS, config);
+    await using browser = await launchBrowser();
+    const page = await clientPage(browser, gui.url, downloads);
+    await countListAnswers(page);
+    await page.fill("#host", "127.0.0.1");
+    await page.fill("#port", String(relay.port));
+    await page.check("#tls");
+    await page.click("#list");
+    await relay.reached;
+    // A second click on the same server (its link, TLS remembered for it) while the first waits.
+    await page.fill("#link", formatLink({ host: "127.0.0.1", port: relay.port }));
+    await page.click("#link-connect");
+    const dialog = page.locator("dialog.trust");
+    await dialog.waitFor({ timeout: STEP_MS });
+    relay.release();
+    await page.waitForFunction(
+      () => (globalThis as unknown as { listsHandled: number }).listsHandled >= 2,
+      undefined,
+      { timeout: STEP_MS },
+    );
+    assert.equal(await page.locator("dialog.trust").count(), 1, "one question");
+    assert.equal(
+      await dialog.getByRole("heading").textContent(),
+      `Does the server show ${shortCode(cert.fingerprint)}?`,
+    );
+    await dialog.getByRole("button", { name: "Trust" }).click();
+    await page.getByRole("button", LISTED).waitFor({ timeout: STEP_MS });
+    assert.equal(await page.locator("dialog").count(), 0, "nothing left to answer");
+    assert.equal(await page.locator("#server-note").textContent(), "");
     await page.click("#quit");
   },
 );
