@@ -596,3 +596,40 @@ browserTest(
     await page.click("#quit");
   },
 );
+
+browserTest(
+  "client page: a link whose fingerprint replaces the certificate remembered for its address says so in the log, naming both",
+  async () => {
+    await using dir = await tempDir();
+    const { cert, served } = await tlsServed(dir.path);
+    await using _served = served;
+    const earlier = await makeCertificate(dir.path, undefined, "earlier-");
+    const downloads = join(dir.path, "Downloads");
+    await Deno.mkdir(downloads);
+    const config = join(dir.path, "client-config");
+    await rememberServer(
+      join(config, "privateshare", "known_servers"),
+      "127.0.0.1",
+      served.port,
+      earlier.fingerprint,
+    );
+    await using gui = await startGui(CLIENT_TS, config);
+    await using browser = await launchBrowser();
+    const page = await clientPage(browser, gui.url, downloads);
+    await page.fill(
+      "#link",
+      formatLink({ host: "127.0.0.1", port: served.port, fingerprint: cert.fingerprint }),
+    );
+    await page.click("#link-connect");
+    await page.getByRole("button", LISTED).waitFor({ timeout: STEP_MS });
+    assert.match(
+      await known(config),
+      new RegExp(`^127\\.0\\.0\\.1:${served.port} ${cert.fingerprint}`, "m"),
+    );
+    await page.locator("#log").getByText(
+      `The certificate remembered for 127.0.0.1:${served.port} was replaced by the one given: ` +
+        `it was ${earlier.fingerprint}, it is now ${cert.fingerprint}`,
+    ).waitFor({ state: "attached", timeout: STEP_MS });
+    await page.click("#quit");
+  },
+);
