@@ -96,3 +96,38 @@ Deno.test({
       await server.click("#quit");
     }),
 });
+
+Deno.test({
+  name: "server page on a network: with the name left empty it states the name it is announced " +
+    "under (this computer's), never 'without a name'" + ignored,
+  ignore: NETNS_UNAVAILABLE !== undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    within(240_000, async () => {
+      await using ns = makeNetns();
+      await using dir = await tempDir();
+      const shared = join(dir.path, "Shared");
+      await Deno.mkdir(shared);
+      await using serverGui = await startGui(
+        SERVER_TS,
+        join(dir.path, "server-config"),
+        undefined,
+        { wrap: ns.wrap },
+      );
+      await using browser = await launchBrowser(ns.wrap);
+      const server = await openPage(browser, serverGui.url);
+      await server.fill("#root", shared);
+      await server.fill("#port", "0");
+      await server.fill("#name", "");
+      await server.click("#start");
+      await server.locator("#status").getByText("Running").waitFor({ timeout: STEP_MS });
+      const name = Deno.hostname().split(".")[0]!;
+      await server.locator("#log").getByText(`Announced on this network as '${name}'`)
+        .waitFor({ state: "attached", timeout: STEP_MS });
+      await server.locator("#fact-name").getByText(`${name}, announced on this network`, {
+        exact: true,
+      }).waitFor({ timeout: STEP_MS });
+      await server.click("#quit");
+    }),
+});

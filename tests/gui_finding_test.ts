@@ -392,3 +392,244 @@ browserTest(
     await serverPage.click("#quit");
   },
 );
+
+/**
+ * Counts, in `listsHandled`, the page's list answers once the page has acted on each (a task
+ * after their reading, when what the answer does at once is done).
+ */
+async function countListAnswers(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const read = Response.prototype.json;
+    const counted = globalThis as unknown as { listsHandled: number };
+    counted.listsHandled = 0;
+    Response.prototype.json = function () {
+      const reading = read.call(this);
+      if (this.url.includes("/api/list")) {
+        reading.finally(() => setTimeout(() => counted.listsHandled++, 0));
+      }
+      return reading;
+    };
+  });
+}
+
+/**
+ * A TCP relay to a port whose first connection is held until `release` is called: the page's
+ * request through it answers only when the test says.
+ */
+function heldRelay(to: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { promise: gate, resolve: release } = Promise.withResolvers<void>();
+  const { promise: reached, resolve: onFirst } = Promise.withResolvers<void>();
+  const relays: Promise<unknown>[] = [];
+  let first = true;
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      const held = first;
+      first = false;
+      relays.push((async () => {
+        if (held) {
+          onFirst();
+          await gate;
+        }
+        const up = await Deno.connect({ hostname: "127.0.0.1", port: to });
+        await Promise.allSettled([
+          conn.readable.pipeTo(up.writable),
+          up.readable.pipeTo(conn.writable),
+        ]);
+      })());
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    reached,
+    release,
+    async [Symbol.asyncDispose]() {
+      release();
+      listener.close();
+      await accepting.catch(() => {});
+      await Promise.allSettled(relays);
+    },
+  };
+}
+
+browserTest(
+  "client page: the answer about a server the fields no longer name changes nothing: no question about it, no pin or listing on the server named now",
+  async () => {
+    await using dir = await tempDir();
+    const { served } = await tlsServed(dir.path);
+    await using _served = served;
+    const other = join(dir.path, "Other");
+    await Deno.mkdir(other);
+    await Deno.writeTextFile(join(other, "other.txt"), "Another server's file.\n");
+    await using plain = serveFolder(other, { readOnly: true });
+    await using relay = heldRelay(served.port);
+    const downloads = join(dir.path, "Downloads");
+    await Deno.mkdir(downloads);
+    const config = join(dir.path, "client-config");
+    await using gui = await startGui(CLIENT_TS, config);
+    await using browser = await launchBrowser();
+    const page = await clientPage(browser, gui.url, downloads);
+    await countListAnswers(page);
+
+    // The TLS server, not trusted yet, asked through the relay, which holds the request.
+    await page.fill("#host", "127.0.0.1");
+    await page.fill("#port", String(relay.port));
+    await page.check("#tls");
+    await page.click("#list");
+    await relay.reached;
+    // Meanwhile another server is chosen, by its link, and listed.
+    await page.fill("#link", formatLink({ host: "127.0.0.1", port: plain.port }));
+    await page.click("#link-connect");
+    await page.getByRole("button", { name: "Get other.txt" }).waitFor({ timeout: STEP_MS });
+    // Now the first server's answer (a certificate not trusted) comes.
+    relay.release();
+    await page.waitForFunction(
+      () => (globalThis as unknown as { listsHandled: number }).listsHandled >= 2,
+      undefined,
+      { timeout: STEP_MS },
+    );
+    assert.equal(await page.locator("dialog").count(), 0, "no question about another server");
+    assert.equal(await page.inputValue("#port"), String(plain.port));
+    assert.equal(await page.inputValue("#fingerprint"), "", "nothing pinned");
+    assert.equal(await page.isChecked("#tls"), false);
+    assert.equal(await page.locator("#server-error").textContent(), "");
+    assert.equal(await page.getByRole("button", { name: "Get other.txt" }).count(), 1);
+    assert.equal(await known(config), "", "nothing trusted");
+    await page.click("#quit");
+  },
+);
+
+browserTest(
+  "client page: the list On this network is redrawn without taking the keyboard's place: a focused Connect keeps the focus when the list changes",
+  async () => {
+    await using dir = await tempDir();
+    const { cert, served } = await tlsServed(dir.path);
+    await using _served = served;
+    const downloads = join(dir.path, "Downloads");
+    await Deno.mkdir(downloads);
+    const config = join(dir.path, "client-config");
+    await rememberServer(
+      join(config, "privateshare", "known_servers"),
+      "127.0.0.1",
+      served.port,
+      cert.fingerprint,
+    );
+    await using gui = await startGui(CLIENT_TS, config);
+    await using browser = await launchBrowser();
+    const page = await clientPage(browser, gui.url, downloads);
+    const entry = page.locator(`#nearby li[data-instance="remembered 127.0.0.1:${served.port}"]`);
+    await entry.getByText(/· reachable$/).waitFor({ timeout: STEP_MS });
+    const connect = entry.getByRole("button", { name: /^Connect to 127\.0\.0\.1/ });
+    await connect.focus();
+    // The list changes (probed again, as another page's Look again does), by no act of this page.
+    await page.evaluate(() => {
+      const page = globalThis as unknown as {
+        redraws: number;
+        MutationObserver: new (f: () => void) => { observe(n: unknown, o: unknown): void };
+        document: { getElementById(id: string): unknown };
+      };
+      page.redraws = 0;
+      new page.MutationObserver(() => page.redraws++).observe(
+        page.document.getElementById("nearby"),
+        { childList: true },
+      );
+      return fetch("api/nearby", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      }).then((answer) => answer.status);
+    }).then((status) => assert.equal(status, 200));
+    await page.waitForFunction(
+      () => (globalThis as unknown as { redraws: number }).redraws >= 1,
+      undefined,
+      { timeout: STEP_MS },
+    );
+    await entry.getByText(/· reachable$/).waitFor({ timeout: STEP_MS });
+    assert.equal(
+      await entry.locator("button:focus").count(),
+      1,
+      "the focus stays on the Connect button",
+    );
+    await page.click("#quit");
+  },
+);
+
+browserTest(
+  "client page: two lists of one server not trusted yet in flight ask one question, and its one answer holds for both",
+  async () => {
+    await using dir = await tempDir();
+    const { cert, served } = await tlsServed(dir.path);
+    await using _served = served;
+    await using relay = heldRelay(served.port);
+    const downloads = join(dir.path, "Downloads");
+    await Deno.mkdir(downloads);
+    const config = join(dir.path, "client-config");
+    await using gui = await startGui(CLIENT_TS, config);
+    await using browser = await launchBrowser();
+    const page = await clientPage(browser, gui.url, downloads);
+    await countListAnswers(page);
+    await page.fill("#host", "127.0.0.1");
+    await page.fill("#port", String(relay.port));
+    await page.check("#tls");
+    await page.click("#list");
+    await relay.reached;
+    // A second click on the same server (its link, TLS remembered for it) while the first waits.
+    await page.fill("#link", formatLink({ host: "127.0.0.1", port: relay.port }));
+    await page.click("#link-connect");
+    const dialog = page.locator("dialog.trust");
+    await dialog.waitFor({ timeout: STEP_MS });
+    relay.release();
+    await page.waitForFunction(
+      () => (globalThis as unknown as { listsHandled: number }).listsHandled >= 2,
+      undefined,
+      { timeout: STEP_MS },
+    );
+    assert.equal(await page.locator("dialog.trust").count(), 1, "one question");
+    assert.equal(
+      await dialog.getByRole("heading").textContent(),
+      `Does the server show ${shortCode(cert.fingerprint)}?`,
+    );
+    await dialog.getByRole("button", { name: "Trust" }).click();
+    await page.getByRole("button", LISTED).waitFor({ timeout: STEP_MS });
+    assert.equal(await page.locator("dialog").count(), 0, "nothing left to answer");
+    assert.equal(await page.locator("#server-note").textContent(), "");
+    await page.click("#quit");
+  },
+);
+
+browserTest(
+  "client page: a link whose fingerprint replaces the certificate remembered for its address says so in the log, naming both",
+  async () => {
+    await using dir = await tempDir();
+    const { cert, served } = await tlsServed(dir.path);
+    await using _served = served;
+    const earlier = await makeCertificate(dir.path, undefined, "earlier-");
+    const downloads = join(dir.path, "Downloads");
+    await Deno.mkdir(downloads);
+    const config = join(dir.path, "client-config");
+    await rememberServer(
+      join(config, "privateshare", "known_servers"),
+      "127.0.0.1",
+      served.port,
+      earlier.fingerprint,
+    );
+    await using gui = await startGui(CLIENT_TS, config);
+    await using browser = await launchBrowser();
+    const page = await clientPage(browser, gui.url, downloads);
+    await page.fill(
+      "#link",
+      formatLink({ host: "127.0.0.1", port: served.port, fingerprint: cert.fingerprint }),
+    );
+    await page.click("#link-connect");
+    await page.getByRole("button", LISTED).waitFor({ timeout: STEP_MS });
+    assert.match(
+      await known(config),
+      new RegExp(`^127\\.0\\.0\\.1:${served.port} ${cert.fingerprint}`, "m"),
+    );
+    await page.locator("#log").getByText(
+      `The certificate remembered for 127.0.0.1:${served.port} was replaced by the one given: ` +
+        `it was ${earlier.fingerprint}, it is now ${cert.fingerprint}`,
+    ).waitFor({ state: "attached", timeout: STEP_MS });
+    await page.click("#quit");
+  },
+);

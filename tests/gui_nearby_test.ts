@@ -147,3 +147,35 @@ Deno.test("a pasted link becomes the page's fields; a malformed one its words", 
   assert.match((linkFields("") as { error: string }).error, /^Paste the link/);
   assert.match((linkFields("http://127.0.0.1:3650/") as { error: string }).error, /^Not a/);
 });
+
+Deno.test("On this network: a found server that only announces a remembered server's address neither hides that server nor takes its place", async () => {
+  await using dir = await tempDir();
+  const { fingerprint } = await makeCertificate(dir.path);
+  const other = await makeCertificate(dir.path, undefined, "other-");
+  const file = join(dir.path, "known_servers");
+  const port = closedPort();
+  await rememberServer(file, "127.0.0.1", port, fingerprint);
+  const events: NearbyEvent[] = [];
+  const nearby = new Nearby((event) => events.push(event), () => [], () => file);
+  await nearby.refresh();
+  // Its answers come from 127.0.0.2 (the address it is listed and connected at); its A records
+  // name the remembered server's address too.
+  const impostor = found("laptop", "laptop._privateshare._tcp.local.", port, other.fingerprint);
+  impostor.addresses = ["127.0.0.2", "127.0.0.1"];
+  nearby.found([impostor]);
+  const servers = events.at(-1)!.servers;
+  assert.deepEqual(
+    servers.map((s) => [s.addresses[0], s.discovered, s.remembered, s.code]),
+    [
+      ["127.0.0.2", true, false, shortCode(other.fingerprint)],
+      ["127.0.0.1", false, true, shortCode(fingerprint)],
+    ],
+  );
+  // Found at the remembered address itself: one entry, remembered.
+  nearby.found([found("laptop", "laptop._privateshare._tcp.local.", port, fingerprint)]);
+  assert.deepEqual(
+    events.at(-1)!.servers.map((s) => [s.addresses[0], s.discovered, s.remembered]),
+    [["127.0.0.1", true, true]],
+  );
+  await nearby.stop();
+});

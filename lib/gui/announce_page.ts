@@ -18,7 +18,7 @@ export type AnnounceLog = (message: string, level: "info" | "error") => void;
  *
  * @param server the running server
  * @param options the page's name and checkbox, the server's fingerprint (TLS) and whether it
- *   wants a password, and where its lines go
+ *   wants a password, where its lines go, and who is told the name announced
  * @returns what ends the announcement (a goodbye on the network), or undefined when not announcing
  */
 export function startAnnouncing(
@@ -29,6 +29,8 @@ export function startAnnouncing(
     fingerprint?: string;
     password: boolean;
     log: AnnounceLog;
+    /** Told the name announced once the announcement runs, or undefined when it could not. */
+    onAnnounced?: (name: string | undefined) => void;
   },
 ): AsyncDisposable | undefined {
   if (!options.announce) return undefined;
@@ -40,9 +42,11 @@ export function startAnnouncing(
   }).then((result) => {
     for (const note of result.notes) log(noteWords(note, result.name), "info");
     if (result.announcement) log(`Announced on this network as '${result.name}'`, "info");
+    options.onAnnounced?.(result.announcement ? result.name : undefined);
     return result.announcement;
   }, (error) => {
     log(`Not announced on this network: ${error}`, "error");
+    options.onAnnounced?.(undefined);
     return undefined;
   });
   return {

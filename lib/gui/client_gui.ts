@@ -18,6 +18,8 @@ import {
   printable,
   type Progress,
   put,
+  type RememberNote,
+  type SecurityOptions,
   type TransferResult,
 } from "../mod.ts";
 import html from "./assets/client.html" with { type: "text" };
@@ -125,7 +127,8 @@ class Transfers {
   async list(body: Record<string, unknown> | undefined): Promise<Response> {
     const named = pageServer(body?.host, body?.port, (key) => body?.[key]);
     if (typeof named === "string") return json({ error: named }, 400);
-    const { server, security, target } = named;
+    const { server, target } = named;
+    const security = this.#secured(named.security);
     try {
       const folder = remoteFolder(body?.folder);
       const files = await list({ ...server, ...security, ...(folder ? { folder } : {}) });
@@ -152,7 +155,8 @@ class Transfers {
       (key) => fromHeader(request.headers.get(`x-${key}`)),
     );
     if (typeof named === "string") return json({ error: named }, 400);
-    const { server, security, target } = named;
+    const { server, target } = named;
+    const security = this.#secured(named.security);
     if (!validId(id) || this.#all.has(id)) return json({ error: "Invalid transfer id" }, 400);
     if (!Number.isSafeInteger(size)) {
       return json({ error: `Invalid file size '${sizeText}' for '${printable(name)}'` }, 400);
@@ -187,7 +191,8 @@ class Transfers {
     const folder = body?.folder;
     const named = pageServer(body?.host, body?.port, (key) => body?.[key]);
     if (typeof named === "string") return json({ error: named }, 400);
-    const { server, security, target } = named;
+    const { server, target } = named;
+    const security = this.#secured(named.security);
     if (!validId(id) || this.#all.has(id)) return json({ error: "Invalid transfer id" }, 400);
     if (typeof name !== "string") {
       return json({ error: "Missing the name of the file to get" }, 400);
@@ -217,7 +222,8 @@ class Transfers {
   async putFolder(body: Record<string, unknown> | undefined): Promise<Response> {
     const named = pageServer(body?.host, body?.port, (key) => body?.[key]);
     if (typeof named === "string") return json({ error: named }, 400);
-    const { server, security, target } = named;
+    const { server, target } = named;
+    const security = this.#secured(named.security);
     const id = body?.id;
     if (!validId(id) || this.#all.has(id)) return json({ error: "Invalid transfer id" }, 400);
     const local = await folderToPut(body?.path);
@@ -352,6 +358,33 @@ class Transfers {
       send();
     }
     return { state: item.state, message: item.message ?? null, restart };
+  }
+
+  /**
+   * The security options, told to log what the known-servers file now remembers differently: a
+   * certificate that replaced another (a fingerprint or link given for a remembered address),
+   * or one that could not be remembered. A server remembered the first time is said by Trust.
+   */
+  #secured(security: SecurityOptions): SecurityOptions {
+    return {
+      ...security,
+      onRemember: (note: RememberNote) => {
+        if (note.failure !== undefined) {
+          this.#addLog(
+            printable(`Could not remember the server at ${note.where}: ${note.failure}`),
+            "error",
+          );
+        } else if (note.previous !== undefined) {
+          this.#addLog(
+            printable(
+              `The certificate remembered for ${note.where} was replaced by the one given: ` +
+                `it was ${note.previous}, it is now ${note.fingerprint}`,
+            ),
+            "info",
+          );
+        }
+      },
+    };
   }
 
   /** A failure in the page's words, logged (a cancel, or one the page answers, as information). */

@@ -165,8 +165,12 @@ export class Nearby {
     const seen = new Set<string>();
     const servers: NearbyServer[] = [];
     for (const found of this.#found) {
-      const keys = found.addresses.map((address) => keyOf(address, found.port));
-      for (const key of keys) seen.add(key);
+      // Only the address its answers came from (the first, where Connect goes) makes it a
+      // remembered server: the others are what it announces, and any peer can announce another
+      // one's address, to hide that server or to pass for it.
+      const first = found.addresses[0];
+      const key = first === undefined ? undefined : keyOf(first, found.port);
+      if (key !== undefined) seen.add(key);
       const code = found.code ?? (found.fingerprint ? codeOf(found.fingerprint) : undefined);
       servers.push({
         name: printable(found.name),
@@ -178,7 +182,7 @@ export class Nearby {
         instance: printable(found.instance),
         addresses: found.addresses.map((address) => printable(address)),
         discovered: true,
-        remembered: keys.some((key) => rememberedKeys.has(key)),
+        remembered: key !== undefined && rememberedKeys.has(key),
         reachable: true,
       });
     }

@@ -6,8 +6,12 @@
  * @module
  */
 
-import { SERVER_DEFAULTS } from "../mod.ts";
-import { granted } from "./system.ts";
+import {
+  computerName as announcedComputerName,
+  MAX_SERVER_NAME_BYTES,
+  SERVER_DEFAULTS,
+  validServerName,
+} from "../mod.ts";
 
 /** What the page remembers between runs. */
 export interface ServerConfig {
@@ -25,8 +29,8 @@ export interface ServerConfig {
 
 /** The default port: the original's 365 needs administrator rights on most systems. */
 export const DEFAULT_PORT = 3650;
-/** The longest name on the network: one DNS label. */
-export const NAME_MAX = 63;
+/** The longest name on the network, in UTF-8 bytes: one DNS label. */
+export const NAME_MAX = MAX_SERVER_NAME_BYTES;
 
 /**
  * The page's settings from what an earlier run saved, defaults for the rest.
@@ -43,38 +47,45 @@ export function serverConfig(saved: Record<string, unknown>): ServerConfig {
       ? saved.idleSeconds
       : SERVER_DEFAULTS.idleTimeoutMs / 1000,
     tls: typeof saved.tls === "boolean" ? saved.tls : true,
-    name: typeof saved.name === "string" ? saved.name.slice(0, NAME_MAX) : computerName(),
+    // A saved name is used only as it would be announced: one that checkName refuses is not kept.
+    name: typeof saved.name === "string" && !("error" in checkName(saved.name))
+      ? saved.name.trim()
+      : computerName(),
     announce: typeof saved.announce === "boolean" ? saved.announce : true,
   };
 }
 
 /**
  * This computer's name, where privateshare may read it: the host name up to
- * its first dot (`laptop` of `laptop.example.org`).
+ * its first dot (`laptop` of `laptop.example.org`), as it is announced (cut
+ * to {@link NAME_MAX} bytes, nothing unprintable).
  *
  * @returns the name, or "" when it may not be read
  */
 export function computerName(): string {
-  if (!granted({ name: "sys", kind: "hostname" })) return "";
-  return Deno.hostname().split(".")[0]!.slice(0, NAME_MAX);
+  return announcedComputerName() ?? "";
 }
 
 /**
- * The name field as the server is announced under it, or why it cannot be.
+ * The name field as the server is announced under it, or why it cannot be:
+ * a name is announced exactly as the page accepts it, never cut or stripped,
+ * so that the name the page shows is the one clients see.
  *
  * @param value the page's field
  * @returns the name (trimmed; "" for none), or an error message
  */
 export function checkName(value: unknown): { name: string } | { error: string } {
   const name = typeof value === "string" ? value.trim() : "";
-  if (name.length > NAME_MAX) {
-    return { error: `A name on the network is at most ${NAME_MAX} characters long` };
+  if (name === "" || validServerName(name)) return { name };
+  if (new TextEncoder().encode(name).length > NAME_MAX) {
+    return {
+      error: `A name on the network is at most ${NAME_MAX} bytes long (letters outside ` +
+        "A to Z take two or more): shorten it",
+    };
   }
-  // deno-lint-ignore no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(name)) {
-    return { error: "A name on the network has no control characters" };
-  }
-  return { name };
+  return {
+    error: "A name on the network has no control characters or direction marks: type it again",
+  };
 }
 
 /**

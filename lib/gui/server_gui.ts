@@ -195,7 +195,8 @@ class ServerControl {
       throw error;
     }
     this.#idleStop = null;
-    this.#announcement = startAnnouncing(this.#server, {
+    const started = this.#server;
+    this.#announcement = startAnnouncing(started, {
       name: named.name,
       announce,
       ...(typeof this.#running?.fingerprint === "string"
@@ -203,6 +204,14 @@ class ServerControl {
         : {}),
       password: password !== undefined,
       log: (message, level) => this.#addLog(message, level),
+      // The page states the name clients see (this computer's when the field is empty), and
+      // "not announced" when announcing failed.
+      onAnnounced: (announced) => {
+        if (this.#server !== started || this.#running === undefined) return;
+        this.#running.name = announced ?? named.name;
+        this.#running.announce = announced !== undefined;
+        this.#hub.send(this.#stateEvent());
+      },
     });
     if (uploads && !writable) {
       this.#addLog(

@@ -71,13 +71,17 @@ async function listFiles(steps, again = true) {
   $("refresh").disabled = true;
   remember();
   const trail = Array.isArray(steps) ? steps : upTo(Infinity);
+  const asked = server();
   try {
     const folder = folderOf(trail);
-    const result = await api("list", { ...server(), ...security(), folder });
+    const result = await api("list", { ...asked, ...security(), folder });
+    // Another server was chosen meanwhile: this answer is about one the fields no longer name,
+    // and must not ask about it, pin its certificate, tick TLS or show its files under them.
+    if (!named(asked)) return;
     if (result.error) {
       if (result.tls !== undefined) setTls(result.tls);
       if (again && result.tls === true) return await listFiles(trail, false);
-      if (result.trust) return await trustThenList(result.trust, trail);
+      if (result.trust) return await trustThenList(result.trust, trail, asked);
       note(result.error);
       return;
     }
@@ -89,9 +93,18 @@ async function listFiles(steps, again = true) {
   }
 }
 
+/** Whether the address fields still name this server. */
+function named(asked) {
+  const now = server();
+  return now.host === asked.host && now.port === asked.port;
+}
+
 /** Asks about a server's certificate; Trust pins its full fingerprint and lists again. */
-async function trustThenList(trust, trail) {
-  if (!await askTrust(trust)) {
+async function trustThenList(trust, trail, asked) {
+  const trusted = await askTrust(trust);
+  // The answer is about the server asked about: never pinned on another one named since.
+  if (!named(asked)) return;
+  if (!trusted) {
     // A cancel is not an error: nothing was sent, nothing is remembered.
     $("server-note").textContent =
       "Not connected: the server was not trusted, and was sent nothing";

@@ -7,13 +7,26 @@ import { remember, useServer } from "./address_fields.js";
 /** What connects once the fields are filled: the page's own List files. */
 let connect = () => {};
 
+/** The questions open now, by fingerprint: each certificate is asked about once at a time. */
+const asking = new Map();
+
 /**
- * Asks whether the server shows the code of the certificate it presented.
+ * Asks whether the server shows the code of the certificate it presented. A second list of
+ * the same server while the question is open (a second click) gets the same answer, not a
+ * second question whose Cancel would contradict the first one's Trust.
  *
  * @param trust `{ code, fingerprint }` of the certificate the server presented
  * @returns true for Trust, false for Cancel (or Escape)
  */
 export function askTrust(trust) {
+  const open = asking.get(trust.fingerprint);
+  if (open) return open;
+  const answer = ask(trust).finally(() => asking.delete(trust.fingerprint));
+  asking.set(trust.fingerprint, answer);
+  return answer;
+}
+
+function ask(trust) {
   const trustButton = el("button", { type: "button", className: "primary" }, "Trust");
   const cancelButton = el("button", { type: "button" }, "Cancel");
   const dialog = el(
@@ -81,7 +94,13 @@ async function followLink(event) {
 /** The servers of "On this network", one Connect button each. */
 export function renderNearby(servers) {
   $("nearby-empty").hidden = servers.length > 0;
-  $("nearby").replaceChildren(...servers.map((server) => {
+  // The list is redrawn whenever a server appears, goes or answers a probe: a Connect that has
+  // the keyboard's focus gets it back in the new list, so that the list never takes it away.
+  const list = $("nearby");
+  const focused = list.contains(document.activeElement)
+    ? document.activeElement.closest("li")?.dataset.instance
+    : undefined;
+  list.replaceChildren(...servers.map((server) => {
     const address = server.addresses[0] ?? "";
     const where = address.includes(":")
       ? `[${address}]:${server.port}`
@@ -122,6 +141,10 @@ export function renderNearby(servers) {
       }, "Connect"),
     );
   }));
+  if (focused === undefined) return;
+  for (const item of list.children) {
+    if (item.dataset.instance === focused) item.querySelector("button")?.focus();
+  }
 }
 
 /**

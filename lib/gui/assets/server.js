@@ -113,7 +113,7 @@ function render() {
     $("fact-name").textContent = server.name
       ? `${server.name}${server.announce ? ", announced on this network" : ", not announced"}`
       : server.announce
-      ? "none (announced without a name)"
+      ? "this computer's name, announced on this network"
       : "none, not announced";
     $("fact-idle").textContent = server.idleTimeoutMs === 0
       ? "never: runs until stopped"
