@@ -18,8 +18,6 @@ import {
   printable,
   type Progress,
   put,
-  type RememberNote,
-  type SecurityOptions,
   type TransferResult,
 } from "../mod.ts";
 import html from "./assets/client.html" with { type: "text" };
@@ -125,10 +123,9 @@ class Transfers {
   }
 
   async list(body: Record<string, unknown> | undefined): Promise<Response> {
-    const named = pageServer(body?.host, body?.port, (key) => body?.[key]);
+    const named = pageServer(body?.host, body?.port, (key) => body?.[key], this.#addLog);
     if (typeof named === "string") return json({ error: named }, 400);
-    const { server, target } = named;
-    const security = this.#secured(named.security);
+    const { server, security, target } = named;
     try {
       const folder = remoteFolder(body?.folder);
       const files = await list({ ...server, ...security, ...(folder ? { folder } : {}) });
@@ -153,10 +150,10 @@ class Transfers {
       url.searchParams.get("host"),
       url.searchParams.get("port"),
       (key) => fromHeader(request.headers.get(`x-${key}`)),
+      this.#addLog,
     );
     if (typeof named === "string") return json({ error: named }, 400);
-    const { server, target } = named;
-    const security = this.#secured(named.security);
+    const { server, security, target } = named;
     if (!validId(id) || this.#all.has(id)) return json({ error: "Invalid transfer id" }, 400);
     if (!Number.isSafeInteger(size)) {
       return json({ error: `Invalid file size '${sizeText}' for '${printable(name)}'` }, 400);
@@ -189,10 +186,9 @@ class Transfers {
     const id = body?.id;
     const name = body?.name;
     const folder = body?.folder;
-    const named = pageServer(body?.host, body?.port, (key) => body?.[key]);
+    const named = pageServer(body?.host, body?.port, (key) => body?.[key], this.#addLog);
     if (typeof named === "string") return json({ error: named }, 400);
-    const { server, target } = named;
-    const security = this.#secured(named.security);
+    const { server, security, target } = named;
     if (!validId(id) || this.#all.has(id)) return json({ error: "Invalid transfer id" }, 400);
     if (typeof name !== "string") {
       return json({ error: "Missing the name of the file to get" }, 400);
@@ -220,10 +216,9 @@ class Transfers {
    * verification, the same summary); it goes on when the page is closed.
    */
   async putFolder(body: Record<string, unknown> | undefined): Promise<Response> {
-    const named = pageServer(body?.host, body?.port, (key) => body?.[key]);
+    const named = pageServer(body?.host, body?.port, (key) => body?.[key], this.#addLog);
     if (typeof named === "string") return json({ error: named }, 400);
-    const { server, target } = named;
-    const security = this.#secured(named.security);
+    const { server, security, target } = named;
     const id = body?.id;
     if (!validId(id) || this.#all.has(id)) return json({ error: "Invalid transfer id" }, 400);
     const local = await folderToPut(body?.path);
@@ -360,33 +355,6 @@ class Transfers {
     return { state: item.state, message: item.message ?? null, restart };
   }
 
-  /**
-   * The security options, told to log what the known-servers file now remembers differently: a
-   * certificate that replaced another (a fingerprint or link given for a remembered address),
-   * or one that could not be remembered. A server remembered the first time is said by Trust.
-   */
-  #secured(security: SecurityOptions): SecurityOptions {
-    return {
-      ...security,
-      onRemember: (note: RememberNote) => {
-        if (note.failure !== undefined) {
-          this.#addLog(
-            printable(`Could not remember the server at ${note.where}: ${note.failure}`),
-            "error",
-          );
-        } else if (note.previous !== undefined) {
-          this.#addLog(
-            printable(
-              `The certificate remembered for ${note.where} was replaced by the one given: ` +
-                `it was ${note.previous}, it is now ${note.fingerprint}`,
-            ),
-            "info",
-          );
-        }
-      },
-    };
-  }
-
   /** A failure in the page's words, logged (a cancel, or one the page answers, as information). */
   async #failure(
     error: unknown,
@@ -414,12 +382,12 @@ class Transfers {
     return shown;
   }
 
-  #addLog(line: string, level: "info" | "error"): void {
+  readonly #addLog = (line: string, level: "info" | "error"): void => {
     const entry = { time: Date.now(), line, level };
     this.#log.push(entry);
     if (this.#log.length > KEEP) this.#log.shift();
     this.#hub.send({ type: "log", ...entry });
-  }
+  };
 
   /** Forgets the oldest finished transfers. */
   #trim(): void {

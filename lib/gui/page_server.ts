@@ -6,7 +6,7 @@
  */
 
 import { isAbsolute, join } from "node:path";
-import { printable, type SecurityOptions } from "../mod.ts";
+import { printable, type RememberNote, type SecurityOptions } from "../mod.ts";
 import { freeName, takenIn } from "./folders.ts";
 import { serverOf } from "./requests.ts";
 import { clientSecurity } from "./tls.ts";
@@ -27,18 +27,41 @@ export interface PageServer {
  * @param host the address field
  * @param port the port field
  * @param field reads `tls`, `fingerprint` and `password`
+ * @param log where to say what the known-servers file now remembers differently
  * @returns the server, or the one-line reason the fields are wrong
  */
 export function pageServer(
   host: unknown,
   port: unknown,
   field: (key: string) => unknown,
+  log?: (line: string, level: "info" | "error") => void,
 ): PageServer | string {
   const server = serverOf(host, port);
   if (typeof server === "string") return server;
   const security = clientSecurity(field);
   if (typeof security === "string") return security;
+  if (log) security.onRemember = (note) => rememberLine(note, log);
   return { server, security, target: { ...server, password: security.password !== undefined } };
+}
+
+/**
+ * Says what the known-servers file now remembers differently: a certificate
+ * that replaced another (a fingerprint or link given for a remembered
+ * address), or one that could not be remembered. A server remembered the
+ * first time is said by the page's Trust.
+ */
+function rememberLine(note: RememberNote, log: (line: string, level: "info" | "error") => void) {
+  if (note.failure !== undefined) {
+    log(printable(`Could not remember the server at ${note.where}: ${note.failure}`), "error");
+  } else if (note.previous !== undefined) {
+    log(
+      printable(
+        `The certificate remembered for ${note.where} was replaced by the one given: ` +
+          `it was ${note.previous}, it is now ${note.fingerprint}`,
+      ),
+      "info",
+    );
+  }
 }
 
 /**
