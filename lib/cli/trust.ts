@@ -192,28 +192,14 @@ const TYPED_AHEAD_MS = 150;
 /** One line from stdin (at a terminal, what was typed before Enter), or undefined at its end. */
 async function readLine(): Promise<string | undefined> {
   const buffer = new Uint8Array(256);
-  const typed: Uint8Array[] = [];
+  const decoder = new TextDecoder();
+  let typed: string | undefined;
   while (true) {
     const n = await Deno.stdin.read(buffer);
-    if (n === null) {
-      return typed.length > 0 ? new TextDecoder().decode(concat(typed)) : undefined;
-    }
-    const chunk = buffer.slice(0, n);
+    if (n === null) return typed === undefined ? undefined : typed + decoder.decode();
+    const chunk = buffer.subarray(0, n);
     const end = chunk.findIndex((byte) => byte === 0x0a || byte === 0x0d);
-    if (end >= 0) {
-      typed.push(chunk.subarray(0, end));
-      return new TextDecoder().decode(concat(typed));
-    }
-    typed.push(chunk);
+    if (end >= 0) return (typed ?? "") + decoder.decode(chunk.subarray(0, end));
+    typed = (typed ?? "") + decoder.decode(chunk, { stream: true });
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    all.set(part, at);
-    at += part.length;
-  }
-  return all;
 }

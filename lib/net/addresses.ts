@@ -26,11 +26,21 @@ export function networkAddresses(): string[] {
   const seen = new Set<string>();
   const found: { address: string; v4: boolean }[] = [];
   for (const item of Deno.networkInterfaces()) {
-    if (item.address.startsWith("127.") || item.address === "::1") continue;
+    if (isLoopback(item.address)) continue;
     if (item.family === "IPv6" && item.address.toLowerCase().startsWith("fe80")) continue;
     if (seen.has(item.address)) continue;
     seen.add(item.address);
     found.push({ address: item.address, v4: item.family === "IPv4" });
   }
   return [...found.filter((a) => a.v4), ...found.filter((a) => !a.v4)].map((a) => a.address);
+}
+
+/**
+ * Whether an address is this computer's own loopback, which no other computer reaches.
+ *
+ * @param address an IPv4 or IPv6 address
+ * @returns true for 127.0.0.0/8 and ::1
+ */
+export function isLoopback(address: string): boolean {
+  return address.startsWith("127.") || address === "::1";
 }

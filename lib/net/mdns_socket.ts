@@ -17,6 +17,7 @@
  */
 
 import type { RemoteInfo, Socket } from "node:dgram";
+import { canReadNetworkAddresses, isLoopback } from "./addresses.ts";
 import { decodeMessage, DnsFormatError, type DnsMessage, encodeMessage } from "./dns_message.ts";
 
 /** The multicast DNS group and port. */
@@ -97,7 +98,7 @@ interface Link {
  * none without the permission to list them.
  */
 function links(): Link[] {
-  if (!canListInterfaces()) return [];
+  if (!canReadNetworkAddresses()) return [];
   const byName = new Map<string, Link>();
   for (const i of Deno.networkInterfaces()) {
     if (i.family !== "IPv4" || isLoopback(i.address)) continue;
@@ -113,30 +114,16 @@ function links(): Link[] {
 }
 
 /**
- * Whether the program may list the network interfaces, without prompting.
- *
- * @returns whether `--allow-sys=networkInterfaces` (or more) was granted
- */
-export function canListInterfaces(): boolean {
-  return Deno.permissions.querySync({ name: "sys", kind: "networkInterfaces" }).state ===
-    "granted";
-}
-
-/**
  * The non-internal IPv4 addresses of this computer, or loopback when there
  * is none; empty without the permission to list them.
  *
  * @returns the addresses
  */
 export function interfaceAddresses(): string[] {
-  if (!canListInterfaces()) return [];
+  if (!canReadNetworkAddresses()) return [];
   const all = Deno.networkInterfaces().filter((i) => i.family === "IPv4");
   const outside = [...new Set(all.filter((i) => !isLoopback(i.address)).map((i) => i.address))];
   return outside.length > 0 ? outside : ["127.0.0.1"];
-}
-
-function isLoopback(address: string): boolean {
-  return address.startsWith("127.");
 }
 
 /** An IPv4 subnet, as `Deno.networkInterfaces()` gives it (`192.168.1.5/24`). */
@@ -181,7 +168,7 @@ const SUBNETS_FOR_MS = 5000;
 
 /** The subnets to check sources against, or undefined when they cannot be listed. */
 function subnetReader(): () => Subnet[] | undefined {
-  if (!canListInterfaces()) return () => undefined;
+  if (!canReadNetworkAddresses()) return () => undefined;
   let read = { at: -Infinity, subnets: [] as Subnet[] };
   return () => {
     const now = Date.now();

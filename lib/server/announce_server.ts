@@ -10,7 +10,8 @@
  */
 
 import { announce, type Announcement } from "../net/announce.ts";
-import { canListInterfaces, MdnsSocketError } from "../net/mdns_socket.ts";
+import { canReadNetworkAddresses, isLoopback } from "../net/addresses.ts";
+import { MdnsSocketError } from "../net/mdns_socket.ts";
 import { fitServerName } from "../net/service_ad.ts";
 import type { Server } from "./server.ts";
 
@@ -86,8 +87,8 @@ export async function announceServer(
     name ??= FALLBACK_SERVER_NAME;
   }
   const one = /^\d+\.\d+\.\d+\.\d+$/.test(host) && host !== "0.0.0.0";
-  if (isLoopback(host)) return { name, notes: [{ code: "loopback" }] };
-  if (!one && !canListInterfaces()) notes.push({ code: "no-interfaces" });
+  if (host === "localhost" || isLoopback(host)) return { name, notes: [{ code: "loopback" }] };
+  if (!one && !canReadNetworkAddresses()) notes.push({ code: "no-interfaces" });
   try {
     const announcement = await announce({
       name,
@@ -103,8 +104,4 @@ export async function announceServer(
     if (!(error instanceof MdnsSocketError)) throw error;
     return { name, notes: [{ code: "unavailable", message: error.message }] };
   }
-}
-
-function isLoopback(host: string): boolean {
-  return host.startsWith("127.") || host === "::1" || host === "localhost";
 }
