@@ -10,16 +10,16 @@ import { ROOT } from "./helpers.ts";
 
 const LIB = join(ROOT, "lib");
 
-/** What each layer may import, besides its own modules. */
+/** What each layer may import, besides its own modules (assets/: the pages' shared style, text). */
 const ALLOWED: Record<string, readonly string[]> = {
   protocol: [],
   net: ["protocol"],
   transfer: ["protocol", "net"],
   exchange: ["protocol", "net", "transfer"],
-  server: ["protocol", "net", "transfer", "exchange"],
+  server: ["protocol", "net", "transfer", "exchange", "assets"],
   client: ["protocol", "net", "transfer", "exchange"],
   cli: ["mod.ts", "client_mod.ts", "gui"],
-  gui: ["mod.ts"],
+  gui: ["mod.ts", "assets"],
   "mod.ts": [
     "client_mod.ts",
     "version.ts",

@@ -9,7 +9,7 @@
  */
 
 import { timingSafeEqual } from "node:crypto";
-import style from "./assets/style.css" with { type: "text" };
+import style from "../assets/style.css" with { type: "text" };
 import common from "./assets/common.js" with { type: "text" };
 import listing from "./assets/listing.js" with { type: "text" };
 import transferRows from "./assets/transfer_rows.js" with { type: "text" };

@@ -77,27 +77,40 @@ export function listen(port: number, host: string | undefined, tls?: TlsServerKe
       return open("0.0.0.0");
     }
   } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) {
-      throw new ListenError(
-        "in-use",
-        `Port ${port} is already in use: choose another port or stop the program using it`,
-        { cause: error },
-      );
-    }
-    if (error instanceof Deno.errors.PermissionDenied) {
-      throw new ListenError(
-        "privileged",
-        `Port ${port} needs administrator rights here: choose a port above 1023`,
-        { cause: error },
-      );
-    }
-    if (error instanceof Deno.errors.AddrNotAvailable) {
-      throw new ListenError("address", `Address '${host}' is not one of this computer's`, {
-        cause: error,
-      });
-    }
-    throw error;
+    throw listenError(error, port, host);
   }
+}
+
+/**
+ * Words a failed listen for a person.
+ *
+ * @param error what the system said
+ * @param port the port asked for
+ * @param host the address asked for, if one
+ * @returns a {@link ListenError} for a port in use, a privileged port or an address not of
+ *   this computer; the error itself otherwise
+ */
+export function listenError(error: unknown, port: number, host?: string): unknown {
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new ListenError(
+      "in-use",
+      `Port ${port} is already in use: choose another port or stop the program using it`,
+      { cause: error },
+    );
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new ListenError(
+      "privileged",
+      `Port ${port} needs administrator rights here: choose a port above 1023`,
+      { cause: error },
+    );
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return new ListenError("address", `Address '${host}' is not one of this computer's`, {
+      cause: error,
+    });
+  }
+  return error;
 }
 
 /** A server that could not be reached. */

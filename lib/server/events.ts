@@ -14,8 +14,8 @@ export interface RequestRecord {
   id: number;
   /** Peer address, `host:port`. */
   peer: string;
-  /** `ps2` for the default protocol, `classic` for the original's. */
-  protocol: "ps2" | "classic" | "unknown";
+  /** `ps2` for the default protocol, `classic` for the original's, `web` for the web page. */
+  protocol: "ps2" | "classic" | "web" | "unknown";
   /** put, get, list, or `-` before the command was read. */
   op: string;
   /** The file name, when the operation has one. */
@@ -95,7 +95,7 @@ export type ServerEvent =
     /** The last accept failure, in the system's words. */
     lastAcceptError?: string;
   }
-  | { type: "error"; what: "accept" | "sweep"; message: string }
+  | { type: "error"; what: "accept" | "sweep" | "web"; message: string }
   | {
     type: "stopping";
     /** Requests in flight (connections without a command are closed at once). */

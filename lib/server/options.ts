@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { WebOptions } from "./web_server.ts";
 import type { FolderLimits } from "../protocol/paths.ts";
 import type { ServerListener } from "./events.ts";
 import type { ServerSecurityOptions } from "./security.ts";
@@ -56,6 +57,8 @@ export interface ServerOptions extends ServerSecurityOptions {
    */
   freeSpace?: () => Promise<number | undefined>;
   /** Receives every event, from the first (`started`) on. */
+  /** Serve the folder as a web page too, on a port of its own (docs/PROTOCOL.md "Web page"). */
+  web?: WebOptions;
   onEvent?: ServerListener;
 }
 

@@ -7,7 +7,7 @@
  */
 
 import { CancelError } from "../protocol/errors.ts";
-import { listen } from "../net/socket.ts";
+import { listen, listenError } from "../net/socket.ts";
 import { Wire } from "../net/wire.ts";
 import { ChunkPool } from "../transfer/pool.ts";
 import { addressKey, Admission, hostOf, peerName, type Ticket } from "./admission.ts";
@@ -19,8 +19,10 @@ import { detect, type HandlerContext, recordError } from "./handler.ts";
 import { checkRoot, SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
 import { Store } from "./store.ts";
 import type { PasswordGuard } from "./guard.ts";
-import { resolveSecurity, type ServerSecurityOptions } from "./security.ts";
+import { resolveSecurity, type ServerSecurity, type ServerSecurityOptions } from "./security.ts";
+import { type WebOptions, WebServer } from "./web_server.ts";
 import { looksLikeTls } from "../net/tls.ts";
+import { DescriptorReserve, outOfDescriptors } from "./reserve.ts";
 
 export { checkRoot, RootError, SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
 
@@ -43,6 +45,7 @@ type Options = Required<
     | "readOnlyMessage"
     | "folderLimits"
     | "freeSpace"
+    | "web"
     | keyof ServerSecurityOptions
   >
 >;
@@ -57,6 +60,8 @@ export class Server implements AsyncDisposable {
   readonly root: string;
   /** Whether uploads are refused. */
   readonly readOnly: boolean;
+  /** The web page for phones and browsers, when asked for. */
+  readonly web: WebServer | undefined;
   /** The events; subscribe to follow requests as they happen. */
   readonly events: ServerEvents = new ServerEvents();
   readonly #store: Store;
@@ -69,13 +74,15 @@ export class Server implements AsyncDisposable {
   readonly #wires = new Set<Wire>();
   readonly #handlers = new Set<Promise<void>>();
   /** A descriptor kept in reserve: closed to accept one connection when none are left. */
-  #spare: Deno.FsFile | undefined;
+  readonly #reserve: DescriptorReserve;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #closing = false;
   #stuck: () => void = () => {};
   #stuckTimer: ReturnType<typeof setTimeout> | undefined;
   #nextId = 1;
+  /** Web requests in flight: the server is not idle while any is. */
+  #webHeld = 0;
 
   /**
    * Creates a Server.
@@ -85,7 +92,7 @@ export class Server implements AsyncDisposable {
   constructor(options: ServerOptions) {
     checkRoot(options.root);
     const { host: _host, onEvent, readOnlyMessage, tls, password, authLimits, ...rest } = options;
-    const { folderLimits, freeSpace, ...settings } = rest;
+    const { folderLimits, freeSpace, web, ...settings } = rest;
     this.#options = { ...SERVER_DEFAULTS, readOnly: false, ...settings };
     if (onEvent) this.events.subscribe(onEvent);
     this.#store = new Store(options.root, {
@@ -113,7 +120,8 @@ export class Server implements AsyncDisposable {
     this.#guard = security.guard;
     this.#listener = listen(options.port, options.host, security.keys);
     this.addr = this.#listener.addr as Deno.NetAddr;
-    this.#reserve();
+    this.#reserve = new DescriptorReserve(this.#store.root);
+    this.web = web ? this.#startWeb(web, security) : undefined;
     this.events.emit({
       type: "started",
       port: this.addr.port,
@@ -146,8 +154,7 @@ export class Server implements AsyncDisposable {
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     clearInterval(this.#sweepTimer);
     this.#flood.stop();
-    this.#spare?.close();
-    this.#spare = undefined;
+    this.#reserve.close();
     await this.#store.close().catch(() => {});
     this.events.emit({ type: "stopped", stuck: this.#handlers.size });
   }
@@ -164,13 +171,15 @@ export class Server implements AsyncDisposable {
         // served or told busy instead of waiting unanswered.
         this.#flood.note("acceptErrors", error);
         let taken: Deno.Conn | undefined;
-        if (this.#outOfDescriptors(error)) {
+        if (outOfDescriptors(error)) {
           // The pool of connections without a command shrinks to leave room
           // for serving (a file, a listing), and the reserve takes this one.
           const before = this.#admission.pending;
           this.#admission.outOfDescriptors(DESCRIPTOR_HEADROOM);
           for (let i = this.#admission.pending; i < before; i++) this.#flood.note("evicted");
-          taken = await this.#acceptWithReserve();
+          taken = await this.#reserve.accept(this.#listener, (failure) => {
+            if (!this.#closing) this.#flood.note("acceptErrors", failure);
+          });
         }
         if (!taken) {
           await new Promise((r) => setTimeout(r, ACCEPT_RETRY_MS));
@@ -189,52 +198,42 @@ export class Server implements AsyncDisposable {
     }
   }
 
-  #outOfDescriptors(error: unknown): boolean {
-    const code = (error as { code?: string })?.code;
-    return code === "EMFILE" || code === "ENFILE";
-  }
-
-  async #acceptWithReserve(): Promise<Deno.Conn | undefined> {
-    if (!this.#spare) {
-      this.#reserve();
-      return undefined;
-    }
-    this.#spare.close();
-    this.#spare = undefined;
-    try {
-      return await this.#listener.accept();
-    } catch (error) {
-      // As any failed accept: counted, and tried again by the loop.
-      if (!this.#closing && !(error instanceof Deno.errors.BadResource)) {
-        this.#flood.note("acceptErrors", error);
-      }
-      return undefined;
-    } finally {
-      // Taken back once a descriptor is free again (when one is closed).
-      setTimeout(() => this.#reserve(), 0);
-    }
-  }
-
-  /** Opens the reserve descriptor (the served folder itself), if it is not open. */
-  #reserve(): void {
-    if (this.#spare || this.#closing) return;
-    try {
-      this.#spare = Deno.openSync(this.#store.root, { read: true });
-    } catch (error) {
-      // Out of descriptors right now: tried again after the next failed accept.
-      if (!this.#outOfDescriptors(error)) throw error;
-    }
-  }
-
   #armIdle(): void {
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
     const ms = this.#options.idleTimeoutMs;
-    if (ms <= 0 || this.#wires.size > 0 || this.#closing) return;
+    if (ms <= 0 || this.#wires.size > 0 || this.#webHeld > 0 || this.#closing) return;
     this.#idleTimer = setTimeout(() => {
       this.events.emit({ type: "idle-shutdown", idleTimeoutMs: ms });
       this.close();
     }, ms);
+  }
+
+  #startWeb(options: WebOptions, security: ServerSecurity): WebServer {
+    try {
+      return new WebServer(options, {
+        store: this.#store,
+        events: this.events,
+        admission: this.#admission,
+        dataTimeoutMs: this.#options.dataTimeoutMs,
+        nextId: () => this.#nextId++,
+        hold: () => {
+          this.#webHeld++;
+          if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+          this.#idleTimer = undefined;
+          return () => {
+            this.#webHeld--;
+            this.#armIdle();
+          };
+        },
+        ...(security.guard ? { guard: security.guard } : {}),
+        ...(security.keys ? { keys: security.keys } : {}),
+      });
+    } catch (error) {
+      this.#listener.close();
+      this.#reserve.close();
+      throw listenError(error, options.port, options.host);
+    }
   }
 
   #sweep(): void {
@@ -355,6 +354,7 @@ export class Server implements AsyncDisposable {
       this.#closing = true;
       this.events.emit({ type: "stopping", active: this.#admission.serving, graceMs });
       this.#guard?.close();
+      await this.web?.close();
       try {
         this.#listener.close();
       } catch (error) {

@@ -1,0 +1,1 @@
+// The web page's script: written in the page issue.

@@ -1,0 +1,185 @@
+/**
+ * The web page itself: the address with the token that opens a session, the
+ * sign-in of a server with a password, the page and its assets, and how a
+ * refusal reads in a browser.
+ *
+ * @module
+ */
+
+import { CancelError, type Reason } from "../protocol/errors.ts";
+import type { PasswordGuard } from "./guard.ts";
+import { sameSecret, type WebAccess } from "./web_access.ts";
+import type { WebRoute } from "./web_route.ts";
+import style from "../assets/style.css" with { type: "text" };
+import pageHtml from "./web_assets/page.html" with { type: "text" };
+import pageScript from "./web_assets/page.js" with { type: "text" };
+import signInHtml from "./web_assets/sign_in.html" with { type: "text" };
+import sha256Script from "npm:hash-wasm@4.12.0/dist/sha256.umd.min.js" with { type: "text" };
+
+/** Headers on every answer: nothing from elsewhere, no framing, no referrer. */
+export const WEB_HEADERS = {
+  "content-security-policy": "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; " +
+    "style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; " +
+    "form-action 'self'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "cross-origin-opener-policy": "same-origin",
+} as const;
+
+const ASSETS: Record<string, { type: string; body: string }> = {
+  "style.css": { type: "text/css; charset=utf-8", body: style },
+  "page.js": { type: "text/javascript; charset=utf-8", body: pageScript },
+  "sha256.js": { type: "text/javascript; charset=utf-8", body: sha256Script },
+};
+
+/** The HTTP status of each refusal. */
+const STATUS: Record<Reason, number> = {
+  "bad-request": 400,
+  "invalid-name": 400,
+  exists: 409,
+  "not-found": 404,
+  busy: 503,
+  "read-only": 403,
+  "too-large": 413,
+  "no-space": 507,
+  unauthorized: 401,
+  corrupt: 422,
+  timeout: 408,
+  internal: 500,
+};
+
+/** A refusal with an HTTP status of its own (a wrong Host, another site's request). */
+export class WebRefusal extends CancelError {
+  /** The HTTP status. */
+  readonly status: number;
+
+  /**
+   * Creates a WebRefusal.
+   *
+   * @param status the HTTP status
+   * @param reason the reason code
+   * @param message one sentence for the page
+   */
+  constructor(status: number, reason: Reason, message: string) {
+    super(reason, message);
+    this.status = status;
+  }
+}
+
+/**
+ * The answer to a request that failed: JSON `{code, error}` for the page's
+ * API, one line of text otherwise (a download opened in a tab shows it).
+ *
+ * @param error what failed
+ * @param pathname the request's path
+ * @returns the response
+ */
+export function answerError(error: unknown, pathname: string): Response {
+  const cancel = error instanceof CancelError
+    ? error
+    : new CancelError("internal", "The server could not answer");
+  const status = cancel instanceof WebRefusal ? cancel.status : STATUS[cancel.reason];
+  const headers = { ...WEB_HEADERS, "cache-control": "no-store" };
+  if (pathname.startsWith("/api/")) {
+    return Response.json({ code: cancel.reason, error: cancel.message }, { status, headers });
+  }
+  return new Response(`${cancel.message}\n`, {
+    status,
+    headers: { ...headers, "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+function html(body: string, status = 200, extra: Record<string, string> = {}): Response {
+  return new Response(body, {
+    status,
+    headers: {
+      ...WEB_HEADERS,
+      "cache-control": "no-store",
+      "content-type": "text/html; charset=utf-8",
+      ...extra,
+    },
+  });
+}
+
+function signInPage(message: string, status = 200): Response {
+  const escaped = message.replaceAll("&", "&amp;").replaceAll("<", "&lt;");
+  return html(signInHtml.replace("{{message}}", escaped), status);
+}
+
+/**
+ * The page, its assets, the token's address and the sign-in.
+ *
+ * @param access the sessions and the token
+ * @param guard the password check, when the server has a password
+ * @returns the routes
+ */
+export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined): WebRoute[] {
+  return [{
+    method: "GET",
+    path: "/",
+    open: true,
+    handle({ request, url }) {
+      const token = url.searchParams.get("t");
+      if (token !== null && !guard) {
+        if (!sameSecret(token, access.token)) {
+          throw new WebRefusal(
+            403,
+            "unauthorized",
+            "This address's code is not valid (the server was restarted?): scan the server's QR code again",
+          );
+        }
+        return new Response(null, {
+          status: 303,
+          headers: { ...WEB_HEADERS, location: "/", "set-cookie": access.open() },
+        });
+      }
+      if (access.has(request)) return html(pageHtml);
+      if (guard) return signInPage("");
+      throw new WebRefusal(
+        401,
+        "unauthorized",
+        "Open the address with its code: scan the server's QR code, or copy its address",
+      );
+    },
+  }, {
+    method: "POST",
+    path: "/sign-in",
+    open: true,
+    async handle({ request, signal, record, address }) {
+      record.op = "sign-in";
+      if (!guard) throw new CancelError("not-found", "This server has no password");
+      const form = await request.formData().catch(() => undefined);
+      const password = form?.get("password");
+      if (typeof password !== "string") {
+        throw new CancelError("bad-request", "Send the sign-in form");
+      }
+      try {
+        await guard.admit({ op: "list", password }, address, signal);
+      } catch (error) {
+        if (!(error instanceof CancelError)) throw error;
+        record.outcome = "cancel";
+        record.reason = error.reason;
+        record.message = error.message;
+        const text = password === "" ? "Type the server's password" : error.message;
+        return signInPage(text, 401);
+      }
+      return new Response(null, {
+        status: 303,
+        headers: { ...WEB_HEADERS, location: "/", "set-cookie": access.open() },
+      });
+    },
+  }, {
+    method: "GET",
+    path: "/assets/",
+    open: true,
+    quiet: true,
+    handle({ path }) {
+      const asset = ASSETS[path];
+      if (!asset) throw new CancelError("not-found", "No such file");
+      return new Response(asset.body, {
+        headers: { ...WEB_HEADERS, "content-type": asset.type, "cache-control": "no-cache" },
+      });
+    },
+  }];
+}

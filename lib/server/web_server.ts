@@ -1,0 +1,251 @@
+/**
+ * The served folder as a web page, for phones and any browser: a real HTTP
+ * server (`Deno.serve`) on a port of its own beside the privateshare port,
+ * with the same store, the same connection limits, the same password guard
+ * and the same log. Each request is checked (Host, Origin, session) before a
+ * route sees it; each route's answer is logged when its body has been sent.
+ *
+ * Why a second port: `Deno.serve` owns its listener, and a connection the
+ * privateshare accept loop has sniffed cannot be handed to it; a real HTTP
+ * server (request smuggling, header limits, keep-alive) is worth the port.
+ *
+ * @module
+ */
+
+import { CancelError } from "../protocol/errors.ts";
+import type { TlsServerKeys } from "../net/tls.ts";
+import { addressKey, type Admission } from "./admission.ts";
+import type { RequestRecord, ServerEvents } from "./events.ts";
+import type { PasswordGuard } from "./guard.ts";
+import { recordError } from "./handler.ts";
+import type { Store } from "./store.ts";
+import { foreignOrigin, WebAccess, wrongHost } from "./web_access.ts";
+import { answerError, pageRoutes, WebRefusal } from "./web_page.ts";
+import type { WebRequest, WebRoute } from "./web_route.ts";
+import { fileRoutes } from "./web_files.ts";
+import { uploadRoutes, UploadTable } from "./web_upload.ts";
+
+/** Where the web page is served. */
+export interface WebOptions {
+  /** The page's port; 0 for any free one. */
+  port: number;
+  /** The address to listen on (default: every address, as the privateshare port). */
+  host?: string;
+  /** The computer's own names (besides its addresses and `localhost`) the page may be opened at. */
+  names?: readonly string[];
+}
+
+/** What the web server shares with the privateshare server it runs beside. */
+export interface WebParts {
+  /** The served folder. */
+  store: Store;
+  /** Where requests are reported (the log, a GUI). */
+  events: ServerEvents;
+  /** The connection limits, per address and in all. */
+  admission: Admission;
+  /** The password check, when the server has a password. */
+  guard?: PasswordGuard;
+  /** The certificate and key, when the server speaks TLS: the page is then HTTPS. */
+  keys?: TlsServerKeys;
+  /** How long a body may stall. */
+  dataTimeoutMs: number;
+  /** A new request's number. */
+  nextId(): number;
+  /** Marks the server busy (no idle stop) until the returned function is called. */
+  hold(): () => void;
+}
+
+/** The web page of one server. */
+export class WebServer {
+  /** The address it listens on (the real port when 0 was asked). */
+  readonly addr: Deno.NetAddr;
+  /** Whether it is HTTPS. */
+  readonly secure: boolean;
+  readonly #access: WebAccess;
+  readonly #parts: WebParts;
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #routes: WebRoute[];
+  readonly #uploads: UploadTable;
+  readonly #stopping = new AbortController();
+  readonly #names: readonly string[];
+
+  /**
+   * Starts serving the page.
+   *
+   * @param options where
+   * @param parts what it shares with the privateshare server
+   */
+  constructor(options: WebOptions, parts: WebParts) {
+    this.#parts = parts;
+    this.#names = (options.names ?? []).map((name) => name.toLowerCase());
+    this.secure = parts.keys !== undefined;
+    this.#access = new WebAccess(this.secure);
+    this.#uploads = new UploadTable(parts.store, parts.dataTimeoutMs);
+    this.#routes = [
+      ...pageRoutes(this.#access, parts.guard),
+      ...fileRoutes(),
+      ...uploadRoutes(this.#uploads),
+    ];
+    const listen = (hostname: string) => ({
+      port: options.port,
+      hostname,
+      onListen: () => {},
+      onError: (error: unknown) => {
+        parts.events.emit({ type: "error", what: "web", message: String(error) });
+        return new Response("The server could not answer", { status: 500 });
+      },
+      ...(parts.keys ? { cert: parts.keys.cert, key: parts.keys.key } : {}),
+    });
+    const serve = (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) =>
+      this.#serve(request, info);
+    if (options.host !== undefined) this.#server = Deno.serve(listen(options.host), serve);
+    else {
+      // Every address, IPv6 and IPv4, as the privateshare port; IPv4 alone where IPv6 is off.
+      try {
+        this.#server = Deno.serve(listen("::"), serve);
+      } catch (error) {
+        if (error instanceof Deno.errors.AddrInUse) throw error;
+        this.#server = Deno.serve(listen("0.0.0.0"), serve);
+      }
+    }
+    this.addr = this.#server.addr;
+  }
+
+  /** The token the page's address carries; a new one with each start. */
+  get token(): string {
+    return this.#access.token;
+  }
+
+  /**
+   * The page's address at a host, with the token (the QR code's address).
+   *
+   * @param host an address or name of this computer that the browser can reach
+   * @param withToken false for the bare address (a password server's page asks to sign in)
+   * @returns the address
+   */
+  url(host: string, withToken = true): string {
+    const name = host.includes(":") ? `[${host}]` : host;
+    const query = withToken && !this.#parts.guard ? `?t=${this.#access.token}` : "";
+    return `${this.secure ? "https" : "http"}://${name}:${this.addr.port}/${query}`;
+  }
+
+  async #serve(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
+    const url = new URL(request.url);
+    const refusal = wrongHost(request, this.addr.port, this.#names) ??
+      foreignOrigin(request, `${this.secure ? "https" : "http"}://${request.headers.get("host")}`);
+    const found = refusal ? undefined : this.#route(request.method, url.pathname);
+    if (found?.route.quiet && (found.route.open || this.#access.has(request))) {
+      return await found.route.handle(this.#web(request, url, found.rest, newRecord(0, info)));
+    }
+    const record = newRecord(this.#parts.nextId(), info);
+    record.op = `${request.method} ${url.pathname}`.slice(0, 80);
+    const release = this.#parts.hold();
+    const events = this.#parts.events;
+    events.emit({ type: "request-start", record });
+    const started = performance.now();
+    const address = addressKey(info.remoteAddr.hostname);
+    const cut = new AbortController();
+    const { ticket } = this.#parts.admission.admit(address, () => cut.abort());
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      this.#parts.admission.release(ticket);
+      events.emit({ type: "request-end", record, ms: performance.now() - started });
+      release();
+    };
+    try {
+      if (refusal) throw new WebRefusal(403, "unauthorized", refusal);
+      if (!found) throw new CancelError("not-found", "No such page");
+      if (!found.route.open && !this.#access.has(request)) {
+        throw new WebRefusal(
+          401,
+          "unauthorized",
+          "Open the address with its code: scan the server's QR code, or copy its address",
+        );
+      }
+      const busy = this.#parts.admission.serve(ticket);
+      if (busy) throw new CancelError("busy", "The server is serving its maximum of connections");
+      // Not request.signal: Deno aborts it once a response is returned, body or not.
+      info.completed.catch(() => cut.abort());
+      const signal = AbortSignal.any([cut.signal, this.#stopping.signal]);
+      const web = this.#web(request, url, found.rest, record, signal);
+      const response = await found.route.handle(web);
+      if (response.status >= 400 && record.outcome === "ok") record.outcome = "cancel";
+      info.completed.then(end, () => {
+        if (record.outcome === "ok") {
+          record.outcome = "closed";
+          record.message = "the browser stopped: cancelled or cut off";
+        }
+        end();
+      });
+      return response;
+    } catch (error) {
+      recordError(record, error);
+      end();
+      return answerError(error, url.pathname);
+    }
+  }
+
+  #web(
+    request: Request,
+    url: URL,
+    path: string,
+    record: RequestRecord,
+    signal = this.#stopping.signal,
+  ): WebRequest {
+    const events = this.#parts.events;
+    return {
+      request,
+      url,
+      path,
+      store: this.#parts.store,
+      record,
+      signal,
+      dataTimeoutMs: this.#parts.dataTimeoutMs,
+      address: record.peer.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1"),
+      origin: `${this.secure ? "https" : "http"}://${request.headers.get("host")}`,
+      progress(bytes: number) {
+        record.bytes = bytes;
+        if (events.active) events.emit({ type: "request-progress", record });
+      },
+    };
+  }
+
+  #route(method: string, pathname: string): { route: WebRoute; rest: string } | undefined {
+    const asked = method === "HEAD" ? "GET" : method;
+    for (const route of this.#routes) {
+      if (route.method !== asked) continue;
+      const prefix = route.path.length > 1 && route.path.endsWith("/");
+      if (prefix ? !pathname.startsWith(route.path) : pathname !== route.path) continue;
+      try {
+        return { route, rest: decodeURIComponent(pathname.slice(route.path.length)) };
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Stops serving: ends every session, cuts requests in flight (their
+   * partial uploads are kept for resume) and closes the port.
+   */
+  async close(): Promise<void> {
+    this.#access.clear();
+    this.#stopping.abort();
+    await this.#uploads.close();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#server.shutdown(),
+      new Promise((resolve) => timer = setTimeout(resolve, 2000)),
+    ]);
+    clearTimeout(timer);
+  }
+}
+
+function newRecord(id: number, info: Deno.ServeHandlerInfo<Deno.NetAddr>): RequestRecord {
+  const { hostname, port } = info.remoteAddr;
+  const peer = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+  return { id, peer, protocol: "web", op: "-", bytes: 0, outcome: "ok" };
+}
