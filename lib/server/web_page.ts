@@ -14,7 +14,7 @@ import style from "../assets/style.css" with { type: "text" };
 import pageHtml from "./web_assets/page.html" with { type: "text" };
 import pageScript from "./web_assets/page.js" with { type: "text" };
 import signInHtml from "./web_assets/sign_in.html" with { type: "text" };
-import sha256Script from "npm:hash-wasm@4.12.0/dist/sha256.umd.min.js" with { type: "text" };
+import sha256Script from "hash-wasm/dist/sha256.umd.min.js" with { type: "text" };
 
 /** Headers on every answer: nothing from elsewhere, no framing, no referrer. */
 export const WEB_HEADERS = {
