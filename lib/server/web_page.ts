@@ -104,7 +104,7 @@ function html(body: string, status = 200, extra: Record<string, string> = {}): R
 
 function signInPage(message: string, status = 200): Response {
   const escaped = message.replaceAll("&", "&amp;").replaceAll("<", "&lt;");
-  return html(signInHtml.replace("{{message}}", escaped), status);
+  return html(signInHtml.replace("{{ message }}", escaped), status);
 }
 
 /**
