@@ -1,0 +1,163 @@
+/**
+ * Helpers of the web page's tests: Chromium emulating a phone (Playwright's
+ * Pixel 7: its viewport, touch, user agent), the library's server with its
+ * page, and a relay that cuts a page's connections on purpose.
+ *
+ * @module
+ */
+
+import { type BrowserContext, chromium, devices, type Page } from "npm:playwright-core@1.65.1";
+import { type LibraryServer, serveFolder } from "./peers.ts";
+import { CHROMIUM, CHROMIUM_ARGS, STEP_MS } from "./gui.ts";
+import type { ServerOptions } from "../../lib/mod.ts";
+
+/** A phone's browser: a fresh context with Pixel 7's screen, touch and user agent. */
+export async function launchPhone(
+  options: { https?: boolean } = {},
+): Promise<BrowserContext & AsyncDisposable> {
+  const { defaultBrowserType: _, ...pixel } = devices["Pixel 7"]!;
+  let browser;
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  } catch (error) {
+    throw new Error(
+      `Cannot launch Chromium at ${CHROMIUM} (install it: apt-get install chromium): ${error}`,
+      { cause: error },
+    );
+  }
+  // A server's own certificate: the test checks the page's code instead, as a person does.
+  const context = await browser.newContext({
+    ...pixel,
+    acceptDownloads: true,
+    ignoreHTTPSErrors: options.https ?? false,
+  });
+  return Object.assign(context, {
+    async [Symbol.asyncDispose]() {
+      await context.close();
+      await browser.close();
+    },
+  });
+}
+
+/**
+ * The library's server on 127.0.0.1 with its web page on a port of its own,
+ * also on 127.0.0.1 only (so that a relay may take the same port on 127.0.0.2).
+ */
+export function servePage(
+  root: string,
+  options: Partial<ServerOptions> = {},
+): LibraryServer & { url: string } {
+  const served = serveFolder(root, { web: { port: 0, host: "127.0.0.1" }, ...options });
+  return Object.assign(served, { url: served.server.web!.url("127.0.0.1") });
+}
+
+/** Opens the page at `url` and waits for its first listing. */
+export async function openPhonePage(phone: BrowserContext, url: string): Promise<Page> {
+  const page = await phone.newPage();
+  await page.goto(url);
+  await page.locator("#loading").waitFor({ state: "hidden", timeout: STEP_MS });
+  return page;
+}
+
+/** The upload rows of the page in a given state. */
+export function uploadRows(page: Page, state: string, name?: string) {
+  const named = name ? `:has(.what:text-is("${name}"))` : "";
+  return page.locator(`#uploads li[data-state="${state}"]${named}`);
+}
+
+/** A relay that forwards the page's port from 127.0.0.2 to 127.0.0.1 and can cut it. */
+export interface CuttingRelay extends AsyncDisposable {
+  /** Bytes forwarded from the browser to the server, all connections together. */
+  up(): number;
+  /** Cuts every connection once `bytes` more have gone up, and each new one until mended. */
+  cutAfter(bytes: number): Promise<void>;
+  /** Forwards again. */
+  mend(): void;
+}
+
+/**
+ * Starts a relay on 127.0.0.2 at the page's own port number, forwarding to
+ * 127.0.0.1: the browser sees the page's port in its address (the server's
+ * Host check holds), and the test can cut an upload halfway, as a phone
+ * leaving the Wi-Fi does.
+ *
+ * @param port the page's port on 127.0.0.1
+ * @returns the relay
+ */
+export function startCuttingRelay(port: number): CuttingRelay {
+  const listener = Deno.listen({ hostname: "127.0.0.2", port });
+  const conns = new Set<Deno.Conn>();
+  let up = 0;
+  let cutAt = Infinity;
+  let broken = false;
+  let onCut: (() => void) | undefined;
+  const close = (conn: Deno.Conn) => {
+    if (!conns.delete(conn)) return;
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  };
+  const cutAll = () => {
+    broken = true;
+    for (const conn of [...conns]) close(conn);
+    onCut?.();
+  };
+  const pump = async (from: Deno.Conn, to: Deno.Conn, counted: boolean) => {
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const n = await from.read(buffer);
+        if (n === null) break;
+        if (counted) {
+          up += n;
+          if (up >= cutAt) {
+            cutAt = Infinity;
+            cutAll();
+            return;
+          }
+        }
+        await to.write(buffer.subarray(0, n));
+      }
+    } catch {
+      // Cut, or closed by the other side.
+    }
+    close(from);
+    close(to);
+  };
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      if (broken) {
+        conn.close();
+        continue;
+      }
+      let server: Deno.Conn;
+      try {
+        server = await Deno.connect({ hostname: "127.0.0.1", port });
+      } catch {
+        conn.close();
+        continue;
+      }
+      conns.add(conn);
+      conns.add(server);
+      pump(conn, server, true);
+      pump(server, conn, false);
+    }
+  })();
+  return {
+    up: () => up,
+    cutAfter(bytes: number) {
+      cutAt = up + bytes;
+      return new Promise((resolve) => onCut = resolve);
+    },
+    mend() {
+      broken = false;
+    },
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const conn of [...conns]) close(conn);
+      await accepting.catch(() => {});
+    },
+  };
+}
