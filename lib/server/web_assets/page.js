@@ -419,8 +419,12 @@ class Upload {
   finished(path) {
     const ms = performance.now() - this.started;
     const moved = this.file.size - this.resumedFrom;
-    const parts = [`Done · ${formatBytes(this.file.size)} in ${formatDuration(ms)}`];
-    if (ms > 0 && moved > 0) parts.push(`${formatBytes(moved / (ms / 1000))}/s`);
+    const parts = [`Done · ${formatBytes(this.file.size)}`];
+    // A speed means something only for a file that took a while.
+    if (moved >= 1024 * 1024 && ms > 0) {
+      parts[0] += ` in ${formatDuration(ms)}`;
+      parts.push(`${formatBytes(moved / (ms / 1000))}/s`);
+    }
     if (this.resumedFrom > 0) parts.push(`resumed at ${formatBytes(this.resumedFrom)}`);
     if (path.split("/").pop() !== this.file.name) parts.push(`saved as ${path.split("/").pop()}`);
     showRow(this.row, "done", parts.join(" · "), [], 1);
