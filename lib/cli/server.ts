@@ -9,7 +9,6 @@ import { parseArgs } from "node:util";
 import {
   checkRoot,
   FOLDER_LIMITS,
-  formatLink,
   ListenError,
   type LogFormat,
   Logger,
@@ -18,7 +17,6 @@ import {
   type Server,
   SERVER_DEFAULTS,
   type ServerEvent,
-  serverLinks,
   startServer,
   validServerName,
   VERSION,
@@ -35,8 +33,9 @@ import {
   parseSeconds,
   UsageError,
 } from "./common.ts";
-import { SERVER_FLAGS, SERVER_HELP, serverSecurity, type StartLine } from "./security.ts";
+import { SERVER_FLAGS, SERVER_HELP, serverSecurity } from "./security.ts";
 import { announceOnCli } from "./server_announce.ts";
+import { linkLines } from "./server_links.ts";
 
 const PROGRAM = "privateshare-server";
 
@@ -348,52 +347,4 @@ async function run(args: string[]): Promise<number> {
   // The last lines (stopped, ...) go out unless the log's reader is stuck.
   await log.flush(2000);
   return EXIT.ok;
-}
-
-/**
- * The lines about a listening server's links (see docs/PROTOCOL.md, "Links"):
- * one per address it can be reached at, the flag that would show the
- * others, and for a plain server how to turn TLS on.
- *
- * @param host the address it listens on
- * @param port the port it listens on
- * @param fingerprint its certificate's fingerprint, for a TLS server
- * @param names the names given with --tls-name, which get links of their own
- * @returns the lines
- */
-function linkLines(
-  host: string,
-  port: number,
-  fingerprint: string | undefined,
-  names: string[],
-): StartLine[] {
-  const { links: own, localOnly } = serverLinks(host, port, fingerprint);
-  // The names given with --tls-name (a router's public address, a DNS name) are how clients on
-  // other networks reach it: their links come first.
-  const named = fingerprint === undefined
-    ? []
-    : names.map((name) => formatLink({ host: name, port, fingerprint }));
-  const links = [...new Set([...named, ...own])];
-  const lines: StartLine[] = links.map((link) => ({
-    event: "link",
-    message: `Link: ${link}`,
-    fields: { link },
-  }));
-  if (localOnly) {
-    lines.push({
-      event: "links",
-      message: "Links for other computers need this computer's addresses: run deno with " +
-        "--allow-sys=networkInterfaces",
-      fields: { localOnly: true },
-    });
-  }
-  if (fingerprint === undefined) {
-    lines.push({
-      event: "no-tls",
-      message: "No TLS: files, names and listings cross the network readable by anyone on the " +
-        "way; start with --tls to encrypt (clients then compare the server's code once)",
-      fields: { tls: false },
-    });
-  }
-  return lines;
 }
