@@ -36,6 +36,7 @@ import {
 import { SERVER_FLAGS, SERVER_HELP, serverSecurity } from "./security.ts";
 import { announceOnCli } from "./server_announce.ts";
 import { linkLines } from "./server_links.ts";
+import { WEB_FLAGS, WEB_HELP, webLines, webListenFailure, webOptions } from "./server_web.ts";
 
 const PROGRAM = "privateshare-server";
 
@@ -51,7 +52,7 @@ const L = FOLDER_LIMITS;
  */
 export function usage(program: string | undefined = compiledName()): string {
   return `Usage: ${program ?? "server.ts"} PORT [--root DIR] [--host ADDR] [--read-only] ` +
-    "[--idle-timeout SECONDS] [--max-connections N] [--log-format text|json] [--tls] " +
+    "[--idle-timeout SECONDS] [--max-connections N] [--log-format text|json] [--tls] [--web] " +
     "(--help for more)";
 }
 
@@ -118,7 +119,7 @@ Options:
   --no-announce              do not announce the server on the local network
   -h, --help                 show this help
   -V, --version              show the version
-${SERVER_HELP}
+${SERVER_HELP}${WEB_HELP}
 At most ${D.maxPending} connections may wait for their command; a newer one closes the
 oldest of the address that holds the most of them.
 
@@ -162,6 +163,7 @@ async function run(args: string[]): Promise<number> {
       name: { type: "string" },
       "no-announce": { type: "boolean" },
       ...SERVER_FLAGS,
+      ...WEB_FLAGS,
       ...FACE_FLAGS,
     },
   });
@@ -235,6 +237,7 @@ async function run(args: string[]): Promise<number> {
   if (values.name !== undefined && values["no-announce"]) {
     throw new UsageError("--name is the name announced: give it or --no-announce, not both");
   }
+  const web = webOptions(values, port, values.host, values.name);
   const log = new Logger(format as LogFormat);
 
   if (Deno.permissions.querySync({ name: "read", path: root }).state !== "granted") {
@@ -316,9 +319,12 @@ async function run(args: string[]): Promise<number> {
       bufferBytes: SERVER_DEFAULTS.bufferBytes,
       onEvent,
       ...security.options,
+      ...(web ? { web } : {}),
     });
   } catch (error) {
     if (!(error instanceof ListenError)) throw error;
+    const failure = webListenFailure(error, web, values["web-port"] !== undefined);
+    if (failure) throw failure;
     const flag = error.code === "address"
       ? "--host"
       : error.code === "tls"
@@ -327,6 +333,10 @@ async function run(args: string[]): Promise<number> {
     throw new UsageError(flag ? `${error.message}: check ${flag}` : error.message, false);
   }
 
+  const password = security.options.password !== undefined;
+  for (const line of await webLines(server, security.fingerprint, password, log.format)) {
+    log.event(line.event, line.message, line.fields);
+  }
   const announcement = values["no-announce"]
     ? undefined
     : await announceOnCli(server, values.name, security, log);
