@@ -17,11 +17,18 @@ import {
   test,
 } from "./helpers.ts";
 import { makeCertificate, testEnv } from "./security_helpers.ts";
+import { permissionsFor, PROGRAMS } from "../tools/build.ts";
 import { decodeQrRows, isQrRow } from "./support/qr_decode.ts";
 
 /** README's permission sets of the server. */
 const READ_ONLY = ["--allow-net", "--allow-read"];
 const UPLOADS = ["--allow-net", "--allow-read", "--allow-write"];
+/** The permissions of `deno task server`, read from deno.json. */
+const TASK: string[] = JSON.parse(
+  await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+).tasks.server.match(/--allow-\S+/g);
+/** The permissions the compiled server carries. */
+const RELEASE = permissionsFor(PROGRAMS[0]!, Deno.build.target);
 
 /** The server CLI with its text output, read line by line as it comes. */
 interface TextServer extends AsyncDisposable {
@@ -274,3 +281,40 @@ test("--web with a password prints the address without a token; the page asks fo
     await server.stop();
   }
 });
+
+for (
+  const [perms, what] of [[TASK, "deno task server"], [RELEASE, "the compiled server"]] as const
+) {
+  test(`--web works under the permissions of ${what}: every address, no flag to add`, async () => {
+    assert.ok(perms.includes("--allow-net"), perms.join(" "));
+    await using served = await tempDir();
+    await using config = await tempDir();
+    const server = await startTestServer({
+      root: served.path,
+      perms: [...perms],
+      args: ["--web"],
+      env: testEnv(config.path),
+    });
+    try {
+      const qr = await server.waitFor((l) => l.event === "web-qr");
+      const pages = server.lines.filter((l) => l.event === "web-page").map((l) => l.url as string);
+      assert.ok(pages.length > 0);
+      assert.equal(server.lines.some((l) => l.event === "web-pages"), false, "no flag is named");
+      // The computer's addresses are read: the QR code's is the first, and not loopback.
+      assert.equal(qr.url, pages[0]);
+      assert.equal(decodeQrRows((qr.qr as string).split("\n")), pages[0]);
+      const first = new URL(pages[0]!);
+      if (Deno.networkInterfaces().some((i) => !/^(127\.|::1$)/.test(i.address))) {
+        assert.notEqual(first.hostname, "localhost");
+        assert.doesNotMatch(first.hostname, /^(127\.|\[::1\])/);
+      }
+      // Tests reach only loopback: the same page and token at localhost.
+      assert.match(
+        await openPage(`http://localhost:${first.port}/${first.search}`),
+        /<html/i,
+      );
+    } finally {
+      await server.stop();
+    }
+  });
+}
