@@ -196,6 +196,23 @@ test("--web-port must be a port, and not the privateshare port; --web needs a PO
   }
 });
 
+test("--name titles the web page: with --web it goes with --no-announce, without it does not", async () => {
+  await using served = await tempDir();
+  const refused = await runServer(["0", "--root", served.path, "--name", "Shelf", "--no-announce"]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /--name is the name announced/);
+  const server = await startTestServer({
+    root: served.path,
+    write: false,
+    args: ["--name", "Shelf", "--no-announce", "--web"],
+  });
+  try {
+    await server.waitFor((l) => l.event === "web-qr");
+  } finally {
+    await server.stop();
+  }
+});
+
 Deno.test("a web port that cannot be used names --web-port; the privateshare port's does not", () => {
   const web = { port: 3651, names: [], name: "box" };
   const inUse = (port: number) =>

@@ -114,8 +114,8 @@ Options:
   })
   --log-format text|json     log lines for people or for machines (default text)
   --name NAME                the name announced on the local network, which clients
-                             see and may use instead of an address (default: this
-                             computer's name, with --allow-sys=hostname)
+                             see and may use instead of an address, and the web page's
+                             title (default: this computer's name, with --allow-sys=hostname)
   --no-announce              do not announce the server on the local network
   -h, --help                 show this help
   -V, --version              show the version
@@ -234,10 +234,11 @@ async function run(args: string[]): Promise<number> {
       `Invalid --name '${values.name}': give a name of 1 to 63 bytes, without control characters`,
     );
   }
-  if (values.name !== undefined && values["no-announce"]) {
+  const web = webOptions(values, port, values.host, values.name);
+  // With --web the name is also the page's title.
+  if (values.name !== undefined && values["no-announce"] && !web) {
     throw new UsageError("--name is the name announced: give it or --no-announce, not both");
   }
-  const web = webOptions(values, port, values.host, values.name);
   const log = new Logger(format as LogFormat);
 
   if (Deno.permissions.querySync({ name: "read", path: root }).state !== "granted") {
