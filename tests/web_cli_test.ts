@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ListenError, shortCode } from "../lib/mod.ts";
 import { webListenFailure } from "../lib/cli/server_web.ts";
+import { qrText } from "../lib/gui/qr.ts";
 import {
   denoRunArgs,
   kill,
@@ -211,6 +212,19 @@ test("--name titles the web page: with --web it goes with --no-announce, without
   } finally {
     await server.stop();
   }
+});
+
+Deno.test("the QR code drawn for a terminal decodes, in colours (light on dark set) and without", () => {
+  const address = "http://192.168.1.20:3651/?t=AAAAAAAAAAAAAAAAAAAAAAAA";
+  const plain = qrText(address, false).split("\n");
+  assert.equal(decodeQrRows(plain), address);
+  const coloured = qrText(address, true).split("\n");
+  // Each row sets bright white on black and resets, so a light theme draws it the same.
+  assert.ok(coloured.every((row) => row.startsWith("\x1b[97;40m") && row.endsWith("\x1b[0m")));
+  const rows = coloured.map((row) => row.slice("\x1b[97;40m".length, -"\x1b[0m".length));
+  assert.equal(decodeQrRows(rows), address);
+  // The closest other address is another code.
+  assert.notEqual(decodeQrRows(qrText(`${address}B`, false).split("\n")), address);
 });
 
 Deno.test("a web port that cannot be used names --web-port; the privateshare port's does not", () => {
