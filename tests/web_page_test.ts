@@ -227,6 +227,26 @@ browserTest(
     assert.match(again ?? "", /resumed at \d/);
     assert.ok(relay.up() - beforeReload < 20 * MiB, "only the rest after a reload");
     assert.ok(await sameBytes(join(shared, "second.bin"), second));
+
+    // Another file of the same name and size: what the server holds is not its start (the
+    // digests differ), so it starts again from the first byte.
+    const other = join(dir.path, "Other", "second.bin");
+    await Deno.mkdir(join(dir.path, "Other"));
+    await writeRandomFile(other, 24 * MiB + 5, 9);
+    await Deno.remove(join(shared, "second.bin"));
+    const cutOther = relay.cutAfter(8 * MiB);
+    await page.locator("#files-input").setInputFiles(second);
+    await cutOther;
+    await uploadRows(page, "cut", "second.bin").waitFor({ timeout: UPLOAD_MS });
+    relay.mend();
+    await page.reload();
+    await page.locator("#loading").waitFor({ state: "hidden", timeout: STEP_MS });
+    await page.locator("#files-input").setInputFiles(other);
+    await uploadRows(page, "done", "second.bin").waitFor({ timeout: UPLOAD_MS });
+    const restarted = await uploadRows(page, "done", "second.bin").locator(".detail")
+      .textContent();
+    assert.doesNotMatch(restarted ?? "", /resumed/);
+    assert.ok(await sameBytes(join(shared, "second.bin"), other), "the other file, whole");
   },
 );
 

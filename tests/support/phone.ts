@@ -118,7 +118,8 @@ export function startCuttingRelay(port: number): CuttingRelay {
             return;
           }
         }
-        await to.write(buffer.subarray(0, n));
+        // A write may take part of the bytes: the rest follows, in order.
+        for (let at = 0; at < n;) at += await to.write(buffer.subarray(at, n));
       }
     } catch {
       // Cut, or closed by the other side.
