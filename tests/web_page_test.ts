@@ -20,6 +20,7 @@ import { accessible, browserTest, fitsWindow, NARROW, STEP_MS } from "./support/
 import {
   launchPhone,
   openPhonePage,
+  PHONE,
   servePage,
   startCuttingRelay,
   uploadRows,
@@ -73,7 +74,8 @@ print(json.dumps(sorted(n[len(top):] if base != sys.argv[2] else n for n in name
 /** Saves the phone's page into docs/ when asked. */
 async function screenshot(page: Page): Promise<void> {
   if (!Deno.env.get("PRIVATESHARE_SCREENSHOTS")) return;
-  await page.screenshot({ path: join(ROOT, "docs", "web_phone.png") });
+  await page.setViewportSize(PHONE.viewport);
+  await page.screenshot({ path: join(ROOT, "docs", "web_phone.png"), fullPage: true });
 }
 
 browserTest(
@@ -96,7 +98,6 @@ browserTest(
     await lists(page, ["Empty", "Trip", "a.txt", "notes.bin"]);
     assert.equal(await page.locator("#name").textContent(), "privateshare");
     await fitsWindow(page, "listing on a phone");
-    await screenshot(page);
 
     await page.locator("#entries a.open", { hasText: "Trip" }).tap();
     await page.waitForURL(/#\/Trip$/, { timeout: STEP_MS });
@@ -169,6 +170,20 @@ browserTest(
     for (const name of ["one.jpg", "raw/two.dng", "raw/empty.txt"]) {
       assert.ok(await sameBytes(join(album, name), join(source, "Album", name)), name);
     }
+    // A file dropped on the page goes into the folder shown too.
+    // Written as a string: this file is type-checked without the DOM's types.
+    const dropped = await page.evaluateHandle(`(() => {
+      const data = new DataTransfer();
+      data.items.add(new File(["dropped on the page\\n"], "dropped.txt", { type: "text/plain" }));
+      return data;
+    })()`);
+    await page.dispatchEvent("#entries", "drop", { dataTransfer: dropped });
+    await uploadRows(page, "done", "dropped.txt").waitFor({ timeout: STEP_MS });
+    assert.equal(
+      await Deno.readTextFile(join(shared, "Inbox", "dropped.txt")),
+      "dropped on the page\n",
+    );
+    await screenshot(page);
     await page.setViewportSize(NARROW);
     await fitsWindow(page, "uploads done");
     await accessible(page, "uploads done");

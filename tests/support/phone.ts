@@ -11,11 +11,14 @@ import { type LibraryServer, serveFolder } from "./peers.ts";
 import { CHROMIUM, CHROMIUM_ARGS, STEP_MS } from "./gui.ts";
 import type { ServerOptions } from "../../lib/mod.ts";
 
+/** The phone the tests hold: its window is 412 by 839 CSS pixels. */
+export const PHONE = devices["Pixel 7"]!;
+
 /** A phone's browser: a fresh context with Pixel 7's screen, touch and user agent. */
 export async function launchPhone(
   options: { https?: boolean } = {},
 ): Promise<BrowserContext & AsyncDisposable> {
-  const { defaultBrowserType: _, ...pixel } = devices["Pixel 7"]!;
+  const { defaultBrowserType: _, ...pixel } = PHONE;
   let browser;
   try {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });

@@ -584,13 +584,13 @@ class FolderUpload {
 }
 
 /** Sends files chosen or dropped into the folder shown. */
-function sendFiles(files) {
-  for (const file of files) enqueue(new Upload(file, join(here, file.name), file.name));
+function sendFiles(files, into = here) {
+  for (const file of files) enqueue(new Upload(file, join(into, file.name), file.name));
 }
 
 /** Sends one folder: `files` are `{file, rel}` with `rel` starting with the folder's name. */
-function sendFolder(name, files, folders = []) {
-  const top = join(here, name);
+function sendFolder(name, files, folders = [], into = here) {
+  const top = join(into, name);
   const inside = new Set(folders.filter((rel) => rel !== name));
   for (const { rel } of files) {
     const parts = rel.split("/").slice(0, -1);
@@ -600,8 +600,8 @@ function sendFolder(name, files, folders = []) {
   enqueue(
     new FolderUpload(
       top,
-      byDepth.map((rel) => join(here, rel)),
-      files.map(({ file, rel }) => ({ file, path: join(here, rel) })),
+      byDepth.map((rel) => join(into, rel)),
+      files.map(({ file, rel }) => ({ file, path: join(into, rel) })),
       files.map(({ rel }) => rel),
     ),
   );
@@ -636,20 +636,32 @@ async function walk(entry, files, folders) {
 }
 
 async function dropped(items) {
-  // Entries must be taken before the first await: the drop's data is gone after it.
-  const entries = [...items].map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
+  const into = here;
+  // Entries must be taken before the first await: the drop's data is gone after it. A
+  // browser without entries (or a drop made by a script) gives plain files.
+  const taken = [...items].filter((item) => item.kind === "file").map((item) => ({
+    entry: item.webkitGetAsEntry?.() ?? undefined,
+    file: item.getAsFile(),
+  }));
   const loose = [];
-  for (const entry of entries) {
-    if (entry.isFile) {
-      loose.push(await new Promise((resolve, reject) => entry.file(resolve, reject)));
-    } else {
-      const files = [];
-      const folders = [];
-      await walk(entry, files, folders);
-      sendFolder(entry.name, files, folders);
+  for (const { entry, file } of taken) {
+    try {
+      if (!entry) {
+        if (file) loose.push(file);
+      } else if (entry.isFile) {
+        loose.push(await new Promise((resolve, reject) => entry.file(resolve, reject)));
+      } else {
+        const files = [];
+        const folders = [];
+        await walk(entry, files, folders);
+        sendFolder(entry.name, files, folders, into);
+      }
+    } catch {
+      const row = newRow(entry?.name ?? file?.name ?? "?");
+      showRow(row, "failed", "This could not be read: choose it with Send files or Send a folder");
     }
   }
-  sendFiles(loose);
+  sendFiles(loose, into);
 }
 
 function setUpSending() {
