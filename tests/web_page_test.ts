@@ -191,7 +191,7 @@ browserTest(
 );
 
 browserTest(
-  "an upload cut halfway resumes: Resume sends only the rest, and so does choosing the same file after a reload",
+  "an upload cut halfway resumes: Resume sends only the rest, so does choosing the same file after a reload, another file of its name starts again, and Cancel leaves nothing",
   async () => {
     await using dir = await tempDir();
     const shared = join(dir.path, "Shared");
@@ -262,6 +262,22 @@ browserTest(
       .textContent();
     assert.doesNotMatch(restarted ?? "", /resumed/);
     assert.ok(await sameBytes(join(shared, "second.bin"), other), "the other file, whole");
+
+    // Cancel, while the network stalls: the row says so, neutrally, and the server keeps nothing.
+    const third = join(source, "third.bin");
+    await writeRandomFile(third, 24 * MiB, 10);
+    const stalled = relay.holdAfter(8 * MiB);
+    await page.locator("#files-input").setInputFiles(third);
+    await stalled;
+    await page.getByRole("button", { name: "Cancel: third.bin" }).tap();
+    relay.mend();
+    await uploadRows(page, "cancelled", "third.bin").waitFor({ timeout: STEP_MS });
+    assert.equal(
+      await uploadRows(page, "cancelled", "third.bin").locator(".detail").textContent(),
+      "Cancelled",
+    );
+    await until(async () => (await namesOf(shared)).length === 2, STEP_MS).catch(() => {});
+    assert.deepEqual(await namesOf(shared), ["big.bin", "second.bin"], "no partial file left");
   },
 );
 

@@ -74,6 +74,8 @@ export interface CuttingRelay extends AsyncDisposable {
   up(): number;
   /** Cuts every connection once `bytes` more have gone up, and each new one until mended. */
   cutAfter(bytes: number): Promise<void>;
+  /** Holds what goes up once `bytes` more have gone, until mended: a network that stalls. */
+  holdAfter(bytes: number): Promise<void>;
   /** Forwards again. */
   mend(): void;
 }
@@ -94,6 +96,10 @@ export function startCuttingRelay(port: number): CuttingRelay {
   let cutAt = Infinity;
   let broken = false;
   let onCut: (() => void) | undefined;
+  let holdAt = Infinity;
+  let onHold: (() => void) | undefined;
+  let held: Promise<void> | undefined;
+  let letGo = () => {};
   const close = (conn: Deno.Conn) => {
     if (!conns.delete(conn)) return;
     try {
@@ -113,6 +119,11 @@ export function startCuttingRelay(port: number): CuttingRelay {
       while (true) {
         const n = await from.read(buffer);
         if (n === null) break;
+        if (counted && up >= holdAt) {
+          held ??= new Promise((resolve) => letGo = resolve);
+          onHold?.();
+          await held;
+        }
         if (counted) {
           up += n;
           if (up >= cutAt) {
@@ -155,8 +166,15 @@ export function startCuttingRelay(port: number): CuttingRelay {
       cutAt = up + bytes;
       return new Promise((resolve) => onCut = resolve);
     },
+    holdAfter(bytes: number) {
+      holdAt = up + bytes;
+      return new Promise((resolve) => onHold = resolve);
+    },
     mend() {
       broken = false;
+      holdAt = Infinity;
+      held = undefined;
+      letGo();
     },
     async [Symbol.asyncDispose]() {
       listener.close();

@@ -339,7 +339,7 @@ class Upload {
       await this.send();
     } catch (error) {
       if (!(error instanceof Refused)) throw error;
-      this.ended(error);
+      await this.ended(error);
     } finally {
       this.live = false;
       this.xhr = undefined;
@@ -432,8 +432,13 @@ class Upload {
     relist();
   }
 
-  ended(error) {
+  async ended(error) {
     if (error.code === "cancelled") {
+      // The server forgets it and removes what it held (nothing to resume): asked here, once
+      // the upload has stopped, so that a cancel before the server answered is not missed.
+      if (this.id) {
+        await call("DELETE", `/api/uploads/${encodeURIComponent(this.id)}`).catch(() => {});
+      }
       showRow(this.row, "cancelled", "Cancelled");
     } else if (error.code === "cut") {
       const at = this.done > 0
@@ -485,9 +490,6 @@ class Upload {
     this.live = false;
     this.cancelled = true;
     if (this.xhr) this.xhr.abort();
-    if (this.id) {
-      call("DELETE", `/api/uploads/${encodeURIComponent(this.id)}`).catch(() => {});
-    }
   }
 }
 
