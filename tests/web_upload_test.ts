@@ -486,3 +486,52 @@ test("a JSON body over its limit is refused 413", async () => {
   assert.equal((await page.api("POST", "/api/uploads", "not an object")).status, 400);
   assert.deepEqual([...Deno.readDirSync(dir.path)], []);
 });
+
+test("the same session asking again cuts its own stalled PUT and resumes from it", async () => {
+  await using dir = await tempDir();
+  await using lib = webServer(dir.path);
+  const page = await openPage(lib);
+  const bytes = randomBytes(6000, 13);
+  const begun = await page.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
+  // A phone that changed networks: its connection is still open, and silent.
+  const conn = await rawPut(page, begun.json.id, 0, bytes.length, bytes.subarray(0, 2500));
+  await until(() => partialSize(dir.path) === 2500);
+  const again = await page.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
+  assert.equal(again.status, 200, JSON.stringify(again.json));
+  assert.equal(again.json.offset, 2500);
+  await until(() => putsEnded(lib) === 1);
+  conn.close();
+  // Another session is still refused while it is held.
+  const other = await openPage(lib);
+  assert.equal(
+    (await other.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length })).status,
+    503,
+  );
+  assert.equal((await page.put(again.json.id, 2500, bytes.subarray(2500))).status, 200);
+  const done = await page.api("POST", `/api/uploads/${again.json.id}/commit`, {
+    sha256: sha256Hex(bytes),
+  });
+  assert.equal(done.status, 200);
+  assertBytes(await Deno.readFile(join(dir.path, "a.txt")), bytes);
+});
+
+test("stopping the server mid-upload keeps the partial for a resume after the restart", async () => {
+  await using dir = await tempDir();
+  const bytes = randomBytes(6000, 14);
+  {
+    await using lib = webServer(dir.path);
+    const page = await openPage(lib);
+    const begun = await page.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
+    const conn = await rawPut(page, begun.json.id, 0, bytes.length, bytes.subarray(0, 1500));
+    await until(() => partialSize(dir.path) === 1500);
+    const closing = lib.server.close();
+    assert.equal(await statusOf(conn), 503);
+    conn.close();
+    await closing;
+  }
+  await using lib = webServer(dir.path);
+  const page = await openPage(lib);
+  const again = await page.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
+  assert.equal(again.json.offset, 1500);
+  assert.equal(again.json.prefixSha256, sha256Hex(bytes.subarray(0, 1500)));
+});

@@ -125,6 +125,7 @@ async function receive(web: WebRequest, held: HeldUpload, cut: AbortSignal): Pro
   const signal = AbortSignal.any([web.signal, cut]);
   const onAbort = () => stop("cut");
   signal.addEventListener("abort", onAbort);
+  if (signal.aborted) onAbort();
   let moved = 0;
   let pending: { written: Promise<void>; chunk: Uint8Array } | undefined;
   const land = async () => {
@@ -179,7 +180,14 @@ async function receive(web: WebRequest, held: HeldUpload, cut: AbortSignal): Pro
       `No data for ${web.dataTimeoutMs / 1000} s: the upload stopped; it resumes from here`,
     );
   }
-  if (ending !== undefined) {
+  if (ending === "cut") {
+    throw new CancelError(
+      "busy",
+      `The server stopped this upload (it is stopping, or the page asked again): ` +
+        `${held.held} of ${held.size} bytes kept`,
+    );
+  }
+  if (ending === "left") {
     record.outcome = "closed";
     record.message = `the browser stopped sending: ${held.held} of ${held.size} bytes kept`;
   }
