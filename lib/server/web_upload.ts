@@ -162,9 +162,6 @@ async function receive(web: WebRequest, held: HeldUpload, cut: AbortSignal): Pro
       if (ending) break;
     }
     await land();
-  } catch (error) {
-    // A write failed: the file no longer matches its digest.
-    throw toCancel(error);
   } finally {
     clearTimeout(timer);
     signal.removeEventListener("abort", onAbort);
@@ -198,12 +195,16 @@ async function writeAll(file: HeldUpload["upload"]["file"], bytes: Uint8Array): 
   for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
 }
 
-/** Runs a route's work, turning file-system failures into refusals the page can word. */
+/**
+ * Runs a route's work, turning the file-system failures a page can word (a full disk, a folder
+ * swapped or unsafe) into refusals; anything else stays an error, logged as itself.
+ */
 async function answering(work: () => Promise<Response>): Promise<Response> {
   try {
     return await work();
   } catch (error) {
-    throw toCancel(error);
+    const cancel = toCancel(error);
+    throw cancel.reason === "internal" ? error : cancel;
   }
 }
 
@@ -258,11 +259,8 @@ export function uploadRoutes(uploads: UploadTable): WebRoute[] {
           try {
             return await receive(web, held, cut);
           } catch (error) {
-            if (
-              error instanceof CancelError && error.reason !== "no-space" &&
-              error.reason !== "internal"
-            ) throw error;
-            // A write failed: what the file holds is not known, so it goes.
+            if (error instanceof CancelError) throw error;
+            // A write failed (a full disk, say): what the file holds is not known, so it goes.
             await uploads.end(held, false);
             throw error;
           }
@@ -274,7 +272,8 @@ export function uploadRoutes(uploads: UploadTable): WebRoute[] {
     handle: (web) =>
       answering(async () => {
         web.store.checkWritable();
-        const [id = "", action] = web.path.split("/", 2);
+        const [id = "", action, ...more] = web.path.split("/");
+        if (more.length > 0) throw new CancelError("not-found", "No such page");
         if (action === "restart") return await restart(web, uploads, uploads.find(id, web.session));
         if (action === "commit") return await commit(web, uploads, uploads.find(id, web.session));
         throw new CancelError("not-found", "No such page");

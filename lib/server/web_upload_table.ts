@@ -121,6 +121,7 @@ export class UploadTable {
         await upload.restart();
         offset = 0;
       }
+      if (this.#closed) throw new CancelError("busy", "The server is stopping");
       const id = randomToken(18);
       held = { id, session, asked: path, path: at, size, upload, held: offset, hash };
     } catch (error) {
