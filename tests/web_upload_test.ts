@@ -429,6 +429,10 @@ test("two sessions uploading one name at once: the second is busy, and cannot us
   assert.equal(busy.status, 503);
   assert.equal(busy.json.code, "busy");
   assert.equal((await second.put(begun.json.id, 0, randomBytes(10))).status, 404);
+  // An ID one character off is no ID.
+  const id: string = begun.json.id;
+  const near = id.slice(0, -1) + (id.endsWith("A") ? "B" : "A");
+  assert.equal((await first.put(near, 0, randomBytes(10))).status, 404);
   assert.equal((await second.api("DELETE", `/api/uploads/${begun.json.id}`)).status, 404);
   // Cancelled by its own session, the name is free and nothing stays.
   assert.equal((await first.api("DELETE", `/api/uploads/${begun.json.id}`)).status, 200);
@@ -438,12 +442,12 @@ test("two sessions uploading one name at once: the second is busy, and cannot us
 
 test("an ID left without a request for the data deadline is forgotten, its partial kept", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path, { dataTimeoutMs: 400 });
+  await using lib = webServer(dir.path, { dataTimeoutMs: 1500 });
   const first = await openPage(lib);
   const second = await openPage(lib);
   const bytes = randomBytes(5000, 11);
   const begun = await first.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
-  await first.put(begun.json.id, 0, bytes.subarray(0, 2000));
+  assert.equal((await first.put(begun.json.id, 0, bytes.subarray(0, 2000))).status, 200);
   // Another session may take the name once the first's ID is forgotten.
   let taken: Answer | undefined;
   await until(async () => {
@@ -458,7 +462,7 @@ test("an ID left without a request for the data deadline is forgotten, its parti
 
 test("a body that stalls for the data deadline is cut, and what arrived is kept", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path, { dataTimeoutMs: 500 });
+  await using lib = webServer(dir.path, { dataTimeoutMs: 1500 });
   const page = await openPage(lib);
   const bytes = randomBytes(8000, 12);
   const begun = await page.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
@@ -496,10 +500,15 @@ test("the same session asking again cuts its own stalled PUT and resumes from it
   // A phone that changed networks: its connection is still open, and silent.
   const conn = await rawPut(page, begun.json.id, 0, bytes.length, bytes.subarray(0, 2500));
   await until(() => partialSize(dir.path) === 2500);
+  // One request at a time on an ID.
+  const second = await page.put(begun.json.id, 2500, bytes.subarray(2500));
+  assert.equal(second.status, 503);
+  assert.equal(second.json.code, "busy");
   const again = await page.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
   assert.equal(again.status, 200, JSON.stringify(again.json));
   assert.equal(again.json.offset, 2500);
-  await until(() => putsEnded(lib) === 1);
+  // Both PUTs ended: the one refused busy, and the one cut off.
+  await until(() => putsEnded(lib) === 2);
   conn.close();
   // Another session is still refused while it is held.
   const other = await openPage(lib);
