@@ -146,14 +146,16 @@ async function receive(web: WebRequest, held: HeldUpload, cut: AbortSignal): Pro
         return { done: true as const, value: undefined };
       });
       if (next.done) break;
-      arm();
       let chunk = next.value;
       const left = held.size - held.held - (pending?.chunk.length ?? 0);
       if (chunk.length > left) {
         chunk = chunk.subarray(0, left);
         stop("over");
       }
+      // A slow disk is not a stalled browser: the deadline counts while waiting for bytes.
+      clearTimeout(timer);
       await land();
+      arm();
       if (chunk.length > 0) {
         const written = writeAll(file, chunk);
         written.catch(() => {});
