@@ -443,3 +443,190 @@ test("the info says the name, read-only, TLS and the certificate's short code", 
     code: shortCode(cert.fingerprint),
   });
 });
+
+/** Checks a zip with Python's zipfile: every entry test-read, the names, and each file's bytes. */
+const CHECK_ZIP = `
+import json, sys, zipfile
+path, expected = sys.argv[1], json.loads(sys.argv[2])
+with zipfile.ZipFile(path) as z:
+    bad = z.testzip()
+    assert bad is None, f"bad entry {bad}"
+    names = z.namelist()
+    assert sorted(names) == sorted(expected), f"{names} != {sorted(expected)}"
+    for name, source in expected.items():
+        info = z.getinfo(name)
+        if source is None:
+            assert info.is_dir(), name
+            continue
+        assert info.compress_type == zipfile.ZIP_STORED, name
+        with open(source, "rb") as f:
+            assert z.read(name) == f.read(), name
+print("ok")
+`;
+
+async function run(command: string, args: string[]): Promise<string> {
+  const output = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })
+    .output();
+  const text = decoder.decode(output.stdout) + decoder.decode(output.stderr);
+  assert.ok(output.success, `${command} ${args.join(" ")}:\n${text}`);
+  return text;
+}
+
+/** Downloads a zip to a file; returns its announced and actual length. */
+async function saveZip(page: Page, path: string, to: string): Promise<Response> {
+  const answer = await page.get(path);
+  assert.equal(answer.status, 200, `${path}: ${answer.status}`);
+  const file = await Deno.open(to, { write: true, create: true, truncate: true });
+  await answer.body!.pipeTo(file.writable);
+  assert.equal((await Deno.stat(to)).size, Number(answer.headers.get("content-length")));
+  return answer;
+}
+
+test("a folder downloads as a zip that zipfile and unzip read back byte for byte", async () => {
+  await using dir = await tempDir();
+  const root = await servedFolder(dir.path);
+  const photos = join(root, "photos");
+  await Deno.mkdir(join(photos, "nested", "deep"), { recursive: true });
+  await Deno.mkdir(join(photos, "empty folder"));
+  await writeRandomFile(join(photos, "a.bin"), 3 * MiB + 1, 7);
+  await Deno.writeTextFile(join(photos, "Ünïcödé 日本.txt"), "ünïcödé ✓");
+  await Deno.writeFile(join(photos, "empty.txt"), new Uint8Array());
+  await writeRandomFile(join(photos, "nested", "deep", "x.bin"), 70_000, 8);
+  await Deno.writeTextFile(join(photos, ".privateshare-partial-0123456789abcdef"), "work");
+  await Deno.symlink(join(dir.path, "secret.txt"), join(photos, "out.txt"));
+  await Deno.symlink(join(root, "sub"), join(photos, "in-dir"));
+  await using page = await openPage(root);
+  const zip = join(dir.path, "photos.zip");
+  const answer = await saveZip(page, "/zip/photos", zip);
+  assert.equal(answer.headers.get("content-type"), "application/zip");
+  assert.equal(
+    answer.headers.get("content-disposition"),
+    `attachment; filename="photos.zip"; filename*=UTF-8''photos.zip`,
+  );
+  const expected: Record<string, string | null> = {
+    "photos/": null,
+    "photos/a.bin": join(photos, "a.bin"),
+    "photos/Ünïcödé 日本.txt": join(photos, "Ünïcödé 日本.txt"),
+    "photos/empty.txt": join(photos, "empty.txt"),
+    "photos/empty folder/": null,
+    "photos/nested/": null,
+    "photos/nested/deep/": null,
+    "photos/nested/deep/x.bin": join(photos, "nested", "deep", "x.bin"),
+  };
+  assert.equal(
+    (await run("python3", ["-c", CHECK_ZIP, zip, JSON.stringify(expected)])).trim(),
+    "ok",
+  );
+  assert.match(await run("unzip", ["-t", zip]), /No errors detected/);
+  const head = await page.get("/zip/photos", {}, "HEAD");
+  assert.equal(head.headers.get("content-length"), answer.headers.get("content-length"));
+  assert.equal((await bytesOf(head)).length, 0);
+  const end = ends(page.events).find((e) => e.record.name === "photos")!;
+  assert.equal(end.record.outcome, "ok");
+  assert.equal(end.record.files, 4);
+  assert.equal(end.record.bytes, (await Deno.stat(zip)).size);
+
+  // The whole served folder, named after the server.
+  const whole = join(dir.path, "whole.zip");
+  const all = await saveZip(page, "/zip/", whole);
+  assert.match(all.headers.get("content-disposition")!, /filename="privateshare\.zip"/);
+  const everything: Record<string, string | null> = {
+    "privateshare/": null,
+    "privateshare/sub/": null,
+    "privateshare/sub/deeper/": null,
+    "privateshare/sub/inner.txt": join(root, "sub", "inner.txt"),
+  };
+  for (const [name, source] of Object.entries(expected)) {
+    everything[`privateshare/${name}`] = source;
+  }
+  await run("python3", ["-c", CHECK_ZIP, whole, JSON.stringify(everything)]);
+  assert.match(await run("unzip", ["-t", whole]), /No errors detected/);
+  const missing = await page.get("/zip/photoz");
+  assert.equal(missing.status, 404);
+  await missing.body?.cancel();
+});
+
+test("a file that changes or vanishes while its folder is zipped cuts the zip, logged", async () => {
+  for (const change of ["grows", "vanishes"] as const) {
+    await using dir = await tempDir();
+    const root = await servedFolder(dir.path);
+    await Deno.mkdir(join(root, "album"));
+    await writeRandomFile(join(root, "album", "1-first.bin"), 64 * MiB, 1);
+    await Deno.writeTextFile(join(root, "album", "2-second.txt"), "second");
+    await using page = await openPage(root);
+    const answer = await page.get("/zip/album");
+    const length = Number(answer.headers.get("content-length"));
+    const reader = answer.body!.getReader();
+    const first = await reader.read();
+    assert.ok(!first.done);
+    if (change === "grows") {
+      await Deno.writeTextFile(join(root, "album", "2-second.txt"), "second!");
+    } else await Deno.remove(join(root, "album", "2-second.txt"));
+    let got = first.value.length;
+    await assert.rejects(async () => {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        got += value.length;
+      }
+    }, change);
+    assert.ok(got < length, `${change}: ${got} of ${length} bytes`);
+    await until(() => ends(page.events).some((e) => e.record.name === "album"));
+    const end = ends(page.events).find((e) => e.record.name === "album")!;
+    assert.equal(end.record.outcome, "error", change);
+    assert.match(end.record.message!, /"2-second\.txt" changed while the folder was sent/, change);
+    // The server still serves.
+    assert.equal(await (await page.get("/files/sub/inner.txt")).text(), "inner bytes");
+  }
+});
+
+test("a file over 4 GiB zips as ZIP64 that zipfile reads back with its size and CRC", async () => {
+  await using dir = await tempDir();
+  const root = await servedFolder(dir.path);
+  await Deno.mkdir(join(root, "big"));
+  const size = 4 * 1024 * MiB + 1;
+  // Sparse: 4 GiB of zeros that take no disk, and one last byte.
+  await Deno.writeFile(join(root, "big", "huge.bin"), new Uint8Array());
+  await Deno.truncate(join(root, "big", "huge.bin"), size - 1);
+  const file = await Deno.open(join(root, "big", "huge.bin"), { append: true });
+  await file.write(new Uint8Array([0x5a]));
+  file.close();
+  await using page = await openPage(root);
+  const zip = join(dir.path, "big.zip");
+  const before = Deno.memoryUsage().rss;
+  let peak = before;
+  const unsubscribe = page.server.events.subscribe((event) => {
+    if (event.type === "request-progress") peak = Math.max(peak, Deno.memoryUsage().rss);
+  });
+  const started = performance.now();
+  await run("curl", ["-sS", "--fail", "-o", zip, "-b", page.cookie, `${page.base}/zip/big`]);
+  const served = performance.now() - started;
+  unsubscribe();
+  // Memory stays bounded (1 MiB chunks, collected as they go), not a part of the 4 GiB.
+  assert.ok(peak - before < 128 * MiB, `memory grew ${((peak - before) / MiB).toFixed(0)} MiB`);
+  const script = `
+import sys, zipfile, zlib
+with zipfile.ZipFile(sys.argv[1]) as z:
+    info = z.getinfo("big/huge.bin")
+    assert info.file_size == ${size}, info.file_size
+    crc, left = 0, ${size - 1}
+    zeros = bytes(16 << 20)
+    while left:
+        n = min(left, len(zeros))
+        crc = zlib.crc32(zeros[:n], crc)
+        left -= n
+    crc = zlib.crc32(b"\\x5a", crc)
+    assert info.CRC == crc, (info.CRC, crc)
+    read = 0
+    with z.open(info) as f:  # zipfile checks the CRC at the end
+        while chunk := f.read(16 << 20):
+            read += len(chunk)
+    assert read == ${size}, read
+print("ok")
+`;
+  assert.equal((await run("python3", ["-c", script, zip])).trim(), "ok");
+  console.log(
+    `ZIP64: 4 GiB + 1 zipped and saved in ${(served / 1000).toFixed(1)} s, ` +
+      `memory grew ${((peak - before) / MiB).toFixed(0)} MiB`,
+  );
+}, 240_000);

@@ -11,6 +11,9 @@
 
 import type { WebRequest } from "./web_route.ts";
 
+/** Bytes per second below which a download is cut, as PS/2's default `--min-rate`. */
+export const MIN_RATE = 4096;
+
 /** Where a body's bytes come from. */
 export interface BodySource {
   /**
@@ -85,10 +88,12 @@ export function pulledBody(web: WebRequest, source: BodySource): ReadableStream<
       sent += chunk.length;
       controller.enqueue(chunk);
       web.progress(sent);
-      // The browser takes the next chunk when it has room; one that stops taking them is cut.
+      // The browser takes the next chunk once this one is on its way: one that stops taking
+      // them is cut, after the data deadline or the time a chunk takes at the slowest rate.
+      const ms = Math.max(web.dataTimeoutMs, chunk.length * 1000 / MIN_RATE);
       timer = setTimeout(() => {
-        fail(controller, "timeout", `the browser took nothing for ${web.dataTimeoutMs} ms`);
-      }, web.dataTimeoutMs);
+        fail(controller, "timeout", `the browser took nothing for ${Math.round(ms)} ms`);
+      }, ms);
     },
     async cancel() {
       if (!ended && record.outcome === "ok") {

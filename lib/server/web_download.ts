@@ -14,7 +14,7 @@ import { chooseRange, entityTag } from "./web_range.ts";
 import type { WebRequest } from "./web_route.ts";
 
 /** Bytes read from a file per chunk of a download. */
-export const DOWNLOAD_CHUNK = 256 * 1024;
+export const DOWNLOAD_CHUNK = 1024 * 1024;
 
 /** Types a browser can show or hand to the right app; anything else is octet-stream. */
 const TYPES: Record<string, string> = {
