@@ -389,6 +389,37 @@ test("a download cut midway is logged as closed, and the server still serves", a
   assert.equal(await again.text(), "inner bytes");
 });
 
+test("a browser that stops reading is cut after the data deadline, and others are served", async () => {
+  await using dir = await tempDir();
+  const root = await servedFolder(dir.path);
+  await writeRandomFile(join(root, "big.bin"), 64 * MiB);
+  const dataTimeoutMs = 500;
+  await using page = await openPage(root, { dataTimeoutMs });
+  const port = page.server.web!.addr.port;
+  const conn = await Deno.connect({ hostname: HOST, port });
+  try {
+    await writeRaw(
+      conn,
+      `GET /files/big.bin HTTP/1.1\r\nHost: ${HOST}:${port}\r\nCookie: ${page.cookie}\r\n\r\n`,
+    );
+    // Reads nothing: the socket's buffers fill, then the server waits.
+    const started = performance.now();
+    await within(
+      20_000,
+      "The stalled download's cut",
+      () => until(() => ends(page.events).some((e) => e.record.op === "get"), 20_000),
+    );
+    const end = ends(page.events).find((e) => e.record.op === "get")!;
+    assert.equal(end.record.outcome, "timeout");
+    assert.match(end.record.message!, /took nothing for 500 ms/);
+    assert.ok(end.record.bytes < 64 * MiB);
+    assert.ok(performance.now() - started >= 0.8 * dataTimeoutMs);
+    assert.equal(await (await page.get("/files/sub/inner.txt")).text(), "inner bytes");
+  } finally {
+    closeQuietly(conn);
+  }
+});
+
 test("a file written while it downloads is cut, never completed with mixed bytes", async () => {
   await using dir = await tempDir();
   const root = await servedFolder(dir.path);

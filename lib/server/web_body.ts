@@ -11,8 +11,12 @@
 
 import type { WebRequest } from "./web_route.ts";
 
-/** Bytes per second below which a download is cut, as PS/2's default `--min-rate`. */
-export const MIN_RATE = 4096;
+/**
+ * Bytes handed to the HTTP server at a time: a browser that stops reading
+ * is seen within one of these, and one that reads a slice per data
+ * deadline (64 KiB in 30 s by default, 2.2 KB/s) is never cut.
+ */
+const SLICE = 64 * 1024;
 
 /** Where a body's bytes come from. */
 export interface BodySource {
@@ -38,6 +42,7 @@ export function pulledBody(web: WebRequest, source: BodySource): ReadableStream<
   const { record } = web;
   let sent = 0;
   let ended = false;
+  let rest: Uint8Array = new Uint8Array();
   let closed: Promise<void> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stop: (() => void) | undefined;
@@ -62,6 +67,8 @@ export function pulledBody(web: WebRequest, source: BodySource): ReadableStream<
     } catch {
       // Already closed or errored.
     }
+    // The HTTP server sees the error only once the browser reads again, which it may never do.
+    web.end();
   };
   return new ReadableStream<Uint8Array>({
     start(controller) {
@@ -71,29 +78,34 @@ export function pulledBody(web: WebRequest, source: BodySource): ReadableStream<
     },
     async pull(controller) {
       clearTimeout(timer);
-      let chunk: Uint8Array | undefined;
-      try {
-        chunk = await source.next();
-      } catch (error) {
-        fail(controller, "error", error instanceof Error ? error.message : String(error));
-        return;
+      if (rest.length === 0) {
+        let chunk: Uint8Array | undefined;
+        try {
+          chunk = await source.next();
+        } catch (error) {
+          fail(controller, "error", error instanceof Error ? error.message : String(error));
+          return;
+        }
+        if (closed) return;
+        if (chunk === undefined) {
+          ended = true;
+          await close();
+          controller.close();
+          return;
+        }
+        rest = chunk;
       }
-      if (closed) return;
-      if (chunk === undefined) {
-        ended = true;
-        await close();
-        controller.close();
-        return;
-      }
-      sent += chunk.length;
-      controller.enqueue(chunk);
+      // Handed on in slices, so that a browser that stops reading is seen within a slice.
+      const slice = rest.subarray(0, SLICE);
+      rest = rest.subarray(slice.length);
+      sent += slice.length;
+      controller.enqueue(slice);
       web.progress(sent);
-      // The browser takes the next chunk once this one is on its way: one that stops taking
-      // them is cut, after the data deadline or the time a chunk takes at the slowest rate.
-      const ms = Math.max(web.dataTimeoutMs, chunk.length * 1000 / MIN_RATE);
+      // The browser takes the next slice once this one is on its way: one that stops taking
+      // them is cut after the data deadline.
       timer = setTimeout(() => {
-        fail(controller, "timeout", `the browser took nothing for ${Math.round(ms)} ms`);
-      }, ms);
+        fail(controller, "timeout", `the browser took nothing for ${web.dataTimeoutMs} ms`);
+      }, web.dataTimeoutMs);
     },
     async cancel() {
       if (!ended && record.outcome === "ok") {

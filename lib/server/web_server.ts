@@ -172,7 +172,7 @@ export class WebServer {
       // Not request.signal: Deno aborts it once a response is returned, body or not.
       info.completed.catch(() => cut.abort());
       const signal = AbortSignal.any([cut.signal, this.#stopping.signal]);
-      const web = this.#web(request, url, found.rest, record, signal);
+      const web = this.#web(request, url, found.rest, record, signal, end);
       const response = await found.route.handle(web);
       if (response.status >= 400 && record.outcome === "ok") record.outcome = "cancel";
       info.completed.then(end, () => {
@@ -196,6 +196,7 @@ export class WebServer {
     path: string,
     record: RequestRecord,
     signal = this.#stopping.signal,
+    end = () => {},
   ): WebRequest {
     const events = this.#parts.events;
     return {
@@ -206,6 +207,7 @@ export class WebServer {
       record,
       signal,
       dataTimeoutMs: this.#parts.dataTimeoutMs,
+      end,
       address: record.peer.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1"),
       origin: `${this.secure ? "https" : "http"}://${requestHost(request)}`,
       progress(bytes: number) {
