@@ -389,6 +389,40 @@ test("a download cut midway is logged as closed, and the server still serves", a
   assert.equal(await again.text(), "inner bytes");
 });
 
+test("a zip download cut midway closes its files and folders, and the server still serves", async () => {
+  await using dir = await tempDir();
+  const root = await servedFolder(dir.path);
+  await Deno.mkdir(join(root, "album", "inner"), { recursive: true });
+  await writeRandomFile(join(root, "album", "inner", "big.bin"), 64 * MiB);
+  await Deno.writeTextFile(join(root, "album", "z.txt"), "last");
+  await using page = await openPage(root);
+  const port = page.server.web!.addr.port;
+  const fds = async () => (await Array.fromAsync(Deno.readDir("/proc/self/fd"))).length;
+  const before = await fds();
+  for (let i = 0; i < 3; i++) {
+    const conn = await Deno.connect({ hostname: HOST, port });
+    await writeRaw(
+      conn,
+      `GET /zip/album HTTP/1.1\r\nHost: ${HOST}:${port}\r\nCookie: ${page.cookie}\r\n\r\n`,
+    );
+    let got = 0;
+    const buffer = new Uint8Array(256 * 1024);
+    while (got < 4 * MiB) {
+      const n = await conn.read(buffer);
+      if (n === null) throw new Error("The zip ended early");
+      got += n;
+    }
+    conn.close();
+  }
+  await until(() => ends(page.events).filter((e) => e.record.name === "album").length === 3);
+  for (const end of ends(page.events).filter((e) => e.record.name === "album")) {
+    assert.equal(end.record.outcome, "closed");
+  }
+  // Every file and folder the zips held open is closed again.
+  await until(async () => await fds() <= before);
+  assert.equal(await (await page.get("/files/album/z.txt")).text(), "last");
+});
+
 test("a browser that stops reading is cut after the data deadline, and others are served", async () => {
   await using dir = await tempDir();
   const root = await servedFolder(dir.path);

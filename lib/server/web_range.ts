@@ -37,7 +37,7 @@ export function entityTag(facts: { size: number; mtimeMs: number; ino: number })
  * @returns the whole file, one range, or unsatisfiable
  * @example
  * ```ts
- * chooseRange("bytes=-10", null, 100, tag); // { kind: "part", start: 90, end: 99 }
+ * chooseRange("bytes=-10", null, 100, '"64-1-2"'); // { kind: "part", start: 90, end: 99 }
  * ```
  */
 export function chooseRange(

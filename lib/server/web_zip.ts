@@ -71,15 +71,18 @@ async function zipFolder(web: WebRequest, serverName: string): Promise<Response>
       return new Response(null, { headers });
     }
     const open = { file: undefined as FolderFile | undefined };
-    const zip = makeZip(entries(dir, manifest, top, open)).getReader();
+    const walk = entries(dir, manifest, top, open);
+    const zip = makeZip(walk).getReader();
     const source: BodySource = {
       async next() {
         const { value, done } = await zip.read();
         return done ? undefined : value;
       },
       async close() {
-        await zip.cancel().catch(() => {});
-        // client-zip does not cancel the file it was reading: close it here.
+        // Not zip.cancel(): client-zip then throws into its generator and leaves the
+        // rejection unhandled, which would end the process. The walk is ended instead
+        // (closing its folders), and the file being read is closed here.
+        walk.return(undefined).catch(() => {});
         await open.file?.close();
         await dir.close();
       },
