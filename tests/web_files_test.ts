@@ -507,6 +507,13 @@ test("the info says the name, read-only, TLS and the certificate's short code", 
     tls: true,
     code: shortCode(cert.fingerprint),
   });
+  // Over HTTPS the browser speaks HTTP/2, with no Host header: files and ranges are served too.
+  const part = await page.get("/files/sub/inner.txt", { range: "bytes=0-4" });
+  assert.equal(part.status, 206);
+  assert.equal(await part.text(), "inner");
+  const zip = await page.get("/zip/sub", {}, "HEAD");
+  assert.equal(zip.status, 200);
+  assert.ok(Number(zip.headers.get("content-length")) > 11);
 });
 
 /** Checks a zip with Python's zipfile: every entry test-read, the names, and each file's bytes. */
