@@ -6,6 +6,8 @@
  * that one is taken), shows the QR code of its address (decoded here by
  * jsQR, which privateshare did not write, from a screenshot) that a browser
  * then opens; switched off, nothing listens there, and the setting is kept.
+ * The client page's "On this network" offers "Open in browser" for a server
+ * that announces its page, and only for one.
  *
  * @module
  */
@@ -15,7 +17,7 @@ import { join } from "node:path";
 import * as jsqr from "npm:jsqr@1.4.0";
 import { PNG } from "npm:pngjs@5.0.0";
 import type { Page } from "npm:playwright-core@1.65.1";
-import { SERVER_TS, tempDir } from "./helpers.ts";
+import { CLIENT_TS, SERVER_TS, tempDir } from "./helpers.ts";
 import {
   accessible,
   fitsWindow,
@@ -27,6 +29,7 @@ import {
   within,
 } from "./support/gui.ts";
 import { makeNetns, type Netns, NETNS_UNAVAILABLE } from "./support/netns.ts";
+import { startTestServer } from "./support/processes.ts";
 import { until } from "./support/deadline.ts";
 
 const ignored = NETNS_UNAVAILABLE === undefined ? "" : ` (ignored: ${NETNS_UNAVAILABLE})`;
@@ -240,5 +243,70 @@ netnsBrowserTest(
     assert.equal(await page.locator("#web-qr").isHidden(), true);
     assert.match((await page.locator("#fact-web").textContent()) ?? "", /^a web page on port \d+$/);
     await page.click("#quit");
+  },
+);
+
+netnsBrowserTest(
+  "client page: a server that announces its web page has Open in browser with its address, " +
+    "one without has none",
+  async (ns) => {
+    await using dir = await tempDir();
+    const shared = join(dir.path, "Shared");
+    const plainRoot = join(dir.path, "Plain");
+    await Deno.mkdir(shared);
+    await Deno.mkdir(plainRoot);
+    await using serverGui = await startGui(SERVER_TS, join(dir.path, "server-config"), undefined, {
+      wrap: ns.wrap,
+    });
+    await using clientGui = await startGui(CLIENT_TS, join(dir.path, "client-config"), undefined, {
+      wrap: ns.wrap,
+    });
+    // The command line's server, which serves no web page here.
+    const plain = await startTestServer({
+      root: plainRoot,
+      args: ["--name", "Cellar box"],
+      perms: ["--allow-sys", "--allow-env"],
+      wrap: ns.wrap,
+    });
+    try {
+      await plain.waitFor((line) => line.event === "announced");
+      await using browser = await launchBrowser(ns.wrap);
+      const server = await openPage(browser, serverGui.url);
+      await server.fill("#root", shared);
+      await server.fill("#port", "0");
+      await server.fill("#name", "Attic box");
+      await server.uncheck("#tls");
+      await server.click("#start");
+      await running(server);
+      const fact = (await server.locator("#fact-web").textContent()) ?? "";
+      const web = Number(/^a web page on port (\d+)$/.exec(fact)?.[1]);
+      assert.ok(web > 0, fact);
+
+      const client = await openPage(browser, clientGui.url);
+      const attic = client.locator("#nearby li", { hasText: "Attic box" });
+      const cellar = client.locator("#nearby li", { hasText: "Cellar box" });
+      await attic.waitFor({ timeout: STEP_MS });
+      await cellar.waitFor({ timeout: STEP_MS });
+      const where = (await attic.locator(".where").textContent()) ?? "";
+      const address = /^([\d.]+):\d+/.exec(where)?.[1];
+      assert.ok(address, where);
+      const link = attic.getByRole("link", { name: "Open in browser: Attic box" });
+      assert.equal(await link.getAttribute("href"), `http://${address}:${web}/`);
+      assert.equal(await link.getAttribute("target"), "_blank");
+      assert.match((await link.getAttribute("rel")) ?? "", /\bnoopener\b/);
+      assert.equal(await link.textContent(), "Open in browser");
+      assert.equal(await cellar.getByRole("link").count(), 0, "no page announced, no link");
+      await accessible(client, "client page, a server with its web page on this network");
+
+      // The link opens the page in a tab of its own (without a session: it asks for its code).
+      const [tab] = await Promise.all([client.waitForEvent("popup"), link.click()]);
+      await tab.waitForLoadState();
+      assert.equal(tab.url(), `http://${address}:${web}/`);
+      await tab.close();
+      await client.click("#quit");
+      await server.click("#quit");
+    } finally {
+      await plain.stop();
+    }
   },
 );
