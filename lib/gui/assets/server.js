@@ -143,7 +143,7 @@ function renderWeb() {
   const web = server?.web ?? null;
   $("web-idle").hidden = Boolean(web);
   $("web-idle").textContent = server
-    ? "Off: this server serves no web page. To turn it on, stop the server, tick " +
+    ? "Off: this server serves no web page. To serve one, stop the server, switch on " +
       '"Phones and browsers" and start it again.'
     : "Start the server to show its QR code.";
   $("web-share").hidden = !web;
