@@ -62,14 +62,16 @@ export interface StartedServer {
 export function startServerWithWeb(options: ServerOptions, web: boolean): StartedServer {
   if (!web) return { server: startServer(options) };
   const wanted = preferredWebPort(options.port);
+  // The page listens where the server listens.
+  const host = options.host !== undefined ? { host: options.host } : {};
   try {
-    return { server: startServer({ ...options, web: { port: wanted } }) };
+    return { server: startServer({ ...options, web: { port: wanted, ...host } }) };
   } catch (error) {
     if (!(error instanceof ListenError) || error.code !== "in-use" || wanted === 0) throw error;
   }
   // Either the web port is taken (the page then takes any free one) or the privateshare port
   // is, and this fails again with its message.
-  return { server: startServer({ ...options, web: { port: 0 } }), taken: wanted };
+  return { server: startServer({ ...options, web: { port: 0, ...host } }), taken: wanted };
 }
 
 /**
