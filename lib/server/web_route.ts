@@ -26,10 +26,18 @@ export interface WebRequest {
   signal: AbortSignal;
   /** How long a body may stall. */
   dataTimeoutMs: number;
+  /**
+   * Ends the request now (logged, its connection slot freed) rather than
+   * when the browser has the response: for a body that failed while the
+   * browser reads nothing, whose connection Deno.serve cannot close.
+   */
+  end(): void;
   /** The browser's address (its IP address), for per-address limits. */
   address: string;
   /** The page's origin, `http(s)://host:port`, as this request named it. */
   origin: string;
+  /** The browser's session (its cookie), when it holds one of this server's. */
+  session?: string;
 }
 
 /** One route: a method and a path prefix, and what answers them. */
