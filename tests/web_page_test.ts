@@ -392,7 +392,10 @@ browserTest(
     await Deno.mkdir(shared);
     await Deno.writeTextFile(join(shared, "secret.txt"), "top secret\n");
     const cert = await makeCertificate(dir.path);
+    // A name with markup in it shows as the text it is.
+    const name = "Kitchen <b>laptop</b> & co";
     await using served = servePage(shared, {
+      web: { port: 0, host: "127.0.0.1", name },
       tls: { cert: cert.cert, key: cert.key },
       password: "sesame",
       authLimits: { delayMs: 1, maxDelayMs: 1, banAfter: 3, banMs: 600_000 },
@@ -403,6 +406,9 @@ browserTest(
     await page.goto(served.url);
     await page.locator("#password").waitFor({ timeout: STEP_MS });
     assert.equal(await page.locator("#password-error").textContent(), "");
+    // The code to compare comes before the password is typed.
+    assert.equal(await page.locator("#code").textContent(), shortCode(cert.fingerprint));
+    assert.equal(await page.locator("#name").textContent(), name);
     await accessible(page, "sign-in");
 
     await page.fill("#password", "Sesame");
@@ -417,6 +423,7 @@ browserTest(
     await lists(page, ["secret.txt"]);
     assert.equal(await page.locator("#code").textContent(), shortCode(cert.fingerprint));
     assert.ok(await page.locator("#code-line").isVisible());
+    assert.equal(await page.locator("#name").textContent(), name);
     await accessible(page, "signed in over TLS");
 
     // Another phone at the same address: three wrong passwords, then even the right one waits.

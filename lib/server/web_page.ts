@@ -102,9 +102,25 @@ function html(body: string, status = 200, extra: Record<string, string> = {}): R
   });
 }
 
-function signInPage(message: string, status = 200): Response {
-  const escaped = message.replaceAll("&", "&amp;").replaceAll("<", "&lt;");
-  return html(signInHtml.replace("{{ message }}", escaped), status);
+/** What the sign-in page shows of the server: its name, and its certificate's short code. */
+export interface SignInInfo {
+  /** The server's name. */
+  name: string;
+  /** The short code of the certificate, on a TLS server. */
+  code?: string;
+}
+
+function escapeHtml(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+function signInPage(info: SignInInfo, message: string, status = 200): Response {
+  // The code comes before the password: a person compares it with the server's screen first.
+  let page = info.code === undefined
+    ? signInHtml.replace(/<!-- trust -->[\s\S]*<!-- \/trust -->/, "")
+    : signInHtml.replace("{{ code }}", escapeHtml(info.code));
+  page = page.replace("{{ name }}", escapeHtml(info.name));
+  return html(page.replace("{{ message }}", escapeHtml(message)), status);
 }
 
 /**
@@ -112,9 +128,14 @@ function signInPage(message: string, status = 200): Response {
  *
  * @param access the sessions and the token
  * @param guard the password check, when the server has a password
+ * @param info the server's name and code, for the sign-in page
  * @returns the routes
  */
-export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined): WebRoute[] {
+export function pageRoutes(
+  access: WebAccess,
+  guard: PasswordGuard | undefined,
+  info: SignInInfo = { name: "privateshare" },
+): WebRoute[] {
   return [{
     method: "GET",
     path: "/",
@@ -135,7 +156,7 @@ export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined):
         });
       }
       if (access.has(request)) return html(pageHtml);
-      if (guard) return signInPage("");
+      if (guard) return signInPage(info, "");
       throw new WebRefusal(
         401,
         "unauthorized",
@@ -162,7 +183,7 @@ export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined):
         record.reason = error.reason;
         record.message = error.message;
         const text = password === "" ? "Type the server's password" : error.message;
-        return signInPage(text, 401);
+        return signInPage(info, text, 401);
       }
       return new Response(null, {
         status: 303,
