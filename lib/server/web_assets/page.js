@@ -207,13 +207,20 @@ async function list() {
   }
 }
 
-let relisting;
-/** Lists the folder again once an upload landed in it, one listing at a time. */
-function relist() {
-  relisting ??= Promise.resolve().then(async () => {
+let relisting = false;
+let relistAgain = false;
+/** Lists the folder again once an upload landed, one listing at a time and none missed. */
+async function relist() {
+  if (relisting) {
+    relistAgain = true;
+    return;
+  }
+  relisting = true;
+  do {
+    relistAgain = false;
     await list();
-    relisting = undefined;
-  });
+  } while (relistAgain);
+  relisting = false;
 }
 
 // ---- Uploads ----
@@ -367,7 +374,12 @@ class Upload {
     hasher.init();
     let offset = begun.offset ?? 0;
     if (offset > 0) {
-      await hashRange(hasher, this.file, 0, offset);
+      // A long file's held part takes a moment to read: the row says what is happening.
+      const checking = `Checking the ${formatBytes(offset)} the server holds`;
+      const cancel = ["Cancel", () => this.cancel()];
+      showRow(this.row, "running", checking, [cancel], offset / this.file.size);
+      await hashRange(hasher, this.file, 0, offset, () => this.live);
+      if (this.cancelled) throw new Refused("cancelled", "Cancelled");
       const state = hasher.save();
       if (hasher.digest("hex") === begun.prefixSha256) {
         hasher.init();
@@ -449,7 +461,7 @@ class Upload {
         () => this.again(),
         true,
       ]], this.file.size ? this.done / this.file.size : 0);
-    } else if (error.code === "exists" && error.body.offset !== undefined && this.retries++ < 3) {
+    } else if (error.body.offset !== undefined && this.retries++ < 3) {
       // The server holds another amount than this page thought: ask it again.
       this.again();
     } else {
