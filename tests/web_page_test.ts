@@ -4,7 +4,8 @@
  * listed and opened, a file and a folder downloaded byte for byte (the .zip
  * read by Python's zipfile), files and folders uploaded and checked on disk,
  * an upload cut halfway and resumed, names that exist (Keep both, Skip), a
- * read-only server, a password server, and axe-core on the main states.
+ * read-only server, a password server, axe-core on the main states, and the
+ * page of `server.ts --web` under README's permission sets.
  *
  * Set PRIVATESHARE_SCREENSHOTS=1 to save the phone's page as docs/web_phone.png.
  *
@@ -22,6 +23,7 @@ import {
   openPhonePage,
   PHONE,
   servePage,
+  startCliPage,
   startCuttingRelay,
   uploadRows,
 } from "./support/phone.ts";
@@ -448,3 +450,42 @@ browserTest(
     assert.equal(await guess.locator("#entries").count(), 0, "not signed in");
   },
 );
+
+for (
+  const [perms, uploads] of [
+    [["--allow-net", "--allow-read"], false],
+    [["--allow-net", "--allow-read", "--allow-write"], true],
+  ] as const
+) {
+  browserTest(
+    `the page of server.ts --web under README's ${perms.join(" ")}: a phone lists and downloads` +
+      (uploads ? ", and sends a file" : ", and is offered no upload"),
+    async () => {
+      await using dir = await tempDir();
+      const shared = join(dir.path, "Shared");
+      await Deno.mkdir(shared);
+      await Deno.mkdir(join(dir.path, "config"));
+      await writeRandomFile(join(shared, "photo.jpg"), 2 * MiB + 1, 11);
+      await using cli = await startCliPage(shared, perms, join(dir.path, "config"));
+      await using phone = await launchPhone();
+      const page = await openPhonePage(phone, cli.url);
+      await lists(page, ["photo.jpg"]);
+      const [file] = await Promise.all([
+        page.waitForEvent("download", { timeout: STEP_MS }),
+        page.locator("#entries a.open", { hasText: "photo.jpg" }).tap(),
+      ]);
+      await file.saveAs(join(dir.path, "photo.jpg"));
+      assert.ok(await sameBytes(join(dir.path, "photo.jpg"), join(shared, "photo.jpg")));
+      if (!uploads) {
+        assert.equal(await page.locator("#send").isVisible(), false);
+        return;
+      }
+      const source = join(dir.path, "clip.mov");
+      await writeRandomFile(source, 5 * MiB + 3, 12);
+      await page.locator("#files-input").setInputFiles(source);
+      await uploadRows(page, "done", "clip.mov").waitFor({ timeout: UPLOAD_MS });
+      assert.ok(await sameBytes(join(shared, "clip.mov"), source));
+      await lists(page, ["clip.mov", "photo.jpg"]);
+    },
+  );
+}

@@ -10,6 +10,8 @@ import { type BrowserContext, chromium, devices, type Page } from "npm:playwrigh
 import { type LibraryServer, serveFolder } from "./peers.ts";
 import { CHROMIUM, CHROMIUM_ARGS, STEP_MS } from "./gui.ts";
 import type { ServerOptions } from "../../lib/mod.ts";
+import { denoRunArgs, kill, SERVER_TS } from "./processes.ts";
+import { testEnv } from "../security_helpers.ts";
 
 /** The phone the tests hold: its window is 412 by 839 CSS pixels. */
 export const PHONE = devices["Pixel 7"]!;
@@ -180,6 +182,74 @@ export function startCuttingRelay(port: number): CuttingRelay {
       listener.close();
       for (const conn of [...conns]) close(conn);
       await accepting.catch(() => {});
+    },
+  };
+}
+
+/** The server's command line serving a page, as README starts it. */
+export interface CliPage extends AsyncDisposable {
+  /** The address it printed, with its token. */
+  url: string;
+}
+
+/**
+ * Starts `server.ts PORT --root ROOT --web` as a person does, with these
+ * permissions, and reads the page's address from what it prints.
+ *
+ * @param root the folder to serve
+ * @param perms the permissions, as README gives them
+ * @param config the configuration folder (XDG_CONFIG_HOME)
+ * @returns the address, and the process to stop
+ */
+export async function startCliPage(
+  root: string,
+  perms: readonly string[],
+  config: string,
+): Promise<CliPage> {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: denoRunArgs(SERVER_TS, ["0", "--root", root, "--no-announce", "--web"], perms),
+    env: testEnv(config),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(process.stderr).text();
+  const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let printed = "";
+  const stop = async () => {
+    kill(process, "SIGTERM");
+    await reader.cancel();
+    await process.status;
+    await stderr;
+  };
+  let url: string | undefined;
+  // A server that never prints its address is stopped, so that its output ends.
+  const timer = setTimeout(() => kill(process, "SIGTERM"), STEP_MS);
+  while (url === undefined) {
+    const { value, done } = await reader.read();
+    if (done) {
+      clearTimeout(timer);
+      await stop();
+      throw new Error(`The server printed no page address: ${printed}${await stderr}`);
+    }
+    printed += value;
+    // A log line starts with its time.
+    url = /Web page: (http\S+)\n/.exec(printed)?.[1];
+  }
+  clearTimeout(timer);
+  // Read on, so that the server never waits on a full pipe.
+  const draining = (async () => {
+    while (!(await reader.read().catch(() => ({ done: true }))).done) {
+      // What it prints after the address is not needed.
+    }
+  })();
+  return {
+    url,
+    async [Symbol.asyncDispose]() {
+      kill(process, "SIGTERM");
+      await draining;
+      await process.status;
+      await stderr;
     },
   };
 }
