@@ -130,9 +130,10 @@ export class WebServer {
   }
 
   async #serve(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
-    const url = new URL(request.url);
     const refusal = wrongHost(request, this.addr.port, this.#names) ??
       foreignOrigin(request, `${this.secure ? "https" : "http"}://${request.headers.get("host")}`);
+    // Deno makes the URL from the Host header: only a Host that passed is sure to make one.
+    const url = URL.parse(request.url) ?? new URL("http://invalid/");
     const found = refusal ? undefined : this.#route(request.method, url.pathname);
     if (found?.route.quiet && (found.route.open || this.#access.has(request))) {
       return await found.route.handle(this.#web(request, url, found.rest, newRecord(0, info)));

@@ -1,0 +1,315 @@
+// Who may use the web page: the token and the session cookie, the Host and
+// Origin checks, the sign-in of a password server under the protocol's
+// guessing limits, the connection caps, what Deno's HTTP server refuses on its
+// own, idleness, and a log line for every refusal. Raw requests, since fetch
+// sets Host and Origin itself.
+
+import assert from "node:assert/strict";
+import { type ServerEvent, type ServerOptions, startServer } from "../lib/mod.ts";
+import { sameSecret, SESSION_COOKIE } from "../lib/server/web_access.ts";
+import { tempDir, test } from "./helpers.ts";
+import { makeCertificate, type TestCertificate } from "./security_helpers.ts";
+import {
+  cookiesSet,
+  httpRequest,
+  type RawAnswer,
+  rawHttp,
+  type RawOptions,
+} from "./support/web_raw.ts";
+
+/** A server with its page on loopback, every event kept. */
+function webServer(root: string, options: Partial<ServerOptions> = {}) {
+  const events: ServerEvent[] = [];
+  const server = startServer({
+    port: 0,
+    host: "127.0.0.1",
+    idleTimeoutMs: 0,
+    web: { port: 0, host: "127.0.0.1" },
+    ...options,
+    root,
+    onEvent: (event) => {
+      events.push(event);
+      options.onEvent?.(event);
+    },
+  });
+  return { server, events, port: server.web!.addr.port };
+}
+
+/** A TLS server with the password "sesame" and quick guessing limits. */
+async function passwordServer(root: string, dir: string, options: Partial<ServerOptions> = {}) {
+  const cert = await makeCertificate(dir);
+  const started = webServer(root, {
+    tls: { cert: cert.cert, key: cert.key },
+    password: "sesame",
+    authLimits: { delayMs: 1, maxDelayMs: 1, banAfter: 3 },
+    ...options,
+  });
+  return { ...started, cert };
+}
+
+function sessionOf(answer: RawAnswer): string {
+  const cookie = cookiesSet(answer)[0] ?? "";
+  const match = new RegExp(`^${SESSION_COOKIE}=([^;]+)`).exec(cookie);
+  assert.ok(match, `a session cookie, not ${JSON.stringify(answer.raw.slice(0, 200))}`);
+  return match[1]!;
+}
+
+function get(port: number, target: string, headers: Record<string, string | null> = {}) {
+  return rawHttp(port, httpRequest("GET", target, port, headers));
+}
+
+/** Signs in with a password from an address. */
+function signIn(
+  port: number,
+  cert: TestCertificate,
+  password: string,
+  from = "127.0.0.1",
+  headers: Record<string, string | null> = {},
+): Promise<RawAnswer> {
+  const body = new URLSearchParams({ password }).toString();
+  const request = httpRequest("POST", "/sign-in", port, {
+    origin: `https://127.0.0.1:${port}`,
+    "content-type": "application/x-www-form-urlencoded",
+    ...headers,
+  }, body);
+  return rawHttp(port, request, { ca: cert.cert, from });
+}
+
+function flip(text: string, at: number): string {
+  const c = text[at]!;
+  const other = c === "A" ? "B" : "A";
+  return text.slice(0, at) + other + text.slice(at + 1);
+}
+
+test("the token opens a session: 303 to / with an HttpOnly, SameSite=Strict cookie for the whole site", async () => {
+  await using dir = await tempDir();
+  const { server, port } = webServer(dir.path);
+  try {
+    const answer = await get(port, `/?t=${server.web!.token}`);
+    assert.equal(answer.status, 303);
+    assert.equal(answer.headers.get("location")?.[0], "/");
+    const cookie = cookiesSet(answer)[0]!;
+    const attributes = cookie.split(";").slice(1).map((part) => part.trim()).sort();
+    assert.deepEqual(attributes, ["HttpOnly", "Path=/", "SameSite=Strict"], "no Secure on HTTP");
+    const session = sessionOf(answer);
+    const page = await get(port, "/", { cookie: `${SESSION_COOKIE}=${session}` });
+    assert.equal(page.status, 200);
+    assert.match(page.body, /<html/);
+    assert.deepEqual(cookiesSet(page), [], "the page sets no new cookie");
+  } finally {
+    await server.close();
+  }
+});
+
+test("a token one character off, cut short, lengthened, in another case, another server's, empty or missing is refused, with no cookie", async () => {
+  await using dir = await tempDir();
+  const one = webServer(dir.path);
+  const other = webServer(dir.path);
+  try {
+    const token = one.server.web!.token;
+    const swapped = token.replace(/[a-z]/, (c) => c.toUpperCase());
+    assert.notEqual(swapped, token, "the token has a lower-case letter to swap");
+    const cases: [string, string, number][] = [
+      ["one character off at the end", flip(token, token.length - 1), 403],
+      ["one character off at the start", flip(token, 0), 403],
+      ["cut short by one", token.slice(0, -1), 403],
+      ["the token and one more character", `${token}A`, 403],
+      ["another case", swapped, 403],
+      ["another server's", other.server.web!.token, 403],
+      ["empty", "", 403],
+    ];
+    for (const [what, given, status] of cases) {
+      const answer = await get(one.port, `/?t=${encodeURIComponent(given)}`);
+      assert.equal(answer.status, status, what);
+      assert.deepEqual(cookiesSet(answer), [], `${what}: no cookie`);
+    }
+    for (const target of ["/", `/?T=${token}`, `/?token=${token}`]) {
+      const answer = await get(one.port, target);
+      assert.equal(answer.status, 401, target);
+      assert.deepEqual(cookiesSet(answer), [], `${target}: no cookie`);
+    }
+    // The right token, for contrast, on the same server.
+    assert.equal((await get(one.port, `/?t=${token}`)).status, 303);
+  } finally {
+    await one.server.close();
+    await other.server.close();
+  }
+});
+
+Deno.test("the token and the password are compared whole, whatever their length", () => {
+  assert.ok(sameSecret("abc", "abc"));
+  for (const given of ["abd", "ab", "abcd", "ABC", ""]) assert.ok(!sameSecret(given, "abc"), given);
+});
+
+test("a session cookie that is forged, one character off, another server's or from before a restart is refused (401)", async () => {
+  await using dir = await tempDir();
+  const first = webServer(dir.path);
+  const other = webServer(dir.path);
+  const session = sessionOf(await get(first.port, `/?t=${first.server.web!.token}`));
+  const otherSession = sessionOf(await get(other.port, `/?t=${other.server.web!.token}`));
+  const cookie = (value: string, name = SESSION_COOKIE) => ({ cookie: `${name}=${value}` });
+  try {
+    assert.equal((await get(first.port, "/", cookie(session))).status, 200, "the right session");
+    const cases: [string, Record<string, string>][] = [
+      ["forged", cookie("A".repeat(session.length))],
+      ["one character off", cookie(flip(session, session.length - 1))],
+      ["cut short by one", cookie(session.slice(0, -1))],
+      ["one character more", cookie(`${session}A`)],
+      ["another server's", cookie(otherSession)],
+      ["under another name", cookie(session, `${SESSION_COOKIE}x`)],
+      ["the token as a session", cookie(first.server.web!.token)],
+    ];
+    for (const [what, headers] of cases) {
+      const answer = await get(first.port, "/", headers);
+      assert.equal(answer.status, 401, what);
+    }
+  } finally {
+    await first.server.close();
+    await other.server.close();
+  }
+  // The same folder served again: the old session opens nothing.
+  const again = webServer(dir.path);
+  try {
+    assert.equal((await get(again.port, "/", cookie(session))).status, 401);
+    assert.equal((await get(again.port, `/?t=${first.server.web!.token}`)).status, 403);
+  } finally {
+    await again.server.close();
+  }
+});
+
+test("over HTTPS the session cookie is Secure too", async () => {
+  await using dir = await tempDir();
+  await using certs = await tempDir();
+  const cert = await makeCertificate(certs.path);
+  const { server, port } = webServer(dir.path, { tls: { cert: cert.cert, key: cert.key } });
+  try {
+    const request = httpRequest("GET", `/?t=${server.web!.token}`, port);
+    const answer = await rawHttp(port, request, { ca: cert.cert });
+    assert.equal(answer.status, 303);
+    const attributes = cookiesSet(answer)[0]!.split(";").slice(1).map((p) => p.trim()).sort();
+    assert.deepEqual(attributes, ["HttpOnly", "Path=/", "SameSite=Strict", "Secure"]);
+  } finally {
+    await server.close();
+  }
+});
+
+test("the Host must be an address, localhost or the server's own name, at the page's port; any other, even one no URL can hold, is 403", async () => {
+  await using dir = await tempDir();
+  const { server, port, events } = webServer(dir.path, {
+    web: { port: 0, host: "127.0.0.1", names: ["myhost.local"] },
+  });
+  try {
+    const token = server.web!.token;
+    const cases: [string | null, number][] = [
+      [`127.0.0.1:${port}`, 303],
+      [`localhost:${port}`, 303],
+      [`LOCALHOST:${port}`, 303],
+      [`[::1]:${port}`, 303],
+      [`192.168.1.20:${port}`, 303],
+      [`myhost.local:${port}`, 303],
+      [`evil.example:${port}`, 403],
+      [`localhost.evil.example:${port}`, 403],
+      [`evil.localhost:${port}`, 403],
+      [`myhost.local.evil.example:${port}`, 403],
+      [`127.0.0.1.nip.io:${port}`, 403],
+      [`127.0.0.1:${port + 1}`, 403],
+      [`127.0.0.1:${port}0`, 403],
+      [`localhost:${port - 1}`, 403],
+      ["127.0.0.1", 403],
+      ["localhost", 403],
+      [`[::1%25lo]:${port}`, 403],
+      [`localhost/api:${port}`, 403],
+      [`evil.example/x:${port}`, 403],
+      [`local host:${port}`, 403],
+      [`[::1:${port}`, 403],
+      ["", 403],
+      [null, 403],
+    ];
+    for (const [host, status] of cases) {
+      const answer = await get(port, `/?t=${token}`, { host });
+      assert.equal(answer.status, status, `Host ${JSON.stringify(host)}`);
+      if (status === 403) {
+        assert.deepEqual(cookiesSet(answer), [], `Host ${host}: no cookie`);
+        assert.match(answer.body, /names another host/);
+      }
+    }
+    // HTTP/1.0 needs no Host, and is refused without one.
+    const old = await rawHttp(port, `GET /?t=${token} HTTP/1.0\r\n\r\n`);
+    assert.equal(old.status, 403);
+    // Two Host headers: Deno's server refuses them before the page sees them.
+    const two = await rawHttp(
+      port,
+      `GET /?t=${token} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nHost: evil.example:${port}\r\n\r\n`,
+    );
+    assert.equal(two.status, 400);
+    assert.deepEqual(events.filter((event) => event.type === "error"), [], "no request failed");
+  } finally {
+    await server.close();
+  }
+});
+
+test("Origin: only the page's own; POST, PUT and DELETE must carry it; a cross-site read is refused but a top-level navigation", async () => {
+  await using dir = await tempDir();
+  await using certs = await tempDir();
+  const { server, port, cert } = await passwordServer(dir.path, certs.path);
+  const tls: RawOptions = { ca: cert.cert };
+  try {
+    const own = `https://127.0.0.1:${port}`;
+    const origins: [string | null, number][] = [
+      [own, 303],
+      ["https://evil.example", 403],
+      [`https://127.0.0.1:${port + 1}`, 403],
+      [`https://localhost:${port}`, 403],
+      [`http://127.0.0.1:${port}`, 403],
+      [`${own}/`, 403],
+      [`${own}.evil.example`, 403],
+      ["null", 403],
+      [null, 403],
+    ];
+    for (const [origin, status] of origins) {
+      const answer = await signIn(port, cert, "sesame", "127.0.0.1", { origin });
+      assert.equal(answer.status, status, `Origin ${origin}`);
+      if (status === 403) assert.deepEqual(cookiesSet(answer), [], `Origin ${origin}: no cookie`);
+    }
+    const session = sessionOf(await signIn(port, cert, "sesame"));
+    const cookie = `${SESSION_COOKIE}=${session}`;
+    for (const method of ["PUT", "DELETE", "POST"]) {
+      const request = httpRequest(method, "/api/uploads/1", port, { cookie }, "x");
+      const answer = await rawHttp(port, request, tls);
+      assert.equal(answer.status, 403, `${method} without an Origin`);
+      assert.match(answer.body, /without the page's Origin/);
+    }
+    const reads: [string, Record<string, string>, boolean][] = [
+      ["/api/info", { "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors" }, true],
+      ["/api/info", { "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors" }, false],
+      ["/api/info", { "sec-fetch-site": "same-site", "sec-fetch-mode": "cors" }, false],
+      ["/api/info", { "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors" }, false],
+      ["/", { "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate" }, true],
+      ["/", { "sec-fetch-site": "none", "sec-fetch-mode": "navigate" }, true],
+      ["/", { "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors" }, false],
+      ["/", { origin: "https://evil.example" }, false],
+    ];
+    for (const [target, headers, allowed] of reads) {
+      const answer = await rawHttp(
+        port,
+        httpRequest("GET", target, port, { cookie, ...headers }),
+        tls,
+      );
+      const what = `GET ${target} ${JSON.stringify(headers)}`;
+      if (allowed) assert.notEqual(answer.status, 403, what);
+      else {
+        assert.equal(answer.status, 403, what);
+        assert.match(answer.body, /another site/, what);
+      }
+    }
+    // A cross-site navigation that posts is no navigation that reads.
+    const posted = await signIn(port, cert, "sesame", "127.0.0.1", {
+      origin: null,
+      "sec-fetch-site": "cross-site",
+      "sec-fetch-mode": "navigate",
+    });
+    assert.equal(posted.status, 403);
+  } finally {
+    await server.close();
+  }
+});
