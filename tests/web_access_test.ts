@@ -6,9 +6,10 @@
 
 import assert from "node:assert/strict";
 import { type ServerEvent, type ServerOptions, startServer } from "../lib/mod.ts";
+import { encodeCommand } from "../lib/protocol/ps2.ts";
 import { sameSecret, SESSION_COOKIE } from "../lib/server/web_access.ts";
 import { tempDir, test } from "./helpers.ts";
-import { makeCertificate, type TestCertificate } from "./security_helpers.ts";
+import { makeCertificate, rawTls, type TestCertificate } from "./security_helpers.ts";
 import {
   cookiesSet,
   httpRequest,
@@ -309,6 +310,109 @@ test("Origin: only the page's own; POST, PUT and DELETE must carry it; a cross-s
       "sec-fetch-mode": "navigate",
     });
     assert.equal(posted.status, 403);
+  } finally {
+    await server.close();
+  }
+});
+
+test("sign-in: the form, a wrong password is 401 with the form and the reason, the right one a session", async () => {
+  await using dir = await tempDir();
+  await using certs = await tempDir();
+  const { server, port, cert } = await passwordServer(dir.path, certs.path);
+  try {
+    const tls: RawOptions = { ca: cert.cert };
+    const form = await rawHttp(port, httpRequest("GET", "/", port), tls);
+    assert.equal(form.status, 200);
+    assert.match(form.body, /<form method="post" action="\/sign-in">/);
+    assert.doesNotMatch(form.body, /\{\{/, "no placeholder is left in the page");
+    // A token is no way in on a password server.
+    const token = await rawHttp(port, httpRequest("GET", `/?t=${server.web!.token}`, port), tls);
+    assert.deepEqual(cookiesSet(token), []);
+    for (const [i, wrong] of ["sesam", "sesame ", "Sesame", "sesamee"].entries()) {
+      // An address each: the guard would ban one address before the fourth.
+      const answer = await signIn(port, cert, wrong, `127.0.0.${10 + i}`);
+      assert.equal(answer.status, 401, wrong);
+      assert.match(answer.body, /<form method="post" action="\/sign-in">/);
+      assert.match(answer.body, /Wrong password/, `${wrong}: the reason is on the form`);
+      assert.deepEqual(cookiesSet(answer), [], `${wrong}: no cookie`);
+    }
+    const right = await signIn(port, cert, "sesame", "127.0.0.3");
+    assert.equal(right.status, 303);
+    assert.equal(right.headers.get("location")?.[0], "/");
+    const attributes = cookiesSet(right)[0]!.split(";").slice(1).map((p) => p.trim()).sort();
+    assert.deepEqual(attributes, ["HttpOnly", "Path=/", "SameSite=Strict", "Secure"]);
+    const cookie = `${SESSION_COOKIE}=${sessionOf(right)}`;
+    const page = await rawHttp(port, httpRequest("GET", "/", port, { cookie }), tls);
+    assert.equal(page.status, 200);
+    assert.doesNotMatch(page.body, /action="\/sign-in"/, "the page, not the form");
+  } finally {
+    await server.close();
+  }
+});
+
+test("sign-in: an empty password is asked again and is not counted as a guess", async () => {
+  await using dir = await tempDir();
+  await using certs = await tempDir();
+  const { server, port, cert, events } = await passwordServer(dir.path, certs.path);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const answer = await signIn(port, cert, "");
+      assert.equal(answer.status, 401);
+      assert.match(answer.body, /Type the server's password/);
+    }
+    assert.deepEqual(events.filter((e) => e.type.startsWith("auth-")), [], "no guess counted");
+    assert.equal((await signIn(port, cert, "sesame")).status, 303);
+  } finally {
+    await server.close();
+  }
+});
+
+test("sign-in: wrong passwords up to the limit still let the right one in; at the limit the address is banned, even with the right password, and others are not", async () => {
+  await using dir = await tempDir();
+  await using certs = await tempDir();
+  // banAfter 3: two wrong passwords are under the limit, the third bans.
+  const { server, port, cert, events } = await passwordServer(dir.path, certs.path);
+  try {
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await signIn(port, cert, "x", "127.0.0.2")).status, 401);
+    }
+    assert.equal((await signIn(port, cert, "sesame", "127.0.0.2")).status, 303, "under the limit");
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await signIn(port, cert, "x", "127.0.0.3")).status, 401);
+    }
+    const banned = await signIn(port, cert, "sesame", "127.0.0.3");
+    assert.equal(banned.status, 401, "banned, though the password is right");
+    assert.match(banned.body, /Too many wrong passwords from your address/);
+    assert.deepEqual(cookiesSet(banned), []);
+    assert.deepEqual(
+      events.filter((e) => e.type === "auth-banned").map((e) => "address" in e && e.address),
+      ["127.0.0.3"],
+    );
+    assert.equal((await signIn(port, cert, "sesame", "127.0.0.4")).status, 303, "another address");
+  } finally {
+    await server.close();
+  }
+});
+
+test("sign-in: wrong passwords over PS/2 from the same address count toward the page's ban", async () => {
+  await using dir = await tempDir();
+  await using certs = await tempDir();
+  const { server, port, cert } = await passwordServer(dir.path, certs.path);
+  try {
+    const ps2 = new TextDecoder().decode(encodeCommand({ op: "list", password: "x" }));
+    for (let i = 0; i < 2; i++) {
+      const answer = JSON.parse(await rawTls(server.addr.port, cert.cert, ps2, "127.0.0.5"));
+      assert.equal(answer.reason, "unauthorized");
+    }
+    // The third wrong password, on the page, is the one that bans.
+    assert.equal((await signIn(port, cert, "x", "127.0.0.5")).status, 401);
+    const banned = await signIn(port, cert, "sesame", "127.0.0.5");
+    assert.equal(banned.status, 401);
+    assert.match(banned.body, /Too many wrong passwords/);
+    // And the ban holds over PS/2 too, with the right password.
+    const right = new TextDecoder().decode(encodeCommand({ op: "list", password: "sesame" }));
+    const answer = JSON.parse(await rawTls(server.addr.port, cert.cert, right, "127.0.0.5"));
+    assert.match(answer.message, /Too many wrong passwords/);
   } finally {
     await server.close();
   }

@@ -103,8 +103,9 @@ function html(body: string, status = 200, extra: Record<string, string> = {}): R
 }
 
 function signInPage(message: string, status = 200): Response {
-  const escaped = message.replaceAll("&", "&amp;").replaceAll("<", "&lt;");
-  return html(signInHtml.replace("{{message}}", escaped), status);
+  const escaped = message.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+  // A function, so that `$&` and the like in the message are not patterns.
+  return html(signInHtml.replace(/\{\{\s*message\s*\}\}/, () => escaped), status);
 }
 
 /**
@@ -154,6 +155,13 @@ export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined):
       if (typeof password !== "string") {
         throw new CancelError("bad-request", "Send the sign-in form");
       }
+      // No password, no guess (as a PS/2 command without one): asked again, not counted.
+      if (password === "") {
+        record.outcome = "cancel";
+        record.reason = "unauthorized";
+        record.message = "No password given";
+        return signInPage("Type the server's password", 401);
+      }
       try {
         await guard.admit({ op: "list", password }, address, signal);
       } catch (error) {
@@ -161,8 +169,7 @@ export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined):
         record.outcome = "cancel";
         record.reason = error.reason;
         record.message = error.message;
-        const text = password === "" ? "Type the server's password" : error.message;
-        return signInPage(text, 401);
+        return signInPage(error.message, 401);
       }
       return new Response(null, {
         status: 303,
