@@ -8,11 +8,13 @@ import assert from "node:assert/strict";
 import { type ServerEvent, type ServerOptions, startServer } from "../lib/mod.ts";
 import { encodeCommand } from "../lib/protocol/ps2.ts";
 import { sameSecret, SESSION_COOKIE } from "../lib/server/web_access.ts";
-import { tempDir, test } from "./helpers.ts";
+import { tempDir, test, until } from "./helpers.ts";
 import { makeCertificate, rawTls, type TestCertificate } from "./security_helpers.ts";
 import {
   cookiesSet,
   httpRequest,
+  openRaw,
+  parseAnswer,
   type RawAnswer,
   rawHttp,
   type RawOptions,
@@ -414,6 +416,79 @@ test("sign-in: wrong passwords over PS/2 from the same address count toward the 
     const answer = JSON.parse(await rawTls(server.addr.port, cert.cert, right, "127.0.0.5"));
     assert.match(answer.message, /Too many wrong passwords/);
   } finally {
+    await server.close();
+  }
+});
+
+/** A sign-in whose body is held back after its first bytes: a request in flight. */
+async function heldSignIn(port: number, cert: TestCertificate, from: string) {
+  const password = "password=sesame&pad=";
+  const body = password + "x".repeat(64 - password.length);
+  const conn = openRaw(port, { ca: cert.cert, from });
+  await conn.write(
+    httpRequest("POST", "/sign-in", port, {
+      origin: `https://127.0.0.1:${port}`,
+      "content-type": "application/x-www-form-urlencoded",
+      "content-length": String(body.length),
+    }) + body.slice(0, 5),
+  );
+  return {
+    /** Sends the rest of the body; the answer follows. */
+    async finish(): Promise<RawAnswer> {
+      await conn.write(body.slice(5));
+      return parseAnswer(await conn.answer);
+    },
+    close: () => conn.close(),
+  };
+}
+
+function started(events: ServerEvent[]): number {
+  return events.filter((e) => e.type === "request-start").length;
+}
+
+function ended(events: ServerEvent[]): number {
+  return events.filter((e) => e.type === "request-end").length;
+}
+
+test("connection caps: up to maxPerAddress requests in flight from an address and maxConnections in all; one more is 503 busy, saying which; other addresses are served; a slot is free again once its request ends", async () => {
+  await using dir = await tempDir();
+  await using certs = await tempDir();
+  const { server, port, cert, events } = await passwordServer(dir.path, certs.path, {
+    maxPerAddress: 2,
+    maxConnections: 3,
+  });
+  const tls = (from: string): RawOptions => ({ ca: cert.cert, from });
+  const form = (from: string) => rawHttp(port, httpRequest("GET", "/", port), tls(from));
+  const held: Awaited<ReturnType<typeof heldSignIn>>[] = [];
+  try {
+    // The limit: two from 127.0.0.1, in flight until their bodies come.
+    for (let i = 1; i <= 2; i++) {
+      held.push(await heldSignIn(port, cert, "127.0.0.1"));
+      await until(() => started(events) === i);
+    }
+    const over = await form("127.0.0.1");
+    assert.equal(over.status, 503, "the limit + 1 from one address");
+    assert.match(over.body, /maximum of connections from your address: try again/);
+    assert.equal((await form("127.0.0.2")).status, 200, "another address is served");
+    // The third in all, from another address; the fourth is over the total.
+    held.push(await heldSignIn(port, cert, "127.0.0.2"));
+    await until(() => started(events) === 5);
+    const full = await form("127.0.0.3");
+    assert.equal(full.status, 503, "the total limit + 1");
+    assert.match(full.body, /serving its maximum of connections: try again/);
+    assert.doesNotMatch(full.body, /your address/);
+    // The requests in flight succeed, and their slots are free again.
+    const before = ended(events);
+    const first = await held[0]!.finish();
+    assert.equal(first.status, 303);
+    await until(() => ended(events) === before + 1);
+    assert.equal((await form("127.0.0.3")).status, 200, "a slot in all is free again");
+    assert.equal((await form("127.0.0.1")).status, 200, "a slot of the address is free again");
+    for (const request of held.slice(1)) assert.equal((await request.finish()).status, 303);
+    const busy = events.filter((e) => e.type === "request-end" && e.record.reason === "busy");
+    assert.equal(busy.length, 2, "each refusal logged as busy");
+  } finally {
+    for (const request of held) request.close();
     await server.close();
   }
 });

@@ -25,6 +25,12 @@ import type { WebRequest, WebRoute } from "./web_route.ts";
 import { fileRoutes } from "./web_files.ts";
 import { uploadRoutes, UploadTable } from "./web_upload.ts";
 
+/** What a request over a connection limit is told (as a PS/2 command is). */
+const BUSY = {
+  connections: "The server is serving its maximum of connections: try again",
+  address: "The server is serving its maximum of connections from your address: try again",
+} as const;
+
 /** Where the web page is served. */
 export interface WebOptions {
   /** The page's port; 0 for any free one. */
@@ -166,7 +172,7 @@ export class WebServer {
         );
       }
       const busy = this.#parts.admission.serve(ticket);
-      if (busy) throw new CancelError("busy", "The server is serving its maximum of connections");
+      if (busy) throw new CancelError("busy", BUSY[busy]);
       // Not request.signal: Deno aborts it once a response is returned, body or not.
       info.completed.catch(() => cut.abort());
       const signal = AbortSignal.any([cut.signal, this.#stopping.signal]);
