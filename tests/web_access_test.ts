@@ -7,8 +7,9 @@
 import assert from "node:assert/strict";
 import { type ServerEvent, type ServerOptions, startServer } from "../lib/mod.ts";
 import { encodeCommand } from "../lib/protocol/ps2.ts";
+import { Logger } from "../lib/server/log.ts";
 import { sameSecret, SESSION_COOKIE } from "../lib/server/web_access.ts";
-import { tempDir, test, until } from "./helpers.ts";
+import { namesIn, tempDir, test, until, within } from "./helpers.ts";
 import { makeCertificate, rawTls, type TestCertificate } from "./security_helpers.ts";
 import {
   cookiesSet,
@@ -489,6 +490,157 @@ test("connection caps: up to maxPerAddress requests in flight from an address an
     assert.equal(busy.length, 2, "each refusal logged as busy");
   } finally {
     for (const request of held) request.close();
+    await server.close();
+  }
+});
+
+test("Deno's HTTP server refuses smuggling, duplicate lengths, oversized and too many headers before the page sees them, and serves the next request", async () => {
+  await using dir = await tempDir();
+  const { server, port, events } = webServer(dir.path, { maxPerAddress: 1, maxConnections: 1 });
+  const token = server.web!.token;
+  const host = `Host: 127.0.0.1:${port}\r\n`;
+  const origin = `Origin: http://127.0.0.1:${port}\r\n`;
+  const smuggled = `GET /smuggled HTTP/1.1\r\n${host}Connection: close\r\n\r\n`;
+  const many = (count: number) =>
+    Array.from({ length: count }, (_, i) => `X-Header-${i}: v\r\n`).join("");
+  /** A request head of `bytes` bytes in all. */
+  const sized = (bytes: number) => {
+    const head = `GET /?t=${token} HTTP/1.1\r\n${host}Connection: close\r\nX-Big: \r\n\r\n`;
+    return head.replace("X-Big: ", `X-Big: ${"a".repeat(bytes - head.length)}`);
+  };
+  try {
+    const refused: [string, string][] = [
+      [
+        "Content-Length and Transfer-Encoding",
+        `POST /sign-in HTTP/1.1\r\n${host}${origin}Content-Length: 4\r\n` +
+        `Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+      ],
+      [
+        "Transfer-Encoding and Content-Length",
+        `POST /sign-in HTTP/1.1\r\n${host}${origin}Transfer-Encoding: chunked\r\n` +
+        `Content-Length: ${smuggled.length + 5}\r\n\r\n0\r\n\r\n${smuggled}`,
+      ],
+      [
+        "two differing Content-Lengths",
+        `POST /sign-in HTTP/1.1\r\n${host}${origin}Content-Length: 0\r\n` +
+        `Content-Length: ${smuggled.length}\r\n\r\n${smuggled}`,
+      ],
+      [
+        "a Transfer-Encoding that is not chunked",
+        `POST /sign-in HTTP/1.1\r\n${host}${origin}Transfer-Encoding: identity\r\n\r\n${smuggled}`,
+      ],
+      [
+        "chunked not last",
+        `POST /sign-in HTTP/1.1\r\n${host}${origin}Transfer-Encoding: chunked, gzip\r\n\r\n` +
+        `0\r\n\r\n${smuggled}`,
+      ],
+      ["a head over 64 KiB (65 KiB)", sized(65 * 1024)],
+      ["129 headers", `GET /?t=${token} HTTP/1.1\r\n${host}${many(128)}\r\n`],
+      ["1,000 headers", `GET /?t=${token} HTTP/1.1\r\n${host}${many(999)}\r\n`],
+    ];
+    for (const [what, request] of refused) {
+      const answer = await within(10_000, what, rawHttp(port, request));
+      assert.ok(
+        answer.status === 0 || (answer.status >= 400 && answer.status < 500),
+        `${what}: refused, not ${answer.raw.slice(0, 40)}`,
+      );
+      assert.equal(answer.raw.split("HTTP/1.1 ").length - 1, answer.status ? 1 : 0, what);
+      assert.deepEqual(cookiesSet(answer), [], what);
+      const next = await get(port, "/");
+      assert.equal(next.status, 401, `${what}: the next request is served`);
+    }
+    // Just under the limits, for contrast: served.
+    assert.equal((await rawHttp(port, sized(63 * 1024))).status, 303, "a head of 63 KiB");
+    const most = `GET /?t=${token} HTTP/1.1\r\n${host}Connection: close\r\n${many(126)}\r\n`;
+    assert.equal((await rawHttp(port, most)).status, 303, "128 headers");
+    const ops = events.flatMap((e) => e.type === "request-start" ? [e.record.op] : []);
+    assert.ok(!ops.some((op) => op.includes("smuggled")), `no smuggled request: ${ops}`);
+    assert.ok(!ops.some((op) => op.includes("sign-in")), "no refused request reached the page");
+    assert.deepEqual(namesIn(dir.path), [], "nothing written");
+  } finally {
+    await server.close();
+  }
+});
+
+test("a request trickling its headers one byte at a time takes no slot, and others are served meanwhile", async () => {
+  await using dir = await tempDir();
+  // One request in flight from an address, and one in all.
+  const { server, port, events } = webServer(dir.path, { maxPerAddress: 1, maxConnections: 1 });
+  const slow = [openRaw(port), openRaw(port), openRaw(port)];
+  try {
+    const request = httpRequest("GET", "/slow-path", port, { "x-pad": "p".repeat(100) });
+    for (let at = 0; at < request.length - 1; at++) {
+      for (const conn of slow) await conn.write(request[at]!);
+      if (at % 40 === 0) {
+        const served = await get(port, `/?t=${server.web!.token}`);
+        assert.equal(served.status, 303, `served while ${at + 1} bytes trickled`);
+      }
+    }
+    const ops = events.flatMap((e) => e.type === "request-start" ? [e.record.op] : []);
+    assert.ok(!ops.includes("GET /slow-path"), "an unfinished head is no request yet");
+    // The last byte: each trickled request is answered in its turn.
+    for (const conn of slow) {
+      await conn.write(request.at(-1)!);
+      assert.equal(parseAnswer(await conn.answer).status, 404);
+    }
+  } finally {
+    for (const conn of slow) conn.close();
+    await server.close();
+  }
+});
+
+test("a web request in flight holds off the idle stop; the idle timer runs once it ends", async () => {
+  await using dir = await tempDir();
+  await using certs = await tempDir();
+  const idleTimeoutMs = 1500;
+  const { server, port, cert, events } = await passwordServer(dir.path, certs.path, {
+    idleTimeoutMs,
+  });
+  try {
+    const held = await heldSignIn(port, cert, "127.0.0.1");
+    await until(() => started(events) === 1);
+    assert.ok(!events.some((e) => e.type === "idle-shutdown"), "started in time");
+    // The promise is that nothing happens for longer than the idle time.
+    await new Promise((resolve) => setTimeout(resolve, idleTimeoutMs * 2));
+    assert.ok(!events.some((e) => e.type === "idle-shutdown"), "no idle stop while in flight");
+    assert.equal((await held.finish()).status, 303);
+    const ended = performance.now();
+    await within(idleTimeoutMs * 10, "The idle stop", server.finished);
+    const waited = performance.now() - ended;
+    const types = events.map((e) => e.type);
+    assert.ok(types.indexOf("idle-shutdown") > types.indexOf("request-end"));
+    assert.ok(waited >= idleTimeoutMs * 0.8, `the idle timer ran after the request: ${waited} ms`);
+  } finally {
+    await server.close();
+  }
+});
+
+test("every refusal of the page is logged as a web request with its reason", async () => {
+  await using dir = await tempDir();
+  const lines: string[] = [];
+  const logger = new Logger("text", (line) => lines.push(line));
+  const { server, port, events } = webServer(dir.path, {
+    onEvent: (event) => logger.handle(event),
+  });
+  try {
+    const token = server.web!.token;
+    const refused: [string, Record<string, string | null>, RegExp][] = [
+      [`/?t=${token}`, { host: `evil.example:${port}` }, /403|names another host/],
+      [`/?t=${token}`, { origin: "https://evil.example" }, /another site/],
+      [`/?t=${token}x`, {}, /code is not valid/],
+      ["/", {}, /Open the address with its code/],
+      ["/nothing-here", {}, /No such page/],
+    ];
+    for (const [target, headers, says] of refused) {
+      const before = ended(events);
+      assert.ok((await get(port, target, headers)).status >= 400);
+      await until(() => ended(events) === before + 1);
+      const line = lines.at(-1)!;
+      assert.match(line, / web GET \//, line);
+      assert.match(line, / cancel (unauthorized|not-found) /, line);
+      assert.match(line, says, line);
+    }
+  } finally {
     await server.close();
   }
 });
