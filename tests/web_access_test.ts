@@ -5,7 +5,9 @@
 // sets Host and Origin itself.
 
 import assert from "node:assert/strict";
-import { type ServerEvent, type ServerOptions, startServer } from "../lib/mod.ts";
+import { connect as netConnect, type Socket } from "node:net";
+import { join } from "node:path";
+import { list, type ServerEvent, type ServerOptions, startServer } from "../lib/mod.ts";
 import { encodeCommand } from "../lib/protocol/ps2.ts";
 import { Logger } from "../lib/server/log.ts";
 import { sameSecret, SESSION_COOKIE } from "../lib/server/web_access.ts";
@@ -642,5 +644,90 @@ test("every refusal of the page is logged as a web request with its reason", asy
     }
   } finally {
     await server.close();
+  }
+});
+
+test("out of descriptors through a flood of silent connections to the page, the server lives on: the loss is logged, and the page and the privateshare port answer again when the flood ends", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(join(dir.path, "a.txt"), "a");
+  const probe = new URL("./support/web_flood_probe.ts", import.meta.url).pathname;
+  // A real descriptor limit: the server has 100, the flood takes 200.
+  const child = new Deno.Command("prlimit", {
+    args: [
+      "--nofile=100:100",
+      Deno.execPath(),
+      "run",
+      "--no-prompt",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      probe,
+      dir.path,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: Record<string, unknown>[] = [];
+  let stderr = "";
+  const reading = Promise.all([
+    (async () => {
+      let text = "";
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+        text += chunk;
+        let at;
+        while ((at = text.indexOf("\n")) >= 0) {
+          lines.push(JSON.parse(text.slice(0, at)));
+          text = text.slice(at + 1);
+        }
+      }
+    })(),
+    (async () => {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
+    })(),
+  ]);
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const flood: Socket[] = [];
+  try {
+    await until(() => lines.length > 0 || exited, 30_000);
+    const { ps2, web } = lines[0] as { ps2: number; web: number };
+    const settled: Promise<void>[] = [];
+    const closed: Promise<void>[] = [];
+    for (let i = 0; i < 200; i++) {
+      const socket = netConnect({ host: "127.0.0.1", port: web, localAddress: "127.0.0.2" });
+      socket.on("error", () => {});
+      flood.push(socket);
+      closed.push(new Promise((resolve) => socket.once("close", () => resolve())));
+      settled.push(
+        new Promise((resolve) => {
+          socket.once("connect", () => resolve());
+          socket.once("close", () => resolve());
+        }),
+      );
+    }
+    await Promise.all(settled);
+    await until(() => lines.some((l) => l.what === "web") || exited, 20_000);
+    assert.ok(!exited, `the server died: ${stderr}`);
+    const lost = lines.find((l) => l.what === "web")!;
+    assert.match(lost.message as string, /could not accept a connection .*listening again/);
+    for (const socket of flood) socket.destroy();
+    await Promise.all(closed);
+    // The page listens again within its longest wait.
+    await until(async () => {
+      const answer = await get(web, "/").catch(() => undefined);
+      return answer?.status === 401;
+    }, 20_000);
+    const files = await within(20_000, "list", list({ host: "127.0.0.1", port: ps2 }));
+    assert.deepEqual(files.map((f) => f.name), ["a.txt"], "the privateshare port serves");
+    assert.ok(!exited, `the server died: ${stderr}`);
+  } finally {
+    for (const socket of flood) socket.destroy();
+    if (!exited) child.kill("SIGTERM");
+    await status;
+    await reading;
   }
 });

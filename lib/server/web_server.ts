@@ -20,6 +20,7 @@ import type { PasswordGuard } from "./guard.ts";
 import { recordError } from "./handler.ts";
 import type { Store } from "./store.ts";
 import { foreignOrigin, WebAccess, wrongHost } from "./web_access.ts";
+import { WebListener } from "./web_listener.ts";
 import { answerError, pageRoutes, WebRefusal } from "./web_page.ts";
 import type { WebRequest, WebRoute } from "./web_route.ts";
 import { fileRoutes } from "./web_files.ts";
@@ -69,7 +70,7 @@ export class WebServer {
   readonly secure: boolean;
   readonly #access: WebAccess;
   readonly #parts: WebParts;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #listener: WebListener;
   readonly #routes: WebRoute[];
   readonly #uploads: UploadTable;
   readonly #stopping = new AbortController();
@@ -92,29 +93,22 @@ export class WebServer {
       ...fileRoutes(),
       ...uploadRoutes(this.#uploads),
     ];
-    const listen = (hostname: string) => ({
+    this.#listener = new WebListener({
       port: options.port,
-      hostname,
-      onListen: () => {},
+      ...(options.host !== undefined ? { hostname: options.host } : {}),
+      ...(parts.keys ? { tls: { cert: parts.keys.cert, key: parts.keys.key } } : {}),
       onError: (error: unknown) => {
         parts.events.emit({ type: "error", what: "web", message: String(error) });
         return new Response("The server could not answer", { status: 500 });
       },
-      ...(parts.keys ? { cert: parts.keys.cert, key: parts.keys.key } : {}),
-    });
-    const serve = (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) =>
-      this.#serve(request, info);
-    if (options.host !== undefined) this.#server = Deno.serve(listen(options.host), serve);
-    else {
-      // Every address, IPv6 and IPv4, as the privateshare port; IPv4 alone where IPv6 is off.
-      try {
-        this.#server = Deno.serve(listen("::"), serve);
-      } catch (error) {
-        if (error instanceof Deno.errors.AddrInUse) throw error;
-        this.#server = Deno.serve(listen("0.0.0.0"), serve);
-      }
-    }
-    this.addr = this.#server.addr;
+      onLost: (message, retryMs) =>
+        parts.events.emit({
+          type: "error",
+          what: "web",
+          message: `${message}: listening again in ${retryMs / 1000} s`,
+        }),
+    }, (request, info) => this.#serve(request, info));
+    this.addr = this.#listener.addr;
   }
 
   /** The token the page's address carries; a new one with each start. */
@@ -242,12 +236,7 @@ export class WebServer {
     this.#access.clear();
     this.#stopping.abort();
     await this.#uploads.close();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.#server.shutdown(),
-      new Promise((resolve) => timer = setTimeout(resolve, 2000)),
-    ]);
-    clearTimeout(timer);
+    await this.#listener.shutdown(2000);
   }
 }
 

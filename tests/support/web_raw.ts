@@ -24,7 +24,7 @@ export interface RawConnection {
   write(data: string | Uint8Array): Promise<void>;
   /** Everything the server sent, once it closed (a reset ends it too). */
   answer: Promise<string>;
-  /** Resolves once connected (and the TLS handshake is done). */
+  /** Resolves once connected (and the TLS handshake is done); rejects if it closed before. */
   ready: Promise<void>;
   /** Closes the connection. */
   close(): void;
@@ -46,6 +46,12 @@ export function openRaw(port: number, options: RawOptions = {}): RawConnection {
   const socket: Socket = options.ca !== undefined
     ? tlsConnect({ ...base, ca: [options.ca] }, () => connected())
     : netConnect(base, () => connected());
+  // Refused or closed before it connected: a write fails instead of waiting for ever.
+  const failed = new Promise<never>((_, reject) => {
+    socket.once("close", () => reject(new Error("The connection closed before it was made")));
+  });
+  failed.catch(() => {});
+  const made = Promise.race([ready, failed]);
   let text = "";
   const answer = new Promise<string>((resolve) => {
     socket.setEncoding("utf8");
@@ -54,10 +60,10 @@ export function openRaw(port: number, options: RawOptions = {}): RawConnection {
     socket.on("close", () => resolve(text));
   });
   return {
-    ready,
+    ready: made,
     answer,
     async write(data) {
-      await ready;
+      await made;
       await new Promise<void>((resolve, reject) =>
         socket.write(data, (error) => error ? reject(error) : resolve())
       );
