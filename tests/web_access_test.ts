@@ -5,12 +5,13 @@
 // sets Host and Origin itself.
 
 import assert from "node:assert/strict";
+import http2 from "node:http2";
 import { connect as netConnect, type Socket } from "node:net";
 import { join } from "node:path";
 import { list, type ServerEvent, type ServerOptions, startServer } from "../lib/mod.ts";
 import { encodeCommand } from "../lib/protocol/ps2.ts";
 import { Logger } from "../lib/server/log.ts";
-import { sameSecret, SESSION_COOKIE } from "../lib/server/web_access.ts";
+import { pageOrigin, sameSecret, SESSION_COOKIE, wrongHost } from "../lib/server/web_access.ts";
 import { namesIn, tempDir, test, until, within } from "./helpers.ts";
 import { makeCertificate, rawTls, type TestCertificate } from "./security_helpers.ts";
 import {
@@ -142,6 +143,18 @@ test("a token one character off, cut short, lengthened, in another case, another
   }
 });
 
+Deno.test("a Host without a port names the scheme's own (80, or 443 over HTTPS), and the page's origin leaves it out", () => {
+  assert.equal(wrongHost("127.0.0.1", 443, [], true), undefined);
+  assert.equal(wrongHost("127.0.0.1:443", 443, [], true), undefined);
+  assert.equal(wrongHost("localhost", 80, [], false), undefined);
+  assert.match(wrongHost("127.0.0.1", 443, [], false)!, /another host/);
+  assert.match(wrongHost("127.0.0.1", 80, [], true)!, /another host/);
+  assert.match(wrongHost("127.0.0.1:", 80, [], false)!, /another host/);
+  assert.equal(pageOrigin("LocalHost:443", true), "https://localhost");
+  assert.equal(pageOrigin("localhost:80", true), "https://localhost:80");
+  assert.equal(pageOrigin("[::1]:8080", false), "http://[::1]:8080");
+});
+
 Deno.test("the token and the password are compared whole, whatever their length", () => {
   assert.ok(sameSecret("abc", "abc"));
   for (const given of ["abd", "ab", "abcd", "ABC", ""]) assert.ok(!sameSecret(given, "abc"), given);
@@ -229,7 +242,8 @@ test("the Host must be an address, localhost or the server's own name, at the pa
       [`local host:${port}`, 403],
       [`[::1:${port}`, 403],
       ["", 403],
-      [null, 403],
+      // No Host at all: Deno names it localhost at the page's port (no browser sends one).
+      [null, 303],
     ];
     for (const [host, status] of cases) {
       const answer = await get(port, `/?t=${token}`, { host });
@@ -239,9 +253,14 @@ test("the Host must be an address, localhost or the server's own name, at the pa
         assert.match(answer.body, /names another host/);
       }
     }
-    // HTTP/1.0 needs no Host, and is refused without one.
+    // HTTP/1.0 needs no Host: taken as localhost too; with a foreign one, refused.
     const old = await rawHttp(port, `GET /?t=${token} HTTP/1.0\r\n\r\n`);
-    assert.equal(old.status, 403);
+    assert.equal(old.status, 303);
+    const foreign = await rawHttp(
+      port,
+      `GET /?t=${token} HTTP/1.0\r\nHost: evil.example:${port}\r\n\r\n`,
+    );
+    assert.equal(foreign.status, 403);
     // Two Host headers: Deno's server refuses them before the page sees them.
     const two = await rawHttp(
       port,
@@ -729,5 +748,86 @@ test("out of descriptors through a flood of silent connections to the page, the 
     if (!exited) child.kill("SIGTERM");
     await status;
     await reading;
+  }
+});
+
+/** One HTTP/2 request (as a browser makes over HTTPS), with the `:authority` given. */
+async function h2Get(
+  port: number,
+  ca: string | undefined,
+  authority: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; setCookie: string[]; body: string }> {
+  const scheme = ca === undefined ? "http" : "https";
+  const client = http2.connect(`${scheme}://127.0.0.1:${port}`, ca ? { ca: [ca] } : {});
+  client.on("error", () => {});
+  try {
+    return await new Promise((resolve, reject) => {
+      const request = client.request({ ":path": path, ":authority": authority, ...headers });
+      let status = 0;
+      let setCookie: string[] = [];
+      let body = "";
+      request.on("response", (answer) => {
+        status = Number(answer[":status"]);
+        const cookie = answer["set-cookie"];
+        setCookie = cookie === undefined ? [] : [cookie].flat();
+      });
+      request.setEncoding("utf8");
+      request.on("data", (chunk: string) => body += chunk);
+      request.on("end", () => resolve({ status, setCookie, body }));
+      request.on("error", reject);
+      request.end();
+    });
+  } finally {
+    client.close();
+  }
+}
+
+test("over HTTP/2 (browsers' choice over HTTPS) the :authority is checked as the Host is", async () => {
+  await using dir = await tempDir();
+  await using certs = await tempDir();
+  const cert = await makeCertificate(certs.path);
+  const secure = webServer(dir.path, { tls: { cert: cert.cert, key: cert.key } });
+  const plain = webServer(dir.path);
+  try {
+    for (const [{ server, port }, ca] of [[secure, cert.cert], [plain, undefined]] as const) {
+      const target = `/?t=${server.web!.token}`;
+      const cases: [string, number][] = [
+        [`127.0.0.1:${port}`, 303],
+        [`localhost:${port}`, 303],
+        [`evil.example:${port}`, 403],
+        [`localhost.evil.example:${port}`, 403],
+        [`127.0.0.1:${port + 1}`, 403],
+      ];
+      for (const [authority, status] of cases) {
+        const answer = await h2Get(port, ca, authority, target);
+        assert.equal(answer.status, status, `${ca ? "h2" : "h2c"} :authority ${authority}`);
+        assert.equal(answer.setCookie.length, status === 303 ? 1 : 0);
+      }
+      // The Origin of a browser's request over HTTP/2.
+      const scheme = ca ? "https" : "http";
+      const own = await h2Get(port, ca, `127.0.0.1:${port}`, target, {
+        origin: `${scheme}://127.0.0.1:${port}`,
+      });
+      assert.equal(own.status, 303);
+      const foreign = await h2Get(port, ca, `127.0.0.1:${port}`, target, {
+        origin: `${scheme}://evil.example`,
+      });
+      assert.equal(foreign.status, 403);
+    }
+    // fetch speaks HTTP/2 to an HTTPS server, as browsers do.
+    const client = Deno.createHttpClient({ caCerts: [cert.cert] });
+    try {
+      const url = secure.server.web!.url("127.0.0.1");
+      const answer = await fetch(url, { client, redirect: "manual" });
+      await answer.body?.cancel();
+      assert.equal(answer.status, 303);
+    } finally {
+      client.close();
+    }
+  } finally {
+    await secure.server.close();
+    await plain.server.close();
   }
 });

@@ -93,26 +93,58 @@ function cookieOf(request: Request, name: string): string | undefined {
 }
 
 /**
- * Says why a request names the wrong server, or nothing. The Host must be an
- * address (any of this computer's, as a phone reaches it), `localhost` or one
- * of the server's own names, at the page's port: a name of someone else's
- * rebound to this computer (DNS rebinding) is refused.
+ * The host and port a request names: its Host header or, over HTTP/2 (which
+ * browsers speak to an HTTPS server), its `:authority`, which Deno gives only
+ * as the URL's. A request that names none (HTTP/1.0 without Host, HTTP/2
+ * without `:authority`) gets `localhost` and the page's port from Deno: no
+ * browser sends such a request, so it cannot come from a rebound name.
  *
  * @param request the request
+ * @returns `host[:port]` as the request wrote it
+ */
+export function authorityOf(request: Request): string {
+  const host = request.headers.get("host");
+  if (host !== null) return host;
+  return /^[a-z]+:\/\/([^/?#]*)/i.exec(request.url)?.[1] ?? "";
+}
+
+/**
+ * The page's origin as a browser writes it in `Origin`: the scheme, the
+ * host in lower case, and the port unless it is the scheme's own.
+ *
+ * @param authority the request's host and port ({@link authorityOf})
+ * @param secure whether the page is HTTPS
+ * @returns the origin
+ */
+export function pageOrigin(authority: string, secure: boolean): string {
+  const host = authority.toLowerCase().replace(secure ? /:443$/ : /:80$/, "");
+  return `${secure ? "https" : "http"}://${host}`;
+}
+
+/**
+ * Says why a request names the wrong server, or nothing. The host must be an
+ * address (any of this computer's, as a phone reaches it), `localhost` or one
+ * of the server's own names, at the page's port (written, or the scheme's
+ * own when left out): a name of someone else's rebound to this computer (DNS
+ * rebinding) is refused.
+ *
+ * @param authority the request's host and port ({@link authorityOf})
  * @param port the page's port
  * @param names the server's own host names (lower case), besides `localhost`
+ * @param secure whether the page is HTTPS (port 443 when none is written, else 80)
  * @returns the refusal, or undefined
  */
 export function wrongHost(
-  request: Request,
+  authority: string,
   port: number,
   names: readonly string[],
+  secure: boolean,
 ): string | undefined {
-  const host = request.headers.get("host")?.toLowerCase();
   const refusal = "Refused: open the address the server printed (this one names another host)";
-  if (!host) return refusal;
-  const match = /^(\[[0-9a-f:.]+\]|[^:\[\]]+):(\d+)$/.exec(host);
-  if (!match || Number(match[2]) !== port) return refusal;
+  const match = /^(\[[0-9a-f:.]+\]|[^:\[\]]+)(?::(\d+))?$/.exec(authority.toLowerCase());
+  if (!match) return refusal;
+  const named = match[2] === undefined ? (secure ? 443 : 80) : Number(match[2]);
+  if (named !== port) return refusal;
   const name = match[1]!.startsWith("[") ? match[1]!.slice(1, -1) : match[1]!;
   if (isIP(name) !== 0 || name === "localhost" || names.includes(name)) return undefined;
   return refusal;
@@ -125,7 +157,7 @@ export function wrongHost(
  * a QR code or a link), which carries no Origin.
  *
  * @param request the request
- * @param origin the page's own origin (scheme, host and port, as the Host named it)
+ * @param origin the page's own origin ({@link pageOrigin})
  * @returns the refusal, or undefined
  */
 export function foreignOrigin(request: Request, origin: string): string | undefined {

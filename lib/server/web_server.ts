@@ -19,7 +19,7 @@ import type { RequestRecord, ServerEvents } from "./events.ts";
 import type { PasswordGuard } from "./guard.ts";
 import { recordError } from "./handler.ts";
 import type { Store } from "./store.ts";
-import { foreignOrigin, WebAccess, wrongHost } from "./web_access.ts";
+import { authorityOf, foreignOrigin, pageOrigin, WebAccess, wrongHost } from "./web_access.ts";
 import { WebListener } from "./web_listener.ts";
 import { answerError, pageRoutes, WebRefusal } from "./web_page.ts";
 import type { WebRequest, WebRoute } from "./web_route.ts";
@@ -130,8 +130,9 @@ export class WebServer {
   }
 
   async #serve(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
-    const refusal = wrongHost(request, this.addr.port, this.#names) ??
-      foreignOrigin(request, `${this.secure ? "https" : "http"}://${request.headers.get("host")}`);
+    const authority = authorityOf(request);
+    const refusal = wrongHost(authority, this.addr.port, this.#names, this.secure) ??
+      foreignOrigin(request, pageOrigin(authority, this.secure));
     // Deno makes the URL from the Host header: only a Host that passed is sure to make one.
     const url = URL.parse(request.url) ?? new URL("http://invalid/");
     const found = refusal ? undefined : this.#route(request.method, url.pathname);
@@ -205,7 +206,7 @@ export class WebServer {
       signal,
       dataTimeoutMs: this.#parts.dataTimeoutMs,
       address: record.peer.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1"),
-      origin: `${this.secure ? "https" : "http"}://${request.headers.get("host")}`,
+      origin: pageOrigin(authorityOf(request), this.secure),
       progress(bytes: number) {
         record.bytes = bytes;
         if (events.active) events.emit({ type: "request-progress", record });
