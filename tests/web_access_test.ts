@@ -11,7 +11,13 @@ import { join } from "node:path";
 import { list, type ServerEvent, type ServerOptions, startServer } from "../lib/mod.ts";
 import { encodeCommand } from "../lib/protocol/ps2.ts";
 import { Logger } from "../lib/server/log.ts";
-import { pageOrigin, sameSecret, SESSION_COOKIE, wrongHost } from "../lib/server/web_access.ts";
+import {
+  pageOrigin,
+  sameSecret,
+  SESSION_COOKIE,
+  sessionCookie,
+  wrongHost,
+} from "../lib/server/web_access.ts";
 import { namesIn, tempDir, test, until, within } from "./helpers.ts";
 import { makeCertificate, rawTls, type TestCertificate } from "./security_helpers.ts";
 import {
@@ -56,7 +62,7 @@ async function passwordServer(root: string, dir: string, options: Partial<Server
 
 function sessionOf(answer: RawAnswer): string {
   const cookie = cookiesSet(answer)[0] ?? "";
-  const match = new RegExp(`^${SESSION_COOKIE}=([^;]+)`).exec(cookie);
+  const match = new RegExp(`^${SESSION_COOKIE}_\\d+=([^;]+)`).exec(cookie);
   assert.ok(match, `a session cookie, not ${JSON.stringify(answer.raw.slice(0, 200))}`);
   return match[1]!;
 }
@@ -96,10 +102,11 @@ test("the token opens a session: 303 to / with an HttpOnly, SameSite=Strict cook
     assert.equal(answer.status, 303);
     assert.equal(answer.headers.get("location")?.[0], "/");
     const cookie = cookiesSet(answer)[0]!;
+    assert.ok(cookie.startsWith(`privateshare_session_${port}=`), cookie);
     const attributes = cookie.split(";").slice(1).map((part) => part.trim()).sort();
     assert.deepEqual(attributes, ["HttpOnly", "Path=/", "SameSite=Strict"], "no Secure on HTTP");
     const session = sessionOf(answer);
-    const page = await get(port, "/", { cookie: `${SESSION_COOKIE}=${session}` });
+    const page = await get(port, "/", { cookie: `${sessionCookie(port)}=${session}` });
     assert.equal(page.status, 200);
     assert.match(page.body, /<html/);
     assert.deepEqual(cookiesSet(page), [], "the page sets no new cookie");
@@ -166,7 +173,9 @@ test("a session cookie that is forged, one character off, another server's or fr
   const other = webServer(dir.path);
   const session = sessionOf(await get(first.port, `/?t=${first.server.web!.token}`));
   const otherSession = sessionOf(await get(other.port, `/?t=${other.server.web!.token}`));
-  const cookie = (value: string, name = SESSION_COOKIE) => ({ cookie: `${name}=${value}` });
+  const cookie = (value: string, name = sessionCookie(first.port)) => ({
+    cookie: `${name}=${value}`,
+  });
   try {
     assert.equal((await get(first.port, "/", cookie(session))).status, 200, "the right session");
     const cases: [string, Record<string, string>][] = [
@@ -175,7 +184,9 @@ test("a session cookie that is forged, one character off, another server's or fr
       ["cut short by one", cookie(session.slice(0, -1))],
       ["one character more", cookie(`${session}A`)],
       ["another server's", cookie(otherSession)],
-      ["under another name", cookie(session, `${SESSION_COOKIE}x`)],
+      ["under another name", cookie(session, `${sessionCookie(first.port)}x`)],
+      ["under another port's name", cookie(session, sessionCookie(other.port))],
+      ["under the name without a port", cookie(session, SESSION_COOKIE)],
       ["the token as a session", cookie(first.server.web!.token)],
     ];
     for (const [what, headers] of cases) {
@@ -186,8 +197,9 @@ test("a session cookie that is forged, one character off, another server's or fr
     await first.server.close();
     await other.server.close();
   }
-  // The same folder served again: the old session opens nothing.
-  const again = webServer(dir.path);
+  // The same folder served again, on the same port: the old session opens nothing.
+  const again = webServer(dir.path, { web: { port: first.port, host: "127.0.0.1" } });
+  assert.equal(again.port, first.port);
   try {
     assert.equal((await get(again.port, "/", cookie(session))).status, 401);
     assert.equal((await get(again.port, `/?t=${first.server.web!.token}`)).status, 403);
@@ -297,7 +309,7 @@ test("Origin: only the page's own; POST, PUT and DELETE must carry it; a cross-s
       if (status === 403) assert.deepEqual(cookiesSet(answer), [], `Origin ${origin}: no cookie`);
     }
     const session = sessionOf(await signIn(port, cert, "sesame"));
-    const cookie = `${SESSION_COOKIE}=${session}`;
+    const cookie = `${sessionCookie(port)}=${session}`;
     for (const method of ["PUT", "DELETE", "POST"]) {
       const request = httpRequest(method, "/api/uploads/1", port, { cookie }, "x");
       const answer = await rawHttp(port, request, tls);
@@ -365,7 +377,7 @@ test("sign-in: the form, a wrong password is 401 with the form and the reason, t
     assert.equal(right.headers.get("location")?.[0], "/");
     const attributes = cookiesSet(right)[0]!.split(";").slice(1).map((p) => p.trim()).sort();
     assert.deepEqual(attributes, ["HttpOnly", "Path=/", "SameSite=Strict", "Secure"]);
-    const cookie = `${SESSION_COOKIE}=${sessionOf(right)}`;
+    const cookie = `${sessionCookie(port)}=${sessionOf(right)}`;
     const page = await rawHttp(port, httpRequest("GET", "/", port, { cookie }), tls);
     assert.equal(page.status, 200);
     assert.doesNotMatch(page.body, /action="\/sign-in"/, "the page, not the form");
@@ -829,5 +841,35 @@ test("over HTTP/2 (browsers' choice over HTTPS) the :authority is checked as the
   } finally {
     await secure.server.close();
     await plain.server.close();
+  }
+});
+
+test("a browser signed in to two servers of one computer keeps both sessions (cookies do not tell ports apart), and a cookie of the same name from elsewhere hides no session", async () => {
+  await using dir = await tempDir();
+  const one = webServer(dir.path);
+  const two = webServer(dir.path);
+  try {
+    // A browser's cookie jar for 127.0.0.1: one value per name, whatever the port.
+    const jar = new Map<string, string>();
+    for (const { server, port } of [one, two]) {
+      const answer = await get(port, `/?t=${server.web!.token}`);
+      assert.equal(answer.status, 303);
+      const [pair = ""] = cookiesSet(answer)[0]!.split(";");
+      const at = pair.indexOf("=");
+      jar.set(pair.slice(0, at), pair.slice(at + 1));
+    }
+    const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join("; ");
+    for (const { port } of [one, two]) {
+      assert.equal((await get(port, "/", { cookie })).status, 200, `the page at port ${port}`);
+    }
+    // Another program of this host set a cookie of the same name first.
+    const tossed = [...jar].map(([name]) => `${name}=forged`).join("; ");
+    for (const { port } of [one, two]) {
+      const answer = await get(port, "/", { cookie: `${tossed}; ${cookie}` });
+      assert.equal(answer.status, 200, `the page at port ${port}, after a tossed cookie`);
+    }
+  } finally {
+    await one.server.close();
+    await two.server.close();
   }
 });

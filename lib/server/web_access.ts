@@ -13,8 +13,20 @@
 import { timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
 
-/** The session cookie's name. */
+/** The start of the session cookie's name; the page's port follows. */
 export const SESSION_COOKIE = "privateshare_session";
+
+/**
+ * The session cookie's name at a port. A browser keeps cookies per host, not
+ * per port: with one name, a second server of the same computer would
+ * replace the first's session.
+ *
+ * @param port the page's port
+ * @returns `privateshare_session_PORT`
+ */
+export function sessionCookie(port: number): string {
+  return `${SESSION_COOKIE}_${port}`;
+}
 /** Most sessions held at once; the oldest goes first. */
 const MAX_SESSIONS = 1000;
 
@@ -38,6 +50,7 @@ export class WebAccess {
   readonly token: string = randomToken();
   readonly #sessions = new Set<string>();
   readonly #secure: boolean;
+  #name = SESSION_COOKIE;
 
   /**
    * Creates a WebAccess.
@@ -46,6 +59,15 @@ export class WebAccess {
    */
   constructor(secure: boolean) {
     this.#secure = secure;
+  }
+
+  /**
+   * Names the cookie after the page's port, once it listens.
+   *
+   * @param port the page's port
+   */
+  listening(port: number): void {
+    this.#name = sessionCookie(port);
   }
 
   /**
@@ -61,7 +83,7 @@ export class WebAccess {
       this.#sessions.delete(this.#sessions.values().next().value!);
     }
     const secure = this.#secure ? "; Secure" : "";
-    return `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict${secure}`;
+    return `${this.#name}=${id}; Path=/; HttpOnly; SameSite=Strict${secure}`;
   }
 
   /**
@@ -71,8 +93,8 @@ export class WebAccess {
    * @returns true for a live session
    */
   has(request: Request): boolean {
-    const id = cookieOf(request, SESSION_COOKIE);
-    return id !== undefined && this.#sessions.has(id);
+    // Any cookie of the name: another program of this host may have set one too.
+    return cookiesOf(request, this.#name).some((id) => this.#sessions.has(id));
   }
 
   /** Ends every session. */
@@ -81,15 +103,16 @@ export class WebAccess {
   }
 }
 
-/** The value of one cookie of a request. */
-function cookieOf(request: Request, name: string): string | undefined {
+/** The values of the cookies of one name in a request. */
+function cookiesOf(request: Request, name: string): string[] {
   const header = request.headers.get("cookie");
-  if (header === null) return undefined;
+  if (header === null) return [];
+  const values: string[] = [];
   for (const part of header.split(";")) {
     const at = part.indexOf("=");
-    if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
+    if (at > 0 && part.slice(0, at).trim() === name) values.push(part.slice(at + 1).trim());
   }
-  return undefined;
+  return values;
 }
 
 /**

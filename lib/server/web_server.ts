@@ -109,6 +109,7 @@ export class WebServer {
         }),
     }, (request, info) => this.#serve(request, info));
     this.addr = this.#listener.addr;
+    this.#access.listening(this.addr.port);
   }
 
   /** The token the page's address carries; a new one with each start. */
