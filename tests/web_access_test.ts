@@ -873,3 +873,40 @@ test("a browser signed in to two servers of one computer keeps both sessions (co
     await two.server.close();
   }
 });
+
+test("a sign-in form that stalls is cut at the data deadline (408) and frees its slot; one over 4 KiB is refused (413) unread", async () => {
+  await using dir = await tempDir();
+  await using certs = await tempDir();
+  const dataTimeoutMs = 500;
+  const { server, port, cert, events } = await passwordServer(dir.path, certs.path, {
+    dataTimeoutMs,
+    maxPerAddress: 1,
+  });
+  try {
+    const held = openRaw(port, { ca: cert.cert });
+    const head = (length: number) =>
+      httpRequest("POST", "/sign-in", port, {
+        origin: `https://127.0.0.1:${port}`,
+        "content-type": "application/x-www-form-urlencoded",
+        "content-length": String(length),
+      });
+    await held.write(head(64) + "password=ses");
+    // Deno keeps the connection open while the body may still come: the answer is enough.
+    await until(() => /\r\n\r\n.*did not arrive/s.test(held.received()), dataTimeoutMs * 20);
+    const answer = parseAnswer(held.received());
+    held.close();
+    assert.equal(answer.status, 408);
+    assert.match(answer.body, /did not arrive/);
+    assert.equal((await signIn(port, cert, "sesame")).status, 303, "the slot is free again");
+    const longest = "x".repeat(4096 - "password=".length);
+    assert.equal((await signIn(port, cert, longest)).status, 401, "4 KiB: read and checked");
+    const over = await rawHttp(port, head(4097) + "x".repeat(4097), { ca: cert.cert });
+    assert.equal(over.status, 413, "4 KiB + 1");
+    const outcomes = events.flatMap((e) =>
+      e.type === "request-end" && e.record.op === "sign-in" ? [e.record.reason ?? "ok"] : []
+    );
+    assert.deepEqual(outcomes, ["timeout", "ok", "unauthorized", "too-large"]);
+  } finally {
+    await server.close();
+  }
+});

@@ -108,6 +108,65 @@ function signInPage(message: string, status = 200): Response {
   return html(signInHtml.replace(/\{\{\s*message\s*\}\}/, () => escaped), status);
 }
 
+/** The largest sign-in form read. */
+const FORM_BYTES = 4096;
+
+/**
+ * Reads a small form, within a deadline: a body that stalls would otherwise
+ * hold its slot (and the server awake) for ever.
+ *
+ * @returns the form, or undefined when the body is no form
+ * @throws {CancelError} `too-large` over {@link FORM_BYTES}, `timeout` past the deadline
+ */
+async function readForm(
+  request: Request,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<FormData | undefined> {
+  const large = () => new CancelError("too-large", "The sign-in form is too large");
+  if (Number(request.headers.get("content-length") ?? 0) > FORM_BYTES) throw large();
+  const reader = request.body?.getReader();
+  if (!reader) return undefined;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let late = false;
+  const cut = () => reader.cancel().catch(() => {});
+  const timer = timeoutMs > 0
+    ? setTimeout(() => {
+      late = true;
+      cut();
+    }, timeoutMs)
+    : undefined;
+  signal.addEventListener("abort", cut, { once: true });
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > FORM_BYTES) throw large();
+      chunks.push(value);
+    }
+  } catch (error) {
+    // The body broke off (the browser went away): no form.
+    if (error instanceof CancelError || !(error instanceof Error)) throw error;
+    if (!late) return undefined;
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", cut);
+  }
+  if (late) throw new CancelError("timeout", "The sign-in form did not arrive in time: try again");
+  if (signal.aborted) return undefined;
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  const type = request.headers.get("content-type") ?? "";
+  return await new Response(bytes, { headers: { "content-type": type } }).formData()
+    .catch(() => undefined);
+}
+
 /**
  * The page, its assets, the token's address and the sign-in.
  *
@@ -147,10 +206,10 @@ export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined):
     method: "POST",
     path: "/sign-in",
     open: true,
-    async handle({ request, signal, record, address }) {
+    async handle({ request, signal, record, address, dataTimeoutMs }) {
       record.op = "sign-in";
       if (!guard) throw new CancelError("not-found", "This server has no password");
-      const form = await request.formData().catch(() => undefined);
+      const form = await readForm(request, dataTimeoutMs, signal);
       const password = form?.get("password");
       if (typeof password !== "string") {
         throw new CancelError("bad-request", "Send the sign-in form");

@@ -24,6 +24,8 @@ export interface RawConnection {
   write(data: string | Uint8Array): Promise<void>;
   /** Everything the server sent, once it closed (a reset ends it too). */
   answer: Promise<string>;
+  /** What the server sent so far. */
+  received(): string;
   /** Resolves once connected (and the TLS handshake is done); rejects if it closed before. */
   ready: Promise<void>;
   /** Closes the connection. */
@@ -62,6 +64,7 @@ export function openRaw(port: number, options: RawOptions = {}): RawConnection {
   return {
     ready: made,
     answer,
+    received: () => text,
     async write(data) {
       await made;
       await new Promise<void>((resolve, reject) =>
