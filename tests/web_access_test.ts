@@ -101,6 +101,7 @@ test("the token opens a session: 303 to / with an HttpOnly, SameSite=Strict cook
     const answer = await get(port, `/?t=${server.web!.token}`);
     assert.equal(answer.status, 303);
     assert.equal(answer.headers.get("location")?.[0], "/");
+    assert.equal(answer.headers.get("cache-control")?.[0], "no-store", "no cache keeps the cookie");
     const cookie = cookiesSet(answer)[0]!;
     assert.ok(cookie.startsWith(`privateshare_session_${port}=`), cookie);
     const attributes = cookie.split(";").slice(1).map((part) => part.trim()).sort();
@@ -828,6 +829,15 @@ test("over HTTP/2 (browsers' choice over HTTPS) the :authority is checked as the
       });
       assert.equal(foreign.status, 403);
     }
+    // Deno's own limit on an HTTP/2 head is about 16 KiB.
+    const big = await h2Get(plain.port, undefined, `127.0.0.1:${plain.port}`, "/", {
+      "x-big": "a".repeat(17_000),
+    }).catch(() => ({ status: 0 }));
+    assert.ok(big.status === 0 || big.status === 431, `a head over 16 KiB: ${big.status}`);
+    const fine = await h2Get(plain.port, undefined, `127.0.0.1:${plain.port}`, "/", {
+      "x-big": "a".repeat(15_000),
+    });
+    assert.equal(fine.status, 401, "a head under 16 KiB reaches the page");
     // fetch speaks HTTP/2 to an HTTPS server, as browsers do.
     const client = Deno.createHttpClient({ caCerts: [cert.cert] });
     try {

@@ -108,6 +108,9 @@ function signInPage(message: string, status = 200): Response {
   return html(signInHtml.replace(/\{\{\s*message\s*\}\}/, () => escaped), status);
 }
 
+/** The headers of the answer that sets a session: never kept by a cache. */
+const SIGNED_IN = { ...WEB_HEADERS, location: "/", "cache-control": "no-store" } as const;
+
 /** The largest sign-in form read. */
 const FORM_BYTES = 4096;
 
@@ -191,7 +194,7 @@ export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined):
         }
         return new Response(null, {
           status: 303,
-          headers: { ...WEB_HEADERS, location: "/", "set-cookie": access.open() },
+          headers: { ...SIGNED_IN, "set-cookie": access.open() },
         });
       }
       if (access.has(request)) return html(pageHtml);
@@ -232,7 +235,7 @@ export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined):
       }
       return new Response(null, {
         status: 303,
-        headers: { ...WEB_HEADERS, location: "/", "set-cookie": access.open() },
+        headers: { ...SIGNED_IN, "set-cookie": access.open() },
       });
     },
   }, {
