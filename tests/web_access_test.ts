@@ -764,33 +764,39 @@ test("out of descriptors through a flood of silent connections to the page, the 
   }
 });
 
-/** One HTTP/2 request (as a browser makes over HTTPS), with the `:authority` given. */
+/** One HTTP/2 request (as a browser makes over HTTPS), with the `:authority` given; a POST with a body. */
 async function h2Get(
   port: number,
   ca: string | undefined,
   authority: string,
   path: string,
   headers: Record<string, string> = {},
+  body?: string,
 ): Promise<{ status: number; setCookie: string[]; body: string }> {
   const scheme = ca === undefined ? "http" : "https";
   const client = http2.connect(`${scheme}://127.0.0.1:${port}`, ca ? { ca: [ca] } : {});
   client.on("error", () => {});
   try {
     return await new Promise((resolve, reject) => {
-      const request = client.request({ ":path": path, ":authority": authority, ...headers });
+      const request = client.request({
+        ":method": body === undefined ? "GET" : "POST",
+        ":path": path,
+        ":authority": authority,
+        ...headers,
+      });
       let status = 0;
       let setCookie: string[] = [];
-      let body = "";
+      let text = "";
       request.on("response", (answer) => {
         status = Number(answer[":status"]);
         const cookie = answer["set-cookie"];
         setCookie = cookie === undefined ? [] : [cookie].flat();
       });
       request.setEncoding("utf8");
-      request.on("data", (chunk: string) => body += chunk);
-      request.on("end", () => resolve({ status, setCookie, body }));
+      request.on("data", (chunk: string) => text += chunk);
+      request.on("end", () => resolve({ status, setCookie, body: text }));
       request.on("error", reject);
-      request.end();
+      request.end(body);
     });
   } finally {
     client.close();
@@ -838,6 +844,37 @@ test("over HTTP/2 (browsers' choice over HTTPS) the :authority is checked as the
       "x-big": "a".repeat(15_000),
     });
     assert.equal(fine.status, 401, "a head under 16 KiB reaches the page");
+    // A browser's sign-in over HTTP/2.
+    const locked = await passwordServer(dir.path, certs.path);
+    try {
+      const authority = `127.0.0.1:${locked.port}`;
+      const form = {
+        origin: `https://${authority}`,
+        "content-type": "application/x-www-form-urlencoded",
+      };
+      const wrong = await h2Get(
+        locked.port,
+        locked.cert.cert,
+        authority,
+        "/sign-in",
+        form,
+        "password=x",
+      );
+      assert.equal(wrong.status, 401);
+      assert.match(wrong.body, /Wrong password/);
+      const right = await h2Get(
+        locked.port,
+        locked.cert.cert,
+        authority,
+        "/sign-in",
+        form,
+        "password=sesame",
+      );
+      assert.equal(right.status, 303);
+      assert.equal(right.setCookie.length, 1);
+    } finally {
+      await locked.server.close();
+    }
     // fetch speaks HTTP/2 to an HTTPS server, as browsers do.
     const client = Deno.createHttpClient({ caCerts: [cert.cert] });
     try {
