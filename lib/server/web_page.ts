@@ -16,14 +16,18 @@ import pageScript from "./web_assets/page.js" with { type: "text" };
 import signInHtml from "./web_assets/sign_in.html" with { type: "text" };
 import sha256Script from "hash-wasm/dist/sha256.umd.min.js" with { type: "text" };
 
-/** Headers on every answer: nothing from elsewhere, no framing, no referrer. */
+/**
+ * Headers on every answer: nothing from elsewhere, no framing, no referrer to
+ * another site. Not `no-referrer`: under it a browser sends `Origin: null`
+ * with a form it posts (the sign-in), which the Origin check must refuse.
+ */
 export const WEB_HEADERS = {
   "content-security-policy": "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; " +
     "style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; " +
     "form-action 'self'; frame-ancestors 'none'",
   "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
-  "referrer-policy": "no-referrer",
+  "referrer-policy": "same-origin",
   "cross-origin-opener-policy": "same-origin",
 } as const;
 
