@@ -11,7 +11,7 @@ import { CHROMIUM } from "./support/gui.ts";
 
 Deno.test({
   name:
-    "in Chromium over HTTPS (HTTP/2): the token opens the page; the sign-in form shows why a password was refused, then signs in",
+    "in Chromium over HTTPS (HTTP/2): the token opens the page; the sign-in form shows why a password was refused, signs in, and bans at the limit",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -63,6 +63,27 @@ Deno.test({
       assert.equal(session.httpOnly, true);
       assert.equal(session.secure, true);
       assert.equal(session.sameSite, "Strict");
+
+      // Another browser at the same address: the limit, then banned even with the right password.
+      const other = await browser.newContext({ ignoreHTTPSErrors: true });
+      const guess = await other.newPage();
+      guess.setDefaultTimeout(30_000);
+      await guess.goto(locked.web!.url("127.0.0.1"));
+      const alert = async () => await guess.textContent("[role=alert]") ?? "";
+      for (
+        const [password, says] of [
+          ["guess1", /Wrong password/],
+          ["guess2", /Wrong password/],
+          ["guess3", /Wrong password/],
+          ["sesame", /Too many wrong passwords from your address/],
+        ] as const
+      ) {
+        await guess.fill("#password", password);
+        await guess.click("button[type=submit]");
+        await guess.waitForLoadState();
+        await until(async () => says.test(await alert()));
+      }
+      assert.deepEqual(await other.cookies(), [], "no session for the banned address");
     } finally {
       await browser.close();
       await open.close();
