@@ -456,7 +456,7 @@ test("sign-in: wrong passwords over PS/2 from the same address count toward the 
 });
 
 /** A sign-in whose body is held back after its first bytes: a request in flight. */
-async function heldSignIn(port: number, cert: TestCertificate, from: string) {
+async function heldSignIn(port: number, cert: Pick<TestCertificate, "cert">, from: string) {
   const password = "password=sesame&pad=";
   const body = password + "x".repeat(64 - password.length);
   const conn = openRaw(port, { ca: cert.cert, from });
@@ -679,11 +679,14 @@ test("every refusal of the page is logged as a web request with its reason", asy
   }
 });
 
-test("out of descriptors through a flood of silent connections to the page, the server lives on: the loss is logged, and the page and the privateshare port answer again when the flood ends", async () => {
+/**
+ * Starts the flood probe under a limit of 100 descriptors, floods its page
+ * with 200 silent connections from 127.0.0.2, and checks that it lives on.
+ */
+async function floodPage(tls: boolean): Promise<void> {
   await using dir = await tempDir();
   await Deno.writeTextFile(join(dir.path, "a.txt"), "a");
   const probe = new URL("./support/web_flood_probe.ts", import.meta.url).pathname;
-  // A real descriptor limit: the server has 100, the flood takes 200.
   const child = new Deno.Command("prlimit", {
     args: [
       "--nofile=100:100",
@@ -695,6 +698,7 @@ test("out of descriptors through a flood of silent connections to the page, the 
       "--allow-write",
       probe,
       dir.path,
+      ...(tls ? ["tls"] : []),
     ],
     stdin: "null",
     stdout: "piped",
@@ -726,7 +730,9 @@ test("out of descriptors through a flood of silent connections to the page, the 
   const flood: Socket[] = [];
   try {
     await until(() => lines.length > 0 || exited, 30_000);
-    const { ps2, web } = lines[0] as { ps2: number; web: number };
+    const { ps2, web, cert } = lines[0] as { ps2: number; web: number; cert?: string };
+    // A request in flight when the flood comes (a sign-in whose form is on its way).
+    const held = cert ? await heldSignIn(web, { cert }, "127.0.0.1") : undefined;
     const settled: Promise<void>[] = [];
     const closed: Promise<void>[] = [];
     for (let i = 0; i < 200; i++) {
@@ -746,15 +752,29 @@ test("out of descriptors through a flood of silent connections to the page, the 
     assert.ok(!exited, `the server died: ${stderr}`);
     const lost = lines.find((l) => l.what === "web")!;
     assert.match(lost.message as string, /could not accept a connection .*listening again/);
-    for (const socket of flood) socket.destroy();
-    await Promise.all(closed);
+    if (held) assert.equal((await held.finish()).status, 303, "the request in flight was served");
+    if (!tls) {
+      // The failed server, its requests ended, closes the flood's connections itself.
+      await within(20_000, "the flood's connections closed by the server", Promise.all(closed));
+    } else {
+      // Not those still in their TLS handshake: Deno does not close them. The flood ends.
+      for (const socket of flood) socket.destroy();
+      await Promise.all(closed);
+    }
     // The page listens again within its longest wait.
     await until(async () => {
-      const answer = await get(web, "/").catch(() => undefined);
-      return answer?.status === 401;
+      const request = httpRequest("GET", "/", web);
+      const answer = await rawHttp(web, request, cert ? { ca: cert } : {}).catch(() => undefined);
+      return answer?.status === (tls ? 200 : 401);
     }, 20_000);
-    const files = await within(20_000, "list", list({ host: "127.0.0.1", port: ps2 }));
-    assert.deepEqual(files.map((f) => f.name), ["a.txt"], "the privateshare port serves");
+    if (cert) {
+      const command = new TextDecoder().decode(encodeCommand({ op: "list", password: "sesame" }));
+      const listing = await within(20_000, "list", rawTls(ps2, cert, command));
+      assert.match(listing, /a\.txt/, "the privateshare port serves");
+    } else {
+      const files = await within(20_000, "list", list({ host: "127.0.0.1", port: ps2 }));
+      assert.deepEqual(files.map((f) => f.name), ["a.txt"], "the privateshare port serves");
+    }
     assert.ok(!exited, `the server died: ${stderr}`);
   } finally {
     for (const socket of flood) socket.destroy();
@@ -762,7 +782,13 @@ test("out of descriptors through a flood of silent connections to the page, the 
     await status;
     await reading;
   }
-});
+}
+
+test("out of descriptors through a flood of silent connections to the page, the server lives on: the loss is logged, and the failed listener closes the flood's connections; the page and the privateshare port answer again", () =>
+  floodPage(false));
+
+test("over TLS, a request in flight when the page runs out of descriptors is served to its end, and the page answers again once the flood has ended", () =>
+  floodPage(true));
 
 /** One HTTP/2 request (as a browser makes over HTTPS), with the `:authority` given; a POST with a body. */
 async function h2Get(

@@ -5,7 +5,11 @@
  * promise rejects. Left unhandled, that rejection ends the whole process,
  * the privateshare port with it; handled alone, the page would stay closed
  * for good. Here the loss is reported and the same port is listened on
- * again, after a wait that doubles while losses follow each other.
+ * again, after a wait that doubles while losses follow each other. The
+ * failed server goes on serving its requests in flight; once they have
+ * ended it is shut down, which closes its connections that carry no request
+ * (the flood's: silent, trickling or idle), and so gives their descriptors
+ * back.
  *
  * @module
  */
@@ -71,15 +75,33 @@ export class WebListener {
   }
 
   #listen(hostname: string, port: number): Deno.HttpServer<Deno.NetAddr> {
+    let inFlight = 0;
+    let lost = false;
+    const retire = () => {
+      if (!lost || inFlight > 0) return;
+      // Closes the connections that carry no request: a flood's, which hold the descriptors.
+      server.shutdown().catch(() => {}).finally(() => this.#servers.delete(server));
+    };
     const server = Deno.serve({
       port,
       hostname,
       onListen: () => {},
       onError: this.#options.onError,
       ...(this.#options.tls ?? {}),
-    }, this.#handler);
+    }, (request, info) => {
+      inFlight++;
+      info.completed.catch(() => {}).finally(() => {
+        inFlight--;
+        retire();
+      });
+      return this.#handler(request, info);
+    });
     this.#servers.add(server);
-    server.finished.catch((error) => this.#lost(error));
+    server.finished.catch((error) => {
+      lost = true;
+      this.#lost(error);
+      retire();
+    });
     return server;
   }
 
