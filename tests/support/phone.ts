@@ -76,6 +76,8 @@ export interface CuttingRelay extends AsyncDisposable {
   up(): number;
   /** Cuts every connection once `bytes` more have gone up, and each new one until mended. */
   cutAfter(bytes: number): Promise<void>;
+  /** Flips one bit of the byte that goes up after `bytes` more: damage TCP did not catch. */
+  flipAfter(bytes: number): void;
   /** Holds what goes up once `bytes` more have gone, until mended: a network that stalls. */
   holdAfter(bytes: number): Promise<void>;
   /** Forwards again. */
@@ -98,6 +100,7 @@ export function startCuttingRelay(port: number): CuttingRelay {
   let cutAt = Infinity;
   let broken = false;
   let onCut: (() => void) | undefined;
+  let flipAt = Infinity;
   let holdAt = Infinity;
   let onHold: (() => void) | undefined;
   let held: Promise<void> | undefined;
@@ -125,6 +128,10 @@ export function startCuttingRelay(port: number): CuttingRelay {
           held ??= new Promise((resolve) => letGo = resolve);
           onHold?.();
           await held;
+        }
+        if (counted && flipAt >= up && flipAt < up + n) {
+          buffer[flipAt - up]! ^= 0x10;
+          flipAt = Infinity;
         }
         if (counted) {
           up += n;
@@ -167,6 +174,9 @@ export function startCuttingRelay(port: number): CuttingRelay {
     cutAfter(bytes: number) {
       cutAt = up + bytes;
       return new Promise((resolve) => onCut = resolve);
+    },
+    flipAfter(bytes: number) {
+      flipAt = up + bytes;
     },
     holdAfter(bytes: number) {
       holdAt = up + bytes;
