@@ -418,6 +418,33 @@ browserTest("a read-only server's page lists and downloads, and offers no upload
 });
 
 browserTest(
+  "the address without its key, or with a key one character off, shows how to get in and nothing of the folder",
+  async () => {
+    await using dir = await tempDir();
+    await Deno.writeTextFile(join(dir.path, "secret.txt"), "no\n");
+    await using served = servePage(dir.path, { web: { port: 0, host: "127.0.0.1", name: "Desk" } });
+    await using phone = await launchPhone();
+    const page = await phone.newPage();
+    const bare = served.url.replace(/\?t=.*$/, "");
+    const last = served.url.at(-1) === "A" ? "B" : "A";
+    for (
+      const [url, status, says] of [
+        [bare, 401, /Open the address with its code/],
+        [served.url.slice(0, -1) + last, 403, /not valid/],
+      ] as const
+    ) {
+      const response = await page.goto(url);
+      assert.equal(response?.status(), status);
+      await page.getByRole("heading", { name: "Open the address with its key" }).waitFor();
+      assert.match(await page.locator("#key-message").innerText(), says);
+      assert.equal(await page.locator("#name").innerText(), "Desk");
+      assert.equal(await page.getByText("secret.txt").count(), 0);
+      await accessible(page, `no key (${status})`);
+    }
+  },
+);
+
+browserTest(
   "a password server: the sign-in form, a wrong password says why, the right one opens the page with the code to compare, and the limit holds",
   async () => {
     await using dir = await tempDir();

@@ -7,12 +7,14 @@
  */
 
 import { CancelError, type Reason } from "../protocol/errors.ts";
+import type { RequestRecord } from "./events.ts";
 import type { PasswordGuard } from "./guard.ts";
 import { sameSecret, type WebAccess } from "./web_access.ts";
 import type { WebRoute } from "./web_route.ts";
 import style from "../assets/style.css" with { type: "text" };
 import pageHtml from "./web_assets/page.html" with { type: "text" };
 import pageScript from "./web_assets/page.js" with { type: "text" };
+import noKeyHtml from "./web_assets/no_key.html" with { type: "text" };
 import signInHtml from "./web_assets/sign_in.html" with { type: "text" };
 import sha256Script from "hash-wasm/dist/sha256.umd.min.js" with { type: "text" };
 
@@ -130,6 +132,16 @@ function signInPage(info: SignInInfo, message: string, status = 200): Response {
   return html(page, status);
 }
 
+/** The page a browser without a session sees on a server without a password: how to get in. */
+function noKeyPage(info: SignInInfo, record: RequestRecord, refusal: WebRefusal): Response {
+  record.outcome = "cancel";
+  record.reason = refusal.reason;
+  record.message = refusal.message;
+  const page = noKeyHtml.replace(/\{\{\s*name\s*\}\}/, () => escapeHtml(info.name))
+    .replace(/\{\{\s*message\s*\}\}/, () => escapeHtml(refusal.message));
+  return html(page, refusal.status);
+}
+
 /** The headers of the answer that sets a session: never kept by a cache. */
 const SIGNED_IN = { ...WEB_HEADERS, location: "/", "cache-control": "no-store" } as const;
 
@@ -209,14 +221,18 @@ export function pageRoutes(
     method: "GET",
     path: "/",
     open: true,
-    handle({ request, url }) {
+    handle({ request, url, record }) {
       const token = url.searchParams.get("t");
       if (token !== null && !guard) {
         if (!sameSecret(token, access.token)) {
-          throw new WebRefusal(
-            403,
-            "unauthorized",
-            "This address's code is not valid (the server was restarted?): scan the server's QR code again",
+          return noKeyPage(
+            info,
+            record,
+            new WebRefusal(
+              403,
+              "unauthorized",
+              "This address's code is not valid (the server was restarted?): scan the server's QR code again",
+            ),
           );
         }
         return new Response(null, {
@@ -226,10 +242,14 @@ export function pageRoutes(
       }
       if (access.has(request)) return html(pageHtml);
       if (guard) return signInPage(info, "");
-      throw new WebRefusal(
-        401,
-        "unauthorized",
-        "Open the address with its code: scan the server's QR code, or copy its address",
+      return noKeyPage(
+        info,
+        record,
+        new WebRefusal(
+          401,
+          "unauthorized",
+          "Open the address with its code: scan the server's QR code, or copy its address",
+        ),
       );
     },
   }, {
