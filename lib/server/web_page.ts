@@ -16,7 +16,6 @@ import pageHtml from "./web_assets/page.html" with { type: "text" };
 import pageScript from "./web_assets/page.js" with { type: "text" };
 import noKeyHtml from "./web_assets/no_key.html" with { type: "text" };
 import signInHtml from "./web_assets/sign_in.html" with { type: "text" };
-import sha256Script from "hash-wasm/dist/sha256.umd.min.js" with { type: "text" };
 
 /**
  * Headers on every answer: nothing from elsewhere, no framing, no referrer to
@@ -36,8 +35,19 @@ export const WEB_HEADERS = {
 const ASSETS: Record<string, { type: string; body: string }> = {
   "style.css": { type: "text/css; charset=utf-8", body: style },
   "page.js": { type: "text/javascript; charset=utf-8", body: pageScript },
-  "sha256.js": { type: "text/javascript; charset=utf-8", body: sha256Script },
 };
+
+/**
+ * The page's SHA-256 (hash-wasm's, a browser script), loaded on first use like
+ * every npm package of the library: a program that never serves the page (the
+ * client, its GUI) never needs it.
+ */
+async function hasher(): Promise<{ type: string; body: string }> {
+  const { default: body } = await import("hash-wasm/dist/sha256.umd.min.js", {
+    with: { type: "text" },
+  });
+  return { type: "text/javascript; charset=utf-8", body };
+}
 
 /** The HTTP status of each refusal. */
 const STATUS: Record<Reason, number> = {
@@ -290,8 +300,8 @@ export function pageRoutes(
     path: "/assets/",
     open: true,
     quiet: true,
-    handle({ path }) {
-      const asset = ASSETS[path];
+    async handle({ path }) {
+      const asset = path === "sha256.js" ? await hasher() : ASSETS[path];
       if (!asset) throw new CancelError("not-found", "No such file");
       return new Response(asset.body, {
         headers: { ...WEB_HEADERS, "content-type": asset.type, "cache-control": "no-cache" },

@@ -11,7 +11,6 @@
  * @module
  */
 
-import { makeZip, predictLength } from "client-zip";
 import { CancelError } from "../protocol/errors.ts";
 import type { Manifest } from "../protocol/folder.ts";
 import { nameProblem, quoteName } from "../protocol/names.ts";
@@ -48,6 +47,8 @@ async function zipFolder(web: WebRequest, serverName: string): Promise<Response>
   const { path, record } = web;
   record.op = "get";
   record.name = path === "" ? "/" : path;
+  // Loaded on first use, as every npm package of the library: the client never needs it.
+  const { makeZip, predictLength } = await import("client-zip");
   const opened = await web.store.openFolder(path === "" ? null : path);
   if (!opened) throw new CancelError("not-found", `No folder ${quoteName(path)} on the server`);
   const { dir, manifest } = opened;
