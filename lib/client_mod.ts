@@ -18,7 +18,7 @@
 
 export { VERSION } from "./version.ts";
 export { CancelError, ProtocolError, type Reason, REASONS } from "./protocol/errors.ts";
-export { nameProblem, RESERVED_PREFIX, validateName } from "./protocol/names.ts";
+export { freeName, nameProblem, RESERVED_PREFIX, validateName } from "./protocol/names.ts";
 export type { ListEntry } from "./protocol/ps2.ts";
 export { CLIENT_DEFAULTS, get, list, put } from "./client/client.ts";
 export type {

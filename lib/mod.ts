@@ -42,6 +42,7 @@ export {
   type ServerOptions,
   startServer,
 } from "./server/server.ts";
+export { type WebOptions, WebServer } from "./server/web_server.ts";
 export {
   type RequestRecord,
   type ServerEvent,

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { ClientError, type FailureCode, type FailureKind, REASONS } from "../lib/mod.ts";
 import { pageFailure, WORDED } from "../lib/gui/wording.ts";
 import { describe } from "../lib/cli/failure.ts";
-import { freeName } from "../lib/gui/folders.ts";
+import { freeName, nameProblem } from "../lib/protocol/names.ts";
 
 const FLAG = /--[a-z]/;
 const OPS = ["put", "get", "list"] as const;
@@ -107,4 +107,21 @@ Deno.test("Keep both numbers the name before its extension", async () => {
   assert.equal(await freeName("notes", taken([])), "notes (2)");
   assert.equal(await freeName(".hidden", taken([])), ".hidden (2)");
   assert.equal(await freeName("a.tar.gz", taken([])), "a.tar (2).gz");
+});
+
+Deno.test("Keep both stays within 255 bytes, shortening the stem by whole characters", async () => {
+  const none = () => false;
+  const bytes = (name: string) => new TextEncoder().encode(name).length;
+  const long = "a".repeat(251) + ".txt";
+  assert.equal(await freeName(long, none), "a".repeat(247) + " (2).txt");
+  assert.equal(bytes(await freeName(long, none)), 255);
+  // One byte under the limit still fits with its number: nothing is cut.
+  assert.equal(await freeName("a".repeat(243) + ".txt", none), "a".repeat(243) + " (2).txt");
+  // Four-byte characters are never cut in half.
+  const emoji = "\u{1F600}".repeat(62) + ".jpg";
+  const free = await freeName(emoji, none);
+  assert.ok(bytes(free) <= 255 && free.isWellFormed() && free.endsWith(" (2).jpg"), free);
+  assert.equal(nameProblem(free), undefined);
+  const names = new Set(["a".repeat(247) + " (2).txt"]);
+  assert.equal(await freeName(long, (n) => names.has(n)), "a".repeat(247) + " (3).txt");
 });

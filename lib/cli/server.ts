@@ -9,7 +9,6 @@ import { parseArgs } from "node:util";
 import {
   checkRoot,
   FOLDER_LIMITS,
-  formatLink,
   ListenError,
   type LogFormat,
   Logger,
@@ -18,7 +17,6 @@ import {
   type Server,
   SERVER_DEFAULTS,
   type ServerEvent,
-  serverLinks,
   startServer,
   validServerName,
   VERSION,
@@ -35,8 +33,10 @@ import {
   parseSeconds,
   UsageError,
 } from "./common.ts";
-import { SERVER_FLAGS, SERVER_HELP, serverSecurity, type StartLine } from "./security.ts";
+import { SERVER_FLAGS, SERVER_HELP, serverSecurity } from "./security.ts";
 import { announceOnCli } from "./server_announce.ts";
+import { linkLines } from "./server_links.ts";
+import { WEB_FLAGS, WEB_HELP, webLines, webListenFailure, webOptions } from "./server_web.ts";
 
 const PROGRAM = "privateshare-server";
 
@@ -52,7 +52,7 @@ const L = FOLDER_LIMITS;
  */
 export function usage(program: string | undefined = compiledName()): string {
   return `Usage: ${program ?? "server.ts"} PORT [--root DIR] [--host ADDR] [--read-only] ` +
-    "[--idle-timeout SECONDS] [--max-connections N] [--log-format text|json] [--tls] " +
+    "[--idle-timeout SECONDS] [--max-connections N] [--log-format text|json] [--tls] [--web] " +
     "(--help for more)";
 }
 
@@ -114,12 +114,12 @@ Options:
   })
   --log-format text|json     log lines for people or for machines (default text)
   --name NAME                the name announced on the local network, which clients
-                             see and may use instead of an address (default: this
-                             computer's name, with --allow-sys=hostname)
+                             see and may use instead of an address, and the web page's
+                             title (default: this computer's name, with --allow-sys=hostname)
   --no-announce              do not announce the server on the local network
   -h, --help                 show this help
   -V, --version              show the version
-${SERVER_HELP}
+${SERVER_HELP}${WEB_HELP}
 At most ${D.maxPending} connections may wait for their command; a newer one closes the
 oldest of the address that holds the most of them.
 
@@ -163,6 +163,7 @@ async function run(args: string[]): Promise<number> {
       name: { type: "string" },
       "no-announce": { type: "boolean" },
       ...SERVER_FLAGS,
+      ...WEB_FLAGS,
       ...FACE_FLAGS,
     },
   });
@@ -233,7 +234,9 @@ async function run(args: string[]): Promise<number> {
       `Invalid --name '${values.name}': give a name of 1 to 63 bytes, without control characters`,
     );
   }
-  if (values.name !== undefined && values["no-announce"]) {
+  const web = webOptions(values, port, values.host, values.name);
+  // With --web the name is also the page's title.
+  if (values.name !== undefined && values["no-announce"] && !web) {
     throw new UsageError("--name is the name announced: give it or --no-announce, not both");
   }
   const log = new Logger(format as LogFormat);
@@ -317,9 +320,12 @@ async function run(args: string[]): Promise<number> {
       bufferBytes: SERVER_DEFAULTS.bufferBytes,
       onEvent,
       ...security.options,
+      ...(web ? { web } : {}),
     });
   } catch (error) {
     if (!(error instanceof ListenError)) throw error;
+    const failure = webListenFailure(error, web, values["web-port"] !== undefined);
+    if (failure) throw failure;
     const flag = error.code === "address"
       ? "--host"
       : error.code === "tls"
@@ -328,6 +334,10 @@ async function run(args: string[]): Promise<number> {
     throw new UsageError(flag ? `${error.message}: check ${flag}` : error.message, false);
   }
 
+  const password = security.options.password !== undefined;
+  for (const line of await webLines(server, security.fingerprint, password, log.format)) {
+    log.event(line.event, line.message, line.fields);
+  }
   const announcement = values["no-announce"]
     ? undefined
     : await announceOnCli(server, values.name, security, log);
@@ -348,52 +358,4 @@ async function run(args: string[]): Promise<number> {
   // The last lines (stopped, ...) go out unless the log's reader is stuck.
   await log.flush(2000);
   return EXIT.ok;
-}
-
-/**
- * The lines about a listening server's links (see docs/PROTOCOL.md, "Links"):
- * one per address it can be reached at, the flag that would show the
- * others, and for a plain server how to turn TLS on.
- *
- * @param host the address it listens on
- * @param port the port it listens on
- * @param fingerprint its certificate's fingerprint, for a TLS server
- * @param names the names given with --tls-name, which get links of their own
- * @returns the lines
- */
-function linkLines(
-  host: string,
-  port: number,
-  fingerprint: string | undefined,
-  names: string[],
-): StartLine[] {
-  const { links: own, localOnly } = serverLinks(host, port, fingerprint);
-  // The names given with --tls-name (a router's public address, a DNS name) are how clients on
-  // other networks reach it: their links come first.
-  const named = fingerprint === undefined
-    ? []
-    : names.map((name) => formatLink({ host: name, port, fingerprint }));
-  const links = [...new Set([...named, ...own])];
-  const lines: StartLine[] = links.map((link) => ({
-    event: "link",
-    message: `Link: ${link}`,
-    fields: { link },
-  }));
-  if (localOnly) {
-    lines.push({
-      event: "links",
-      message: "Links for other computers need this computer's addresses: run deno with " +
-        "--allow-sys=networkInterfaces",
-      fields: { localOnly: true },
-    });
-  }
-  if (fingerprint === undefined) {
-    lines.push({
-      event: "no-tls",
-      message: "No TLS: files, names and listings cross the network readable by anyone on the " +
-        "way; start with --tls to encrypt (clients then compare the server's code once)",
-      fields: { tls: false },
-    });
-  }
-  return lines;
 }

@@ -1,13 +1,14 @@
 /**
  * Folders on the pages: a listing as both pages show it (folders first, each
  * with its file count and size, every name also made safe to show), and the
- * folder on the server a page asks for, and a free name for "Keep both".
+ * folder on the server a page asks for, and a free name for "Keep both"
+ * (the naming rule itself is protocol/names.ts's `freeName`).
  *
  * @module
  */
 
 import { join } from "node:path";
-import { list, type ListOptions, nameProblem, printable } from "../mod.ts";
+import { freeName, list, type ListOptions, nameProblem, printable } from "../mod.ts";
 
 /** A listing's entry as a page gets it. */
 export interface ShownEntry {
@@ -68,28 +69,6 @@ export function remoteFolder(value: unknown): string | undefined {
   if (typeof value !== "string") return undefined;
   const folder = value.replace(/^\/+|\/+$/g, "");
   return folder === "" ? undefined : folder;
-}
-
-/**
- * The first free name of the form `name (2).ext`, `name (3).ext`, ... for
- * "Keep both": the number goes before the last extension (none for a
- * hidden file's leading dot).
- *
- * @param name the name that is taken
- * @param taken whether a name is taken
- * @returns the first free one
- * @example freeName("photo.jpg", (n) => n === "photo (2).jpg") // "photo (3).jpg"
- */
-export async function freeName(
-  name: string,
-  taken: (name: string) => boolean | Promise<boolean>,
-): Promise<string> {
-  const dot = name.lastIndexOf(".");
-  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
-  for (let n = 2;; n++) {
-    const candidate = `${stem} (${n})${ext}`;
-    if (!await taken(candidate)) return candidate;
-  }
 }
 
 /**

@@ -6,8 +6,8 @@
  */
 
 import { isAbsolute, join } from "node:path";
-import { printable, type RememberNote, type SecurityOptions } from "../mod.ts";
-import { freeName, takenIn } from "./folders.ts";
+import { freeName, printable, type RememberNote, type SecurityOptions } from "../mod.ts";
+import { takenIn } from "./folders.ts";
 import { serverOf } from "./requests.ts";
 import { clientSecurity } from "./tls.ts";
 

@@ -118,3 +118,37 @@ function percentDecode(text: string): string {
 export function quoteName(name: string): string {
   return JSON.stringify(name.length > 80 ? name.slice(0, 77) + "..." : name);
 }
+
+/**
+ * The first free name of the form `name (2).ext`, `name (3).ext`, ... for
+ * "Keep both": the number goes before the last extension (none for a
+ * hidden file's leading dot). A name that would pass 255 bytes keeps its
+ * extension and number and loses the end of its stem, whole characters.
+ *
+ * @param name the name that is taken (a valid name)
+ * @param taken whether a name is taken
+ * @returns the first free one
+ * @example freeName("photo.jpg", (n) => n === "photo (2).jpg") // "photo (3).jpg"
+ */
+export async function freeName(
+  name: string,
+  taken: (name: string) => boolean | Promise<boolean>,
+): Promise<string> {
+  const dot = name.lastIndexOf(".");
+  let [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
+  // An extension too long to keep beside a number is part of the stem.
+  if (encoder.encode(ext).length > 200) [stem, ext] = [name, ""];
+  for (let n = 2;; n++) {
+    const suffix = ` (${n})${ext}`;
+    const room = 255 - encoder.encode(suffix).length;
+    let kept = stem;
+    if (encoder.encode(kept).length > room) {
+      // Whole code points only: a name stays valid Unicode.
+      const points = [...stem];
+      while (points.length > 0 && encoder.encode(points.join("")).length > room) points.pop();
+      kept = points.join("");
+    }
+    const candidate = `${kept}${suffix}`;
+    if (!await taken(candidate)) return candidate;
+  }
+}

@@ -56,9 +56,9 @@ export interface ServerOptions extends ServerSecurityOptions {
    * default `statfs` (with `--allow-sys=statfs`; without it, unchecked).
    */
   freeSpace?: () => Promise<number | undefined>;
-  /** Receives every event, from the first (`started`) on. */
   /** Serve the folder as a web page too, on a port of its own (docs/PROTOCOL.md "Web page"). */
   web?: WebOptions;
+  /** Receives every event, from the first (`started`) on. */
   onEvent?: ServerListener;
 }
 

@@ -29,35 +29,13 @@ import {
   openExisting,
   sameFile,
 } from "../transfer/files.ts";
-import { FilePlacer, freeBytes, removeIfSame } from "./store_commit.ts";
+import { FilePlacer, freeBytes, removeIfSame, type Upload } from "./store_commit.ts";
+export type { Upload };
 import { type FolderUpload, StoreFolders } from "./store_folders.ts";
 import { Listing } from "./store_listing.ts";
 import { folderSafetyNotice } from "./folder_safety.ts";
 import { UnsafeFolderError } from "../transfer/folder_guard.ts";
-import { OwnFiles, removeQuietly } from "./store_own.ts";
-
-/** An upload in progress: a hidden file that becomes the named file on commit. */
-export interface Upload {
-  /** The hidden file, open for writing at {@link offset}. */
-  readonly file: FolderFile;
-  /** Bytes already in the hidden file from an earlier, interrupted upload. */
-  readonly offset: number;
-  /** Empties the hidden file to start over. */
-  restart(): Promise<void>;
-  /**
-   * Flushes the file to disk and makes it visible under its name, never
-   * replacing an existing file.
-   *
-   * @throws {CancelError} `exists` when the name was taken meanwhile
-   */
-  commit(): Promise<void>;
-  /**
-   * Gives up: closes the hidden file and, unless `keep`, removes it.
-   *
-   * @param keep keep the partial file so that a later put can resume it
-   */
-  abort(keep: boolean): Promise<void>;
-}
+import { OwnFiles } from "./store_own.ts";
 
 /** Something about the folder worth one log line. */
 export interface FolderNotice {
@@ -261,7 +239,7 @@ export class Store {
     resume: boolean,
     topLevel = false,
   ): Promise<Upload> {
-    if (this.readOnly) throw new CancelError("read-only", this.#readOnlyMessage);
+    this.checkWritable();
     if (topLevel) validateName(name);
     else validatePath(name);
     const at = segments(name).length > 1 ? await this.#folders.openParent(name) : undefined;
@@ -278,6 +256,33 @@ export class Store {
       await at?.parent.close();
       throw error;
     }
+  }
+
+  /** Refuses a change when the folder is read-only, in the store's words (`read-only`). */
+  checkWritable(): void {
+    if (this.readOnly) throw new CancelError("read-only", this.#readOnlyMessage);
+  }
+
+  /**
+   * Creates one empty folder (the web page's folder upload), exclusively, in its parent opened one
+   * checked segment at a time: nothing is followed through a link, nothing replaced.
+   *
+   * @param path a path from the network
+   * @throws {CancelError} `read-only`, `invalid-name`, `not-found` (no parent) or `exists`
+   */
+  async makeFolder(path: string): Promise<void> {
+    this.checkWritable();
+    validatePath(path);
+    const { parent, name } = await this.#folders.openParent(path);
+    try {
+      await parent.mkdir(name);
+    } catch (error) {
+      if (errorCode(error) !== "EEXIST") throw error;
+      throw new CancelError("exists", `${quoteName(path)} already exists on the server`);
+    } finally {
+      await parent.close();
+    }
+    this.#folders.changed();
   }
 
   /** Takes a name for one upload (of a file or folder), unless it is taken. */
@@ -331,19 +336,10 @@ export class Store {
 
   /** Makes a flushed temporary file visible under `name`, never replacing a file. */
   async #commit(name: string, path: string, finalPath: string, facts: FileFacts): Promise<void> {
-    const exists = () =>
-      new CancelError("exists", `${quoteName(name)} already exists on the server`);
     this.#committing.add(name);
     try {
       const before = await this.#folderMtime();
-      const linked = await this.#place.place(path, finalPath, exists);
-      const placed = await lstatFacts(finalPath);
-      if (!placed || !sameFile(placed, facts)) {
-        throw new Error(
-          `The upload's temporary file for ${quoteName(name)} was replaced meanwhile`,
-        );
-      }
-      if (linked) await removeQuietly(path);
+      const placed = await this.#place.commit(name, path, finalPath, facts);
       if (!name.includes("/")) this.#listing.added(name, placed, before, await this.#folderMtime());
       this.#folders.changed();
     } finally {
@@ -373,7 +369,7 @@ export class Store {
    *   `too-large` or `no-space`
    */
   async beginFolderUpload(name: string, totals: FolderTotals): Promise<FolderUpload> {
-    if (this.readOnly) throw new CancelError("read-only", this.#readOnlyMessage);
+    this.checkWritable();
     validatePath(name);
     return await this.#folders.begin(
       name,

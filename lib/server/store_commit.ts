@@ -1,6 +1,6 @@
 /**
  * Making a verified upload visible under its name without ever replacing a
- * file: a hard link where the file system has them, else an exclusive
+ * file (the {@link Upload} a put writes to, and its commit step): a hard link where the file system has them, else an exclusive
  * claim of the name and a rename over the claim; and the free space a
  * folder put is checked against, less what other folder puts under way
  * were promised.
@@ -10,6 +10,7 @@
 
 import { statfs } from "node:fs/promises";
 import { CancelError } from "../protocol/errors.ts";
+import { quoteName } from "../protocol/names.ts";
 import {
   createExclusive,
   errorCode,
@@ -19,6 +20,29 @@ import {
   sameFile,
 } from "../transfer/files.ts";
 import { removeQuietly } from "./store_own.ts";
+
+/** An upload in progress: a hidden file that becomes the named file on commit. */
+export interface Upload {
+  /** The hidden file, open for writing at {@link offset}. */
+  readonly file: FolderFile;
+  /** Bytes already in the hidden file from an earlier, interrupted upload. */
+  readonly offset: number;
+  /** Empties the hidden file to start over. */
+  restart(): Promise<void>;
+  /**
+   * Flushes the file to disk and makes it visible under its name, never
+   * replacing an existing file.
+   *
+   * @throws {CancelError} `exists` when the name was taken meanwhile
+   */
+  commit(): Promise<void>;
+  /**
+   * Gives up: closes the hidden file and, unless `keep`, removes it.
+   *
+   * @param keep keep the partial file so that a later put can resume it
+   */
+  abort(keep: boolean): Promise<void>;
+}
 
 /** Places flushed temporary files under their final names. */
 export class FilePlacer {
@@ -32,6 +56,35 @@ export class FilePlacer {
    */
   constructor(onNoLinks: (message: string) => void) {
     this.#onNoLinks = onNoLinks;
+  }
+
+  /**
+   * The commit step of an upload: places its flushed temporary file under
+   * its name, checks that the name now holds that very file, and removes
+   * the temporary name.
+   *
+   * @param name the upload's name, for messages
+   * @param path the temporary file
+   * @param finalPath its name to be
+   * @param facts the temporary file's facts as flushed
+   * @returns the facts of the file now under its name
+   * @throws {CancelError} `exists` when the name is taken
+   */
+  async commit(
+    name: string,
+    path: string,
+    finalPath: string,
+    facts: FileFacts,
+  ): Promise<FileFacts> {
+    const exists = () =>
+      new CancelError("exists", `${quoteName(name)} already exists on the server`);
+    const linked = await this.place(path, finalPath, exists);
+    const placed = await lstatFacts(finalPath);
+    if (!placed || !sameFile(placed, facts)) {
+      throw new Error(`The upload's temporary file for ${quoteName(name)} was replaced meanwhile`);
+    }
+    if (linked) await removeQuietly(path);
+    return placed;
   }
 
   /**

@@ -71,8 +71,18 @@ export class WebAccess {
    * @returns true for a live session
    */
   has(request: Request): boolean {
+    return this.sessionOf(request) !== undefined;
+  }
+
+  /**
+   * The live session a request carries.
+   *
+   * @param request the request
+   * @returns its ID, or undefined
+   */
+  sessionOf(request: Request): string | undefined {
     const id = cookieOf(request, SESSION_COOKIE);
-    return id !== undefined && this.#sessions.has(id);
+    return id !== undefined && this.#sessions.has(id) ? id : undefined;
   }
 
   /** Ends every session. */

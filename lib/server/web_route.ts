@@ -30,6 +30,8 @@ export interface WebRequest {
   address: string;
   /** The page's origin, `http(s)://host:port`, as this request named it. */
   origin: string;
+  /** The browser's session (its cookie), when it holds one of this server's. */
+  session?: string;
 }
 
 /** One route: a method and a path prefix, and what answers them. */

@@ -195,7 +195,9 @@ export class WebServer {
     signal = this.#stopping.signal,
   ): WebRequest {
     const events = this.#parts.events;
+    const session = this.#access.sessionOf(request);
     return {
+      ...(session !== undefined ? { session } : {}),
       request,
       url,
       path,
