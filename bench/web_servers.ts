@@ -10,7 +10,7 @@
  */
 
 import { join } from "node:path";
-import { ROOT } from "../tests/helpers.ts";
+import { ALL_PERMS, denoRunArgs, SERVER_TS } from "../tests/helpers.ts";
 import { freePort, HOST, readPeak, spawn, waitListening } from "./processes.ts";
 
 const decoder = new TextDecoder();
@@ -183,24 +183,23 @@ export interface PageServer extends HttpServer {
 }
 
 /**
- * Starts a privateshare server with its web page on loopback, as its own
- * process, and signs in with the token.
+ * Starts a privateshare server with its web page as a person does
+ * (`server.ts 0 --root ROOT --host 127.0.0.1 --web-port 0`, JSON log), reads
+ * the page's address from its log, and signs in with the token.
  *
  * @param root the folder it serves
  * @returns the running server and a session
  */
 export async function startPrivateshare(root: string): Promise<PageServer> {
-  const child = spawn(Deno.execPath(), [
-    "run",
-    "--allow-all",
-    "--no-prompt",
-    join(ROOT, "bench", "web_serve.ts"),
-    root,
-  ]);
+  const args = ["0", "--root", root, "--host", HOST, "--web-port", "0", "--idle-timeout", "0"];
+  const child = spawn(
+    Deno.execPath(),
+    denoRunArgs(SERVER_TS, [...args, "--log-format", "json"], ALL_PERMS),
+  );
   const errors = gather(child.stderr);
   let url: string;
   try {
-    url = JSON.parse(await firstLine(child.stdout)).url;
+    url = await pageAddress(child.stdout);
   } catch (error) {
     await stopChild(child);
     throw new Error(`privateshare did not start: ${errors()}`, { cause: error });
@@ -216,17 +215,24 @@ export async function startPrivateshare(root: string): Promise<PageServer> {
   return { base, url, cookie, peak: () => readPeak(child.pid), stop: () => stopChild(child) };
 }
 
-/** Reads the first line a child prints, and lets the rest drain. */
-async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+/** Reads the server's JSON log up to the page's address, and lets the rest drain. */
+async function pageAddress(stream: ReadableStream<Uint8Array>): Promise<string> {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
-  while (!text.includes("\n")) {
+  let url: string | undefined;
+  while (url === undefined) {
     const { value, done } = await reader.read();
-    if (done) break;
+    if (done) throw new Error("the server's log ended before the page's address");
     text += value;
+    const lines = text.split("\n");
+    text = lines.pop()!;
+    for (const line of lines) {
+      const entry = JSON.parse(line);
+      if (entry.event === "web-page") url = entry.url;
+    }
   }
   (async () => {
     while (!(await reader.read()).done);
   })().catch(() => {});
-  return text.split("\n")[0]!;
+  return url;
 }
