@@ -313,6 +313,41 @@ Deno.test("a found server whose fields do not pass is dropped, one step off each
   assert.equal(foundServer("x", 1, [...good(), ...txt("name=other")], [])?.name, "laptop");
 });
 
+Deno.test("a found server's web port is 1-65535 in digits, else it is listed without a page", () => {
+  const web = (value?: string) =>
+    foundServer("x", 3650, [...good(), ...(value === undefined ? [] : txt(`web=${value}`))], []);
+  assert.equal(web("3651")?.web, 3651);
+  assert.equal(web("1")?.web, 1);
+  assert.equal(web("65535")?.web, 65535);
+  assert.equal(web()?.web, undefined, "no key: no page");
+  for (const hostile of ["0", "65536", "12a", "", "-1", "+3651", " 3651", "3651 ", "0x10", "1e3"]) {
+    const found = web(hostile);
+    assert.ok(found, `web=${hostile}: the server is still listed`);
+    assert.equal(found.web, undefined, `web=${hostile}: no page`);
+    assert.equal(found.port, 3650);
+  }
+  assert.equal(web("00080")?.web, 80, "leading zeros are digits");
+  assert.equal(web("000080")?.web, undefined, "more than five digits");
+  // The first of a repeated key counts.
+  assert.equal(
+    foundServer("x", 1, [...good(), ...txt("web=3651", "web=4000")], [])?.web,
+    3651,
+  );
+  const ad = {
+    name: "laptop",
+    port: 3650,
+    version: "2",
+    tls: false,
+    password: false,
+    uploads: true,
+  };
+  assert.deepEqual(
+    txtOf({ ...ad, web: 3651 }).map((b) => new TextDecoder().decode(b)).at(-1),
+    "web=3651",
+  );
+  assert.ok(!txtOf(ad).some((b) => new TextDecoder().decode(b).startsWith("web=")));
+});
+
 Deno.test("a server name is fitted to 63 bytes at a character boundary, controls dropped", () => {
   assert.equal(fitServerName(" lap\u0007top\n"), "laptop");
   const long = fitServerName("é".repeat(40));

@@ -636,6 +636,8 @@ browserTest(
       // host's network (the default, ticked, is tested in a namespace: gui_finding_test).
       name: Deno.hostname().split(".")[0],
       announce: false,
+      // The web page for phones and browsers: on by default.
+      web: true,
     });
     await page.click("#quit");
     assert.equal((await gui.process.status).code, 0);

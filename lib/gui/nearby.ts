@@ -5,7 +5,8 @@
  * merged with the servers that discovery finds on the local network, which
  * appear and disappear live. A discovered server's fingerprint is shown as
  * its code but is never trust: connecting to it asks about the certificate
- * actually seen.
+ * actually seen. A server that announces its web page gets its address, for
+ * "Open in browser".
  *
  * @module
  */
@@ -40,6 +41,8 @@ export interface NearbyServer {
   remembered: boolean;
   /** For a remembered server not discovered: whether it answered the probe (null: probing). */
   reachable: boolean | null;
+  /** The address of its web page for phones and browsers, when it announces one (no token). */
+  webUrl?: string;
 }
 
 /** The event that tells the pages the servers now. */
@@ -179,6 +182,9 @@ export class Nearby {
         password: found.password,
         uploads: found.uploads,
         ...(code ? { code: printable(code) } : {}),
+        ...(first !== undefined && found.web !== undefined
+          ? { webUrl: webUrl(first, found.web, found.tls) }
+          : {}),
         instance: printable(found.instance),
         addresses: found.addresses.map((address) => printable(address)),
         discovered: true,
@@ -204,6 +210,16 @@ export class Nearby {
     }
     return { type: "nearby", servers };
   }
+}
+
+/**
+ * The address of a found server's web page, at the address its answers came from: HTTPS on a
+ * TLS server. Without the token: the person who opens it is given the page's address with its
+ * code, or signs in.
+ */
+function webUrl(address: string, port: number, tls: boolean): string {
+  const host = address.includes(":") ? `[${address}]` : address;
+  return new URL(`${tls ? "https" : "http"}://${host}:${port}/`).href;
 }
 
 /** One address, whatever its case and brackets. */

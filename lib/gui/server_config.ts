@@ -1,17 +1,22 @@
 /**
  * What the server's page remembers between runs, with its defaults: TLS on
  * (the GUI encrypts unless told not to), this computer's name on the
- * network, and announcing on. Never the password.
+ * network, announcing on, and the web page for phones and browsers on.
+ * Never the password. And how a start that fails points at a field.
  *
  * @module
  */
 
 import {
   computerName as announcedComputerName,
+  ListenError,
   MAX_SERVER_NAME_BYTES,
+  RootError,
+  SecurityError,
   SERVER_DEFAULTS,
   validServerName,
 } from "../mod.ts";
+import { json } from "./web.ts";
 
 /** What the page remembers between runs. */
 export interface ServerConfig {
@@ -25,6 +30,8 @@ export interface ServerConfig {
   name: string;
   /** Whether to announce the server on the local network. */
   announce: boolean;
+  /** Whether to serve the folder as a web page too, for phones and browsers. */
+  web: boolean;
 }
 
 /** The default port: the original's 365 needs administrator rights on most systems. */
@@ -52,6 +59,7 @@ export function serverConfig(saved: Record<string, unknown>): ServerConfig {
       ? saved.name.trim()
       : computerName(),
     announce: typeof saved.announce === "boolean" ? saved.announce : true,
+    web: typeof saved.web === "boolean" ? saved.web : true,
   };
 }
 
@@ -99,4 +107,27 @@ export function validPort(value: unknown): number | undefined {
   return typeof port === "number" && Number.isInteger(port) && port >= 0 && port <= 65535
     ? port
     : undefined;
+}
+
+/**
+ * A refusal of one of the page's fields, which the page points at.
+ *
+ * @param field the field's id
+ * @param error what is wrong with it and what to do
+ * @returns the API's answer
+ */
+export function invalid(field: string, error: string): Response {
+  return json({ error, field }, 400);
+}
+
+/**
+ * The page's field a start error is about, if one is.
+ *
+ * @param error why the server could not start
+ * @returns the field's id, or undefined when no field is to blame
+ */
+export function fieldOf(error: RootError | ListenError | SecurityError): string | undefined {
+  if (error instanceof RootError) return "root";
+  if (error instanceof ListenError) return error.code === "tls" ? undefined : "port";
+  return error.code === "certificate" ? undefined : "password";
 }

@@ -19,7 +19,6 @@ import {
   SERVER_DEFAULTS,
   type ServerEvent,
   shortCode,
-  startServer,
 } from "../mod.ts";
 import html from "./assets/server.html" with { type: "text" };
 import script from "./assets/server.js" with { type: "text" };
@@ -29,7 +28,15 @@ import { granted, listFolders, networkAddresses, Settings } from "./system.ts";
 import { EventHub, json, readJson } from "./web.ts";
 import { readFiles, shown } from "./server_view.ts";
 import { startAnnouncing } from "./announce_page.ts";
-import { checkName, type ServerConfig, serverConfig, validPort } from "./server_config.ts";
+import {
+  checkName,
+  fieldOf,
+  invalid,
+  type ServerConfig,
+  serverConfig,
+  validPort,
+} from "./server_config.ts";
+import { startServerWithWeb, webPanel } from "./web_page_panel.ts";
 
 /** Finished requests and log lines a page that opens is shown. */
 const KEEP = 200;
@@ -157,7 +164,8 @@ class ServerControl {
     const named = checkName(body?.name);
     if ("error" in named) return invalid("name", named.error);
     const announce = body?.announce === true;
-    this.#config = { port, root, uploads, idleSeconds, tls, name: named.name, announce };
+    const web = body?.web === true;
+    this.#config = { port, root, uploads, idleSeconds, tls, name: named.name, announce, web };
     const saveError = await this.#settings.save({ ...this.#config });
     if (saveError) this.#addLog(saveError, "error");
     if (!granted({ name: "read", path: root })) {
@@ -175,8 +183,9 @@ class ServerControl {
       files = await ownCertificate();
       if (typeof files === "string") return this.#fail(files);
     }
+    let taken: number | undefined;
     try {
-      this.#server = startServer({
+      ({ server: this.#server, taken } = startServerWithWeb({
         root,
         port,
         readOnly: !uploads || !writable,
@@ -184,7 +193,7 @@ class ServerControl {
         ...(files ? { tls: files } : {}),
         ...(password !== undefined ? { password } : {}),
         onEvent: (event) => this.#onEvent(event, idleTimeoutMs),
-      });
+      }, web));
     } catch (error) {
       if (
         error instanceof RootError || error instanceof ListenError ||
@@ -196,6 +205,16 @@ class ServerControl {
     }
     this.#idleStop = null;
     const started = this.#server;
+    if (this.#running) {
+      this.#running.web = webPanel(started, this.#running.addresses as string[]);
+      this.#hub.send(this.#stateEvent());
+    }
+    if (taken !== undefined && started.web) {
+      this.#addLog(
+        `Port ${taken} is taken: the page for phones and browsers is on port ${started.web.addr.port}`,
+        "info",
+      );
+    }
     this.#announcement = startAnnouncing(started, {
       name: named.name,
       announce,
@@ -376,16 +395,4 @@ class ServerControl {
     if (this.#log.length > KEEP) this.#log.shift();
     this.#hub.send({ type: "log", ...entry });
   }
-}
-
-/** A refusal of one of the page's fields, which the page points at. */
-function invalid(field: string, error: string): Response {
-  return json({ error, field }, 400);
-}
-
-/** The page's field a start error is about, if one is. */
-function fieldOf(error: RootError | ListenError | SecurityError): string | undefined {
-  if (error instanceof RootError) return "root";
-  if (error instanceof ListenError) return error.code === "tls" ? undefined : "port";
-  return error.code === "certificate" ? undefined : "password";
 }

@@ -33,6 +33,8 @@ export interface ServerAd {
   uploads: boolean;
   /** Its certificate's SHA-256 fingerprint (`AB:CD:...`), for a TLS server. */
   fingerprint?: string;
+  /** The TCP port of its web page for phones and browsers, when it serves one. */
+  web?: number;
 }
 
 /** A server found on the network. */
@@ -87,7 +89,8 @@ export function fitServerName(name: string, maxBytes = MAX_SERVER_NAME_BYTES): s
  * The TXT strings of an announcement.
  *
  * @param ad what to announce
- * @returns `txtvers=1`, `name=`, `v=`, `tls=`, `pw=`, `up=` and, for TLS, `fp=`
+ * @returns `txtvers=1`, `name=`, `v=`, `tls=`, `pw=`, `up=`, for TLS `fp=`, and with a web
+ *   page `web=`
  */
 export function txtOf(ad: ServerAd): Uint8Array[] {
   const pairs = [
@@ -101,6 +104,7 @@ export function txtOf(ad: ServerAd): Uint8Array[] {
   if (ad.tls && ad.fingerprint !== undefined) {
     pairs.push(`fp=${ad.fingerprint.replaceAll(":", "").toLowerCase()}`);
   }
+  if (ad.web !== undefined) pairs.push(`web=${ad.web}`);
   return pairs.map((p) => encoder.encode(p));
 }
 
@@ -108,7 +112,8 @@ export function txtOf(ad: ServerAd): Uint8Array[] {
  * Reads a found server from its TXT strings and SRV port, or nothing when
  * any field does not pass: a name that is not printable or over 63 bytes, a
  * port outside 1-65535, a flag other than 0 or 1, a TLS server without a
- * fingerprint of 64 hex digits.
+ * fingerprint of 64 hex digits. A web port that is not 1-65535 in decimal
+ * digits is left out: the server is listed, without its page.
  *
  * @param instance the instance label
  * @param port the SRV record's port
@@ -154,6 +159,10 @@ export function foundServer(
     if (fp === undefined || !/^[0-9a-f]{64}$/.test(fp)) return undefined;
     found.fingerprint = fp.toUpperCase().match(/../g)!.join(":");
     found.code = shortCode(fp);
+  }
+  const web = txt.get("web");
+  if (web !== undefined && /^[0-9]{1,5}$/.test(web) && Number(web) >= 1 && Number(web) <= 65535) {
+    found.web = Number(web);
   }
   return found;
 }

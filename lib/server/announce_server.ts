@@ -1,10 +1,11 @@
 /**
  * A running server announced on the local network: what it announces comes
- * from the server itself (port, TLS and fingerprint, password, uploads), its
- * name from the person or the computer. It asks for no permission it was not
- * given: without the computer's name it announces a fallback name, without
- * the list of interfaces the default one, and when the multicast socket
- * cannot be opened it does not announce; each face words the notes it gets.
+ * from the server itself (port, TLS and fingerprint, password, uploads, the
+ * web page's port), its name from the person or the computer. It asks for no
+ * permission it was not given: without the computer's name it announces a
+ * fallback name, without the list of interfaces the default one, and when the
+ * multicast socket cannot be opened it does not announce; each face words the
+ * notes it gets.
  *
  * @module
  */
@@ -98,6 +99,7 @@ export async function announceServer(
       password: options.password ?? false,
       uploads: !server.readOnly,
       ...(options.fingerprint !== undefined ? { fingerprint: options.fingerprint } : {}),
+      ...(server.web ? { web: server.web.addr.port } : {}),
     }, one ? { addresses: [host] } : {});
     return { announcement, name, notes };
   } catch (error) {

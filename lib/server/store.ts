@@ -170,13 +170,13 @@ export class Store {
   /**
    * Opens a folder of the served folder to send it, walked whole.
    *
-   * @param name a path from the network
+   * @param name a path from the network, or null for the served folder itself (the web page's zip)
    * @returns the open folder and its manifest, or undefined when it is no folder
    * @throws {CancelError} `invalid-name`, or `too-large` past the folder limits
    */
-  async openFolder(name: string): Promise<{ dir: Dir; manifest: Manifest } | undefined> {
-    validatePath(name);
-    return await this.#folders.openToSend(name);
+  async openFolder(name: string | null): Promise<{ dir: Dir; manifest: Manifest } | undefined> {
+    if (name !== null) validatePath(name);
+    return await this.#folders.openToSend(name ?? "");
   }
 
   async #openFile(name: string, path: string): Promise<{ file: FolderFile; size: number }> {

@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { CancelError } from "../protocol/errors.ts";
 import type { Manifest } from "../protocol/folder.ts";
 import { quoteName, RESERVED_PREFIX } from "../protocol/names.ts";
-import { type FolderLimits, lastName, segments } from "../protocol/paths.ts";
+import { type FolderLimits, joinPath, lastName, segments } from "../protocol/paths.ts";
 import type { ListEntry } from "../protocol/ps2.ts";
 import type { FolderTotals } from "../exchange/folder.ts";
 import { FolderReceiver, type ReceiveOptions } from "../exchange/folder_receive.ts";
@@ -225,24 +225,17 @@ export class StoreFolders {
    * Opens a folder to send and walks it; entries left out (links, FIFOs, names that break the
    * rules, folders that others could swap) are reported once each.
    *
-   * @param path a valid path
+   * @param path a valid path, or "" for the served folder
    * @returns the open folder and its manifest, or undefined when the path is not a folder
    * @throws {CancelError} `too-large` past a limit
    */
   async openToSend(path: string): Promise<{ dir: Dir; manifest: Manifest } | undefined> {
-    const at = await this.openParent(path).catch((error) => {
-      if (error instanceof CancelError) return undefined;
-      throw error;
-    });
-    const dir = await at?.parent.openDir(at.name).catch((error) => {
-      if (notThere(error)) return undefined;
-      throw error;
-    }).finally(() => at.parent.close());
+    const dir = await this.openFolder(path);
     if (!dir) return undefined;
     try {
       const { manifest, skipped } = await walkFolder(dir, { limits: this.limits });
       for (const skip of skipped) {
-        const full = `${path}/${skip.path}`;
+        const full = joinPath(path, skip.path);
         if (this.#noticed.has(full)) continue;
         if (this.#noticed.size >= NOTICED) this.#noticed.clear();
         this.#noticed.add(full);

@@ -103,6 +103,22 @@ function cookieOf(request: Request, name: string): string | undefined {
 }
 
 /**
+ * The host and port a request names: its `Host` header, or over HTTP/2
+ * (which browsers speak over HTTPS, and which has no `Host`) its
+ * `:authority`, which Deno puts in the request's URL.
+ *
+ * @param request the request
+ * @returns `host:port`, or undefined when it names none
+ */
+export function requestHost(request: Request): string | undefined {
+  const header = request.headers.get("host");
+  if (header !== null) return header;
+  const url = new URL(request.url);
+  if (url.hostname === "") return undefined;
+  return `${url.hostname}:${url.port || (url.protocol === "https:" ? 443 : 80)}`;
+}
+
+/**
  * Says why a request names the wrong server, or nothing. The Host must be an
  * address (any of this computer's, as a phone reaches it), `localhost` or one
  * of the server's own names, at the page's port: a name of someone else's
@@ -118,7 +134,7 @@ export function wrongHost(
   port: number,
   names: readonly string[],
 ): string | undefined {
-  const host = request.headers.get("host")?.toLowerCase();
+  const host = requestHost(request)?.toLowerCase();
   const refusal = "Refused: open the address the server printed (this one names another host)";
   if (!host) return refusal;
   const match = /^(\[[0-9a-f:.]+\]|[^:\[\]]+):(\d+)$/.exec(host);

@@ -1,17 +1,65 @@
 /**
- * Reading the folder from the web page: listings, downloads with HTTP
- * ranges, and folders as one streamed zip.
+ * Reading the folder from the web page: what the server is, listings, and
+ * downloads (docs/PROTOCOL.md "Web page", "Reading"). Every file is opened
+ * through the store, as a PS/2 get opens it: one file with HTTP ranges in
+ * web_download.ts, a folder as one streamed zip in web_zip.ts.
  *
  * @module
  */
 
+import { download } from "./web_download.ts";
+import { WEB_HEADERS } from "./web_page.ts";
 import type { WebRoute } from "./web_route.ts";
+import { zipRoute } from "./web_zip.ts";
+
+/** What the page is told about the server. */
+export interface WebInfo {
+  /** The server's name, as it announces itself. */
+  name: string;
+  /** Whether uploads are refused. */
+  readOnly: boolean;
+  /** Whether the page is HTTPS. */
+  tls: boolean;
+  /** The short code of the certificate, on a TLS server. */
+  code?: string;
+}
 
 /**
  * The routes that read.
  *
+ * @param info what the page is told about the server
  * @returns the routes
  */
-export function fileRoutes(): WebRoute[] {
-  return [];
+export function fileRoutes(info: WebInfo): WebRoute[] {
+  const json = { ...WEB_HEADERS, "cache-control": "no-store" };
+  return [{
+    method: "GET",
+    path: "/api/info",
+    quiet: true,
+    handle() {
+      return Response.json(info, { headers: json });
+    },
+  }, {
+    method: "GET",
+    path: "/api/list",
+    async handle({ url, store, record }) {
+      const path = url.searchParams.get("path") ?? "";
+      record.op = "list";
+      if (path !== "") record.name = path;
+      const entries = await store.list(path === "" ? undefined : path, true);
+      return Response.json({
+        path,
+        entries: entries.map((entry) => ({
+          name: entry.name,
+          type: entry.type === "folder" ? "folder" : "file",
+          size: entry.size,
+          mtime: entry.mtime,
+        })),
+      }, { headers: json });
+    },
+  }, {
+    method: "GET",
+    path: "/files/",
+    handle: download,
+  }, zipRoute(info.name)];
 }

@@ -26,6 +26,12 @@ export interface WebRequest {
   signal: AbortSignal;
   /** How long a body may stall. */
   dataTimeoutMs: number;
+  /**
+   * Ends the request now (logged, its connection slot freed) rather than
+   * when the browser has the response: for a body that failed while the
+   * browser reads nothing, whose connection Deno.serve cannot close.
+   */
+  end(): void;
   /** The browser's address (its IP address), for per-address limits. */
   address: string;
   /** The page's origin, `http(s)://host:port`, as this request named it. */

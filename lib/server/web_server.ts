@@ -13,16 +13,17 @@
  */
 
 import { CancelError } from "../protocol/errors.ts";
-import type { TlsServerKeys } from "../net/tls.ts";
+import { shortCode } from "../net/short_code.ts";
+import { fingerprintOf, pemCertificates, type TlsServerKeys } from "../net/tls.ts";
 import { addressKey, type Admission } from "./admission.ts";
 import type { RequestRecord, ServerEvents } from "./events.ts";
 import type { PasswordGuard } from "./guard.ts";
 import { recordError } from "./handler.ts";
 import type { Store } from "./store.ts";
-import { foreignOrigin, WebAccess, wrongHost } from "./web_access.ts";
+import { foreignOrigin, requestHost, WebAccess, wrongHost } from "./web_access.ts";
 import { answerError, pageRoutes, WebRefusal } from "./web_page.ts";
 import type { WebRequest, WebRoute } from "./web_route.ts";
-import { fileRoutes } from "./web_files.ts";
+import { fileRoutes, type WebInfo } from "./web_files.ts";
 import { uploadRoutes, UploadTable } from "./web_upload.ts";
 
 /** Where the web page is served. */
@@ -33,6 +34,8 @@ export interface WebOptions {
   host?: string;
   /** The computer's own names (besides its addresses and `localhost`) the page may be opened at. */
   names?: readonly string[];
+  /** The server's name, as the page shows it and names the whole folder's zip (default "privateshare"). */
+  name?: string;
 }
 
 /** What the web server shares with the privateshare server it runs beside. */
@@ -83,7 +86,7 @@ export class WebServer {
     this.#uploads = new UploadTable(parts.store, parts.dataTimeoutMs);
     this.#routes = [
       ...pageRoutes(this.#access, parts.guard),
-      ...fileRoutes(),
+      ...fileRoutes(webInfo(options, parts)),
       ...uploadRoutes(this.#uploads),
     ];
     const listen = (hostname: string) => ({
@@ -132,7 +135,7 @@ export class WebServer {
   async #serve(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
     const url = new URL(request.url);
     const refusal = wrongHost(request, this.addr.port, this.#names) ??
-      foreignOrigin(request, `${this.secure ? "https" : "http"}://${request.headers.get("host")}`);
+      foreignOrigin(request, `${this.secure ? "https" : "http"}://${requestHost(request)}`);
     const found = refusal ? undefined : this.#route(request.method, url.pathname);
     if (found?.route.quiet && (found.route.open || this.#access.has(request))) {
       return await found.route.handle(this.#web(request, url, found.rest, newRecord(0, info)));
@@ -169,7 +172,7 @@ export class WebServer {
       // Not request.signal: Deno aborts it once a response is returned, body or not.
       info.completed.catch(() => cut.abort());
       const signal = AbortSignal.any([cut.signal, this.#stopping.signal]);
-      const web = this.#web(request, url, found.rest, record, signal);
+      const web = this.#web(request, url, found.rest, record, signal, end);
       const response = await found.route.handle(web);
       if (response.status >= 400 && record.outcome === "ok") record.outcome = "cancel";
       info.completed.then(end, () => {
@@ -193,6 +196,7 @@ export class WebServer {
     path: string,
     record: RequestRecord,
     signal = this.#stopping.signal,
+    end = () => {},
   ): WebRequest {
     const events = this.#parts.events;
     const session = this.#access.sessionOf(request);
@@ -205,8 +209,9 @@ export class WebServer {
       record,
       signal,
       dataTimeoutMs: this.#parts.dataTimeoutMs,
+      end,
       address: record.peer.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1"),
-      origin: `${this.secure ? "https" : "http"}://${request.headers.get("host")}`,
+      origin: `${this.secure ? "https" : "http"}://${requestHost(request)}`,
       progress(bytes: number) {
         record.bytes = bytes;
         if (events.active) events.emit({ type: "request-progress", record });
@@ -244,6 +249,17 @@ export class WebServer {
     ]);
     clearTimeout(timer);
   }
+}
+
+/** What the page is told about the server: its name, read-only, and its certificate's short code. */
+function webInfo(options: WebOptions, parts: WebParts): WebInfo {
+  const der = parts.keys && pemCertificates(parts.keys.cert)[0];
+  return {
+    name: options.name ?? "privateshare",
+    readOnly: parts.store.readOnly,
+    tls: parts.keys !== undefined,
+    ...(der ? { code: shortCode(fingerprintOf(der)) } : {}),
+  };
 }
 
 function newRecord(id: number, info: Deno.ServeHandlerInfo<Deno.NetAddr>): RequestRecord {

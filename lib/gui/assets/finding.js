@@ -139,6 +139,16 @@ export function renderNearby(servers) {
           connect();
         },
       }, "Connect"),
+      // Its web page, in a tab of its own: a plain link, the browser's own way.
+      server.webUrl
+        ? el("a", {
+          className: "open-web",
+          href: server.webUrl,
+          target: "_blank",
+          rel: "noopener noreferrer",
+          attrs: { "aria-label": `Open in browser: ${server.name}` },
+        }, "Open in browser")
+        : "",
     );
   }));
   if (focused === undefined) return;

@@ -45,7 +45,18 @@ function render() {
     : "Stopped";
   $("start-again").hidden = state !== "stopped" || !idleStop;
   for (
-    const id of ["root", "browse", "port", "idle", "uploads", "tls", "name", "announce", "start"]
+    const id of [
+      "root",
+      "browse",
+      "port",
+      "idle",
+      "uploads",
+      "tls",
+      "name",
+      "announce",
+      "web",
+      "start",
+    ]
   ) {
     $(id).disabled = state !== "stopped";
   }
@@ -115,11 +126,47 @@ function render() {
       : server.announce
       ? "this computer's name, announced on this network"
       : "none, not announced";
+    $("fact-web").textContent = server.web ? `a web page on port ${server.web.port}` : "off";
     $("fact-idle").textContent = server.idleTimeoutMs === 0
       ? "never: runs until stopped"
       : `after ${idleWords(server.idleTimeoutMs / 1000)} without a connection`;
   }
+  renderWeb();
   renderIdle();
+}
+
+/**
+ * "Phones and browsers": the QR code of the page's address at the address chosen (the first
+ * unless another is picked), the address with Copy, and what the browser will ask.
+ */
+function renderWeb() {
+  const web = server?.web ?? null;
+  $("web-idle").hidden = Boolean(web);
+  $("web-idle").textContent = server
+    ? "Off: this server serves no web page. To serve one, stop the server, switch on " +
+      '"Phones and browsers" and start it again.'
+    : "Start the server to show its QR code.";
+  $("web-share").hidden = !web;
+  if (!web) return;
+  const select = $("web-address");
+  const hosts = web.addresses.map(({ host }) => host);
+  if ([...select.options].map((option) => option.value).join(" ") !== hosts.join(" ")) {
+    select.replaceChildren(...hosts.map((host) => el("option", { value: host }, host)));
+  }
+  $("web-choose").hidden = hosts.length < 2;
+  const chosen = web.addresses.find(({ host }) => host === select.value) ?? web.addresses[0];
+  $("web-none").hidden = Boolean(chosen);
+  $("web-qr").hidden = !chosen;
+  $("web-open").hidden = !chosen;
+  if (chosen) {
+    // Set only when it changes: the page is drawn again at every request.
+    if ($("web-qr").getAttribute("src") !== chosen.qr) $("web-qr").src = chosen.qr;
+    $("web-qr").alt = `QR code of ${chosen.url}`;
+    $("web-url").textContent = chosen.url;
+  }
+  $("web-tls").hidden = !web.secure;
+  $("web-code").textContent = server.code ?? "";
+  $("web-password").hidden = !server.password;
 }
 
 /** The countdown to an idle stop, next to the status. */
@@ -293,6 +340,7 @@ function onEvent(event) {
       $("tls").checked = config.tls;
       $("name").value = config.name;
       $("announce").checked = config.announce;
+      $("web").checked = config.web;
       render();
       break;
     }
@@ -345,6 +393,7 @@ $("settings").addEventListener("submit", async (event) => {
     tls: $("tls").checked,
     name: $("name").value,
     announce: $("announce").checked,
+    web: $("web").checked,
     password: $("tls").checked ? $("password").value : "",
   });
   if (result.error) {
@@ -371,6 +420,11 @@ $("copy-fingerprint").addEventListener(
   (event) => copy($("fingerprint").textContent, event.currentTarget),
 );
 $("refresh").addEventListener("click", () => api("files"));
+$("web-address").addEventListener("change", renderWeb);
+$("copy-web-url").addEventListener(
+  "click",
+  (event) => copy($("web-url").textContent, event.currentTarget),
+);
 $("browse").addEventListener("click", async () => {
   const folder = await pickFolder($("root").value, "Choose the folder to share");
   if (folder) $("root").value = folder;
