@@ -69,8 +69,8 @@ Options:
                         with curl through the web page, against nginx (Debian's nginx-light,
                         WebDAV PUT) and python3 -m http.server, and the phone-sized page's
                         first listing of 2,000 files in Chromium)
-  --web-upload-mib N    in the web case, also upload one file of N MiB (such as 4096) to the
-                        page, for the server's peak memory
+  --web-upload-mib N    in the web case, also upload one file of N MiB (such as 4096) through
+                        the page and download it again, for the server's peak memory
   --memory-4g           also compare peak memory for 1 GiB and 4 GiB transfers
                         (the memory case; about 12 GiB of disk for a while)
   --output PATH         where the Markdown report goes (default bench/RESULTS.md)
