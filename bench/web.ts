@@ -388,6 +388,7 @@ export function webSection(results: WebResults, runs: number): string {
     const { sizeBytes: big } = results.large;
     for (const op of ["upload", "download"] as const) {
       const sample = results.large[op === "upload" ? "put" : "get"];
+      const article = op === "upload" ? "an" : "a";
       targets.push([
         `server peak RSS ≤ ${TARGET.peakBytes / MiB} MiB during ${
           op === "upload" ? "an" : "a"
