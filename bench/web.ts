@@ -390,9 +390,9 @@ export function webSection(results: WebResults, runs: number): string {
       const sample = results.large[op === "upload" ? "put" : "get"];
       const article = op === "upload" ? "an" : "a";
       targets.push([
-        `server peak RSS ≤ ${TARGET.peakBytes / MiB} MiB during ${
-          op === "upload" ? "an" : "a"
-        } ${op} of ${big / MiB} MiB ` +
+        `server peak RSS ≤ ${TARGET.peakBytes / MiB} MiB during ${article} ${op} of ${
+          big / MiB
+        } MiB ` +
         `(${num(sample.ms / 1000)} s, ${num(big / MiB / (sample.ms / 1000), 0)} MiB/s, one run)`,
         `${num(sample.peak / MiB, 0)} MiB`,
         verdict(sample.peak <= TARGET.peakBytes),
