@@ -83,11 +83,8 @@ export async function pageListing(
           });
           if (entries !== count) throw new Error(`/api/list gave ${entries} entries, not ${count}`);
         } else {
-          await page.waitForFunction(
-            `document.querySelectorAll(${JSON.stringify(ROWS)}).length >= ${count}`,
-            undefined,
-            { timeout: 60_000 },
-          );
+          // The page's CSP allows no string evaluation: a locator waits for the last row instead.
+          await page.locator(ROWS).nth(count - 1).waitFor({ state: "attached", timeout: 60_000 });
         }
         ms.push(performance.now() - started);
         progress(`web page run ${run}/${runs}: ${ms.at(-1)!.toFixed(0)} ms`);
