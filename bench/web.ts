@@ -47,6 +47,10 @@ export interface WebResults {
     pythonGet: WebSample[];
     psGet: WebSample[];
     psPut: WebSample[];
+    /** Downloads to /dev/null: the servers' own speed, without the disk that curl writes. */
+    nginxNull: WebSample[];
+    pythonNull: WebSample[];
+    psNull: WebSample[];
   };
   /** Seconds to hash the source before each privateshare upload (not in its time). */
   hashMs: number;
@@ -63,18 +67,25 @@ const LIST_FILES = 2000;
 
 const decoder = new TextDecoder();
 
-/** Runs curl and fails loudly when it does. */
-async function curl(args: string[]): Promise<void> {
-  const out = await spawn("curl", ["-sS", "--fail", ...args], { stdout: "null" }).output();
+/** Runs curl and fails loudly when it does; what it printed on stdout. */
+async function curl(args: string[]): Promise<string> {
+  const out = await spawn("curl", ["-sS", "--fail", ...args]).output();
   if (!out.success) {
     throw new Error(
       `curl ${args.join(" ")} failed (exit ${out.code}): ${decoder.decode(out.stderr)}`,
     );
   }
+  return decoder.decode(out.stdout);
+}
+
+/** Downloads to /dev/null, checking that every byte came. */
+async function curlDiscard(args: string[], size: number): Promise<void> {
+  const got = await curl(["-o", "/dev/null", "-w", "%{size_download}", ...args]);
+  if (Number(got) !== size) throw new Error(`curl ${args.join(" ")} got ${got} of ${size} bytes`);
 }
 
 /** Times a transfer against a fresh server, and reads its peak memory before stopping it. */
-async function measure(server: HttpServer, transfer: () => Promise<void>): Promise<WebSample> {
+async function measure(server: HttpServer, transfer: () => Promise<unknown>): Promise<WebSample> {
   try {
     const started = performance.now();
     await transfer();
@@ -183,6 +194,9 @@ export async function webCase(options: WebOptions): Promise<WebResults | undefin
     pythonGet: [],
     psGet: [],
     psPut: [],
+    nginxNull: [],
+    pythonNull: [],
+    psNull: [],
   };
   const hashStarted = performance.now();
   if ((await sha256File(src)) !== sha) throw new Error(`${src} changed during the benchmark`);
@@ -193,27 +207,29 @@ export async function webCase(options: WebOptions): Promise<WebResults | undefin
   try {
     for (let run = 1; run <= runs; run++) {
       const tag = `run ${run}/${runs} web`;
-      if (nginx) {
-        const server = await startNginx(join(dir, "nginx"), served, up);
-        const sample = await measure(server, () => curl(["-o", got, `${server.base}/${name}`]));
-        await verify(got, sha, "nginx download");
-        samples.nginxGet.push(sample);
-        say(`${tag} nginx get`, sample);
-      }
-      if (python) {
-        const server = await startPython(served);
-        const sample = await measure(server, () => curl(["-o", got, `${server.base}/${name}`]));
-        await verify(got, sha, "python3 download");
-        samples.pythonGet.push(sample);
-        say(`${tag} python3 get`, sample);
-      }
-      {
-        const server = await startPrivateshare(served);
-        const url = `${server.base}/files/${encodeURIComponent(name)}`;
-        const sample = await measure(server, () => curl(["-b", server.cookie, "-o", got, url]));
-        await verify(got, sha, "privateshare download");
-        samples.psGet.push(sample);
-        say(`${tag} privateshare get`, sample);
+      const starters = {
+        nginx: nginx ? () => startNginx(join(dir, "nginx"), served, up) : undefined,
+        python: python ? () => startPython(served) : undefined,
+        ps: () => startPrivateshare(served),
+      };
+      for (const to of ["file", "null"] as const) {
+        for (const kind of ["nginx", "python", "ps"] as const) {
+          const start = starters[kind];
+          if (!start) continue;
+          const server: HttpServer & { cookie?: string } = await start();
+          const cookie = server.cookie ? ["-b", server.cookie] : [];
+          const url = kind === "ps" ? `${server.base}/files/${name}` : `${server.base}/${name}`;
+          const sample = await measure(
+            server,
+            () =>
+              to === "file"
+                ? curl([...cookie, "-o", got, url])
+                : curlDiscard([...cookie, url], size),
+          );
+          if (to === "file") await verify(got, sha, `${kind} download`);
+          samples[`${kind}${to === "file" ? "Get" : "Null"}`].push(sample);
+          say(`${tag} ${kind} get${to === "null" ? " to /dev/null" : ""}`, sample);
+        }
       }
       if (nginx) {
         const server = await startNginx(join(dir, "nginx"), served, up);
@@ -306,7 +322,11 @@ export function webSection(results: WebResults, runs: number): string {
   const size = sizeBytes / MiB;
   const sum = (xs: WebSample[]) => xs.length ? summarize(xs.map((s) => s.ms)) : undefined;
   const peak = (xs: WebSample[]) => xs.length ? Math.max(...xs.map((s) => s.peak)) : undefined;
-  const base = { get: sum(samples.nginxGet), put: sum(samples.nginxPut) };
+  const base = {
+    get: sum(samples.nginxGet),
+    put: sum(samples.nginxPut),
+    null: sum(samples.nginxNull),
+  };
   const synced = samples.nginxPut.length
     ? summarize(samples.nginxPut.map((s) => s.ms + (s.syncMs ?? 0)))
     : undefined;
@@ -339,6 +359,9 @@ export function webSection(results: WebResults, runs: number): string {
       row("nginx download (static, sendfile)", samples.nginxGet, base.get),
       row("python3 -m http.server download", samples.pythonGet, base.get),
       row("privateshare download (`GET /files/NAME`, session cookie)", samples.psGet, base.get),
+      row("nginx download to /dev/null", samples.nginxNull, base.null),
+      row("python3 -m http.server download to /dev/null", samples.pythonNull, base.null),
+      row("privateshare download to /dev/null", samples.psNull, base.null),
       row("nginx upload (WebDAV `PUT`)", samples.nginxPut, base.put),
       [
         "nginx upload + fdatasync of the copy",
@@ -355,7 +378,9 @@ export function webSection(results: WebResults, runs: number): string {
       ),
     ]),
     "Downloads: `curl -o FILE URL` (privateshare's with `-b privateshare_session=ID`, the cookie " +
-    "its token gave). Uploads: nginx `curl -T FILE /up/NAME` (`dav_methods PUT`, " +
+    "its token gave), and again with `-o /dev/null` (every byte counted by curl's " +
+    "`%{size_download}`), where the disk that curl writes does not hide the server's own speed. " +
+    "Uploads: nginx `curl -T FILE /up/NAME` (`dav_methods PUT`, " +
     "`client_max_body_size 0`, its body's temporary file in the benchmark's folder); privateshare " +
     "`POST /api/uploads`, `curl -T FILE -H Origin:… /api/uploads/ID?offset=0`, " +
     "`POST /api/uploads/ID/commit` with the SHA-256, all three in its time; the SHA-256 itself is " +
