@@ -113,7 +113,7 @@ async function openPage(address: string, client?: Deno.HttpClient): Promise<stri
   assert.equal(first.status, 303);
   assert.equal(first.headers.get("location"), "/");
   const cookie = first.headers.get("set-cookie") ?? "";
-  assert.match(cookie, /^privateshare_session=[^;]+;/);
+  assert.match(cookie, /^privateshare_session_\d+=[^;]+;/);
   const page = await fetch(new URL("/", address), {
     headers: { cookie: cookie.split(";")[0]! },
     ...options,

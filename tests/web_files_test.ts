@@ -31,7 +31,7 @@ interface Page extends AsyncDisposable {
   server: Server;
   /** `http://127.0.0.1:PORT` */
   base: string;
-  /** `privateshare_session=ID` */
+  /** `privateshare_session_PORT=ID` */
   cookie: string;
   /** Every event, as it was sent. */
   events: ServerEvent[];

@@ -13,8 +13,20 @@
 import { timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
 
-/** The session cookie's name. */
+/** The start of the session cookie's name; the page's port follows. */
 export const SESSION_COOKIE = "privateshare_session";
+
+/**
+ * The session cookie's name at a port. A browser keeps cookies per host, not
+ * per port: with one name, a second server of the same computer would
+ * replace the first's session.
+ *
+ * @param port the page's port
+ * @returns `privateshare_session_PORT`
+ */
+export function sessionCookie(port: number): string {
+  return `${SESSION_COOKIE}_${port}`;
+}
 /** Most sessions held at once; the oldest goes first. */
 const MAX_SESSIONS = 1000;
 
@@ -38,6 +50,7 @@ export class WebAccess {
   readonly token: string = randomToken();
   readonly #sessions = new Set<string>();
   readonly #secure: boolean;
+  #name = SESSION_COOKIE;
 
   /**
    * Creates a WebAccess.
@@ -46,6 +59,15 @@ export class WebAccess {
    */
   constructor(secure: boolean) {
     this.#secure = secure;
+  }
+
+  /**
+   * Names the cookie after the page's port, once it listens.
+   *
+   * @param port the page's port
+   */
+  listening(port: number): void {
+    this.#name = sessionCookie(port);
   }
 
   /**
@@ -61,7 +83,7 @@ export class WebAccess {
       this.#sessions.delete(this.#sessions.values().next().value!);
     }
     const secure = this.#secure ? "; Secure" : "";
-    return `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict${secure}`;
+    return `${this.#name}=${id}; Path=/; HttpOnly; SameSite=Strict${secure}`;
   }
 
   /**
@@ -81,8 +103,8 @@ export class WebAccess {
    * @returns its ID, or undefined
    */
   sessionOf(request: Request): string | undefined {
-    const id = cookieOf(request, SESSION_COOKIE);
-    return id !== undefined && this.#sessions.has(id) ? id : undefined;
+    // Any cookie of the name: another program of this host may have set one too.
+    return cookiesOf(request, this.#name).find((id) => this.#sessions.has(id));
   }
 
   /** Ends every session. */
@@ -91,54 +113,71 @@ export class WebAccess {
   }
 }
 
-/** The value of one cookie of a request. */
-function cookieOf(request: Request, name: string): string | undefined {
+/** The values of the cookies of one name in a request. */
+function cookiesOf(request: Request, name: string): string[] {
   const header = request.headers.get("cookie");
-  if (header === null) return undefined;
+  if (header === null) return [];
+  const values: string[] = [];
   for (const part of header.split(";")) {
     const at = part.indexOf("=");
-    if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
+    if (at > 0 && part.slice(0, at).trim() === name) values.push(part.slice(at + 1).trim());
   }
-  return undefined;
+  return values;
 }
 
 /**
- * The host and port a request names: its `Host` header, or over HTTP/2
- * (which browsers speak over HTTPS, and which has no `Host`) its
- * `:authority`, which Deno puts in the request's URL.
+ * The host and port a request names: its Host header or, over HTTP/2 (which
+ * browsers speak to an HTTPS server), its `:authority`, which Deno gives only
+ * as the URL's. A request that names none (HTTP/1.0 without Host, HTTP/2
+ * without `:authority`) gets `localhost` and the page's port from Deno: no
+ * browser sends such a request, so it cannot come from a rebound name.
  *
  * @param request the request
- * @returns `host:port`, or undefined when it names none
+ * @returns `host[:port]` as the request wrote it
  */
-export function requestHost(request: Request): string | undefined {
-  const header = request.headers.get("host");
-  if (header !== null) return header;
-  const url = new URL(request.url);
-  if (url.hostname === "") return undefined;
-  return `${url.hostname}:${url.port || (url.protocol === "https:" ? 443 : 80)}`;
+export function authorityOf(request: Request): string {
+  const host = request.headers.get("host");
+  if (host !== null) return host;
+  return /^[a-z]+:\/\/([^/?#]*)/i.exec(request.url)?.[1] ?? "";
 }
 
 /**
- * Says why a request names the wrong server, or nothing. The Host must be an
- * address (any of this computer's, as a phone reaches it), `localhost` or one
- * of the server's own names, at the page's port: a name of someone else's
- * rebound to this computer (DNS rebinding) is refused.
+ * The page's origin as a browser writes it in `Origin`: the scheme, the
+ * host in lower case, and the port unless it is the scheme's own.
  *
- * @param request the request
+ * @param authority the request's host and port ({@link authorityOf})
+ * @param secure whether the page is HTTPS
+ * @returns the origin
+ */
+export function pageOrigin(authority: string, secure: boolean): string {
+  const host = authority.toLowerCase().replace(secure ? /:443$/ : /:80$/, "");
+  return `${secure ? "https" : "http"}://${host}`;
+}
+
+/**
+ * Says why a request names the wrong server, or nothing. The host must be an
+ * address (any of this computer's, as a phone reaches it), `localhost` or one
+ * of the server's own names, at the page's port (written, or the scheme's
+ * own when left out): a name of someone else's rebound to this computer (DNS
+ * rebinding) is refused.
+ *
+ * @param authority the request's host and port ({@link authorityOf})
  * @param port the page's port
  * @param names the server's own host names (lower case), besides `localhost`
+ * @param secure whether the page is HTTPS (port 443 when none is written, else 80)
  * @returns the refusal, or undefined
  */
 export function wrongHost(
-  request: Request,
+  authority: string,
   port: number,
   names: readonly string[],
+  secure: boolean,
 ): string | undefined {
-  const host = requestHost(request)?.toLowerCase();
   const refusal = "Refused: open the address the server printed (this one names another host)";
-  if (!host) return refusal;
-  const match = /^(\[[0-9a-f:.]+\]|[^:\[\]]+):(\d+)$/.exec(host);
-  if (!match || Number(match[2]) !== port) return refusal;
+  const match = /^(\[[0-9a-f:.]+\]|[^:\[\]]+)(?::(\d+))?$/.exec(authority.toLowerCase());
+  if (!match) return refusal;
+  const named = match[2] === undefined ? (secure ? 443 : 80) : Number(match[2]);
+  if (named !== port) return refusal;
   const name = match[1]!.startsWith("[") ? match[1]!.slice(1, -1) : match[1]!;
   if (isIP(name) !== 0 || name === "localhost" || names.includes(name)) return undefined;
   return refusal;
@@ -151,7 +190,7 @@ export function wrongHost(
  * a QR code or a link), which carries no Origin.
  *
  * @param request the request
- * @param origin the page's own origin (scheme, host and port, as the Host named it)
+ * @param origin the page's own origin ({@link pageOrigin})
  * @returns the refusal, or undefined
  */
 export function foreignOrigin(request: Request, origin: string): string | undefined {

@@ -16,14 +16,18 @@ import pageScript from "./web_assets/page.js" with { type: "text" };
 import signInHtml from "./web_assets/sign_in.html" with { type: "text" };
 import sha256Script from "hash-wasm/dist/sha256.umd.min.js" with { type: "text" };
 
-/** Headers on every answer: nothing from elsewhere, no framing, no referrer. */
+/**
+ * Headers on every answer: nothing from elsewhere, no framing, no referrer to
+ * another site. Not `no-referrer`: under it a browser sends `Origin: null`
+ * with a form it posts (the sign-in), which the Origin check must refuse.
+ */
 export const WEB_HEADERS = {
   "content-security-policy": "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; " +
     "style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; " +
     "form-action 'self'; frame-ancestors 'none'",
   "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
-  "referrer-policy": "no-referrer",
+  "referrer-policy": "same-origin",
   "cross-origin-opener-policy": "same-origin",
 } as const;
 
@@ -103,8 +107,71 @@ function html(body: string, status = 200, extra: Record<string, string> = {}): R
 }
 
 function signInPage(message: string, status = 200): Response {
-  const escaped = message.replaceAll("&", "&amp;").replaceAll("<", "&lt;");
-  return html(signInHtml.replace("{{message}}", escaped), status);
+  const escaped = message.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+  // A function, so that `$&` and the like in the message are not patterns.
+  return html(signInHtml.replace(/\{\{\s*message\s*\}\}/, () => escaped), status);
+}
+
+/** The headers of the answer that sets a session: never kept by a cache. */
+const SIGNED_IN = { ...WEB_HEADERS, location: "/", "cache-control": "no-store" } as const;
+
+/** The largest sign-in form read. */
+const FORM_BYTES = 4096;
+
+/**
+ * Reads a small form, within a deadline: a body that stalls would otherwise
+ * hold its slot (and the server awake) for ever.
+ *
+ * @returns the form, or undefined when the body is no form
+ * @throws {CancelError} `too-large` over {@link FORM_BYTES}, `timeout` past the deadline
+ */
+async function readForm(
+  request: Request,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<FormData | undefined> {
+  const large = () => new CancelError("too-large", "The sign-in form is too large");
+  if (Number(request.headers.get("content-length") ?? 0) > FORM_BYTES) throw large();
+  const reader = request.body?.getReader();
+  if (!reader) return undefined;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let late = false;
+  const cut = () => reader.cancel().catch(() => {});
+  const timer = timeoutMs > 0
+    ? setTimeout(() => {
+      late = true;
+      cut();
+    }, timeoutMs)
+    : undefined;
+  signal.addEventListener("abort", cut, { once: true });
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > FORM_BYTES) throw large();
+      chunks.push(value);
+    }
+  } catch (error) {
+    // The body broke off (the browser went away): no form.
+    if (error instanceof CancelError || !(error instanceof Error)) throw error;
+    if (!late) return undefined;
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", cut);
+  }
+  if (late) throw new CancelError("timeout", "The sign-in form did not arrive in time: try again");
+  if (signal.aborted) return undefined;
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  const type = request.headers.get("content-type") ?? "";
+  return await new Response(bytes, { headers: { "content-type": type } }).formData()
+    .catch(() => undefined);
 }
 
 /**
@@ -131,7 +198,7 @@ export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined):
         }
         return new Response(null, {
           status: 303,
-          headers: { ...WEB_HEADERS, location: "/", "set-cookie": access.open() },
+          headers: { ...SIGNED_IN, "set-cookie": access.open() },
         });
       }
       if (access.has(request)) return html(pageHtml);
@@ -146,13 +213,20 @@ export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined):
     method: "POST",
     path: "/sign-in",
     open: true,
-    async handle({ request, signal, record, address }) {
+    async handle({ request, signal, record, address, dataTimeoutMs }) {
       record.op = "sign-in";
       if (!guard) throw new CancelError("not-found", "This server has no password");
-      const form = await request.formData().catch(() => undefined);
+      const form = await readForm(request, dataTimeoutMs, signal);
       const password = form?.get("password");
       if (typeof password !== "string") {
         throw new CancelError("bad-request", "Send the sign-in form");
+      }
+      // No password, no guess (as a PS/2 command without one): asked again, not counted.
+      if (password === "") {
+        record.outcome = "cancel";
+        record.reason = "unauthorized";
+        record.message = "No password given";
+        return signInPage("Type the server's password", 401);
       }
       try {
         await guard.admit({ op: "list", password }, address, signal);
@@ -161,12 +235,11 @@ export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined):
         record.outcome = "cancel";
         record.reason = error.reason;
         record.message = error.message;
-        const text = password === "" ? "Type the server's password" : error.message;
-        return signInPage(text, 401);
+        return signInPage(error.message, 401);
       }
       return new Response(null, {
         status: 303,
-        headers: { ...WEB_HEADERS, location: "/", "set-cookie": access.open() },
+        headers: { ...SIGNED_IN, "set-cookie": access.open() },
       });
     },
   }, {

@@ -20,11 +20,18 @@ import type { RequestRecord, ServerEvents } from "./events.ts";
 import type { PasswordGuard } from "./guard.ts";
 import { recordError } from "./handler.ts";
 import type { Store } from "./store.ts";
-import { foreignOrigin, requestHost, WebAccess, wrongHost } from "./web_access.ts";
+import { authorityOf, foreignOrigin, pageOrigin, WebAccess, wrongHost } from "./web_access.ts";
+import { WebListener } from "./web_listener.ts";
 import { answerError, pageRoutes, WebRefusal } from "./web_page.ts";
 import type { WebRequest, WebRoute } from "./web_route.ts";
 import { fileRoutes, type WebInfo } from "./web_files.ts";
 import { uploadRoutes, UploadTable } from "./web_upload.ts";
+
+/** What a request over a connection limit is told (as a PS/2 command is). */
+const BUSY = {
+  connections: "The server is serving its maximum of connections: try again",
+  address: "The server is serving its maximum of connections from your address: try again",
+} as const;
 
 /** Where the web page is served. */
 export interface WebOptions {
@@ -66,7 +73,7 @@ export class WebServer {
   readonly secure: boolean;
   readonly #access: WebAccess;
   readonly #parts: WebParts;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #listener: WebListener;
   readonly #routes: WebRoute[];
   readonly #uploads: UploadTable;
   readonly #stopping = new AbortController();
@@ -89,29 +96,23 @@ export class WebServer {
       ...fileRoutes(webInfo(options, parts)),
       ...uploadRoutes(this.#uploads),
     ];
-    const listen = (hostname: string) => ({
+    this.#listener = new WebListener({
       port: options.port,
-      hostname,
-      onListen: () => {},
+      ...(options.host !== undefined ? { hostname: options.host } : {}),
+      ...(parts.keys ? { tls: { cert: parts.keys.cert, key: parts.keys.key } } : {}),
       onError: (error: unknown) => {
         parts.events.emit({ type: "error", what: "web", message: String(error) });
         return new Response("The server could not answer", { status: 500 });
       },
-      ...(parts.keys ? { cert: parts.keys.cert, key: parts.keys.key } : {}),
-    });
-    const serve = (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) =>
-      this.#serve(request, info);
-    if (options.host !== undefined) this.#server = Deno.serve(listen(options.host), serve);
-    else {
-      // Every address, IPv6 and IPv4, as the privateshare port; IPv4 alone where IPv6 is off.
-      try {
-        this.#server = Deno.serve(listen("::"), serve);
-      } catch (error) {
-        if (error instanceof Deno.errors.AddrInUse) throw error;
-        this.#server = Deno.serve(listen("0.0.0.0"), serve);
-      }
-    }
-    this.addr = this.#server.addr;
+      onLost: (message, retryMs) =>
+        parts.events.emit({
+          type: "error",
+          what: "web",
+          message: `${message}: listening again in ${retryMs / 1000} s`,
+        }),
+    }, (request, info) => this.#serve(request, info));
+    this.addr = this.#listener.addr;
+    this.#access.listening(this.addr.port);
   }
 
   /** The token the page's address carries; a new one with each start. */
@@ -133,9 +134,11 @@ export class WebServer {
   }
 
   async #serve(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
-    const url = new URL(request.url);
-    const refusal = wrongHost(request, this.addr.port, this.#names) ??
-      foreignOrigin(request, `${this.secure ? "https" : "http"}://${requestHost(request)}`);
+    const authority = authorityOf(request);
+    const refusal = wrongHost(authority, this.addr.port, this.#names, this.secure) ??
+      foreignOrigin(request, pageOrigin(authority, this.secure));
+    // Deno makes the URL from the Host header: only a Host that passed is sure to make one.
+    const url = URL.parse(request.url) ?? new URL("http://invalid/");
     const found = refusal ? undefined : this.#route(request.method, url.pathname);
     if (found?.route.quiet && (found.route.open || this.#access.has(request))) {
       return await found.route.handle(this.#web(request, url, found.rest, newRecord(0, info)));
@@ -168,7 +171,7 @@ export class WebServer {
         );
       }
       const busy = this.#parts.admission.serve(ticket);
-      if (busy) throw new CancelError("busy", "The server is serving its maximum of connections");
+      if (busy) throw new CancelError("busy", BUSY[busy]);
       // Not request.signal: Deno aborts it once a response is returned, body or not.
       info.completed.catch(() => cut.abort());
       const signal = AbortSignal.any([cut.signal, this.#stopping.signal]);
@@ -211,7 +214,7 @@ export class WebServer {
       dataTimeoutMs: this.#parts.dataTimeoutMs,
       end,
       address: record.peer.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1"),
-      origin: `${this.secure ? "https" : "http"}://${requestHost(request)}`,
+      origin: pageOrigin(authorityOf(request), this.secure),
       progress(bytes: number) {
         record.bytes = bytes;
         if (events.active) events.emit({ type: "request-progress", record });
@@ -242,12 +245,7 @@ export class WebServer {
     this.#access.clear();
     this.#stopping.abort();
     await this.#uploads.close();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.#server.shutdown(),
-      new Promise((resolve) => timer = setTimeout(resolve, 2000)),
-    ]);
-    clearTimeout(timer);
+    await this.#listener.shutdown(2000);
   }
 }
 
