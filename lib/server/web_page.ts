@@ -7,12 +7,14 @@
  */
 
 import { CancelError, type Reason } from "../protocol/errors.ts";
+import type { RequestRecord } from "./events.ts";
 import type { PasswordGuard } from "./guard.ts";
 import { sameSecret, type WebAccess } from "./web_access.ts";
 import type { WebRoute } from "./web_route.ts";
 import style from "../assets/style.css" with { type: "text" };
 import pageHtml from "./web_assets/page.html" with { type: "text" };
 import pageScript from "./web_assets/page.js" with { type: "text" };
+import noKeyHtml from "./web_assets/no_key.html" with { type: "text" };
 import signInHtml from "./web_assets/sign_in.html" with { type: "text" };
 import sha256Script from "hash-wasm/dist/sha256.umd.min.js" with { type: "text" };
 
@@ -106,10 +108,38 @@ function html(body: string, status = 200, extra: Record<string, string> = {}): R
   });
 }
 
-function signInPage(message: string, status = 200): Response {
-  const escaped = message.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
-  // A function, so that `$&` and the like in the message are not patterns.
-  return html(signInHtml.replace(/\{\{\s*message\s*\}\}/, () => escaped), status);
+/** What the sign-in page shows of the server: its name, and its certificate's short code. */
+export interface SignInInfo {
+  /** The server's name. */
+  name: string;
+  /** The short code of the certificate, on a TLS server. */
+  code?: string;
+}
+
+function escapeHtml(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+function signInPage(info: SignInInfo, message: string, status = 200): Response {
+  // Functions, so that `$&` and the like in a name or message are not patterns. The code comes
+  // before the password: a person compares it with the server's screen first.
+  const page =
+    (info.code === undefined
+      ? signInHtml.replace(/<!-- trust -->[\s\S]*<!-- \/trust -->/, "")
+      : signInHtml.replace(/\{\{\s*code\s*\}\}/, () => escapeHtml(info.code!)))
+      .replace(/\{\{\s*name\s*\}\}/, () => escapeHtml(info.name))
+      .replace(/\{\{\s*message\s*\}\}/, () => escapeHtml(message));
+  return html(page, status);
+}
+
+/** The page a browser without a session sees on a server without a password: how to get in. */
+function noKeyPage(info: SignInInfo, record: RequestRecord, refusal: WebRefusal): Response {
+  record.outcome = "cancel";
+  record.reason = refusal.reason;
+  record.message = refusal.message;
+  const page = noKeyHtml.replace(/\{\{\s*name\s*\}\}/, () => escapeHtml(info.name))
+    .replace(/\{\{\s*message\s*\}\}/, () => escapeHtml(refusal.message));
+  return html(page, refusal.status);
 }
 
 /** The headers of the answer that sets a session: never kept by a cache. */
@@ -179,21 +209,30 @@ async function readForm(
  *
  * @param access the sessions and the token
  * @param guard the password check, when the server has a password
+ * @param info the server's name and code, for the sign-in page
  * @returns the routes
  */
-export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined): WebRoute[] {
+export function pageRoutes(
+  access: WebAccess,
+  guard: PasswordGuard | undefined,
+  info: SignInInfo = { name: "privateshare" },
+): WebRoute[] {
   return [{
     method: "GET",
     path: "/",
     open: true,
-    handle({ request, url }) {
+    handle({ request, url, record }) {
       const token = url.searchParams.get("t");
       if (token !== null && !guard) {
         if (!sameSecret(token, access.token)) {
-          throw new WebRefusal(
-            403,
-            "unauthorized",
-            "This address's code is not valid (the server was restarted?): scan the server's QR code again",
+          return noKeyPage(
+            info,
+            record,
+            new WebRefusal(
+              403,
+              "unauthorized",
+              "This address's code is not valid (the server was restarted?): scan the server's QR code again",
+            ),
           );
         }
         return new Response(null, {
@@ -202,11 +241,15 @@ export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined):
         });
       }
       if (access.has(request)) return html(pageHtml);
-      if (guard) return signInPage("");
-      throw new WebRefusal(
-        401,
-        "unauthorized",
-        "Open the address with its code: scan the server's QR code, or copy its address",
+      if (guard) return signInPage(info, "");
+      return noKeyPage(
+        info,
+        record,
+        new WebRefusal(
+          401,
+          "unauthorized",
+          "Open the address with its code: scan the server's QR code, or copy its address",
+        ),
       );
     },
   }, {
@@ -226,7 +269,7 @@ export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined):
         record.outcome = "cancel";
         record.reason = "unauthorized";
         record.message = "No password given";
-        return signInPage("Type the server's password", 401);
+        return signInPage(info, "Type the server's password", 401);
       }
       try {
         await guard.admit({ op: "list", password }, address, signal);
@@ -235,7 +278,7 @@ export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined):
         record.outcome = "cancel";
         record.reason = error.reason;
         record.message = error.message;
-        return signInPage(error.message, 401);
+        return signInPage(info, error.message, 401);
       }
       return new Response(null, {
         status: 303,

@@ -91,9 +91,10 @@ export class WebServer {
     this.secure = parts.keys !== undefined;
     this.#access = new WebAccess(this.secure);
     this.#uploads = new UploadTable(parts.store, parts.dataTimeoutMs);
+    const info = webInfo(options, parts);
     this.#routes = [
-      ...pageRoutes(this.#access, parts.guard),
-      ...fileRoutes(webInfo(options, parts)),
+      ...pageRoutes(this.#access, parts.guard, info),
+      ...fileRoutes(info),
       ...uploadRoutes(this.#uploads),
     ];
     this.#listener = new WebListener({

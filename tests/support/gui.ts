@@ -13,7 +13,7 @@ import { type BrowserContext, chromium, type Page } from "npm:playwright-core@1.
 import { until } from "./deadline.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
   "--disable-gpu",
