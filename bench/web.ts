@@ -350,7 +350,9 @@ export function webSection(results: WebResults, runs: number): string {
       runs === 1 ? "" : "s"
     }, alternating)`,
     "",
-    `${results.versions.curl}; nginx ${results.versions.nginx ?? "**not found**"}; ` +
+    `${results.versions.curl}; nginx ${
+      results.versions.nginx ?? "**not found** (Debian: `apt-get install nginx-light`)"
+    }; ` +
     `${results.versions.python ?? "python3 **not found**"}. Each server is started fresh on ` +
     "127.0.0.1 for each transfer; its peak is the VmHWM of the process that serves (nginx's " +
     "worker). Every copy is checked by SHA-256 afterwards.",
