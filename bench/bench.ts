@@ -35,8 +35,10 @@ import {
 import { SMALL_FILES, smallCase, smallFiles } from "./small.ts";
 import { foldersCase } from "./folders.ts";
 import { heldCase, heldRoot, heldSection } from "./held.ts";
+import { webCase, type WebResults, webSection } from "./web.ts";
 
 const USAGE = "Usage: deno task bench [--size-mib N] [--runs N] [--memory-4g] [--only LIST] " +
+  "[--web-upload-mib N] " +
   "(--help for more)";
 
 const HELP = `privateshare benchmark: the real server and client CLIs against socat.
@@ -53,7 +55,7 @@ Options:
   --socat-buffers LIST  socat -b sizes in bytes to try; the fastest is used
                         (default 1048576,4194304,33554432)
   --only LIST           cases to run, of transfer,tls,concurrent,gets,start,small,classic,
-                        folders,memory,held,abuse (held: the server's peak memory while 128
+                        folders,memory,held,abuse,web (held: the server's peak memory while 128
                         connections each hold a folder manifest at the limits; memory runs
                         held too) (default all but memory; folders: a folder of 2,000 files
                         of 4 KiB put and got against tar|socat|tar, and one of the --size-mib
@@ -63,7 +65,12 @@ Options:
                         this process, against one alone; start: client.ts list as a
                         process, against an empty deno run; classic: classic lists from a
                         raw socket against bench/original_list_server.py, the original's
-                        list in python3)
+                        list in python3; web: the --size-mib file downloaded and uploaded
+                        with curl through the web page, against nginx (Debian's nginx-light,
+                        WebDAV PUT) and python3 -m http.server, and the phone-sized page's
+                        first listing of 2,000 files in Chromium)
+  --web-upload-mib N    in the web case, also upload one file of N MiB (such as 4096) through
+                        the page and download it again, for the server's peak memory
   --memory-4g           also compare peak memory for 1 GiB and 4 GiB transfers
                         (the memory case; about 12 GiB of disk for a while)
   --output PATH         where the Markdown report goes (default bench/RESULTS.md)
@@ -86,6 +93,7 @@ const CASES = [
   "memory",
   "held",
   "abuse",
+  "web",
 ] as const;
 type CaseName = typeof CASES[number];
 /** The 4 GiB memory check takes minutes and 12 GiB of disk: only on request. */
@@ -100,6 +108,7 @@ const DEFAULT_CASES: readonly CaseName[] = [
   "folders",
   "held",
   "abuse",
+  "web",
 ];
 
 /** The benchmark's settings, from the command line. */
@@ -111,6 +120,7 @@ interface Options {
   smallSeconds: number;
   socatBuffers: number[];
   only: Set<CaseName>;
+  webUploadMiB: number | undefined;
   output: string;
   clean: boolean;
 }
@@ -128,6 +138,7 @@ function parseOptions(args: string[]): Options | undefined {
       "socat-buffers": { type: "string" },
       only: { type: "string" },
       "memory-4g": { type: "boolean" },
+      "web-upload-mib": { type: "string" },
       output: { type: "string" },
       clean: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -157,6 +168,9 @@ function parseOptions(args: string[]): Options | undefined {
     smallSeconds: positive("--small-seconds", values["small-seconds"] ?? "3"),
     socatBuffers: buffers,
     only,
+    webUploadMiB: values["web-upload-mib"] === undefined
+      ? undefined
+      : count("--web-upload-mib", values["web-upload-mib"]),
     output: values.output ?? join(ROOT, "bench", "RESULTS.md"),
     clean: values.clean ?? false,
   };
@@ -362,10 +376,35 @@ async function main(args: string[]): Promise<number> {
     abuse = await abuseCase(DIRS.small, names, DIRS.smallOut, progress);
   }
 
+  let web: WebResults | undefined;
+  if (options.only.has("web")) {
+    const size = options.sizeMiB * MiB;
+    const src = join(DATA, `source-${options.sizeMiB}MiB.bin`);
+    await ensureRandomFile(src, size);
+    let large;
+    if (options.webUploadMiB !== undefined) {
+      const path = join(DATA, `source-${options.webUploadMiB}MiB.bin`);
+      progress(`preparing ${path}`);
+      await ensureRandomFile(path, options.webUploadMiB * MiB);
+      large = { src: path, sha: await sha256File(path), size: options.webUploadMiB * MiB };
+    }
+    progress("web: downloads and uploads with curl, against nginx and python3");
+    web = await webCase({
+      src,
+      sha: await sha256File(src),
+      size,
+      runs: options.runs,
+      data: DATA,
+      ...(large ? { large } : {}),
+      progress,
+    });
+  }
+
   input.loadEnd = await loadAverage();
   await Deno.writeTextFile(
     options.output,
-    report(input) + (held ? "\n" + held : "") + (abuse ? "\n" + abuseSection(abuse) : ""),
+    report(input) + (held ? "\n" + held : "") + (abuse ? "\n" + abuseSection(abuse) : "") +
+      (web ? "\n" + webSection(web, options.runs) : ""),
   );
   // Formatted as `deno fmt` would, so that `deno task check` stays clean
   // after a benchmark rewrites the report.
@@ -394,6 +433,7 @@ async function cleanup(): Promise<void> {
       DIRS.smallOut,
       join(DATA, "folders-served"),
       join(DATA, "folders-out"),
+      join(DATA, "web"),
     ]
   ) {
     await removeIfPresent(dir);

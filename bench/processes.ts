@@ -375,15 +375,26 @@ export async function runSocat(
   };
 }
 
-function freePort(): number {
+/** A port free on loopback a moment ago (a bench's baseline takes a port number, not port 0). */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: HOST, port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
 }
 
-/** Waits until something listens on `port`, by reading /proc/net/tcp, so no connection is spent. */
-async function waitListening(port: number, child: Deno.ChildProcess): Promise<void> {
+/**
+ * Waits until something listens on `port`, by reading /proc/net/tcp, so no connection is spent.
+ *
+ * @param port the port
+ * @param child the process that is to listen
+ * @param name what it is, for the error
+ */
+export async function waitListening(
+  port: number,
+  child: Deno.ChildProcess,
+  name = "socat receiver",
+): Promise<void> {
   const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
   const pattern = new RegExp(`^\\s*\\d+: [0-9A-F]+:${hexPort} [0-9A-F]+:0000 0A `, "m");
   let exited = false;
@@ -391,10 +402,10 @@ async function waitListening(port: number, child: Deno.ChildProcess): Promise<vo
   const deadline = performance.now() + 5000;
   while (performance.now() < deadline) {
     if (pattern.test(Deno.readTextFileSync("/proc/net/tcp"))) return;
-    if (exited) throw new Error(`socat receiver exited before listening on port ${port}`);
+    if (exited) throw new Error(`${name} exited before listening on port ${port}`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
-  throw new Error(`socat receiver did not listen on port ${port} within 5 s`);
+  throw new Error(`${name} did not listen on port ${port} within 5 s`);
 }
 
 /** Flushes every file system's dirty data (`sync`), so that earlier writes do not land in a measurement. */

@@ -166,6 +166,42 @@ test("an upload arrives byte for byte, verified, and leaves no partial behind", 
   assert.equal(put.record.protocol, "web");
 });
 
+test("bodies of no byte, one byte and around the 1 MiB read buffer arrive byte for byte", async () => {
+  await using dir = await tempDir();
+  await using lib = webServer(dir.path);
+  const page = await openPage(lib);
+  const MiB = 1024 * 1024;
+  for (const size of [0, 1, MiB - 1, MiB, MiB + 1, 2 * MiB + 3]) {
+    const bytes = randomBytes(size, size % 251);
+    const done = await upload(page, `size-${size}.bin`, bytes);
+    assert.equal(done.status, 200, `${size}: ${JSON.stringify(done.json)}`);
+    assertBytes(await Deno.readFile(join(dir.path, `size-${size}.bin`)), bytes);
+  }
+  // A body that arrives in small pieces, as from a slow phone: each read takes what has arrived.
+  const bytes = randomBytes(MiB + 5, 9);
+  const begun = await page.api("POST", "/api/uploads", { path: "pieces.bin", size: bytes.length });
+  let at = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at >= bytes.length) return controller.close();
+      controller.enqueue(bytes.slice(at, at += 7000));
+    },
+  });
+  const put = await fetch(`${page.origin}/api/uploads/${begun.json.id}?offset=0`, {
+    method: "PUT",
+    headers: { cookie: page.cookie, origin: page.origin },
+    body,
+    duplex: "half",
+  } as RequestInit);
+  assert.deepEqual(await put.json(), { offset: bytes.length });
+  const done = await page.api("POST", `/api/uploads/${begun.json.id}/commit`, {
+    sha256: sha256Hex(bytes),
+  });
+  assert.equal(done.status, 200, JSON.stringify(done.json));
+  assertBytes(await Deno.readFile(join(dir.path, "pieces.bin")), bytes);
+  assert.deepEqual(hidden(dir.path), []);
+});
+
 test("a cut-off upload resumes from the offset the server reports", async () => {
   await using dir = await tempDir();
   await using lib = webServer(dir.path);

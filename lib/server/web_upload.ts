@@ -22,6 +22,8 @@ export { UploadTable };
 
 /** Most bytes of a JSON request body. */
 const MAX_JSON_BYTES = 16 * 1024;
+/** A `PUT`'s body is read into two buffers of this size an upload (bench/RESULTS.md, "Web page"). */
+const BODY_BUFFER = 1024 * 1024;
 
 /** A JSON answer that is never cached. */
 function json(value: unknown, status = 200): Response {
@@ -97,8 +99,9 @@ function keepsBoth(body: Record<string, unknown>): boolean {
 }
 
 /**
- * Receives a `PUT`'s body into an upload's hidden file: each chunk is
- * written while the next arrives, and hashed once it is on disk, so that
+ * Receives a `PUT`'s body into an upload's hidden file: each chunk is read
+ * into a buffer of the upload's own (a BYOB read: what has arrived, up to
+ * {@link BODY_BUFFER}), written while the next arrives, and hashed once it is on disk, so that
  * what the file holds and its digest never part. Bytes past the size are
  * refused, a body that stalls for the data deadline is cut; what arrived
  * before either is kept.
@@ -111,7 +114,9 @@ async function receive(web: WebRequest, held: HeldUpload, cut: AbortSignal): Pro
   }
   const file = held.upload.file;
   await file.seek(held.held, Deno.SeekMode.Start);
-  const reader = web.request.body?.getReader();
+  const reader = bodyReader(web.request.body);
+  // A read takes its buffer and gives it back in its answer; a landed chunk's buffer is free again.
+  const free: ArrayBuffer[] = [];
   let ending: "stalled" | "over" | "cut" | "left" | undefined;
   const stop = (why: typeof ending) => {
     ending ??= why;
@@ -134,6 +139,7 @@ async function receive(web: WebRequest, held: HeldUpload, cut: AbortSignal): Pro
     pending = undefined;
     await written;
     held.hash.update(chunk);
+    free.push(chunk.buffer as ArrayBuffer);
     held.held += chunk.length;
     moved += chunk.length;
     web.progress(moved);
@@ -141,7 +147,8 @@ async function receive(web: WebRequest, held: HeldUpload, cut: AbortSignal): Pro
   try {
     arm();
     while (reader && !signal.aborted) {
-      const next = await reader.read().catch(() => {
+      const into = new Uint8Array(free.pop() ?? new ArrayBuffer(BODY_BUFFER));
+      const next = await reader.read(into).catch(() => {
         ending ??= "left";
         return { done: true as const, value: undefined };
       });
@@ -191,6 +198,23 @@ async function receive(web: WebRequest, held: HeldUpload, cut: AbortSignal): Pro
     record.message = `the browser stopped sending: ${held.held} of ${held.size} bytes kept`;
   }
   return json({ offset: held.held });
+}
+
+/**
+ * Reads a body into the caller's buffers where the stream allows it (BYOB),
+ * else chunk by chunk as it comes (the buffer given is then not used).
+ */
+function bodyReader(body: ReadableStream<Uint8Array> | null) {
+  if (!body) return undefined;
+  try {
+    const byob = body.getReader({ mode: "byob" });
+    return { read: (into: Uint8Array) => byob.read(into), cancel: () => byob.cancel() };
+  } catch (error) {
+    // Deno hands on a body of no or one byte as a stream of another kind.
+    if (!(error instanceof TypeError)) throw error;
+    const plain = body.getReader();
+    return { read: (_into: Uint8Array) => plain.read(), cancel: () => plain.cancel() };
+  }
 }
 
 async function writeAll(file: HeldUpload["upload"]["file"], bytes: Uint8Array): Promise<void> {
