@@ -48,8 +48,11 @@ function formatDuration(ms) {
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
 }
 
+// One formatter for every row: toLocaleString builds one a call, most of a long listing's time.
+const WHEN = new Intl.DateTimeFormat([], { dateStyle: "medium", timeStyle: "short" });
+
 function formatWhen(ms) {
-  return new Date(ms).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  return WHEN.format(new Date(ms));
 }
 
 /** A path inside the served folder: its parts joined by `/`, none empty. */
