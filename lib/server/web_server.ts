@@ -15,7 +15,7 @@
 import { CancelError } from "../protocol/errors.ts";
 import { shortCode } from "../net/short_code.ts";
 import { fingerprintOf, pemCertificates, type TlsServerKeys } from "../net/tls.ts";
-import { addressKey, type Admission } from "./admission.ts";
+import { addressKey, type Admission, peerName } from "./admission.ts";
 import type { RequestRecord, ServerEvents } from "./events.ts";
 import type { PasswordGuard } from "./guard.ts";
 import { recordError } from "./handler.ts";
@@ -262,7 +262,6 @@ function webInfo(options: WebOptions, parts: WebParts): WebInfo {
 }
 
 function newRecord(id: number, info: Deno.ServeHandlerInfo<Deno.NetAddr>): RequestRecord {
-  const { hostname, port } = info.remoteAddr;
-  const peer = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-  return { id, peer, protocol: "web", op: "-", bytes: 0, outcome: "ok" };
+  // As the privateshare port logs a peer: an IPv4 address mapped into IPv6 unmapped.
+  return { id, peer: peerName(info.remoteAddr), protocol: "web", op: "-", bytes: 0, outcome: "ok" };
 }
