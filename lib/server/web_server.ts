@@ -102,7 +102,7 @@ export class WebServer {
       ...(parts.keys ? { tls: { cert: parts.keys.cert, key: parts.keys.key } } : {}),
       onError: (error: unknown) => {
         parts.events.emit({ type: "error", what: "web", message: String(error) });
-        return new Response("The server could not answer", { status: 500 });
+        return answerError(error, "");
       },
       onLost: (message, retryMs) =>
         parts.events.emit({
@@ -140,8 +140,14 @@ export class WebServer {
     // Deno makes the URL from the Host header: only a Host that passed is sure to make one.
     const url = URL.parse(request.url) ?? new URL("http://invalid/");
     const found = refusal ? undefined : this.#route(request.method, url.pathname);
+    // A quiet route's success is not logged; its refusal is, as any other (below).
+    let quietFailure: { error: unknown } | undefined;
     if (found?.route.quiet && (found.route.open || this.#access.has(request))) {
-      return await found.route.handle(this.#web(request, url, found.rest, newRecord(0, info)));
+      try {
+        return await found.route.handle(this.#web(request, url, found.rest, newRecord(0, info)));
+      } catch (error) {
+        quietFailure = { error };
+      }
     }
     const record = newRecord(this.#parts.nextId(), info);
     record.op = `${request.method} ${url.pathname}`.slice(0, 80);
@@ -170,6 +176,7 @@ export class WebServer {
           "Open the address with its code: scan the server's QR code, or copy its address",
         );
       }
+      if (quietFailure) throw quietFailure.error;
       const busy = this.#parts.admission.serve(ticket);
       if (busy) throw new CancelError("busy", BUSY[busy]);
       // Not request.signal: Deno aborts it once a response is returned, body or not.
