@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import type { ServerOptions } from "../lib/mod.ts";
 import { WEB_HEADERS } from "../lib/server/web_page.ts";
 import { type LibraryServer, serveFolder, tempDir, test } from "./helpers.ts";
+import { command } from "./support/folder_peer.ts";
 
 /** A browser session on a server's page. */
 interface Page {
@@ -71,4 +72,70 @@ test("an asset that does not exist is a 404 with the security headers, logged as
   );
   assert.equal(refused.length, 1);
   assert.ok(refused[0]!.type === "request-end" && refused[0]!.record.reason === "not-found");
+});
+
+/** The server's own hidden files in a folder (partials, temporaries), with their sizes. */
+function hidden(dir: string): number[] {
+  return [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith(".privateshare"))
+    .map((e) => Deno.statSync(`${dir}/${e.name}`).size);
+}
+
+/** Calls the page's JSON API. */
+async function api(page: Page, method: string, path: string, body?: unknown) {
+  const answer = await page.fetch(path, {
+    method,
+    ...(body !== undefined
+      ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } }
+      : {}),
+  });
+  const text = await answer.text();
+  // deno-lint-ignore no-explicit-any
+  return { status: answer.status, json: (text ? JSON.parse(text) : undefined) as any };
+}
+
+const MIB = 1024 * 1024; // FREE_SPACE_MARGIN: a put leaves this much free beside its bytes
+
+test("an upload the disk cannot hold is refused no-space before a byte moves (web and PS/2; fault injection: free space injected)", async () => {
+  await using dir = await tempDir();
+  let free = 2 * MIB;
+  await using lib = webServer(dir.path, { freeSpace: () => Promise.resolve(free) });
+  const page = await openPage(lib);
+  // One byte more than fits: 507, and no partial left behind.
+  const over = await api(page, "POST", "/api/uploads", { path: "big.bin", size: MIB + 1 });
+  assert.equal(over.status, 507, JSON.stringify(over.json));
+  assert.equal(over.json.code, "no-space");
+  assert.match(over.json.error, /room for 1048576 bytes, too few for the file's 1048577/);
+  assert.deepEqual(hidden(dir.path), []);
+  const kept = await api(page, "POST", "/api/uploads", {
+    path: "big.bin",
+    size: MIB + 1,
+    onExists: "keep-both",
+  });
+  assert.equal(kept.status, 507);
+  // The same over PS/2.
+  {
+    using c = await command(lib.port, { op: "put", name: "big.bin", size: MIB + 1, resume: true });
+    const reply = await c.reply();
+    assert.equal(reply.code === "cancel" && reply.reason, "no-space");
+  }
+  assert.deepEqual(hidden(dir.path), []);
+  // Exactly what fits is taken; a resumed upload needs room only for the rest.
+  const begun = await api(page, "POST", "/api/uploads", { path: "big.bin", size: MIB + 10 });
+  assert.equal(begun.status, 507);
+  free = 2 * MIB + 10;
+  const fits = await api(page, "POST", "/api/uploads", { path: "big.bin", size: MIB + 10 });
+  assert.equal(fits.status, 200, JSON.stringify(fits.json));
+  const sent = await page.fetch(`/api/uploads/${fits.json.id}?offset=0`, {
+    method: "PUT",
+    body: new Uint8Array(10),
+  });
+  assert.equal((await sent.json()).offset, 10);
+  free = 2 * MIB - 1;
+  const short = await api(page, "POST", "/api/uploads", { path: "big.bin", size: MIB + 10 });
+  assert.equal(short.status, 507, "one byte short of the rest");
+  assert.deepEqual(hidden(dir.path), [10], "the partial is kept for later");
+  free = 2 * MIB;
+  const resumed = await api(page, "POST", "/api/uploads", { path: "big.bin", size: MIB + 10 });
+  assert.equal(resumed.status, 200, JSON.stringify(resumed.json));
+  assert.equal(resumed.json.offset, 10);
 });

@@ -2,8 +2,8 @@
  * Making a verified upload visible under its name without ever replacing a
  * file (the {@link Upload} a put writes to, and its commit step): a hard link where the file system has them, else an exclusive
  * claim of the name and a rename over the claim; and the free space a
- * folder put is checked against, less what other folder puts under way
- * were promised.
+ * put is checked against before its bytes move, less what other folder
+ * puts under way were promised.
  *
  * @module
  */
@@ -193,6 +193,31 @@ export class FreeSpace {
     let bytes = 0;
     for (const promise of this.#promises) bytes += promise.bytes;
     return bytes;
+  }
+
+  /**
+   * Lets an upload of one file go ahead only if the rest of its bytes fit beside what is
+   * promised to folder puts: a file the disk cannot hold is refused before its bytes move,
+   * rather than when the disk is full.
+   *
+   * @param upload the upload, just begun (its partial may hold some bytes already)
+   * @param size its announced size, or undefined when unknown (classic)
+   * @returns the upload
+   * @throws {CancelError} `no-space` when it does not fit; the upload is then given up, and a
+   *   partial that held bytes kept
+   */
+  async admit(upload: Upload, size: number | undefined): Promise<Upload> {
+    if (size === undefined) return upload;
+    const rest = size - upload.offset;
+    const free = await this.#probe();
+    if (free === undefined || free - this.promised >= rest + FREE_SPACE_MARGIN) return upload;
+    await upload.abort(upload.offset > 0);
+    const room = Math.max(0, free - this.promised - FREE_SPACE_MARGIN);
+    throw new CancelError(
+      "no-space",
+      `The server has room for ${room} bytes, too few for the file's ${rest}: ` +
+        "free some space on it and try again",
+    );
   }
 
   /**
