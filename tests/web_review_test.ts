@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import type { ServerOptions } from "../lib/mod.ts";
 import { WEB_HEADERS } from "../lib/server/web_page.ts";
-import { type LibraryServer, serveFolder, tempDir, test } from "./helpers.ts";
+import { type LibraryServer, serveFolder, tempDir, test, until } from "./helpers.ts";
 import { command } from "./support/folder_peer.ts";
 
 /** A browser session on a server's page. */
@@ -138,4 +138,42 @@ test("an upload the disk cannot hold is refused no-space before a byte moves (we
   const resumed = await api(page, "POST", "/api/uploads", { path: "big.bin", size: MIB + 10 });
   assert.equal(resumed.status, 200, JSON.stringify(resumed.json));
   assert.equal(resumed.json.offset, 10);
+});
+
+test("a large listing that the browser does not read holds its slot until the data deadline cuts it, not the server's memory", async () => {
+  await using dir = await tempDir();
+  // About 7.7 MB of JSON: more than loopback's socket buffers take (4 MiB to send, less to read).
+  const stem = "x".repeat(240);
+  for (let i = 0; i < 30_000; i++) Deno.writeFileSync(`${dir.path}/${stem}${i}`, new Uint8Array());
+  await using lib = webServer(dir.path, { maxPerAddress: 2, dataTimeoutMs: 3000 });
+  const page = await openPage(lib);
+  const whole = await api(page, "GET", "/api/list");
+  assert.equal(whole.json.entries.length, 30_000);
+  const readers: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: page.port });
+      readers.push(conn);
+      await conn.write(new TextEncoder().encode(
+        `GET /api/list HTTP/1.1\r\nhost: 127.0.0.1:${page.port}\r\ncookie: ${page.cookie}\r\n\r\n`,
+      ));
+    }
+    const listings = () =>
+      lib.events.filter((e) => e.type === "request-start" && e.record.op === "list").length;
+    await until(() => listings() === 3);
+    // Both unread listings hold their slots: the address is at its limit.
+    const busy = await api(page, "GET", "/api/list");
+    assert.equal(busy.status, 503, "the unread listings hold their slots");
+    assert.equal(busy.json.code, "busy");
+    // The data deadline cuts them, logged as timeouts, and the slots are free again.
+    const cut = () =>
+      lib.events.filter((e) =>
+        e.type === "request-end" && e.record.op === "list" && e.record.outcome === "timeout"
+      ).length;
+    await until(() => cut() === 2);
+    const again = await api(page, "GET", "/api/list");
+    assert.equal(again.status, 200);
+  } finally {
+    for (const conn of readers) conn.close();
+  }
 });

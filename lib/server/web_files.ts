@@ -7,6 +7,7 @@
  * @module
  */
 
+import { bytesSource, pulledBody } from "./web_body.ts";
 import { download } from "./web_download.ts";
 import { WEB_HEADERS } from "./web_page.ts";
 import type { WebRoute } from "./web_route.ts";
@@ -42,12 +43,13 @@ export function fileRoutes(info: WebInfo): WebRoute[] {
   }, {
     method: "GET",
     path: "/api/list",
-    async handle({ url, store, record }) {
+    async handle(web) {
+      const { url, store, record } = web;
       const path = url.searchParams.get("path") ?? "";
       record.op = "list";
       if (path !== "") record.name = path;
       const entries = await store.list(path === "" ? undefined : path, true);
-      return Response.json({
+      const bytes = new TextEncoder().encode(JSON.stringify({
         path,
         entries: entries.map((entry) => ({
           name: entry.name,
@@ -55,7 +57,16 @@ export function fileRoutes(info: WebInfo): WebRoute[] {
           size: entry.size,
           mtime: entry.mtime,
         })),
-      }, { headers: json });
+      }));
+      // Pulled as the browser reads, as a download is: a large folder's listing left unread
+      // holds a slot until the data deadline, never the server's memory once the slot is free.
+      const headers = {
+        ...json,
+        "content-type": "application/json",
+        "content-length": String(bytes.length),
+      };
+      if (web.request.method === "HEAD") return new Response(null, { headers });
+      return new Response(pulledBody(web, bytesSource(bytes)), { headers });
     },
   }, {
     method: "GET",
