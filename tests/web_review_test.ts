@@ -2,6 +2,7 @@
 // was found, against a real server on loopback, and fails on the code before its fix.
 
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import type { ServerOptions } from "../lib/mod.ts";
 import { WEB_HEADERS } from "../lib/server/web_page.ts";
 import { type LibraryServer, serveFolder, tempDir, test, until } from "./helpers.ts";
@@ -176,4 +177,34 @@ test("a large listing that the browser does not read holds its slot until the da
   } finally {
     for (const conn of readers) conn.close();
   }
+});
+
+test("an upload whose folder is removed before its commit is refused not-found, keeps nothing, and is no server error", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/gone`);
+  await using lib = webServer(dir.path);
+  const page = await openPage(lib);
+  const bytes = new TextEncoder().encode("photo bytes");
+  const begun = await api(page, "POST", "/api/uploads", { path: "gone/f.txt", size: bytes.length });
+  assert.equal(begun.status, 200);
+  await Deno.remove(`${dir.path}/gone`);
+  const sent = await page.fetch(`/api/uploads/${begun.json.id}?offset=0`, {
+    method: "PUT",
+    body: bytes,
+  });
+  assert.equal((await sent.json()).offset, bytes.length);
+  const commit = await api(page, "POST", `/api/uploads/${begun.json.id}/commit`, {
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+  });
+  assert.equal(commit.status, 404, JSON.stringify(commit.json));
+  assert.equal(commit.json.code, "not-found");
+  assert.match(commit.json.error, /folder of "gone\/f\.txt" was removed/);
+  assert.deepEqual(hidden(dir.path), []);
+  assert.deepEqual([...Deno.readDirSync(dir.path)], []);
+  const record = lib.events.findLast((e) => e.type === "request-end");
+  assert.ok(record?.type === "request-end" && record.record.outcome === "cancel");
+  // A folder made again takes the same upload.
+  await Deno.mkdir(`${dir.path}/gone`);
+  const again = await api(page, "POST", "/api/uploads", { path: "gone/f.txt", size: bytes.length });
+  assert.equal(again.status, 200);
 });

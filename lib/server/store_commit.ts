@@ -68,7 +68,7 @@ export class FilePlacer {
    * @param finalPath its name to be
    * @param facts the temporary file's facts as flushed
    * @returns the facts of the file now under its name
-   * @throws {CancelError} `exists` when the name is taken
+   * @throws {CancelError} `exists` when the name is taken, `not-found` when its folder is gone
    */
   async commit(
     name: string,
@@ -78,7 +78,16 @@ export class FilePlacer {
   ): Promise<FileFacts> {
     const exists = () =>
       new CancelError("exists", `${quoteName(name)} already exists on the server`);
-    const linked = await this.place(path, finalPath, exists);
+    const linked = await this.place(path, finalPath, exists).catch((error) => {
+      // The file's folder was removed while it was sent (or its work file, by someone else).
+      if (errorCode(error) !== "ENOENT") throw error;
+      throw new CancelError(
+        "not-found",
+        `The folder of ${quoteName(name)} was removed while the file was sent: ` +
+          "nothing was kept; send it again",
+        { cause: error },
+      );
+    });
     const placed = await lstatFacts(finalPath);
     if (!placed || !sameFile(placed, facts)) {
       throw new Error(`The upload's temporary file for ${quoteName(name)} was replaced meanwhile`);
