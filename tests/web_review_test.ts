@@ -7,6 +7,7 @@ import type { ServerOptions } from "../lib/mod.ts";
 import { WEB_HEADERS } from "../lib/server/web_page.ts";
 import { type LibraryServer, serveFolder, tempDir, test, until } from "./helpers.ts";
 import { command } from "./support/folder_peer.ts";
+import { cookiesSet, httpRequest, rawHttp } from "./support/web_raw.ts";
 
 /** A browser session on a server's page. */
 interface Page {
@@ -207,4 +208,29 @@ test("an upload whose folder is removed before its commit is refused not-found, 
   await Deno.mkdir(`${dir.path}/gone`);
   const again = await api(page, "POST", "/api/uploads", { path: "gone/f.txt", size: bytes.length });
   assert.equal(again.status, 200);
+});
+
+test("a session cookie read by another program of the host (cookies go to every port) is no session from another address", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/a.txt`, "private");
+  await using lib = webServer(dir.path);
+  const port = lib.server.web!.addr.port;
+  // The phone opens the QR code's address from 127.0.0.3; the server's host reads its cookie.
+  const opened = await rawHttp(port, httpRequest("GET", `/?t=${lib.server.web!.token}`, port), {
+    from: "127.0.0.3",
+  });
+  assert.equal(opened.status, 303);
+  const cookie = cookiesSet(opened)[0]!.split(";")[0]!;
+  const fetchFrom = (from: string, target: string) =>
+    rawHttp(port, httpRequest("GET", target, port, { cookie }), { from });
+  for (const target of ["/files/a.txt", "/api/list", "/api/info", "/"]) {
+    assert.equal((await fetchFrom("127.0.0.3", target)).status, 200, `${target} from its own`);
+    for (const from of ["127.0.0.1", "127.0.0.4", "127.0.0.30"]) {
+      const stolen = await fetchFrom(from, target);
+      assert.equal(stolen.status, 401, `${target} from ${from}`);
+      assert.ok(!stolen.body.includes("private"));
+    }
+  }
+  // The page's owner still holds the session.
+  assert.equal((await fetchFrom("127.0.0.3", "/files/a.txt")).body, "private");
 });

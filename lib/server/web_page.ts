@@ -186,7 +186,7 @@ export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined):
     method: "GET",
     path: "/",
     open: true,
-    handle({ request, url }) {
+    handle({ request, url, address }) {
       const token = url.searchParams.get("t");
       if (token !== null && !guard) {
         if (!sameSecret(token, access.token)) {
@@ -198,10 +198,10 @@ export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined):
         }
         return new Response(null, {
           status: 303,
-          headers: { ...SIGNED_IN, "set-cookie": access.open() },
+          headers: { ...SIGNED_IN, "set-cookie": access.open(address) },
         });
       }
-      if (access.has(request)) return html(pageHtml);
+      if (access.has(request, address)) return html(pageHtml);
       if (guard) return signInPage("");
       throw new WebRefusal(
         401,
@@ -239,7 +239,7 @@ export function pageRoutes(access: WebAccess, guard: PasswordGuard | undefined):
       }
       return new Response(null, {
         status: 303,
-        headers: { ...SIGNED_IN, "set-cookie": access.open() },
+        headers: { ...SIGNED_IN, "set-cookie": access.open(address) },
       });
     },
   }, {

@@ -142,7 +142,10 @@ export class WebServer {
     const found = refusal ? undefined : this.#route(request.method, url.pathname);
     // A quiet route's success is not logged; its refusal is, as any other (below).
     let quietFailure: { error: unknown } | undefined;
-    if (found?.route.quiet && (found.route.open || this.#access.has(request))) {
+    if (
+      found?.route.quiet &&
+      (found.route.open || this.#access.has(request, info.remoteAddr.hostname))
+    ) {
       try {
         return await found.route.handle(this.#web(request, url, found.rest, newRecord(0, info)));
       } catch (error) {
@@ -169,7 +172,7 @@ export class WebServer {
     try {
       if (refusal) throw new WebRefusal(403, "unauthorized", refusal);
       if (!found) throw new CancelError("not-found", "No such page");
-      if (!found.route.open && !this.#access.has(request)) {
+      if (!found.route.open && !this.#access.has(request, info.remoteAddr.hostname)) {
         throw new WebRefusal(
           401,
           "unauthorized",
@@ -209,7 +212,8 @@ export class WebServer {
     end = () => {},
   ): WebRequest {
     const events = this.#parts.events;
-    const session = this.#access.sessionOf(request);
+    const address = record.peer.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+    const session = this.#access.sessionOf(request, address);
     return {
       ...(session !== undefined ? { session } : {}),
       request,
@@ -220,7 +224,7 @@ export class WebServer {
       signal,
       dataTimeoutMs: this.#parts.dataTimeoutMs,
       end,
-      address: record.peer.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1"),
+      address,
       origin: pageOrigin(authorityOf(request), this.secure),
       progress(bytes: number) {
         record.bytes = bytes;
