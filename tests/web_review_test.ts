@@ -234,3 +234,25 @@ test("a session cookie read by another program of the host (cookies go to every 
   // The page's owner still holds the session.
   assert.equal((await fetchFrom("127.0.0.3", "/files/a.txt")).body, "private");
 });
+
+test("a download's saved name cannot read as another: bidirectional controls in a planted name are written _", async () => {
+  await using dir = await tempDir();
+  const names = {
+    "photo\u202egpj.exe": "photo_gpj.exe",
+    "a\u2066b\u2069\u200f.txt": "a_b__.txt",
+    "\u061cx\u2028y\u202a.jpg": "_x_y_.jpg",
+    "plain é.jpg": "plain é.jpg",
+  };
+  for (const name of Object.keys(names)) await Deno.writeTextFile(`${dir.path}/${name}`, name);
+  await using lib = webServer(dir.path);
+  const page = await openPage(lib);
+  for (const [name, saved] of Object.entries(names)) {
+    const answer = await page.fetch(`/files/${encodeURIComponent(name)}`);
+    assert.equal(answer.status, 200, JSON.stringify(name));
+    assert.equal(await answer.text(), name, "the file's own bytes");
+    const disposition = answer.headers.get("content-disposition")!;
+    const exact = /filename\*=UTF-8''(.*)$/.exec(disposition)?.[1];
+    assert.equal(decodeURIComponent(exact!), saved, JSON.stringify(name));
+    assert.match(disposition, /^attachment; filename="[\x20-\x7e]*"; /);
+  }
+});
