@@ -256,3 +256,28 @@ test("a download's saved name cannot read as another: bidirectional controls in 
     assert.match(disposition, /^attachment; filename="[\x20-\x7e]*"; /);
   }
 });
+
+test("one address's flood of sessions ends its own oldest, never another address's session", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/a.txt`, "private");
+  await using lib = webServer(dir.path);
+  const port = lib.server.web!.addr.port;
+  const open = async (from: string) => {
+    const opened = await rawHttp(port, httpRequest("GET", `/?t=${lib.server.web!.token}`, port), {
+      from,
+    });
+    assert.equal(opened.status, 303);
+    return cookiesSet(opened)[0]!.split(";")[0]!;
+  };
+  const works = async (cookie: string, from: string) =>
+    (await rawHttp(port, httpRequest("GET", "/files/a.txt", port, { cookie }), { from })).status;
+  const victim = await open("127.0.0.3");
+  // More than the server's whole table (1,000), from one address.
+  const flood: string[] = [];
+  for (let i = 0; i < 1001; i++) flood.push(await open("127.0.0.5"));
+  assert.equal(await works(victim, "127.0.0.3"), 200, "the other address keeps its session");
+  // The flooding address holds its newest 32 sessions, not the 33rd newest.
+  assert.equal(await works(flood.at(-1)!, "127.0.0.5"), 200);
+  assert.equal(await works(flood.at(-32)!, "127.0.0.5"), 200);
+  assert.equal(await works(flood.at(-33)!, "127.0.0.5"), 401);
+});

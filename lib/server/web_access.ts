@@ -30,6 +30,8 @@ export function sessionCookie(port: number): string {
 }
 /** Most sessions held at once; the oldest goes first. */
 const MAX_SESSIONS = 1000;
+/** Most sessions one address holds; its oldest goes first, so that it cannot push out others'. */
+const MAX_PER_ADDRESS = 32;
 
 /** A random string of `bytes` random bytes, base64url. */
 export function randomToken(bytes = 18): string {
@@ -83,7 +85,11 @@ export class WebAccess {
    */
   open(address: string): string {
     const id = randomToken(24);
-    this.#sessions.set(id, addressKey(address));
+    const key = addressKey(address);
+    // One address's flood of sign-ins (or of the token's address) ends its own oldest sessions.
+    const own = [...this.#sessions].filter(([, from]) => from === key);
+    if (own.length >= MAX_PER_ADDRESS) this.#sessions.delete(own[0]![0]);
+    this.#sessions.set(id, key);
     // The oldest first out: a flood of sign-ins cannot grow the table.
     if (this.#sessions.size > MAX_SESSIONS) {
       this.#sessions.delete(this.#sessions.keys().next().value!);
