@@ -281,3 +281,44 @@ test("one address's flood of sessions ends its own oldest, never another address
   assert.equal(await works(flood.at(-32)!, "127.0.0.5"), 200);
   assert.equal(await works(flood.at(-33)!, "127.0.0.5"), 401);
 });
+
+test("a second file of the same name from the same page, kept both, is an upload of its own and does not cut the first", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/photo.jpg`, "there");
+  await using lib = webServer(dir.path);
+  const page = await openPage(lib);
+  const first = new TextEncoder().encode("first photo");
+  const second = new TextEncoder().encode("the second photo");
+  const a = await api(page, "POST", "/api/uploads", {
+    path: "photo.jpg",
+    size: first.length,
+    onExists: "keep-both",
+  });
+  assert.equal(a.json.path, "photo (2).jpg");
+  const b = await api(page, "POST", "/api/uploads", {
+    path: "photo.jpg",
+    size: second.length,
+    onExists: "keep-both",
+  });
+  assert.equal(b.status, 200, JSON.stringify(b.json));
+  assert.equal(b.json.path, "photo (3).jpg");
+  for (const [begun, bytes] of [[a, first], [b, second]] as const) {
+    const sent = await page.fetch(`/api/uploads/${begun.json.id}?offset=0`, {
+      method: "PUT",
+      body: bytes,
+    });
+    assert.equal(sent.status, 200, `${begun.json.path} still uploads`);
+    await sent.body?.cancel();
+    const done = await api(page, "POST", `/api/uploads/${begun.json.id}/commit`, {
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+    });
+    assert.equal(done.status, 200, JSON.stringify(done.json));
+  }
+  assert.equal(await Deno.readTextFile(`${dir.path}/photo (2).jpg`), "first photo");
+  assert.equal(await Deno.readTextFile(`${dir.path}/photo (3).jpg`), "the second photo");
+  // The same file asked again (same size) still takes its upload over.
+  const c = await api(page, "POST", "/api/uploads", { path: "new.jpg", size: 3 });
+  const again = await api(page, "POST", "/api/uploads", { path: "new.jpg", size: 3 });
+  assert.equal(again.status, 200);
+  assert.equal((await api(page, "DELETE", `/api/uploads/${c.json.id}`)).status, 404);
+});

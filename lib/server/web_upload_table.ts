@@ -74,9 +74,9 @@ export class UploadTable {
 
   /**
    * Starts an upload, or resumes what the server holds of the same path and
-   * size. The same session asking again for a path it is uploading takes
-   * that upload over (cut off, if it was still receiving): a page that lost
-   * its ID resumes at once.
+   * size. The same session asking again for a path and size it is uploading
+   * takes that upload over (cut off, if it was still receiving): a page that
+   * lost its ID resumes at once.
    *
    * @param session the browser session
    * @param path the path asked for
@@ -94,7 +94,10 @@ export class UploadTable {
     this.#store.checkWritable();
     if (this.#closed) throw new CancelError("busy", "The server is stopping");
     for (const held of this.#of(session)) {
-      if (held.asked === path || held.path === path) await this.#forget(held, true);
+      // The same file asked again (a page that lost its ID); another file of the same name (a
+      // second photo.jpg, kept both) is an upload of its own.
+      const same = held.asked === path || held.path === path;
+      if (same && held.size === size) await this.#forget(held, true);
     }
     const mine = this.#of(session);
     if (mine.length >= MAX_PER_SESSION) {
