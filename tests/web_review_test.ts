@@ -322,3 +322,35 @@ test("a second file of the same name from the same page, kept both, is an upload
   assert.equal(again.status, 200);
   assert.equal((await api(page, "DELETE", `/api/uploads/${c.json.id}`)).status, 404);
 });
+
+test("with no data deadline (0), a download, a zip and a listing whose browser pauses are sent whole, not cut at once", async () => {
+  await using dir = await tempDir();
+  const size = 16 * MIB;
+  await Deno.mkdir(`${dir.path}/album`);
+  await Deno.writeFile(`${dir.path}/album/big.bin`, new Uint8Array(size).fill(1));
+  await Deno.writeFile(`${dir.path}/other.bin`, new Uint8Array(4 * MIB));
+  await using lib = webServer(dir.path, { dataTimeoutMs: 0 });
+  const page = await openPage(lib);
+  for (const target of ["/files/album/big.bin", "/zip/album"]) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: page.port });
+    try {
+      await conn.write(new TextEncoder().encode(
+        `GET ${target} HTTP/1.1\r\nhost: 127.0.0.1:${page.port}\r\ncookie: ${page.cookie}\r\n` +
+          "connection: close\r\n\r\n",
+      ));
+      const buffer = new Uint8Array(64 * 1024);
+      let received = (await conn.read(buffer)) ?? 0;
+      // The browser pauses while another download, read at full speed, runs to its end.
+      const other = await page.fetch("/files/other.bin");
+      assert.equal((await other.arrayBuffer()).byteLength, 4 * MIB, "the other download");
+      for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) received += n;
+      assert.ok(received > size, `${target}: ${received} bytes, the whole file and its head`);
+    } finally {
+      conn.close();
+    }
+  }
+  const listing = await page.fetch("/api/list?path=album");
+  assert.equal((await listing.json()).entries.length, 1);
+  const ends = lib.events.filter((e) => e.type === "request-end");
+  assert.deepEqual(ends.filter((e) => e.record.outcome !== "ok").map((e) => e.record), []);
+});

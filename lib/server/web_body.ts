@@ -102,7 +102,8 @@ export function pulledBody(web: WebRequest, source: BodySource): ReadableStream<
       controller.enqueue(slice);
       web.progress(sent);
       // The browser takes the next slice once this one is on its way: one that stops taking
-      // them is cut after the data deadline.
+      // them is cut after the data deadline (0: none).
+      if (web.dataTimeoutMs <= 0) return;
       timer = setTimeout(() => {
         fail(controller, "timeout", `the browser took nothing for ${web.dataTimeoutMs} ms`);
       }, web.dataTimeoutMs);
