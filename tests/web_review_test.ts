@@ -354,3 +354,61 @@ test("with no data deadline (0), a download, a zip and a listing whose browser p
   const ends = lib.events.filter((e) => e.type === "request-end");
   assert.deepEqual(ends.filter((e) => e.record.outcome !== "ok").map((e) => e.record), []);
 });
+
+test("a commit whose upload was taken over while its body was on its way is refused not-found, not a server error", async () => {
+  await using dir = await tempDir();
+  await using lib = webServer(dir.path);
+  const page = await openPage(lib);
+  const bytes = new TextEncoder().encode("the whole photo");
+  const first = await api(page, "POST", "/api/uploads", { path: "p.jpg", size: bytes.length });
+  const sent = await page.fetch(`/api/uploads/${first.json.id}?offset=0`, {
+    method: "PUT",
+    body: bytes,
+  });
+  assert.equal((await sent.json()).offset, bytes.length);
+  const body = JSON.stringify({ sha256: createHash("sha256").update(bytes).digest("hex") });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: page.port });
+  try {
+    // The commit's head, its body held back.
+    await conn.write(new TextEncoder().encode(
+      `POST /api/uploads/${first.json.id}/commit HTTP/1.1\r\nhost: 127.0.0.1:${page.port}\r\n` +
+        `origin: ${page.origin}\r\ncookie: ${page.cookie}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${body.length}\r\nconnection: close\r\n\r\n`,
+    ));
+    await until(() =>
+      lib.events.some((e) => e.type === "request-start" && e.record.op === "put-commit")
+    );
+    // Meanwhile the page asks again for the same file, and takes its upload over.
+    const again = await api(page, "POST", "/api/uploads", { path: "p.jpg", size: bytes.length });
+    assert.equal(again.status, 200);
+    assert.equal(again.json.offset, bytes.length);
+    await conn.write(new TextEncoder().encode(body));
+    let answer = "";
+    const buffer = new Uint8Array(4096);
+    for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+      answer += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    assert.match(answer, /^HTTP\/1\.1 404 /, answer);
+    assert.match(answer, /"code":"not-found"/);
+  } finally {
+    conn.close();
+  }
+  // The upload that took over commits the file.
+  const done = await api(
+    page,
+    "POST",
+    `/api/uploads/${
+      (await api(page, "POST", "/api/uploads", {
+        path: "p.jpg",
+        size: bytes.length,
+      })).json.id
+    }/commit`,
+    { sha256: createHash("sha256").update(bytes).digest("hex") },
+  );
+  assert.equal(done.status, 200, JSON.stringify(done.json));
+  assert.equal(await Deno.readTextFile(`${dir.path}/p.jpg`), "the whole photo");
+  assert.deepEqual(
+    lib.events.filter((e) => e.type === "request-end" && e.record.outcome === "error"),
+    [],
+  );
+});

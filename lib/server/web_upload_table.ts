@@ -27,6 +27,14 @@ const MAX_PER_SESSION = 16;
 /** Names tried for "Keep both" before giving up. */
 const MAX_FREE_NAMES = 1000;
 
+/** The refusal of an upload ID that is unknown, ended, or another session's. */
+function unknownUpload(): CancelError {
+  return new CancelError(
+    "not-found",
+    "No such upload (it waited too long, or the server restarted): start it again",
+  );
+}
+
 /** One upload between its requests. */
 export interface HeldUpload {
   /** Its ID, in the page's URLs. */
@@ -184,12 +192,7 @@ export class UploadTable {
    */
   find(id: string, session: string | undefined): HeldUpload {
     const held = this.#held.get(id);
-    if (!held || held.session !== session) {
-      throw new CancelError(
-        "not-found",
-        "No such upload (it waited too long, or the server restarted): start it again",
-      );
-    }
+    if (!held || held.session !== session) throw unknownUpload();
     return held;
   }
 
@@ -201,8 +204,12 @@ export class UploadTable {
    * @param held the upload
    * @param work what the request does, with a signal that cuts it
    * @returns what the work returned
+   * @throws {CancelError} `not-found` when the upload ended meanwhile, `busy` when another
+   *   request works on it
    */
   async work<T>(held: HeldUpload, work: (cut: AbortSignal) => Promise<T>): Promise<T> {
+    // Ended while the request read its body (taken over, cancelled, let go): as if unknown.
+    if (this.#held.get(held.id) !== held) throw unknownUpload();
     if (held.working) {
       throw new CancelError("busy", "This upload is busy with another request: try again");
     }
