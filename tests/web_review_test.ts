@@ -412,3 +412,44 @@ test("a commit whose upload was taken over while its body was on its way is refu
     [],
   );
 });
+
+test("one address cannot fill the server's table of uploads: past 64 its own oldest idle one is let go, and another address still uploads", async () => {
+  await using dir = await tempDir();
+  await using lib = webServer(dir.path);
+  const port = lib.server.web!.addr.port;
+  const origin = `http://127.0.0.1:${port}`;
+  const session = async (from: string) => {
+    const opened = await rawHttp(port, httpRequest("GET", `/?t=${lib.server.web!.token}`, port), {
+      from,
+    });
+    return cookiesSet(opened)[0]!.split(";")[0]!;
+  };
+  const begin = async (cookie: string, from: string, path: string) => {
+    const body = JSON.stringify({ path, size: 10 });
+    const answer = await rawHttp(
+      port,
+      httpRequest("POST", "/api/uploads", port, { cookie, origin, "content-type": "json" }, body),
+      { from },
+    );
+    return { status: answer.status, json: JSON.parse(answer.body || "{}") };
+  };
+  // 16 sessions of 16 uploads each: the server's whole table (256), from one address.
+  const uploads: { id: string; cookie: string }[] = [];
+  for (let s = 0; s < 16; s++) {
+    const cookie = await session("127.0.0.5");
+    for (let u = 0; u < 16; u++) {
+      const begun = await begin(cookie, "127.0.0.5", `f${s}-${u}.bin`);
+      assert.equal(begun.status, 200, JSON.stringify(begun.json));
+      uploads.push({ id: begun.json.id, cookie });
+    }
+  }
+  const other = await begin(await session("127.0.0.3"), "127.0.0.3", "mine.bin");
+  assert.equal(other.status, 200, `another address still uploads: ${JSON.stringify(other.json)}`);
+  // The flooding address holds its newest 64: the 65th newest was let go.
+  const cancel = async ({ id, cookie }: { id: string; cookie: string }) =>
+    (await rawHttp(port, httpRequest("DELETE", `/api/uploads/${id}`, port, { cookie, origin }), {
+      from: "127.0.0.5",
+    })).status;
+  assert.equal(await cancel(uploads.at(-65)!), 404);
+  assert.equal(await cancel(uploads.at(-64)!), 200);
+});

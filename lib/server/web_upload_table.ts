@@ -17,6 +17,7 @@ import { lastName, parentPath } from "../protocol/paths.ts";
 import { hashPartial } from "../exchange/ps2.ts";
 import { newHash, SourceEndedError } from "../transfer/body.ts";
 import { CHUNK_SIZE, ChunkPool } from "../transfer/pool.ts";
+import { addressKey } from "./admission.ts";
 import { randomToken } from "./web_access.ts";
 import type { Store, Upload } from "./store.ts";
 
@@ -24,6 +25,11 @@ import type { Store, Upload } from "./store.ts";
 const MAX_UPLOADS = 256;
 /** Uploads one session holds at once; past it, its oldest idle one is let go (partial kept). */
 const MAX_PER_SESSION = 16;
+/**
+ * Uploads one address holds at once, over all its sessions; past it, its oldest idle one is let
+ * go (partial kept), so that one address cannot fill the server's table.
+ */
+const MAX_PER_ADDRESS = 64;
 /** Names tried for "Keep both" before giving up. */
 const MAX_FREE_NAMES = 1000;
 
@@ -41,6 +47,8 @@ export interface HeldUpload {
   readonly id: string;
   /** The session that made it. */
   readonly session: string | undefined;
+  /** The address that made it (its key: an IPv6 address's /64). */
+  readonly from: string;
   /** The path the page asked for. */
   readonly asked: string;
   /** Where the file will appear (with "Keep both", a free name). */
@@ -87,6 +95,7 @@ export class UploadTable {
    * lost its ID resumes at once.
    *
    * @param session the browser session
+   * @param address the browser's IP address
    * @param path the path asked for
    * @param size the file's size
    * @param keepBoth whether a name that exists gets the first free `name (2).ext`
@@ -95,6 +104,7 @@ export class UploadTable {
    */
   async begin(
     session: string | undefined,
+    address: string,
     path: string,
     size: number,
     keepBoth: boolean,
@@ -107,14 +117,9 @@ export class UploadTable {
       const same = held.asked === path || held.path === path;
       if (same && held.size === size) await this.#forget(held, true);
     }
-    const mine = this.#of(session);
-    if (mine.length >= MAX_PER_SESSION) {
-      const idle = mine.find((held) => !held.working);
-      if (!idle) {
-        throw new CancelError("busy", "Too many uploads under way: try again when some end");
-      }
-      await this.#forget(idle, true);
-    }
+    await this.#makeRoom(this.#of(session), MAX_PER_SESSION);
+    const from = addressKey(address);
+    await this.#makeRoom([...this.#held.values()].filter((h) => h.from === from), MAX_PER_ADDRESS);
     if (this.#held.size >= MAX_UPLOADS) {
       throw new CancelError("busy", "The server holds too many uploads: try again later");
     }
@@ -134,7 +139,7 @@ export class UploadTable {
       }
       if (this.#closed) throw new CancelError("busy", "The server is stopping");
       const id = randomToken(18);
-      held = { id, session, asked: path, path: at, size, upload, held: offset, hash };
+      held = { id, session, from, asked: path, path: at, size, upload, held: offset, hash };
     } catch (error) {
       await upload.abort(true);
       throw error;
@@ -142,6 +147,14 @@ export class UploadTable {
     this.#held.set(held.id, held);
     this.#idle(held);
     return held;
+  }
+
+  /** Lets the oldest idle of some uploads go (partial kept) when they are at their limit. */
+  async #makeRoom(uploads: HeldUpload[], most: number): Promise<void> {
+    if (uploads.length < most) return;
+    const idle = uploads.find((held) => !held.working);
+    if (!idle) throw new CancelError("busy", "Too many uploads under way: try again when some end");
+    await this.#forget(idle, true);
   }
 
   /** Opens the store's upload of a path, or of its first free name with "Keep both". */
