@@ -453,3 +453,27 @@ test("one address cannot fill the server's table of uploads: past 64 its own old
   assert.equal(await cancel(uploads.at(-65)!), 404);
   assert.equal(await cancel(uploads.at(-64)!), 200);
 });
+
+test("the listing holds only what the page can open: planted names that the name rules refuse are left out, and every name listed downloads", async () => {
+  await using dir = await tempDir();
+  const refused = ['a"b.txt', "trail ", "CON", "nl\nname", "pct%2e%2e", "q?.txt", "lpt1.jpg"];
+  const good = ["ok.txt", "é.jpg", "with space.txt", "photo\u202egpj.exe"];
+  for (const name of [...refused, ...good]) await Deno.writeTextFile(`${dir.path}/${name}`, name);
+  await Deno.mkdir(`${dir.path}/bad"dir`);
+  await Deno.mkdir(`${dir.path}/album`);
+  for (const name of [...refused, "inner.txt"]) {
+    await Deno.writeTextFile(`${dir.path}/album/${name}`, name);
+  }
+  await using lib = webServer(dir.path);
+  const page = await openPage(lib);
+  const top = await api(page, "GET", "/api/list");
+  const names = top.json.entries.map((e: { name: string }) => e.name).sort();
+  assert.deepEqual(names, [...good, "album"].sort());
+  for (const name of good) {
+    const answer = await page.fetch(`/files/${encodeURIComponent(name)}`);
+    assert.equal(answer.status, 200, JSON.stringify(name));
+    assert.equal(await answer.text(), name);
+  }
+  const album = await api(page, "GET", "/api/list?path=album");
+  assert.deepEqual(album.json.entries.map((e: { name: string }) => e.name), ["inner.txt"]);
+});

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { nameProblem } from "../protocol/names.ts";
 import { bytesSource, pulledBody } from "./web_body.ts";
 import { download } from "./web_download.ts";
 import { WEB_HEADERS } from "./web_page.ts";
@@ -51,7 +52,9 @@ export function fileRoutes(info: WebInfo): WebRoute[] {
       const entries = await store.list(path === "" ? undefined : path, true);
       const bytes = new TextEncoder().encode(JSON.stringify({
         path,
-        entries: entries.map((entry) => ({
+        // Only what the page can open: a name the rules refuse (`a"b`, `CON`, a newline) would
+        // list a file that no download reaches, and a folder's zip leaves it out too.
+        entries: entries.filter((entry) => !nameProblem(entry.name)).map((entry) => ({
           name: entry.name,
           type: entry.type === "folder" ? "folder" : "file",
           size: entry.size,
