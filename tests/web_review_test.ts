@@ -477,3 +477,36 @@ test("the listing holds only what the page can open: planted names that the name
   const album = await api(page, "GET", "/api/list?path=album");
   assert.deepEqual(album.json.entries.map((e: { name: string }) => e.name), ["inner.txt"]);
 });
+
+test("unread listings asked at once share one encoding: 25 of a 7.7 MB listing grow the server by far less than 25 copies", async () => {
+  await using dir = await tempDir();
+  const stem = "x".repeat(240);
+  for (let i = 0; i < 30_000; i++) Deno.writeFileSync(`${dir.path}/${stem}${i}`, new Uint8Array());
+  await using lib = webServer(dir.path);
+  const page = await openPage(lib);
+  const size = (await (await page.fetch("/api/list")).arrayBuffer()).byteLength;
+  assert.ok(size > 7_000_000, `${size} bytes`);
+  const before = Deno.memoryUsage().rss;
+  const readers: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < 25; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: page.port });
+      readers.push(conn);
+      await conn.write(new TextEncoder().encode(
+        `GET /api/list HTTP/1.1\r\nhost: 127.0.0.1:${page.port}\r\ncookie: ${page.cookie}\r\n\r\n`,
+      ));
+    }
+    // Each listing's first bytes are on their way: its encoding is made and held.
+    const sending = () =>
+      new Set(
+        lib.events.filter((e) => e.type === "request-progress" && e.record.op === "list")
+          .map((e) => e.type === "request-progress" && e.record.id),
+      ).size;
+    await until(() => sending() === 26);
+    const grown = Deno.memoryUsage().rss - before;
+    // 25 copies would be over 190 MB.
+    assert.ok(grown < 60_000_000, `grew ${Math.round(grown / 1e6)} MB`);
+  } finally {
+    for (const conn of readers) conn.close();
+  }
+});
