@@ -379,7 +379,11 @@ test("sign-in: the form, a wrong password is 401 with the form and the reason, t
     const attributes = cookiesSet(right)[0]!.split(";").slice(1).map((p) => p.trim()).sort();
     assert.deepEqual(attributes, ["HttpOnly", "Path=/", "SameSite=Strict", "Secure"]);
     const cookie = `${sessionCookie(port)}=${sessionOf(right)}`;
-    const page = await rawHttp(port, httpRequest("GET", "/", port, { cookie }), tls);
+    // From the address that signed in: a session is bound to it.
+    const page = await rawHttp(port, httpRequest("GET", "/", port, { cookie }), {
+      ...tls,
+      from: "127.0.0.3",
+    });
     assert.equal(page.status, 200);
     assert.doesNotMatch(page.body, /action="\/sign-in"/, "the page, not the form");
   } finally {

@@ -231,7 +231,7 @@ export class Store {
    * @param resume whether to continue an earlier partial upload
    * @param topLevel only a name of the top folder (classic)
    * @returns the upload
-   * @throws {CancelError} `read-only`, `invalid-name`, `not-found` (no such folder), `exists` or `busy`
+   * @throws {CancelError} `read-only`, `invalid-name`, `not-found`, `exists`, `busy` or `no-space`
    */
   async beginUpload(
     name: string,
@@ -247,7 +247,8 @@ export class Store {
       const finalPath = at ? at.parent.path(at.name) : join(this.root, name);
       this.#reserve(name, await lstatFacts(finalPath) !== undefined);
       try {
-        return await this.#openUpload(name, size, resume, finalPath, at?.parent);
+        const upload = await this.#openUpload(name, size, resume, finalPath, at?.parent);
+        return await this.#folders.space.admit(upload, size);
       } catch (error) {
         this.#uploading.delete(name);
         throw error;

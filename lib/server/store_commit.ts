@@ -2,8 +2,8 @@
  * Making a verified upload visible under its name without ever replacing a
  * file (the {@link Upload} a put writes to, and its commit step): a hard link where the file system has them, else an exclusive
  * claim of the name and a rename over the claim; and the free space a
- * folder put is checked against, less what other folder puts under way
- * were promised.
+ * put is checked against before its bytes move, less what other folder
+ * puts under way were promised.
  *
  * @module
  */
@@ -68,7 +68,7 @@ export class FilePlacer {
    * @param finalPath its name to be
    * @param facts the temporary file's facts as flushed
    * @returns the facts of the file now under its name
-   * @throws {CancelError} `exists` when the name is taken
+   * @throws {CancelError} `exists` when the name is taken, `not-found` when its folder is gone
    */
   async commit(
     name: string,
@@ -78,7 +78,16 @@ export class FilePlacer {
   ): Promise<FileFacts> {
     const exists = () =>
       new CancelError("exists", `${quoteName(name)} already exists on the server`);
-    const linked = await this.place(path, finalPath, exists);
+    const linked = await this.place(path, finalPath, exists).catch((error) => {
+      // The file's folder was removed while it was sent (or its work file, by someone else).
+      if (errorCode(error) !== "ENOENT") throw error;
+      throw new CancelError(
+        "not-found",
+        `The folder of ${quoteName(name)} was removed while the file was sent: ` +
+          "nothing was kept; send it again",
+        { cause: error },
+      );
+    });
     const placed = await lstatFacts(finalPath);
     if (!placed || !sameFile(placed, facts)) {
       throw new Error(`The upload's temporary file for ${quoteName(name)} was replaced meanwhile`);
@@ -193,6 +202,31 @@ export class FreeSpace {
     let bytes = 0;
     for (const promise of this.#promises) bytes += promise.bytes;
     return bytes;
+  }
+
+  /**
+   * Lets an upload of one file go ahead only if the rest of its bytes fit beside what is
+   * promised to folder puts: a file the disk cannot hold is refused before its bytes move,
+   * rather than when the disk is full.
+   *
+   * @param upload the upload, just begun (its partial may hold some bytes already)
+   * @param size its announced size, or undefined when unknown (classic)
+   * @returns the upload
+   * @throws {CancelError} `no-space` when it does not fit; the upload is then given up, and a
+   *   partial that held bytes kept
+   */
+  async admit(upload: Upload, size: number | undefined): Promise<Upload> {
+    if (size === undefined) return upload;
+    const rest = size - upload.offset;
+    const free = await this.#probe();
+    if (free === undefined || free - this.promised >= rest + FREE_SPACE_MARGIN) return upload;
+    await upload.abort(upload.offset > 0);
+    const room = Math.max(0, free - this.promised - FREE_SPACE_MARGIN);
+    throw new CancelError(
+      "no-space",
+      `The server has room for ${room} bytes, too few for the file's ${rest}: ` +
+        "free some space on it and try again",
+    );
   }
 
   /**

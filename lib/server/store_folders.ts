@@ -76,7 +76,8 @@ export class StoreFolders {
   readonly #root: string;
   #rootDir: Promise<Dir> | undefined;
   readonly #onSkipped: StoreFoldersOptions["onSkipped"];
-  readonly #space: FreeSpace;
+  /** The free space that puts are checked against. */
+  readonly space: FreeSpace;
   /** What one folder put or get may hold. */
   readonly limits: Readonly<FolderLimits>;
   /** Parents where this run made working folders (swept with the top). */
@@ -96,7 +97,7 @@ export class StoreFolders {
   constructor(root: string, options: StoreFoldersOptions) {
     this.#root = root;
     this.#onSkipped = options.onSkipped;
-    this.#space = new FreeSpace(options.freeSpace);
+    this.space = new FreeSpace(options.freeSpace);
     this.limits = options.limits;
   }
 
@@ -279,7 +280,7 @@ export class StoreFolders {
     try {
       // A name that exists is refused first, with no need to ask the disk.
       if (await parent.lstat(name) !== undefined) reserve(true);
-      space = await this.#space.promise(totals.size);
+      space = await this.space.promise(totals.size);
       reserve(false);
     } catch (error) {
       space?.release();

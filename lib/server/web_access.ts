@@ -12,6 +12,7 @@
 
 import { timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
+import { addressKey } from "./admission.ts";
 
 /** The start of the session cookie's name; the page's port follows. */
 export const SESSION_COOKIE = "privateshare_session";
@@ -29,6 +30,8 @@ export function sessionCookie(port: number): string {
 }
 /** Most sessions held at once; the oldest goes first. */
 const MAX_SESSIONS = 1000;
+/** Most sessions one address holds; its oldest goes first, so that it cannot push out others'. */
+const MAX_PER_ADDRESS = 32;
 
 /** A random string of `bytes` random bytes, base64url. */
 export function randomToken(bytes = 18): string {
@@ -48,7 +51,8 @@ export function sameSecret(given: string, expected: string): boolean {
 export class WebAccess {
   /** The token the page's address carries (the QR code's). */
   readonly token: string = randomToken();
-  readonly #sessions = new Set<string>();
+  /** Each session, with the address (its key: an IPv6 /64) that opened it. */
+  readonly #sessions = new Map<string, string>();
   readonly #secure: boolean;
   #name = SESSION_COOKIE;
 
@@ -71,40 +75,51 @@ export class WebAccess {
   }
 
   /**
-   * Opens a session.
+   * Opens a session for the address that signed in or brought the token. A
+   * browser sends its cookies to every port of a host, so another program
+   * there (another user's web server, say) could read the cookie: bound to
+   * its address, it is no session from anywhere else.
    *
+   * @param address the browser's IP address
    * @returns the `Set-Cookie` header that carries it
    */
-  open(): string {
+  open(address: string): string {
     const id = randomToken(24);
-    this.#sessions.add(id);
+    const key = addressKey(address);
+    // One address's flood of sign-ins (or of the token's address) ends its own oldest sessions.
+    const own = [...this.#sessions].filter(([, from]) => from === key);
+    if (own.length >= MAX_PER_ADDRESS) this.#sessions.delete(own[0]![0]);
+    this.#sessions.set(id, key);
     // The oldest first out: a flood of sign-ins cannot grow the table.
     if (this.#sessions.size > MAX_SESSIONS) {
-      this.#sessions.delete(this.#sessions.values().next().value!);
+      this.#sessions.delete(this.#sessions.keys().next().value!);
     }
     const secure = this.#secure ? "; Secure" : "";
     return `${this.#name}=${id}; Path=/; HttpOnly; SameSite=Strict${secure}`;
   }
 
   /**
-   * Whether a request carries a session of this server.
+   * Whether a request carries a session of this server, opened from its address.
    *
    * @param request the request
+   * @param address the browser's IP address
    * @returns true for a live session
    */
-  has(request: Request): boolean {
-    return this.sessionOf(request) !== undefined;
+  has(request: Request, address: string): boolean {
+    return this.sessionOf(request, address) !== undefined;
   }
 
   /**
-   * The live session a request carries.
+   * The live session a request carries, opened from its address.
    *
    * @param request the request
+   * @param address the browser's IP address
    * @returns its ID, or undefined
    */
-  sessionOf(request: Request): string | undefined {
+  sessionOf(request: Request, address: string): string | undefined {
+    const key = addressKey(address);
     // Any cookie of the name: another program of this host may have set one too.
-    return cookiesOf(request, this.#name).find((id) => this.#sessions.has(id));
+    return cookiesOf(request, this.#name).find((id) => this.#sessions.get(id) === key);
   }
 
   /** Ends every session. */

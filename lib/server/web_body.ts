@@ -102,7 +102,8 @@ export function pulledBody(web: WebRequest, source: BodySource): ReadableStream<
       controller.enqueue(slice);
       web.progress(sent);
       // The browser takes the next slice once this one is on its way: one that stops taking
-      // them is cut after the data deadline.
+      // them is cut after the data deadline (0: none).
+      if (web.dataTimeoutMs <= 0) return;
       timer = setTimeout(() => {
         fail(controller, "timeout", `the browser took nothing for ${web.dataTimeoutMs} ms`);
       }, web.dataTimeoutMs);
@@ -115,4 +116,24 @@ export function pulledBody(web: WebRequest, source: BodySource): ReadableStream<
       await close();
     },
   });
+}
+
+/**
+ * A source of bytes already in memory (an answer that grows with the folder, such as a
+ * listing): sent through {@link pulledBody}, so that a browser that reads none of it holds its
+ * connection slot, not the server's memory, and is cut after the data deadline.
+ *
+ * @param bytes the answer
+ * @returns the source
+ */
+export function bytesSource(bytes: Uint8Array): BodySource {
+  let sent = false;
+  return {
+    next() {
+      if (sent) return Promise.resolve(undefined);
+      sent = true;
+      return Promise.resolve(bytes);
+    },
+    close: () => Promise.resolve(),
+  };
 }

@@ -66,15 +66,24 @@ export function contentType(name: string): string {
 }
 
 /**
+ * Characters that reorder how a name reads (bidirectional overrides, isolates and marks) or
+ * break its line: a name such as `photo<U+202E>gpj.exe` shows as `photoexe.jpg`.
+ */
+const MISLEADING = /[\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/**
  * `Content-Disposition: attachment` with the name (RFC 6266): a plain ASCII
- * `filename` for old browsers and the exact name as UTF-8 in `filename*`.
+ * `filename` for old browsers and the name as UTF-8 in `filename*`, each
+ * character that would make the saved file's name read as another (a
+ * bidirectional override: `photo<U+202E>gpj.exe` shows as `photoexe.jpg`)
+ * written `_`.
  *
  * @param name the file's name (its last path segment)
  * @returns the header's value
  */
 export function attachment(name: string): string {
   const plain = name.replace(/[^\x20-\x7e]|["\\%]/g, "_");
-  const exact = encodeURIComponent(name).replace(
+  const exact = encodeURIComponent(name.replace(MISLEADING, "_")).replace(
     /['()*]/g,
     (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
   );

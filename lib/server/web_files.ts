@@ -7,6 +7,9 @@
  * @module
  */
 
+import { nameProblem } from "../protocol/names.ts";
+import type { ListEntry } from "../protocol/ps2.ts";
+import { bytesSource, pulledBody } from "./web_body.ts";
 import { download } from "./web_download.ts";
 import { WEB_HEADERS } from "./web_page.ts";
 import type { WebRoute } from "./web_route.ts";
@@ -32,6 +35,7 @@ export interface WebInfo {
  */
 export function fileRoutes(info: WebInfo): WebRoute[] {
   const json = { ...WEB_HEADERS, "cache-control": "no-store" };
+  const encoded = new WeakMap<readonly ListEntry[], { path: string; bytes: Uint8Array }>();
   return [{
     method: "GET",
     path: "/api/info",
@@ -42,24 +46,46 @@ export function fileRoutes(info: WebInfo): WebRoute[] {
   }, {
     method: "GET",
     path: "/api/list",
-    async handle({ url, store, record }) {
+    async handle(web) {
+      const { url, store, record } = web;
       const path = url.searchParams.get("path") ?? "";
       record.op = "list";
       if (path !== "") record.name = path;
       const entries = await store.list(path === "" ? undefined : path, true);
-      return Response.json({
-        path,
-        entries: entries.map((entry) => ({
-          name: entry.name,
-          type: entry.type === "folder" ? "folder" : "file",
-          size: entry.size,
-          mtime: entry.mtime,
-        })),
-      }, { headers: json });
+      // One encoding for the requests that share a listing (the store keeps it a moment).
+      let known = encoded.get(entries);
+      if (known?.path !== path) {
+        encoded.set(entries, known = { path, bytes: encode(path, entries) });
+      }
+      const bytes = known.bytes;
+      // Pulled as the browser reads, as a download is: a large folder's listing left unread
+      // holds a slot until the data deadline, never the server's memory once the slot is free.
+      const headers = {
+        ...json,
+        "content-type": "application/json",
+        "content-length": String(bytes.length),
+      };
+      if (web.request.method === "HEAD") return new Response(null, { headers });
+      return new Response(pulledBody(web, bytesSource(bytes)), { headers });
     },
   }, {
     method: "GET",
     path: "/files/",
     handle: download,
   }, zipRoute(info.name)];
+}
+
+/** A listing as the page reads it, encoded. */
+function encode(path: string, entries: readonly ListEntry[]): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({
+    path,
+    // Only what the page can open: a name the rules refuse (`a"b`, `CON`, a newline) would
+    // list a file that no download reaches, and a folder's zip leaves it out too.
+    entries: entries.filter((entry) => !nameProblem(entry.name)).map((entry) => ({
+      name: entry.name,
+      type: entry.type === "folder" ? "folder" : "file",
+      size: entry.size,
+      mtime: entry.mtime,
+    })),
+  }));
 }

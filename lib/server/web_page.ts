@@ -231,7 +231,7 @@ export function pageRoutes(
     method: "GET",
     path: "/",
     open: true,
-    handle({ request, url, record }) {
+    handle({ request, url, record, address }) {
       const token = url.searchParams.get("t");
       if (token !== null && !guard) {
         if (!sameSecret(token, access.token)) {
@@ -247,10 +247,10 @@ export function pageRoutes(
         }
         return new Response(null, {
           status: 303,
-          headers: { ...SIGNED_IN, "set-cookie": access.open() },
+          headers: { ...SIGNED_IN, "set-cookie": access.open(address) },
         });
       }
-      if (access.has(request)) return html(pageHtml);
+      if (access.has(request, address)) return html(pageHtml);
       if (guard) return signInPage(info, "");
       return noKeyPage(
         info,
@@ -292,7 +292,7 @@ export function pageRoutes(
       }
       return new Response(null, {
         status: 303,
-        headers: { ...SIGNED_IN, "set-cookie": access.open() },
+        headers: { ...SIGNED_IN, "set-cookie": access.open(address) },
       });
     },
   }, {

@@ -103,7 +103,7 @@ export class WebServer {
       ...(parts.keys ? { tls: { cert: parts.keys.cert, key: parts.keys.key } } : {}),
       onError: (error: unknown) => {
         parts.events.emit({ type: "error", what: "web", message: String(error) });
-        return new Response("The server could not answer", { status: 500 });
+        return answerError(error, "");
       },
       onLost: (message, retryMs) =>
         parts.events.emit({
@@ -141,8 +141,17 @@ export class WebServer {
     // Deno makes the URL from the Host header: only a Host that passed is sure to make one.
     const url = URL.parse(request.url) ?? new URL("http://invalid/");
     const found = refusal ? undefined : this.#route(request.method, url.pathname);
-    if (found?.route.quiet && (found.route.open || this.#access.has(request))) {
-      return await found.route.handle(this.#web(request, url, found.rest, newRecord(0, info)));
+    // A quiet route's success is not logged; its refusal is, as any other (below).
+    let quietFailure: { error: unknown } | undefined;
+    if (
+      found?.route.quiet &&
+      (found.route.open || this.#access.has(request, info.remoteAddr.hostname))
+    ) {
+      try {
+        return await found.route.handle(this.#web(request, url, found.rest, newRecord(0, info)));
+      } catch (error) {
+        quietFailure = { error };
+      }
     }
     const record = newRecord(this.#parts.nextId(), info);
     record.op = `${request.method} ${url.pathname}`.slice(0, 80);
@@ -164,13 +173,14 @@ export class WebServer {
     try {
       if (refusal) throw new WebRefusal(403, "unauthorized", refusal);
       if (!found) throw new CancelError("not-found", "No such page");
-      if (!found.route.open && !this.#access.has(request)) {
+      if (!found.route.open && !this.#access.has(request, info.remoteAddr.hostname)) {
         throw new WebRefusal(
           401,
           "unauthorized",
           "Open the address with its code: scan the server's QR code, or copy its address",
         );
       }
+      if (quietFailure) throw quietFailure.error;
       const busy = this.#parts.admission.serve(ticket);
       if (busy) throw new CancelError("busy", BUSY[busy]);
       // Not request.signal: Deno aborts it once a response is returned, body or not.
@@ -203,7 +213,8 @@ export class WebServer {
     end = () => {},
   ): WebRequest {
     const events = this.#parts.events;
-    const session = this.#access.sessionOf(request);
+    const address = record.peer.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+    const session = this.#access.sessionOf(request, address);
     return {
       ...(session !== undefined ? { session } : {}),
       request,
@@ -214,7 +225,7 @@ export class WebServer {
       signal,
       dataTimeoutMs: this.#parts.dataTimeoutMs,
       end,
-      address: record.peer.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1"),
+      address,
       origin: pageOrigin(authorityOf(request), this.secure),
       progress(bytes: number) {
         record.bytes = bytes;

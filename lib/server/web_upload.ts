@@ -256,7 +256,7 @@ export function uploadRoutes(uploads: UploadTable): WebRoute[] {
         web.record.op = "put-begin";
         web.record.name = path;
         web.record.size = size;
-        const held = await uploads.begin(web.session, path, size, keepsBoth(body));
+        const held = await uploads.begin(web.session, web.address, path, size, keepsBoth(body));
         web.record.name = held.path;
         return json({
           id: held.id,

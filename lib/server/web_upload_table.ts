@@ -17,6 +17,7 @@ import { lastName, parentPath } from "../protocol/paths.ts";
 import { hashPartial } from "../exchange/ps2.ts";
 import { newHash, SourceEndedError } from "../transfer/body.ts";
 import { CHUNK_SIZE, ChunkPool } from "../transfer/pool.ts";
+import { addressKey } from "./admission.ts";
 import { randomToken } from "./web_access.ts";
 import type { Store, Upload } from "./store.ts";
 
@@ -24,8 +25,21 @@ import type { Store, Upload } from "./store.ts";
 const MAX_UPLOADS = 256;
 /** Uploads one session holds at once; past it, its oldest idle one is let go (partial kept). */
 const MAX_PER_SESSION = 16;
+/**
+ * Uploads one address holds at once, over all its sessions; past it, its oldest idle one is let
+ * go (partial kept), so that one address cannot fill the server's table.
+ */
+const MAX_PER_ADDRESS = 64;
 /** Names tried for "Keep both" before giving up. */
 const MAX_FREE_NAMES = 1000;
+
+/** The refusal of an upload ID that is unknown, ended, or another session's. */
+function unknownUpload(): CancelError {
+  return new CancelError(
+    "not-found",
+    "No such upload (it waited too long, or the server restarted): start it again",
+  );
+}
 
 /** One upload between its requests. */
 export interface HeldUpload {
@@ -33,6 +47,8 @@ export interface HeldUpload {
   readonly id: string;
   /** The session that made it. */
   readonly session: string | undefined;
+  /** The address that made it (its key: an IPv6 address's /64). */
+  readonly from: string;
   /** The path the page asked for. */
   readonly asked: string;
   /** Where the file will appear (with "Keep both", a free name). */
@@ -74,11 +90,12 @@ export class UploadTable {
 
   /**
    * Starts an upload, or resumes what the server holds of the same path and
-   * size. The same session asking again for a path it is uploading takes
-   * that upload over (cut off, if it was still receiving): a page that lost
-   * its ID resumes at once.
+   * size. The same session asking again for a path and size it is uploading
+   * takes that upload over (cut off, if it was still receiving): a page that
+   * lost its ID resumes at once.
    *
    * @param session the browser session
+   * @param address the browser's IP address
    * @param path the path asked for
    * @param size the file's size
    * @param keepBoth whether a name that exists gets the first free `name (2).ext`
@@ -87,6 +104,7 @@ export class UploadTable {
    */
   async begin(
     session: string | undefined,
+    address: string,
     path: string,
     size: number,
     keepBoth: boolean,
@@ -94,16 +112,14 @@ export class UploadTable {
     this.#store.checkWritable();
     if (this.#closed) throw new CancelError("busy", "The server is stopping");
     for (const held of this.#of(session)) {
-      if (held.asked === path || held.path === path) await this.#forget(held, true);
+      // The same file asked again (a page that lost its ID); another file of the same name (a
+      // second photo.jpg, kept both) is an upload of its own.
+      const same = held.asked === path || held.path === path;
+      if (same && held.size === size) await this.#forget(held, true);
     }
-    const mine = this.#of(session);
-    if (mine.length >= MAX_PER_SESSION) {
-      const idle = mine.find((held) => !held.working);
-      if (!idle) {
-        throw new CancelError("busy", "Too many uploads under way: try again when some end");
-      }
-      await this.#forget(idle, true);
-    }
+    await this.#makeRoom(this.#of(session), MAX_PER_SESSION);
+    const from = addressKey(address);
+    await this.#makeRoom([...this.#held.values()].filter((h) => h.from === from), MAX_PER_ADDRESS);
     if (this.#held.size >= MAX_UPLOADS) {
       throw new CancelError("busy", "The server holds too many uploads: try again later");
     }
@@ -123,7 +139,7 @@ export class UploadTable {
       }
       if (this.#closed) throw new CancelError("busy", "The server is stopping");
       const id = randomToken(18);
-      held = { id, session, asked: path, path: at, size, upload, held: offset, hash };
+      held = { id, session, from, asked: path, path: at, size, upload, held: offset, hash };
     } catch (error) {
       await upload.abort(true);
       throw error;
@@ -131,6 +147,14 @@ export class UploadTable {
     this.#held.set(held.id, held);
     this.#idle(held);
     return held;
+  }
+
+  /** Lets the oldest idle of some uploads go (partial kept) when they are at their limit. */
+  async #makeRoom(uploads: HeldUpload[], most: number): Promise<void> {
+    if (uploads.length < most) return;
+    const idle = uploads.find((held) => !held.working);
+    if (!idle) throw new CancelError("busy", "Too many uploads under way: try again when some end");
+    await this.#forget(idle, true);
   }
 
   /** Opens the store's upload of a path, or of its first free name with "Keep both". */
@@ -181,12 +205,7 @@ export class UploadTable {
    */
   find(id: string, session: string | undefined): HeldUpload {
     const held = this.#held.get(id);
-    if (!held || held.session !== session) {
-      throw new CancelError(
-        "not-found",
-        "No such upload (it waited too long, or the server restarted): start it again",
-      );
-    }
+    if (!held || held.session !== session) throw unknownUpload();
     return held;
   }
 
@@ -198,8 +217,12 @@ export class UploadTable {
    * @param held the upload
    * @param work what the request does, with a signal that cuts it
    * @returns what the work returned
+   * @throws {CancelError} `not-found` when the upload ended meanwhile, `busy` when another
+   *   request works on it
    */
   async work<T>(held: HeldUpload, work: (cut: AbortSignal) => Promise<T>): Promise<T> {
+    // Ended while the request read its body (taken over, cancelled, let go): as if unknown.
+    if (this.#held.get(held.id) !== held) throw unknownUpload();
     if (held.working) {
       throw new CancelError("busy", "This upload is busy with another request: try again");
     }
