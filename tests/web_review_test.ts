@@ -212,7 +212,7 @@ test("an upload whose folder is removed before its commit is refused not-found, 
 
 test("a session cookie read by another program of the host (cookies go to every port) is no session from another address", async () => {
   await using dir = await tempDir();
-  await Deno.writeTextFile(`${dir.path}/a.txt`, "private");
+  await Deno.writeTextFile(`${dir.path}/a.txt`, "the folder's secret");
   await using lib = webServer(dir.path);
   const port = lib.server.web!.addr.port;
   // The phone opens the QR code's address from 127.0.0.3; the server's host reads its cookie.
@@ -228,11 +228,11 @@ test("a session cookie read by another program of the host (cookies go to every 
     for (const from of ["127.0.0.1", "127.0.0.4", "127.0.0.30"]) {
       const stolen = await fetchFrom(from, target);
       assert.equal(stolen.status, 401, `${target} from ${from}`);
-      assert.ok(!stolen.body.includes("private"));
+      assert.ok(!stolen.body.includes("the folder's secret"));
     }
   }
   // The page's owner still holds the session.
-  assert.equal((await fetchFrom("127.0.0.3", "/files/a.txt")).body, "private");
+  assert.equal((await fetchFrom("127.0.0.3", "/files/a.txt")).body, "the folder's secret");
 });
 
 test("a download's saved name cannot read as another: bidirectional controls in a planted name are written _", async () => {
