@@ -665,8 +665,8 @@ test("every refusal of the page is logged as a web request with its reason", asy
     const refused: [string, Record<string, string | null>, RegExp][] = [
       [`/?t=${token}`, { host: `evil.example:${port}` }, /403|names another host/],
       [`/?t=${token}`, { origin: "https://evil.example" }, /another site/],
-      [`/?t=${token}x`, {}, /code is not valid/],
-      ["/", {}, /Open the address with its code/],
+      [`/?t=${token}x`, {}, /address.s key is not valid/],
+      ["/", {}, /Open the address with its key: scan/],
       ["/nothing-here", {}, /No such page/],
     ];
     for (const [target, headers, says] of refused) {

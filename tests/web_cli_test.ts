@@ -83,9 +83,9 @@ function startTextServer(
   };
 }
 
-/** Reads the QR code that follows the line saying to scan it, and decodes it. */
-async function printedQr(server: TextServer): Promise<string | undefined> {
-  await server.next((line) => line.startsWith("Scan with a phone's camera"));
+/** Reads the QR code that follows the line saying what to do with it (`says`), and decodes it. */
+async function printedQr(server: TextServer, says: string): Promise<string | undefined> {
+  await server.next((line) => line === `${says}:`);
   const first = await server.next(() => true);
   assert.ok(isQrRow(first), `a QR code's row: '${first}'`);
   // Square: as many module rows as the row is wide, two a line.
@@ -140,7 +140,11 @@ for (const [perms, mode] of [[READ_ONLY, "read-only"], [UPLOADS, "accepting uplo
       assert.ok(match, line);
       const [, address, webPort, token] = match as unknown as [string, string, string, string];
       assert.notEqual(Number(webPort), port, "the page has a port of its own");
-      const decoded = await printedQr(server);
+      // A phone would open its own localhost: the line under the address says so.
+      const decoded = await printedQr(
+        server,
+        "Open the address in a browser on this computer (a phone cannot reach localhost)",
+      );
       assert.equal(decoded, address);
       const said = server.lines.join("\n");
       assert.match(said, /run deno with --allow-sys=networkInterfaces/);
@@ -262,6 +266,10 @@ test("--web with --tls prints https addresses, the code to compare, and a QR cod
     const address = pages[0]!.url as string;
     assert.match(address, /^https:\/\/localhost:\d+\/\?t=[A-Za-z0-9_-]{24}$/);
     assert.equal(qr.url, address);
+    assert.equal(
+      qr.message,
+      "Open the address in a browser on this computer (a phone cannot reach localhost)",
+    );
     assert.equal(decodeQrRows((qr.qr as string).split("\n")), address);
     const tls = server.lines.find((l) => l.event === "web-tls");
     assert.equal(tls?.code, code);
@@ -338,6 +346,7 @@ for (
       if (Deno.networkInterfaces().some((i) => !/^(127\.|::1$)/.test(i.address))) {
         assert.notEqual(first.hostname, "localhost");
         assert.doesNotMatch(first.hostname, /^(127\.|\[::1\])/);
+        assert.equal(qr.message, "Scan with a phone's camera, or open the address in a browser");
       }
       // Tests reach only loopback: the same page and token at localhost.
       assert.match(

@@ -429,8 +429,8 @@ browserTest(
     const last = served.url.at(-1) === "A" ? "B" : "A";
     for (
       const [url, status, says] of [
-        [bare, 401, /Open the address with its code/],
-        [served.url.slice(0, -1) + last, 403, /not valid/],
+        [bare, 401, /Open the address with its key: scan/],
+        [served.url.slice(0, -1) + last, 403, /address.s key is not valid/],
       ] as const
     ) {
       const response = await page.goto(url);

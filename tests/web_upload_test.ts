@@ -560,6 +560,27 @@ test("the same session asking again cuts its own stalled PUT and resumes from it
   assertBytes(await Deno.readFile(join(dir.path, "a.txt")), bytes);
 });
 
+test("Cancel on the page ends its PUT as cancelled by the page, never as busy, and keeps nothing", async () => {
+  await using dir = await tempDir();
+  await using lib = webServer(dir.path);
+  const page = await openPage(lib);
+  const bytes = randomBytes(6000, 15);
+  const begun = await page.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
+  const conn = await rawPut(page, begun.json.id, 0, bytes.length, bytes.subarray(0, 2500));
+  await until(() => partialSize(dir.path) === 2500);
+  // The page's Cancel: the upload is forgotten while its PUT is still receiving.
+  assert.equal((await page.api("DELETE", `/api/uploads/${begun.json.id}`)).status, 200);
+  await until(() => putsEnded(lib) === 1);
+  conn.close();
+  const ended = lib.events.find((e) => e.type === "request-end" && e.record.op === "put");
+  assert.ok(ended?.type === "request-end");
+  assert.equal(ended.record.outcome, "closed", JSON.stringify(ended.record));
+  assert.equal(ended.record.reason, undefined);
+  assert.equal(ended.record.message, "the page cancelled this upload after 2500 of 6000 bytes");
+  assert.deepEqual(hidden(dir.path), []);
+  assert.deepEqual(visible(dir.path), []);
+});
+
 test("stopping the server mid-upload keeps the partial for a resume after the restart", async () => {
   await using dir = await tempDir();
   const bytes = randomBytes(6000, 14);

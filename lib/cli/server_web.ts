@@ -205,7 +205,11 @@ export async function webLines(
   }
   const first = urls[0]!;
   const { qrText } = await import("../gui/qr.ts");
-  const scan = "Scan with a phone's camera, or open the address in a browser";
+  // This computer's own address (no --allow-sys, or --host 127.0.0.1): a phone would open its own.
+  const own = /^(localhost|127\.[\d.]+|\[::1\])$/.exec(new URL(first).hostname)?.[0];
+  const scan = own
+    ? `Open the address in a browser on this computer (a phone cannot reach ${own})`
+    : "Scan with a phone's camera, or open the address in a browser";
   if (format === "json") {
     lines.push({
       event: "web-qr",

@@ -241,7 +241,7 @@ export function pageRoutes(
             new WebRefusal(
               403,
               "unauthorized",
-              "This address's code is not valid (the server was restarted?): scan the server's QR code again",
+              "This address's key is not valid (the server was restarted?): scan the server's QR code again",
             ),
           );
         }
@@ -258,7 +258,7 @@ export function pageRoutes(
         new WebRefusal(
           401,
           "unauthorized",
-          "Open the address with its code: scan the server's QR code, or copy its address",
+          "Open the address with its key: scan the server's QR code, or copy its address",
         ),
       );
     },

@@ -177,7 +177,7 @@ export class WebServer {
         throw new WebRefusal(
           401,
           "unauthorized",
-          "Open the address with its code: scan the server's QR code, or copy its address",
+          "Open the address with its key: scan the server's QR code, or copy its address",
         );
       }
       if (quietFailure) throw quietFailure.error;

@@ -16,7 +16,7 @@ import { newHash } from "../transfer/body.ts";
 import { toCancel } from "./handler.ts";
 import { WEB_HEADERS } from "./web_page.ts";
 import type { WebRequest, WebRoute } from "./web_route.ts";
-import { type HeldUpload, UploadTable } from "./web_upload_table.ts";
+import { CANCELLED, type HeldUpload, UploadTable } from "./web_upload_table.ts";
 
 export { UploadTable };
 
@@ -117,7 +117,7 @@ async function receive(web: WebRequest, held: HeldUpload, cut: AbortSignal): Pro
   const reader = bodyReader(web.request.body);
   // A read takes its buffer and gives it back in its answer; a landed chunk's buffer is free again.
   const free: ArrayBuffer[] = [];
-  let ending: "stalled" | "over" | "cut" | "left" | undefined;
+  let ending: "stalled" | "over" | "cut" | "cancelled" | "left" | undefined;
   const stop = (why: typeof ending) => {
     ending ??= why;
     reader?.cancel().catch(() => {});
@@ -128,7 +128,7 @@ async function receive(web: WebRequest, held: HeldUpload, cut: AbortSignal): Pro
     if (web.dataTimeoutMs > 0) timer = setTimeout(() => stop("stalled"), web.dataTimeoutMs);
   };
   const signal = AbortSignal.any([web.signal, cut]);
-  const onAbort = () => stop("cut");
+  const onAbort = () => stop(cut.reason === CANCELLED ? "cancelled" : "cut");
   signal.addEventListener("abort", onAbort);
   if (signal.aborted) onAbort();
   let moved = 0;
@@ -193,9 +193,12 @@ async function receive(web: WebRequest, held: HeldUpload, cut: AbortSignal): Pro
         `${held.held} of ${held.size} bytes kept`,
     );
   }
-  if (ending === "left") {
+  if (ending === "left" || ending === "cancelled") {
     record.outcome = "closed";
-    record.message = `the browser stopped sending: ${held.held} of ${held.size} bytes kept`;
+    // The page's Cancel is no refusal, and it removes the partial: nothing is kept.
+    record.message = ending === "left"
+      ? `the browser stopped sending: ${held.held} of ${held.size} bytes kept`
+      : `the page cancelled this upload after ${held.held} of ${held.size} bytes`;
   }
   return json({ offset: held.held });
 }

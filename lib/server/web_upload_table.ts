@@ -21,6 +21,8 @@ import { addressKey } from "./admission.ts";
 import { randomToken } from "./web_access.ts";
 import type { Store, Upload } from "./store.ts";
 
+/** The reason a request's cut carries when the page cancelled its upload. */
+export const CANCELLED = "cancelled";
 /** Uploads held at once, in all. */
 const MAX_UPLOADS = 256;
 /** Uploads one session holds at once; past it, its oldest idle one is let go (partial kept). */
@@ -260,9 +262,9 @@ export class UploadTable {
     return [...this.#held.values()].filter((held) => held.session === session);
   }
 
-  /** Cuts the request working on an upload, waits for it, then ends the upload. */
-  async #forget(held: HeldUpload, keep: boolean): Promise<void> {
-    held.cut?.abort();
+  /** Cuts the request working on an upload (saying why), waits for it, then ends the upload. */
+  async #forget(held: HeldUpload, keep: boolean, why?: typeof CANCELLED): Promise<void> {
+    held.cut?.abort(why);
     await held.working;
     await this.end(held, keep);
   }
@@ -273,7 +275,7 @@ export class UploadTable {
    * @param held the upload
    */
   async cancel(held: HeldUpload): Promise<void> {
-    await this.#forget(held, false);
+    await this.#forget(held, false, CANCELLED);
   }
 
   #idle(held: HeldUpload): void {
