@@ -418,6 +418,34 @@ browserTest("a read-only server's page lists and downloads, and offers no upload
 });
 
 browserTest(
+  "a download the server refuses says why on the page: a file gone since the listing, a browser let out by a restart",
+  async () => {
+    await using dir = await tempDir();
+    await Deno.writeTextFile(join(dir.path, "gone.txt"), "soon gone\n");
+    await Deno.writeTextFile(join(dir.path, "kept.txt"), "kept\n");
+    const served = servePage(dir.path);
+    await using phone = await launchPhone();
+    const page = await openPhonePage(phone, served.url);
+    await lists(page, ["gone.txt", "kept.txt"]);
+    await Deno.remove(join(dir.path, "gone.txt"));
+    await page.locator("#entries a.open", { hasText: "gone.txt" }).tap();
+    await page.locator("#list-error", { hasText: /"gone\.txt" is no longer on the server/ })
+      .waitFor({ timeout: STEP_MS });
+    // (The list shown again may still name it for up to a second: the store keeps a folder's
+    // listing that long, and sees only its own changes at once.)
+    await accessible(page, "a download refused");
+    // The server restarts on the same port: the page's session is gone with it.
+    const port = served.server.web!.addr.port;
+    await served[Symbol.asyncDispose]();
+    await using again = servePage(dir.path, { web: { port, host: "127.0.0.1" } });
+    assert.equal(again.server.web!.addr.port, port);
+    await page.locator("#entries a.open", { hasText: "kept.txt" }).tap();
+    await page.locator("#list-error", { hasText: /open the server's address with its key again/ })
+      .waitFor({ timeout: STEP_MS });
+  },
+);
+
+browserTest(
   "the address without its key, or with a key one character off, shows how to get in and nothing of the folder",
   async () => {
     await using dir = await tempDir();

@@ -210,6 +210,41 @@ async function list() {
   }
 }
 
+/**
+ * A download is asked first with HEAD: a browser's own download of a refused
+ * address fails without a word (Chromium says "canceled"), so the page says
+ * why instead (signed out after a restart, a file gone since the listing).
+ */
+async function download(event) {
+  const link = event.target.closest?.("a[download]");
+  if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey) {
+    return;
+  }
+  event.preventDefault();
+  let response;
+  try {
+    response = await fetch(link.href, { method: "HEAD" });
+  } catch {
+    $("list-error").textContent = "The server cannot be reached: check the Wi-Fi, then try again";
+    return;
+  }
+  if (response.ok) {
+    // The answer is an attachment: the browser saves it and the page stays.
+    location.assign(link.href);
+    return;
+  }
+  const name = link.getAttribute("download") || "It";
+  const why = response.status === 401
+    ? "This browser is no longer let in (the server was restarted?): open the server's address with its key again"
+    : response.status === 404
+    ? `"${name}" is no longer on the server: the list is shown again`
+    : response.status === 503
+    ? "The server is busy: try again in a moment"
+    : `The server refused the download (${response.status}): try again`;
+  if (response.status === 404) await relist();
+  $("list-error").textContent = why;
+}
+
 let relisting = false;
 let relistAgain = false;
 /** Lists the folder again once an upload landed, one listing at a time and none missed. */
@@ -736,6 +771,7 @@ async function start() {
     $("trust").hidden = false;
   }
   setUpSending();
+  document.addEventListener("click", download);
   addEventListener("hashchange", list);
   await list();
 }
