@@ -1,15 +1,84 @@
 /**
- * A download's response body, pulled chunk by chunk as the browser takes
- * them (one chunk read ahead, so memory stays bounded whatever the size),
- * with the rules every privateshare transfer keeps: a browser that stops
- * reading for the data deadline is cut, a request evicted or a server
- * stopping ends it, what it holds open is closed exactly once however it
- * ends, and a failure of the source cuts the download and reaches the log.
+ * The web page's bodies. A download's response body, pulled chunk by chunk
+ * as the browser takes them (one chunk read ahead, so memory stays bounded
+ * whatever the size), with the rules every privateshare transfer keeps: a
+ * browser that stops reading for the data deadline is cut, a request
+ * evicted or a server stopping ends it, what it holds open is closed exactly
+ * once however it ends, and a failure of the source cuts the download and
+ * reaches the log. And a small request body (a form, a JSON object), read
+ * whole under a size limit and the data deadline.
  *
  * @module
  */
 
 import type { WebRequest } from "./web_route.ts";
+
+/** What {@link readSmallBody} throws when the body is too large, or too late. */
+export interface SmallBodyRefusals {
+  /** Over the limit (declared, or as it arrives). */
+  large(): Error;
+  /** Not whole within the data deadline. */
+  late(): Error;
+}
+
+/**
+ * Reads a small request body whole: at most `limit` bytes, within the data
+ * deadline, so that a body that stalls cannot hold its slot (and the server
+ * awake) for ever.
+ *
+ * @param web the request, for its body, deadline and signal
+ * @param limit the most bytes read
+ * @param refusals the errors to throw
+ * @returns the bytes (empty for no body), or undefined when the body broke off
+ *   (the browser went away, the request was ended)
+ * @throws what `refusals` makes, over the limit or past the deadline
+ */
+export async function readSmallBody(
+  web: WebRequest,
+  limit: number,
+  refusals: SmallBodyRefusals,
+): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const { request, signal } = web;
+  if (Number(request.headers.get("content-length") ?? 0) > limit) throw refusals.large();
+  const reader = request.body?.getReader();
+  if (!reader) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let late = false;
+  const cut = () => reader.cancel().catch(() => {});
+  const timer = web.dataTimeoutMs > 0
+    ? setTimeout(() => {
+      late = true;
+      cut();
+    }, web.dataTimeoutMs)
+    : undefined;
+  signal.addEventListener("abort", cut, { once: true });
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > limit) throw refusals.large();
+      chunks.push(value);
+    }
+  } catch (error) {
+    // Over the limit: the refusal. Otherwise the body broke off (the browser went away).
+    if (size > limit || !(error instanceof Error)) throw error;
+    if (!late) return undefined;
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", cut);
+  }
+  if (late) throw refusals.late();
+  if (signal.aborted) return undefined;
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
+}
 
 /**
  * Bytes handed to the HTTP server at a time: a browser that stops reading

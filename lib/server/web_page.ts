@@ -10,7 +10,8 @@ import { CancelError, type Reason } from "../protocol/errors.ts";
 import type { RequestRecord } from "./events.ts";
 import type { PasswordGuard } from "./guard.ts";
 import { sameSecret, type WebAccess } from "./web_access.ts";
-import type { WebRoute } from "./web_route.ts";
+import type { WebRequest, WebRoute } from "./web_route.ts";
+import { readSmallBody } from "./web_body.ts";
 import style from "../assets/style.css" with { type: "text" };
 import pageHtml from "./web_assets/page.html" with { type: "text" };
 import pageScript from "./web_assets/page.js" with { type: "text" };
@@ -158,58 +159,14 @@ const SIGNED_IN = { ...WEB_HEADERS, location: "/", "cache-control": "no-store" }
 /** The largest sign-in form read. */
 const FORM_BYTES = 4096;
 
-/**
- * Reads a small form, within a deadline: a body that stalls would otherwise
- * hold its slot (and the server awake) for ever.
- *
- * @returns the form, or undefined when the body is no form
- * @throws {CancelError} `too-large` over {@link FORM_BYTES}, `timeout` past the deadline
- */
-async function readForm(
-  request: Request,
-  timeoutMs: number,
-  signal: AbortSignal,
-): Promise<FormData | undefined> {
-  const large = () => new CancelError("too-large", "The sign-in form is too large");
-  if (Number(request.headers.get("content-length") ?? 0) > FORM_BYTES) throw large();
-  const reader = request.body?.getReader();
-  if (!reader) return undefined;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let late = false;
-  const cut = () => reader.cancel().catch(() => {});
-  const timer = timeoutMs > 0
-    ? setTimeout(() => {
-      late = true;
-      cut();
-    }, timeoutMs)
-    : undefined;
-  signal.addEventListener("abort", cut, { once: true });
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > FORM_BYTES) throw large();
-      chunks.push(value);
-    }
-  } catch (error) {
-    // The body broke off (the browser went away): no form.
-    if (error instanceof CancelError || !(error instanceof Error)) throw error;
-    if (!late) return undefined;
-  } finally {
-    clearTimeout(timer);
-    signal.removeEventListener("abort", cut);
-  }
-  if (late) throw new CancelError("timeout", "The sign-in form did not arrive in time: try again");
-  if (signal.aborted) return undefined;
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.length;
-  }
-  const type = request.headers.get("content-type") ?? "";
+/** Reads the sign-in form, or undefined when the body is no form. */
+async function readForm(web: WebRequest): Promise<FormData | undefined> {
+  const bytes = await readSmallBody(web, FORM_BYTES, {
+    large: () => new CancelError("too-large", "The sign-in form is too large"),
+    late: () => new CancelError("timeout", "The sign-in form did not arrive in time: try again"),
+  });
+  if (bytes === undefined) return undefined;
+  const type = web.request.headers.get("content-type") ?? "";
   return await new Response(bytes, { headers: { "content-type": type } }).formData()
     .catch(() => undefined);
 }
@@ -266,10 +223,11 @@ export function pageRoutes(
     method: "POST",
     path: "/sign-in",
     open: true,
-    async handle({ request, signal, record, address, dataTimeoutMs }) {
+    async handle(web) {
+      const { signal, record, address } = web;
       record.op = "sign-in";
       if (!guard) throw new CancelError("not-found", "This server has no password");
-      const form = await readForm(request, dataTimeoutMs, signal);
+      const form = await readForm(web);
       const password = form?.get("password");
       if (typeof password !== "string") {
         throw new CancelError("bad-request", "Send the sign-in form");

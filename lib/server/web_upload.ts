@@ -16,6 +16,7 @@ import { newHash } from "../transfer/body.ts";
 import { toCancel } from "./handler.ts";
 import { WEB_HEADERS } from "./web_page.ts";
 import type { WebRequest, WebRoute } from "./web_route.ts";
+import { readSmallBody } from "./web_body.ts";
 import { CANCELLED, type HeldUpload, UploadTable } from "./web_upload_table.ts";
 
 export { UploadTable };
@@ -46,34 +47,12 @@ function offsetRefusal(web: WebRequest, held: HeldUpload, message: string): Resp
  * {@link MAX_JSON_BYTES}, within the data deadline.
  */
 async function readJson(web: WebRequest): Promise<Record<string, unknown>> {
-  const declared = Number(web.request.headers.get("content-length") ?? 0);
-  if (declared > MAX_JSON_BYTES) throw new CancelError("too-large", "The request is too large");
-  const reader = web.request.body?.getReader();
-  const parts: Uint8Array[] = [];
-  let length = 0;
-  let late = false;
-  const stop = () => reader?.cancel().catch(() => {});
-  const timer = web.dataTimeoutMs > 0
-    ? setTimeout(() => (late = true, stop()), web.dataTimeoutMs)
-    : undefined;
-  web.signal.addEventListener("abort", stop);
-  try {
-    while (reader) {
-      const next = await reader.read().catch(() => ({ done: true as const, value: undefined }));
-      if (next.done) break;
-      length += next.value.length;
-      if (length > MAX_JSON_BYTES) throw new CancelError("too-large", "The request is too large");
-      parts.push(next.value);
-    }
-  } finally {
-    clearTimeout(timer);
-    web.signal.removeEventListener("abort", stop);
-  }
-  if (late) throw new CancelError("timeout", "The request's body did not arrive in time");
+  const bytes = await readSmallBody(web, MAX_JSON_BYTES, {
+    large: () => new CancelError("too-large", "The request is too large"),
+    late: () => new CancelError("timeout", "The request's body did not arrive in time"),
+  });
   let value: unknown;
   try {
-    const bytes = new Uint8Array(length);
-    parts.reduce((at, part) => (bytes.set(part, at), at + part.length), 0);
     value = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     throw new CancelError("bad-request", "The request's body is not JSON");
