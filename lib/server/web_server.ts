@@ -15,7 +15,7 @@
 import { CancelError } from "../protocol/errors.ts";
 import { shortCode } from "../net/short_code.ts";
 import { fingerprintOf, pemCertificates, type TlsServerKeys } from "../net/tls.ts";
-import { addressKey, type Admission, peerName } from "./admission.ts";
+import { addressKey, type Admission, hostOf, peerName } from "./admission.ts";
 import type { RequestRecord, ServerEvents } from "./events.ts";
 import type { PasswordGuard } from "./guard.ts";
 import { recordError } from "./handler.ts";
@@ -136,8 +136,9 @@ export class WebServer {
 
   async #serve(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
     const authority = authorityOf(request);
+    const origin = pageOrigin(authority, this.secure);
     const refusal = wrongHost(authority, this.addr.port, this.#names, this.secure) ??
-      foreignOrigin(request, pageOrigin(authority, this.secure));
+      foreignOrigin(request, origin);
     // Deno makes the URL from the Host header: only a Host that passed is sure to make one.
     const url = URL.parse(request.url) ?? new URL("http://invalid/");
     const found = refusal ? undefined : this.#route(request.method, url.pathname);
@@ -148,7 +149,9 @@ export class WebServer {
       (found.route.open || this.#access.has(request, info.remoteAddr.hostname))
     ) {
       try {
-        return await found.route.handle(this.#web(request, url, found.rest, newRecord(0, info)));
+        return await found.route.handle(
+          this.#web(request, info, origin, url, found.rest, newRecord(0, info)),
+        );
       } catch (error) {
         quietFailure = { error };
       }
@@ -186,7 +189,7 @@ export class WebServer {
       // Not request.signal: Deno aborts it once a response is returned, body or not.
       info.completed.catch(() => cut.abort());
       const signal = AbortSignal.any([cut.signal, this.#stopping.signal]);
-      const web = this.#web(request, url, found.rest, record, signal, end);
+      const web = this.#web(request, info, origin, url, found.rest, record, signal, end);
       const response = await found.route.handle(web);
       if (response.status >= 400 && record.outcome === "ok") record.outcome = "cancel";
       info.completed.then(end, () => {
@@ -206,6 +209,8 @@ export class WebServer {
 
   #web(
     request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+    origin: string,
     url: URL,
     path: string,
     record: RequestRecord,
@@ -213,7 +218,7 @@ export class WebServer {
     end = () => {},
   ): WebRequest {
     const events = this.#parts.events;
-    const address = record.peer.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+    const address = hostOf(info.remoteAddr);
     const session = this.#access.sessionOf(request, address);
     return {
       ...(session !== undefined ? { session } : {}),
@@ -226,7 +231,7 @@ export class WebServer {
       dataTimeoutMs: this.#parts.dataTimeoutMs,
       end,
       address,
-      origin: pageOrigin(authorityOf(request), this.secure),
+      origin,
       progress(bytes: number) {
         record.bytes = bytes;
         if (events.active) events.emit({ type: "request-progress", record });
