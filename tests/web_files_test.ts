@@ -237,7 +237,9 @@ test("Range answers as RFC 9110 14.2 says, at each edge", async () => {
   await whole({ range: "items=0-1" });
   await whole({ range: "bytes=0x10-20" });
   // If-Range: only this version's strong tag keeps the range.
-  await whole({ range: "bytes=0-9", "if-range": etag.slice(0, -2) + '0"' });
+  // One character off: the tag's last digit changed (to 1 when it is 0, else to 0).
+  const last = etag.at(-2) === "0" ? "1" : "0";
+  await whole({ range: "bytes=0-9", "if-range": `${etag.slice(0, -2)}${last}"` });
   await whole({ range: "bytes=0-9", "if-range": `W/${etag}` });
   await whole({ range: "bytes=0-9", "if-range": etag.slice(1, -1) });
   const lastModified = (await page.get("/files/photo.png", {}, "HEAD")).headers.get(
