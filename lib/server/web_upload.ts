@@ -318,7 +318,8 @@ async function restart(web: WebRequest, uploads: UploadTable, held: HeldUpload):
   return await uploads.work(held, async () => {
     await held.upload.restart();
     held.held = 0;
-    held.hash = newHash();
+    held.hash.digest("hex"); // Spent, so that a worker holding it is let go.
+    held.hash = newHash(held.size);
     return json({ offset: 0 });
   });
 }
