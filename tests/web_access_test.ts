@@ -737,6 +737,11 @@ async function floodPage(tls: boolean): Promise<void> {
     const { ps2, web, cert } = lines[0] as { ps2: number; web: number; cert?: string };
     // A request in flight when the flood comes (a sign-in whose form is on its way).
     const held = cert ? await heldSignIn(web, { cert }, "127.0.0.1") : undefined;
+    // In flight once the server has begun it: its bytes written is not enough. On a busy
+    // machine the server may not have read them yet when the flood's connections are
+    // waiting too; then it runs out of descriptors first, and a request it has not read
+    // is a connection like the flood's, closed with them.
+    if (held) await until(() => lines.some((l) => l.type === "request-start") || exited, 20_000);
     const settled: Promise<void>[] = [];
     const closed: Promise<void>[] = [];
     for (let i = 0; i < 200; i++) {

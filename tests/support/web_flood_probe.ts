@@ -2,7 +2,9 @@
  * Run by tests/web_access_test.ts under a small descriptor limit (prlimit):
  * serves ROOT with its web page, both on 127.0.0.1 (with `tls`: over TLS,
  * with the password "sesame"), and prints one JSON line with the two ports
- * (and the certificate), then one line for each error event. SIGTERM stops it.
+ * (and the certificate), then one line for each error event and one for each
+ * request the server has begun (`{"type":"request-start","op":...}`).
+ * SIGTERM stops it.
  *
  * Usage: deno run --allow-net --allow-read --allow-write web_flood_probe.ts ROOT [tls]
  *
@@ -22,6 +24,9 @@ const server = startServer({
   web: { port: 0, host: "127.0.0.1" },
   onEvent: (event) => {
     if (event.type === "error") console.log(JSON.stringify(event));
+    if (event.type === "request-start") {
+      console.log(JSON.stringify({ type: event.type, op: event.record.op }));
+    }
   },
 });
 console.log(JSON.stringify({ ps2: server.addr.port, web: server.web!.addr.port, cert: tls?.cert }));
