@@ -389,6 +389,24 @@ Deno.test(
 );
 
 Deno.test(
+  "Deno's TLS checks each kind of private name a certificate may hold: the IPv6 loopback, a " +
+    "private address, a .local name, a name without a dot",
+  inProcess(60_000, async () => {
+    await using local = await tempDir();
+    const cases = [["::1"], ["192.168.1.20"], ["nas.local"], ["nas"]];
+    for (const names of cases) {
+      const cert = await makeCertificate(local.path, ["files.example.com", ...names], names[0]);
+      await using served = await tempDir();
+      await using server = tlsServer(served.path, cert);
+      const trust = { fingerprint: cert.fingerprint, certificate: cert.cert };
+      const conn = await connect("127.0.0.1", server.addr.port, 10_000, undefined, trust);
+      assert.equal(pinnedCertificate(conn)?.checkedBy, "deno", names[0]);
+      conn.close();
+    }
+  }),
+);
+
+Deno.test(
   "a server that shows the pinned certificate, then another with the same names, is refused by " +
     "Deno's TLS itself (not a byte sent on it) and decided again by node:tls",
   inProcess(60_000, async () => {
