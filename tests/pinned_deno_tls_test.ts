@@ -523,8 +523,8 @@ Deno.test(
 
 Deno.test(
   "the client program puts and gets byte for byte by --fingerprint, then remembered: Deno's TLS " +
-    "with README's permissions (two connections, then one); node:tls (one each) where roots may " +
-    "be added or cannot be seen (without --allow-env)",
+    "with README's permissions (two connections, then one, also with --fingerprint); node:tls " +
+    "(one each) where roots may be added or cannot be seen (without --allow-env)",
   withDeadline(120_000, async () => {
     await using served = await tempDir();
     await using local = await tempDir();
@@ -563,6 +563,10 @@ Deno.test(
         assert.equal(getRun.code, 0, `${label}: ${getRun.stderr}`);
         assert.equal(front.connections, first + later, label);
         assert.ok(await sameBytes(join(served.path, name), join(work, name)));
+        // --fingerprint naming the remembered certificate uses the one remembered: one connection.
+        const again = await run(["list", "--fingerprint", cert.fingerprint.toLowerCase()]);
+        assert.equal(again.code, 0, `${label}: ${again.stderr}`);
+        assert.equal(front.connections, first + later + 1, label);
         if (remembered) {
           const known = await Deno.readTextFile(join(local.path, "privateshare", "known_servers"));
           const line = known.split("\n").find((l) => l.startsWith(`127.0.0.1:${front.port} `));

@@ -136,11 +136,10 @@ export async function openWire(
   // --fingerprint given now replace what was remembered. The certificate remembered with the
   // fingerprint spares reading it from the server first (see connect).
   const remembered = known?.certificate === undefined ? {} : { certificate: known.certificate };
+  const givenIsKnown = options.tls?.fingerprint !== undefined && known !== undefined &&
+    parseFingerprint(options.tls.fingerprint) === known.fingerprint;
   const trust = explicit
-    ? (options.tls?.fingerprint !== undefined && options.tls.certificate === undefined &&
-        parseFingerprint(options.tls.fingerprint) === known?.fingerprint
-      ? { ...options.tls, ...remembered }
-      : options.tls)
+    ? (givenIsKnown ? { ...remembered, ...options.tls } : options.tls)
     : known
     ? { fingerprint: known.fingerprint, ...remembered }
     : options.tls;
