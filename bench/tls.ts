@@ -153,7 +153,8 @@ export function tlsSection(
       ? " **This run's environment may add roots (DENO_CERT, NODE_EXTRA_CA_CERTS or " +
         "DENO_TLS_CA_STORE): its first-contact row is node:tls throughout; unset them to " +
         "measure Deno's own TLS.**"
-      : "") + "\n",
+      : "") +
+    "\n",
   ];
   const targets = (["put", "get"] as const).map((op) => {
     const r = ratio(op === "put" ? put : got);
