@@ -26,6 +26,9 @@ export interface BenchTls {
 /** At most this many times socat's time over TLS. */
 const TLS_TARGET = 1.3;
 
+/** Issue 25's target for a first contact by fingerprint: at most twice socat over OpenSSL. */
+const FIRST_CONTACT_TARGET = 2;
+
 /**
  * The benchmark's certificate: made once in `dir` (for localhost and the
  * loopback addresses) and reused.
@@ -165,5 +168,14 @@ export function tlsSection(
       verdict(r === undefined ? undefined : r <= TLS_TARGET),
     ];
   });
+  if (pinned) {
+    const r = ratio(pinned);
+    targets.push([
+      `get by --fingerprint (first contact) ≤ ${FIRST_CONTACT_TARGET}× the time of socat over TLS` +
+      (size === 1024 * MiB ? "" : ` (measured at ${size / MiB} MiB)`),
+      r === undefined ? "socat missing" : `${num(r)}×`,
+      verdict(r === undefined ? undefined : r <= FIRST_CONTACT_TARGET),
+    ]);
+  }
   return { lines, targets };
 }
