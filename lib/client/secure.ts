@@ -10,7 +10,7 @@
  */
 
 import { CancelError } from "../protocol/errors.ts";
-import { connect, peekFingerprint } from "../net/socket.ts";
+import { connect, peekCertificate, pinnedCertificate } from "../net/socket.ts";
 import { shortCode } from "../net/short_code.ts";
 // Deferred: node:crypto costs a process a few tens of milliseconds to start, which a
 // list, and a client's start-up, need not pay (issue 16).
@@ -19,11 +19,11 @@ import {
   derToPem,
   fingerprintOf,
   looksLikeTls,
+  parseFingerprint,
   pemCertificates,
   TlsError,
   type TlsTrust,
 } from "../net/tls.ts";
-import { TlsSocketConn } from "../net/tls_socket.ts";
 import { Wire } from "../net/wire.ts";
 import { attachPassword } from "../exchange/auth.ts";
 import { ClientError } from "./errors.ts";
@@ -133,8 +133,16 @@ export async function openWire(
   }
   const known = file === undefined ? undefined : await findKnownServer(file, host, port);
   // A remembered server stays pinned to its certificate, --tls or not; only --ca or
-  // --fingerprint given now replace what was remembered.
-  const trust = explicit ? options.tls : known ? { fingerprint: known.fingerprint } : options.tls;
+  // --fingerprint given now replace what was remembered. The certificate remembered with the
+  // fingerprint spares reading it from the server first (see connect).
+  const remembered = known?.certificate === undefined ? {} : { certificate: known.certificate };
+  const givenIsKnown = options.tls?.fingerprint !== undefined && known !== undefined &&
+    parseFingerprint(options.tls.fingerprint) === known.fingerprint;
+  const trust = explicit
+    ? (givenIsKnown ? { ...remembered, ...options.tls } : options.tls)
+    : known
+    ? { fingerprint: known.fingerprint, ...remembered }
+    : options.tls;
   const fromFile = !explicit && known !== undefined ? file : undefined;
   if (options.password !== undefined && trust === undefined) {
     throw new ClientError(
@@ -195,11 +203,13 @@ async function confirmFirstContact(
 ): Promise<Deno.Conn> {
   const where = `${host}:${port}`;
   try {
-    const fingerprint = await peekFingerprint(host, port, timeoutMs, signal);
+    const { fingerprint, certificate } = await peekCertificate(host, port, timeoutMs, signal);
     const elsewhere = file === undefined
       ? false
       : (await knownServers(file)).some((server) => server.fingerprint === fingerprint);
-    if (elsewhere) return await connect(host, port, timeoutMs, signal, { fingerprint });
+    // The certificate read is given beside its fingerprint: it need not be read again.
+    const pinned = { fingerprint, certificate };
+    if (elsewhere) return await connect(host, port, timeoutMs, signal, pinned);
     if (confirm === undefined) throw refusal(refused, undefined);
     // The operation's signal (Ctrl-C) ends the wait for a person's answer.
     let stop = () => {};
@@ -220,7 +230,7 @@ async function confirmFirstContact(
         },
       );
     }
-    return await connect(host, port, timeoutMs, signal, { fingerprint });
+    return await connect(host, port, timeoutMs, signal, pinned);
   } catch (error) {
     if (!(error instanceof TlsError)) throw error;
     throw refusal(error, undefined);
@@ -233,12 +243,8 @@ async function confirmFirstContact(
  * a CA's, which vouches for others).
  */
 function learn(conn: Deno.Conn, trust: TlsTrust): KnownServer | "ca" | undefined {
-  if (conn instanceof TlsSocketConn) {
-    return {
-      fingerprint: conn.fingerprint,
-      ...(conn.certificate ? { certificate: derToPem(conn.certificate) } : {}),
-    };
-  }
+  const pinned = pinnedCertificate(conn);
+  if (pinned) return { fingerprint: pinned.fingerprint, certificate: derToPem(pinned.certificate) };
   if (trust.ca === undefined) return undefined;
   const ders = pemCertificates(trust.ca);
   if (ders.length !== 1 || new nodeCrypto.X509Certificate(ders[0]!).ca) return "ca";

@@ -1,23 +1,33 @@
 /**
  * Opening connections: the only place that listens or connects, plain or
- * TLS. Errors come back as {@link ListenError}, {@link ConnectError} and
+ * TLS (node_tls_connect.ts is its node:tls half). A connection pinned to a
+ * certificate is Deno's own TLS where that is as strict as the pin (see
+ * private_names.ts), node:tls otherwise. Errors come back as {@link ListenError}, {@link ConnectError} and
  * {@link TlsError}, each with a code and one sentence for a person.
  *
  * @module
  */
 
-// Deferred: node:net costs a process a few tens of milliseconds to start (issue 16).
-import defer * as nodeNet from "node:net";
 import type { SecureContext, TLSSocket } from "node:tls";
+import { ConnectError } from "./connect_error.ts";
+import { connectNode } from "./node_tls_connect.ts";
 import {
+  derToPem,
   fingerprintOf,
   handshakeError,
+  handshakeTimeout,
+  parseFingerprint,
+  pemCertificates,
   TlsError,
   type TlsServerKeys,
   type TlsTrust,
 } from "./tls.ts";
+import { privateName, rootsWidened } from "./private_names.ts";
 import { checkPinned, checkShortCode, TlsSocketConn } from "./tls_socket.ts";
 import { tlsContext, TlsListener } from "./tls_server.ts";
+
+export { ConnectError } from "./connect_error.ts";
+export { peekCertificate, peekFingerprint } from "./node_tls_connect.ts";
 
 /** Why a server could not listen. */
 export type ListenFailure = "in-use" | "privileged" | "address" | "tls";
@@ -113,28 +123,6 @@ export function listenError(error: unknown, port: number, host?: string): unknow
   return error;
 }
 
-/** A server that could not be reached. */
-export class ConnectError extends Error {
-  /** `host:port` as asked. */
-  readonly where: string;
-  /** A short phrase: `connection refused`, `no answer`, or the system's words. */
-  readonly why: string;
-
-  /**
-   * Creates a ConnectError.
-   *
-   * @param where `host:port`
-   * @param why a short phrase
-   * @param options the system's error
-   */
-  constructor(where: string, why: string, options?: ErrorOptions) {
-    super(`Cannot connect to ${where} (${why})`, options);
-    this.name = "ConnectError";
-    this.where = where;
-    this.why = why;
-  }
-}
-
 /**
  * Connects to a server over TCP, or over TLS when `tls` says whom to trust.
  * A TLS connection is returned only once the server's certificate has
@@ -156,22 +144,8 @@ export async function connect(
   signal?: AbortSignal,
   tls?: TlsTrust,
 ): Promise<Deno.Conn> {
-  if (tls?.fingerprint !== undefined) {
-    // Only node:tls shows the certificate, and a pin is that certificate, whatever roots the
-    // system or the environment (DENO_CERT, --cert, a system store) add: never a name check.
-    const pinned = tls.fingerprint;
-    return await connectNode(host, port, timeoutMs, signal, (socket, where) => {
-      const refusal = checkPinned(socket, where, pinned);
-      return refusal ?? new TlsSocketConn(socket);
-    });
-  }
-  if (tls?.code !== undefined) {
-    // The code is compared on this very connection, so the certificate used is the one compared.
-    const code = tls.code;
-    return await connectNode(host, port, timeoutMs, signal, (socket, where) => {
-      const refusal = checkShortCode(socket, where, code);
-      return refusal ?? new TlsSocketConn(socket);
-    });
+  if (tls?.fingerprint !== undefined || tls?.code !== undefined) {
+    return await connectPinned(host, port, timeoutMs, signal, tls);
   }
   if (tls) {
     return await startTls(
@@ -211,10 +185,106 @@ export async function connect(
   }
 }
 
+/** The certificate a pinned connection was checked against, and which TLS checked it. */
+export interface PinnedCertificate {
+  /** Its SHA-256 fingerprint. */
+  fingerprint: string;
+  /** The certificate, DER. */
+  certificate: Uint8Array;
+  /**
+   * `deno`: Deno's own TLS, with the certificate as its only private root and
+   * one of its private names (see private_names.ts); `node`: node:tls, the
+   * certificate shown compared on the connection itself.
+   */
+  checkedBy: "deno" | "node";
+}
+
+/** The pinned connections made with Deno's own TLS, and their certificates. */
+const pinnedByDeno = new WeakMap<Deno.Conn, PinnedCertificate>();
+
+/**
+ * The certificate a connection that {@link connect} opened was pinned to
+ * (by fingerprint or short code), and which TLS checked it.
+ *
+ * @param conn the connection
+ * @returns the certificate, or undefined for a connection not pinned
+ */
+export function pinnedCertificate(conn: Deno.Conn): PinnedCertificate | undefined {
+  if (conn instanceof TlsSocketConn) {
+    return conn.certificate
+      ? { fingerprint: conn.fingerprint, certificate: conn.certificate, checkedBy: "node" }
+      : undefined;
+  }
+  return pinnedByDeno.get(conn);
+}
+
+/**
+ * A connection pinned to a certificate, by fingerprint or short code. The
+ * certificate is known (remembered, and its fingerprint is the pin) or read
+ * on a first connection closed at once, nothing sent, and refused there as
+ * before when it is not the pinned one. Then, where the environment adds no
+ * root to Deno's TLS and the certificate holds a name no public authority
+ * may certify, the connection is Deno's own TLS with that certificate as its
+ * only private root, checked against that name: only the holder of the
+ * certificate's key passes, at the speed of Deno's TLS. Otherwise, or when
+ * Deno's TLS refuses the certificate (expired, say: the pin already
+ * passed), node:tls, the certificate compared on the connection itself.
+ */
+async function connectPinned(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  trust: TlsTrust,
+): Promise<Deno.Conn> {
+  const check = (socket: TLSSocket, where: string) =>
+    trust.fingerprint !== undefined
+      ? checkPinned(socket, where, trust.fingerprint)
+      : checkShortCode(socket, where, trust.code ?? "");
+  // Node's TLS compares the certificate shown on the connection used.
+  const throughNode = () =>
+    connectNode(host, port, timeoutMs, signal, (socket, where) => {
+      const refusal = check(socket, where);
+      return refusal ?? new TlsSocketConn(socket);
+    });
+  // A root the environment adds could vouch for any name: only the certificate itself then.
+  if (rootsWidened()) return await throughNode();
+  const der = rememberedCertificate(trust) ??
+    await connectNode(host, port, timeoutMs, signal, (socket, where) => {
+      const refusal = check(socket, where);
+      return refusal ?? new Uint8Array(socket.getPeerCertificate().raw);
+    }, true);
+  const name = privateName(der);
+  if (name === undefined) return await throughNode();
+  const tcp = await connect(host, port, timeoutMs, signal);
+  let conn: Deno.TlsConn;
+  try {
+    conn = await startTls(tcp, host, port, timeoutMs, { ca: derToPem(der) }, signal, name);
+  } catch (error) {
+    // A stalled handshake is reported as one; any other refusal by Deno's TLS is decided again,
+    // as before, by node's, on a connection of its own: a peer gains nothing by causing it.
+    if (!(error instanceof TlsError) || error.code === "handshake") throw error;
+    return await throughNode();
+  }
+  pinnedByDeno.set(conn, { fingerprint: fingerprintOf(der), certificate: der, checkedBy: "deno" });
+  return conn;
+}
+
+/** The certificate given with a pinned fingerprint, when it is the one pinned. */
+function rememberedCertificate(trust: TlsTrust): Uint8Array | undefined {
+  if (trust.fingerprint === undefined || trust.certificate === undefined) return undefined;
+  const der = pemCertificates(trust.certificate)[0];
+  const pinned = parseFingerprint(trust.fingerprint);
+  return der !== undefined && pinned !== undefined && fingerprintOf(der) === pinned
+    ? der
+    : undefined;
+}
+
 /**
  * Starts TLS on a TCP connection, with Deno's own TLS: the certificate must
- * chain to `ca` (or a public root) and be made out to the host. The handshake completes, or fails, before the
- * connection is handed over.
+ * chain to `ca` (or a public root) and be made out to `name` (the host
+ * connected to, unless told otherwise). The handshake completes, or fails,
+ * before the connection is handed over.
  */
 async function startTls(
   tcp: Deno.Conn,
@@ -223,10 +293,14 @@ async function startTls(
   timeoutMs: number,
   trust: TlsTrust,
   signal?: AbortSignal,
-): Promise<Deno.Conn> {
+  name = host,
+): Promise<Deno.TlsConn> {
   const where = `${host}:${port}`;
+  // Without, a small request whose TLS records leave in two writes waits for the server's
+  // delayed acknowledgement: a list over TLS took 40 ms longer (issue 25).
+  (tcp as Deno.TcpConn).setNoDelay(true);
   const conn = await Deno.startTls(tcp as Deno.TcpConn, {
-    hostname: host,
+    hostname: name,
     ...(trust.ca !== undefined ? { caCerts: [trust.ca] } : {}),
   });
   let timedOut = false;
@@ -249,115 +323,9 @@ async function startTls(
     stop();
     if (signal?.aborted) throw signal.reason;
     if (timedOut) throw handshakeTimeout(where, timeoutMs);
-    throw handshakeError(error, where, host, trust);
+    throw handshakeError(error, where, name, trust);
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener("abort", stop);
   }
-}
-
-// A stalled handshake says nothing of whether the server speaks TLS: it is not "not-tls", whose
-// advice (drop --tls, forget a remembered server) a peer that stalls must not be able to prompt.
-function handshakeTimeout(where: string, timeoutMs: number): TlsError {
-  return new TlsError(
-    "handshake",
-    where,
-    `The server at ${where} did not complete a TLS handshake in ${timeoutMs / 1000} s`,
-  );
-}
-
-/**
- * The SHA-256 fingerprint of the certificate a TLS server shows, read on a
- * connection that is closed at once, with nothing sent: what a person is
- * asked to trust on first contact. A caller that trusts it connects again
- * pinned to it (see {@link connect}), so that a different certificate on
- * the second connection is refused.
- *
- * @param host host name or address
- * @param port port
- * @param timeoutMs give up when no connection and handshake are made in this long
- * @param signal gives up when aborted
- * @returns the fingerprint (`AB:CD:...`)
- * @throws {ConnectError} when no connection is made
- * @throws {TlsError} when the server does not speak TLS or shows no certificate
- */
-export async function peekFingerprint(
-  host: string,
-  port: number,
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<string> {
-  return await connectNode(host, port, timeoutMs, signal, (socket, where) => {
-    const raw = socket.getPeerCertificate().raw;
-    return raw
-      ? fingerprintOf(raw)
-      : new TlsError("untrusted", where, `The server at ${where} shows no certificate`);
-  }, true);
-}
-
-/**
- * Connects over TLS with node:tls, which shows the server's certificate
- * (Deno's own TLS does not), and decides on this very connection, before a
- * byte is sent, what to make of it: a connection to hand over, or a
- * refusal. Names and issuers do not matter, as for an ssh host key.
- */
-async function connectNode<T>(
-  host: string,
-  port: number,
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-  decide: (socket: TLSSocket, where: string) => T | TlsError,
-  close = false,
-): Promise<T> {
-  // Loaded on first use: node:tls costs a plain run a tenth of a second.
-  const { connect: nodeConnect } = await import("node:tls");
-  signal?.throwIfAborted();
-  const where = `${host}:${port}`;
-  return await new Promise<T>((resolve, reject) => {
-    let connected = false;
-    let settled = false;
-    const socket: TLSSocket = nodeConnect({
-      host,
-      port,
-      ...(nodeNet.isIP(host) ? {} : { servername: host }),
-      // The fingerprint is checked below, on this connection, before a byte is sent.
-      rejectUnauthorized: false,
-    });
-    const finish = (error: unknown, result?: { value: T }) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      if (close || !result) socket.destroy();
-      if (result) return resolve(result.value);
-      reject(error);
-    };
-    const timer = setTimeout(() => {
-      finish(connected ? handshakeTimeout(where, timeoutMs) : new ConnectError(where, "no answer"));
-    }, timeoutMs);
-    const onAbort = () => finish(signal?.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    socket.once("connect", () => connected = true);
-    // Not once: a later error must not go unheard (node would throw it).
-    socket.on("error", (error: Error & { code?: string }) => {
-      if (!connected) {
-        const why = error.code === "ECONNREFUSED"
-          ? "connection refused"
-          : error.code === "ENOTFOUND"
-          ? "no such host"
-          : error.message;
-        return finish(new ConnectError(where, why, { cause: error }));
-      }
-      finish(
-        new TlsError("not-tls", where, `The server at ${where} does not speak TLS`, {
-          cause: error,
-        }),
-      );
-    });
-    socket.once("secureConnect", () => {
-      const decided = decide(socket, where);
-      if (decided instanceof TlsError) finish(decided);
-      else finish(undefined, { value: decided });
-    });
-  });
 }

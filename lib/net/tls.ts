@@ -36,6 +36,12 @@ export interface TlsTrust {
    */
   fingerprint?: string;
   /**
+   * The certificate with that fingerprint (PEM), when known (a remembered
+   * server's): it spares reading the certificate from the server before
+   * connecting. Ignored when its fingerprint is not `fingerprint`.
+   */
+  certificate?: string;
+  /**
    * The short code of the server's certificate (`K7QF-3M2D`, see
    * short_code.ts), as its owner reads it out: trusted whatever its issuer
    * and names when the certificate shown on this very connection has it. A
@@ -231,4 +237,22 @@ export function handshakeError(
     return new TlsError("not-tls", where, `The server at ${where} does not speak TLS`, cause);
   }
   return error;
+}
+
+/**
+ * The error of a TLS handshake that did not complete in time. A stalled
+ * handshake says nothing of whether the server speaks TLS: it is not
+ * `not-tls`, whose advice (drop --tls, forget a remembered server) a peer
+ * that stalls must not be able to prompt.
+ *
+ * @param where `host:port`
+ * @param timeoutMs the time it had
+ * @returns the error
+ */
+export function handshakeTimeout(where: string, timeoutMs: number): TlsError {
+  return new TlsError(
+    "handshake",
+    where,
+    `The server at ${where} did not complete a TLS handshake in ${timeoutMs / 1000} s`,
+  );
 }

@@ -85,9 +85,10 @@ const HIGH_WATER = 8 * 1024 * 1024;
 
 /**
  * A `node:tls` socket as a `Deno.Conn`: the shape {@link Wire} reads and
- * writes. `Deno.connectTls` does not show the server's certificate, and a
- * pinned fingerprint must be checked on the very connection that is used,
- * so the client's TLS connections are node's, adapted here.
+ * writes. `Deno.connectTls` does not show the server's certificate: a
+ * client's pinned connection that Deno's TLS cannot check as strictly (see
+ * socket.ts) has its certificate compared on the very connection used, a
+ * node socket adapted here; so are the server's connections.
  */
 export class TlsSocketConn implements Deno.Conn<Deno.NetAddr> {
   /** The local address. */
