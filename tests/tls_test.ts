@@ -6,6 +6,7 @@ import { checkServerIdentity } from "node:tls";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { get, list, parseFingerprint, put, startServer } from "../lib/mod.ts";
+import type { RequestRecord } from "../lib/server/events.ts";
 import { looksLikeTls, type TlsError } from "../lib/net/tls.ts";
 import { TlsSocketConn } from "../lib/net/tls_socket.ts";
 import { connect } from "../lib/net/socket.ts";
@@ -113,6 +114,14 @@ Deno.test(
       idleTimeoutMs: 0,
       tls: { certFile: cert.certFile, keyFile: cert.keyFile },
     });
+    // The server's own records of its requests, live: what a put has received, and its end.
+    const records: Readonly<RequestRecord>[] = [];
+    let ended = false;
+    server.events.subscribe((event) => {
+      if (event.type === "request-start") records.push(event.record);
+      if (event.type === "request-end" && event.record.op === "put") ended = true;
+    });
+    const received = () => Math.max(0, ...records.map((r) => r.op === "put" ? r.bytes : 0));
     const source = join(local.path, "cut.bin");
     await writeRandomFile(source, 16 * MiB, 5);
     // Fault injection: a connection cut at an exact point cannot be made on
@@ -122,12 +131,14 @@ Deno.test(
       const options = { host: "127.0.0.1", port: relay.port, tls: { ca: cert.cert } };
       const first = put(source, options).then(() => "done", (error: Error) => error);
       await relay.reached("up", 9 * MiB);
-      // Let the server write what it received before the cut.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The server has taken in a first chunk (4 MiB) of what the relay passed on.
+      await until(() => received() >= 4 * MiB);
       relay.cut();
       const outcome = await first;
       assert.ok(outcome instanceof Error, "the cut put fails");
-      await until(() => namesIn(served.path).some((n) => n.startsWith(".privateshare-partial-")));
+      // The server's end of the cut upload, which lets its partial go: only then may it resume.
+      await until(() => ended);
+      assert.ok(namesIn(served.path).some((n) => n.startsWith(".privateshare-partial-")));
       relay.release();
       const second = await put(source, { ...options, port: server.addr.port });
       assert.ok(second.resumedFrom > 0, `resumed from ${second.resumedFrom}`);
