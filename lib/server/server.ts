@@ -336,8 +336,9 @@ export class Server implements AsyncDisposable {
         "The server is serving its maximum of connections from your address: try again",
       );
     }
-    wire.setBudget(0);
+    // The deadline first: the budget's timer, due sooner, then serves for both (issue 25).
     wire.setDeadline(this.#options.dataTimeoutMs);
+    wire.setBudget(0);
   }
 
   /**

@@ -1,0 +1,185 @@
+// A Wire's budget, deadline and rate floor share one timer (issue 25): each
+// still closes the connection for its own reason and with its own message, in
+// whatever order they are set, and a wire keeps no timer when none is set.
+
+import assert from "node:assert/strict";
+import { TimeoutError, Wire } from "../lib/net/wire.ts";
+
+/** A loopback pair: the Wire on one end, the raw peer on the other. */
+async function pair(): Promise<{ wire: Wire; peer: Deno.Conn }> {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const peer = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  return { wire: new Wire(await listener.accept()), peer };
+}
+
+/** Reads from the wire until it fails, and returns the failure and how long it took. */
+async function readUntilCut(wire: Wire): Promise<{ error: unknown; ms: number }> {
+  const started = performance.now();
+  const sink = new Uint8Array(1024);
+  try {
+    while (await wire.readInto(sink) > 0) { /* keep reading */ }
+  } catch (error) {
+    return { error, ms: performance.now() - started };
+  }
+  throw new Error("the read ended without being cut");
+}
+
+Deno.test("a budget set after a longer deadline cuts at the budget, with its message", async () => {
+  const { wire, peer } = await pair();
+  try {
+    wire.setDeadline(20_000);
+    wire.setBudget(200, "The budget ran out");
+    const { error, ms } = await readUntilCut(wire);
+    assert.ok(error instanceof TimeoutError, String(error));
+    assert.equal(error.message, "The budget ran out");
+    assert.ok(ms >= 160, `cut after ${ms} ms, before 0.8x the budget of 200 ms`);
+  } finally {
+    wire.close();
+    peer.close();
+  }
+});
+
+Deno.test("a budget removed leaves the deadline: the cut is the deadline's, not the budget's", async () => {
+  const { wire, peer } = await pair();
+  try {
+    wire.setBudget(100, "The budget ran out");
+    wire.setDeadline(300);
+    wire.setBudget(0);
+    const { error, ms } = await readUntilCut(wire);
+    assert.ok(error instanceof TimeoutError, String(error));
+    assert.equal(error.message, "The connection made no progress before its deadline");
+    assert.ok(ms >= 240, `cut after ${ms} ms, before 0.8x the deadline of 300 ms`);
+  } finally {
+    wire.close();
+    peer.close();
+  }
+});
+
+Deno.test("a deadline set after a longer budget cuts at the deadline", async () => {
+  const { wire, peer } = await pair();
+  try {
+    wire.setBudget(20_000, "The budget ran out");
+    wire.setDeadline(200);
+    const { error } = await readUntilCut(wire);
+    assert.ok(error instanceof TimeoutError, String(error));
+    assert.equal(error.message, "The connection made no progress before its deadline");
+  } finally {
+    wire.close();
+    peer.close();
+  }
+});
+
+Deno.test("a trickle keeps the deadline alive but is cut at the rate floor", async () => {
+  const { wire, peer } = await pair();
+  let cut = false;
+  // A byte each time the last one was read: progress all the time, a few hundred bytes a window.
+  const trickle = (async () => {
+    try {
+      while (!cut) {
+        await peer.write(new Uint8Array([0x61]));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    } catch {
+      // The wire's side closed.
+    }
+  })();
+  try {
+    wire.setDeadline(5_000);
+    wire.setRateFloor(64 * 1024, 300);
+    const { error, ms } = await readUntilCut(wire);
+    cut = true;
+    assert.ok(error instanceof TimeoutError, String(error));
+    assert.match(error.message, /moved less than 19661 bytes in 0\.3 s \(at least 65536 bytes/);
+    assert.ok(ms >= 240, `cut after ${ms} ms, before 0.8x the window of 300 ms`);
+  } finally {
+    cut = true;
+    wire.close();
+    peer.close();
+    await trickle;
+  }
+});
+
+Deno.test("a steady stream passes the rate floor window after window", async () => {
+  const { wire, peer } = await pair();
+  const windowMs = 400;
+  const started = performance.now();
+  // A stream far over the floor, for at least three windows, then the end.
+  const stream = (async () => {
+    const chunk = new Uint8Array(4096);
+    while (performance.now() - started < 3 * windowMs) await peer.write(chunk);
+    peer.close();
+  })();
+  try {
+    wire.setDeadline(5_000);
+    wire.setRateFloor(1, windowMs);
+    let got = 0;
+    const sink = new Uint8Array(64 * 1024);
+    for (let n; (n = await wire.readInto(sink)) > 0;) got += n;
+    assert.ok(got > 0);
+    assert.ok(performance.now() - started >= 3 * windowMs, "the stream outlasted three windows");
+  } finally {
+    wire.close();
+    await stream;
+  }
+});
+
+/**
+ * Runs `body` while counting the timers set and not yet cleared or fired, and
+ * returns how many are pending at its end.
+ */
+function pendingTimersAfter(body: () => void): number {
+  type Id = ReturnType<typeof setTimeout>;
+  const [set, clear] = [globalThis.setTimeout, globalThis.clearTimeout];
+  const pending = new Set<Id>();
+  const counted = (fn: () => void, ms?: number): Id => {
+    const id = set(() => {
+      pending.delete(id);
+      fn();
+    }, ms);
+    pending.add(id);
+    return id;
+  };
+  globalThis.setTimeout = counted as unknown as typeof setTimeout;
+  globalThis.clearTimeout = ((id?: Id) => {
+    if (id !== undefined) pending.delete(id);
+    clear(id);
+  }) as typeof clearTimeout;
+  try {
+    body();
+  } finally {
+    globalThis.setTimeout = set;
+    globalThis.clearTimeout = clear;
+  }
+  for (const id of pending) clear(id);
+  return pending.size;
+}
+
+Deno.test("a wire whose limits are all removed holds no timer, even open", async () => {
+  const { wire, peer } = await pair();
+  const pending = pendingTimersAfter(() => {
+    wire.setBudget(10_000, "The budget ran out");
+    wire.setDeadline(10_000);
+    wire.setRateFloor(4096, 10_000);
+    wire.setRateFloor(0, 0);
+    wire.setDeadline(0);
+    wire.setBudget(0);
+  });
+  assert.equal(pending, 0, "a timer is left on a wire with no limits");
+  wire.close();
+  peer.close();
+});
+
+Deno.test("a closed wire holds no timer, and ignores limits set after its close", async () => {
+  const { wire, peer } = await pair();
+  const pending = pendingTimersAfter(() => {
+    wire.setBudget(10_000, "The budget ran out");
+    wire.setDeadline(10_000);
+    wire.setRateFloor(4096, 10_000);
+    wire.close();
+    wire.setDeadline(10_000);
+    wire.setBudget(10_000);
+    wire.setRateFloor(4096, 10_000);
+  });
+  assert.equal(pending, 0, "a timer is left on a closed wire");
+  peer.close();
+});
