@@ -310,7 +310,8 @@ export class Server implements AsyncDisposable {
     } catch (error) {
       recordError(record, error);
     } finally {
-      wire.close();
+      // Every read of this connection is over: its buffer can serve the next one.
+      wire.release();
       if (record.op === "-" && !record.summarized && this.#flood.summarizes()) {
         record.summarized = true;
       }
