@@ -124,39 +124,50 @@ Deno.test("a steady stream passes the rate floor window after window", async () 
 });
 
 /**
- * Runs `body` while counting the timers set and not yet cleared or fired, and
- * returns how many are pending at its end.
+ * Runs `body` while following the timers that keep the process alive (set and
+ * not cleared, or referenced again, and not unreferenced since), and returns
+ * how many of them there are at its end.
  */
-function pendingTimersAfter(body: () => void): number {
+function liveTimersAfter(body: () => void): number {
   type Id = ReturnType<typeof setTimeout>;
   const [set, clear] = [globalThis.setTimeout, globalThis.clearTimeout];
-  const pending = new Set<Id>();
+  const [ref, unref] = [Deno.refTimer, Deno.unrefTimer];
+  const live = new Set<unknown>();
   const counted = (fn: () => void, ms?: number): Id => {
     const id = set(() => {
-      pending.delete(id);
+      live.delete(id);
       fn();
     }, ms);
-    pending.add(id);
+    live.add(id);
     return id;
   };
   globalThis.setTimeout = counted as unknown as typeof setTimeout;
   globalThis.clearTimeout = ((id?: Id) => {
-    if (id !== undefined) pending.delete(id);
+    live.delete(id);
     clear(id);
   }) as typeof clearTimeout;
+  Deno.refTimer = (id: Parameters<typeof ref>[0]) => {
+    live.add(id);
+    ref(id);
+  };
+  Deno.unrefTimer = (id: Parameters<typeof unref>[0]) => {
+    live.delete(id);
+    unref(id);
+  };
   try {
     body();
   } finally {
     globalThis.setTimeout = set;
     globalThis.clearTimeout = clear;
+    Deno.refTimer = ref;
+    Deno.unrefTimer = unref;
   }
-  for (const id of pending) clear(id);
-  return pending.size;
+  return live.size;
 }
 
 Deno.test("a wire whose limits are all removed holds no timer, even open", async () => {
   const { wire, peer } = await pair();
-  const pending = pendingTimersAfter(() => {
+  const live = liveTimersAfter(() => {
     wire.setBudget(10_000, "The budget ran out");
     wire.setDeadline(10_000);
     wire.setRateFloor(4096, 10_000);
@@ -164,14 +175,14 @@ Deno.test("a wire whose limits are all removed holds no timer, even open", async
     wire.setDeadline(0);
     wire.setBudget(0);
   });
-  assert.equal(pending, 0, "a timer is left on a wire with no limits");
+  assert.equal(live, 0, "a timer that keeps the process alive is left on a wire with no limits");
   wire.close();
   peer.close();
 });
 
 Deno.test("a closed wire holds no timer, and ignores limits set after its close", async () => {
   const { wire, peer } = await pair();
-  const pending = pendingTimersAfter(() => {
+  const live = liveTimersAfter(() => {
     wire.setBudget(10_000, "The budget ran out");
     wire.setDeadline(10_000);
     wire.setRateFloor(4096, 10_000);
@@ -180,6 +191,28 @@ Deno.test("a closed wire holds no timer, and ignores limits set after its close"
     wire.setBudget(10_000);
     wire.setRateFloor(4096, 10_000);
   });
-  assert.equal(pending, 0, "a timer is left on a closed wire");
+  assert.equal(live, 0, "a timer that keeps the process alive is left on a closed wire");
   peer.close();
+});
+
+Deno.test("wires share the timer: each is cut at its own limit, the others go on", async () => {
+  const first = await pair();
+  const second = await pair();
+  try {
+    first.wire.setBudget(20_000, "The first budget ran out");
+    second.wire.setBudget(200, "The second budget ran out");
+    const cut = await readUntilCut(second.wire);
+    assert.ok(cut.error instanceof TimeoutError);
+    assert.equal(cut.error.message, "The second budget ran out");
+    assert.equal(first.wire.closedSignal.aborted, false, "the first wire goes on");
+    first.wire.setBudget(200, "The first budget ran out");
+    const again = await readUntilCut(first.wire);
+    assert.ok(again.error instanceof TimeoutError);
+    assert.equal(again.error.message, "The first budget ran out");
+  } finally {
+    first.wire.close();
+    second.wire.close();
+    first.peer.close();
+    second.peer.close();
+  }
 });

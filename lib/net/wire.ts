@@ -84,13 +84,8 @@ export class Wire {
   #rateWindowMs = 0;
   #rateAt = Infinity;
   #rateMark = 0;
-  /**
-   * One timer for the budget, the deadline and the rate floor together (issue 25: a timer set
-   * and cleared costs about 2.5 µs, and a request set three). It is due at or before the
-   * earliest of the three; when it fires it checks each, and sets itself again for the next.
-   */
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #timerAt = Infinity;
+  /** When the earliest of the budget, the deadline and the rate floor is due; Infinity for none. */
+  #dueAt = Infinity;
   /** Bytes read and written so far, for the rate floor. */
   #moved = 0;
   #timedOut = false;
@@ -194,32 +189,64 @@ export class Wire {
   }
 
   /**
-   * Keeps the timer due at or before {@link #due}: a timer due earlier stays
-   * (it finds nothing due, and sets itself again), a later one is replaced,
-   * and none is kept when nothing is due, so that a wire left open never
-   * keeps a process alive.
+   * Every wire with a limit due, and one timer for them all (issue 25: a timer
+   * set and cleared costs about 2.5 µs, and a request set three). The timer is
+   * due at or before the earliest of them; when it fires it checks those due,
+   * and is set again for the next. While no wire is watched it keeps no
+   * process alive.
    */
+  static #watched = new Set<Wire>();
+  static #timer: ReturnType<typeof setTimeout> | undefined;
+  static #timerAt = Infinity;
+  static #timerHeld = false;
+
+  /** Watches this wire until {@link #due}, or stops watching it when nothing is due. */
   #schedule(): void {
     const due = this.#closed ? Infinity : this.#due();
-    if (due === Infinity) {
-      if (this.#timer !== undefined) clearTimeout(this.#timer);
-      this.#timer = undefined;
-      this.#timerAt = Infinity;
-      return;
-    }
-    if (this.#timer !== undefined && this.#timerAt <= due) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    const now = performance.now();
-    const wait = Math.max(0, Math.ceil(due - now));
-    this.#timerAt = now + wait;
-    this.#timer = setTimeout(() => this.#check(), wait);
+    this.#dueAt = due;
+    if (due === Infinity) return Wire.#unwatch(this);
+    Wire.#watched.add(this);
+    Wire.#arm(due);
   }
 
-  /** The timer fired: closes the connection for what is due, or sets the timer again. */
-  #check(): void {
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
+  static #unwatch(wire: Wire): void {
+    if (!Wire.#watched.delete(wire) || Wire.#watched.size > 0) return;
+    // Left to fire (finding nothing) rather than cleared: the next wire, due
+    // later, reuses it. Unreferenced, so that it keeps no process alive.
+    if (Wire.#timer !== undefined && Wire.#timerHeld) Deno.unrefTimer(Wire.#timer);
+    Wire.#timerHeld = false;
+  }
+
+  /** Keeps the timer due at or before `due`: one due earlier stays, a later one is replaced. */
+  static #arm(due: number): void {
+    if (Wire.#timer !== undefined && Wire.#timerAt <= due) {
+      if (!Wire.#timerHeld) Deno.refTimer(Wire.#timer);
+      Wire.#timerHeld = true;
+      return;
+    }
+    if (Wire.#timer !== undefined) clearTimeout(Wire.#timer);
     const now = performance.now();
+    const wait = Math.max(0, Math.ceil(due - now));
+    Wire.#timerAt = now + wait;
+    Wire.#timer = setTimeout(Wire.#fired, wait);
+    Wire.#timerHeld = true;
+  }
+
+  /** The timer fired: checks every wire due, and sets the timer for the next. */
+  static #fired(): void {
+    Wire.#timer = undefined;
+    Wire.#timerAt = Infinity;
+    Wire.#timerHeld = false;
+    const now = performance.now();
+    const due = [...Wire.#watched].filter((wire) => wire.#dueAt <= now);
+    for (const wire of due) wire.#check(now);
+    let next = Infinity;
+    for (const wire of Wire.#watched) next = Math.min(next, wire.#dueAt);
+    if (next < Infinity) Wire.#arm(next);
+  }
+
+  /** This wire is due: closes the connection for what is due, or watches it again. */
+  #check(now: number): void {
     if (this.#budgetAt <= now) return this.#expire(this.#budgetMessage);
     if (this.#deadlineMs > 0 && now - this.#lastProgress >= this.#deadlineMs) {
       return this.#expire(undefined);
@@ -421,10 +448,9 @@ export class Wire {
 
   /** Closes the connection; safe to call more than once. */
   close(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = this.#budgetAt = this.#rateAt = Infinity;
+    this.#dueAt = this.#budgetAt = this.#rateAt = Infinity;
     this.#deadlineMs = 0;
+    Wire.#unwatch(this);
     if (this.#closed) return;
     this.#closed = true;
     this.#onClose?.abort();
