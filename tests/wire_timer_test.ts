@@ -1,6 +1,7 @@
 // A Wire's budget, deadline and rate floor share one timer (issue 25): each
 // still closes the connection for its own reason and with its own message, in
-// whatever order they are set, and a wire keeps no timer when none is set.
+// whatever order they are set, and a wire with no limit, or closed, keeps no
+// process alive.
 
 import assert from "node:assert/strict";
 import { TimeoutError, Wire } from "../lib/net/wire.ts";
@@ -123,76 +124,66 @@ Deno.test("a steady stream passes the rate floor window after window", async () 
   }
 });
 
-/**
- * Runs `body` while following the timers that keep the process alive (set and
- * not cleared, or referenced again, and not unreferenced since), and returns
- * how many of them there are at its end.
- */
-function liveTimersAfter(body: () => void): number {
-  type Id = ReturnType<typeof setTimeout>;
-  const [set, clear] = [globalThis.setTimeout, globalThis.clearTimeout];
-  const [ref, unref] = [Deno.refTimer, Deno.unrefTimer];
-  const live = new Set<unknown>();
-  const counted = (fn: () => void, ms?: number): Id => {
-    const id = set(() => {
-      live.delete(id);
-      fn();
-    }, ms);
-    live.add(id);
-    return id;
-  };
-  globalThis.setTimeout = counted as unknown as typeof setTimeout;
-  globalThis.clearTimeout = ((id?: Id) => {
-    live.delete(id);
-    clear(id);
-  }) as typeof clearTimeout;
-  Deno.refTimer = (id: Parameters<typeof ref>[0]) => {
-    live.add(id);
-    ref(id);
-  };
-  Deno.unrefTimer = (id: Parameters<typeof unref>[0]) => {
-    live.delete(id);
-    unref(id);
-  };
+/** Runs `code` as a process of its own; returns its wall time and output. */
+async function runScript(code: string): Promise<{ ms: number; out: string; success: boolean }> {
+  const file = await Deno.makeTempFile({ prefix: "privateshare-wire-", suffix: ".ts" });
+  await Deno.writeTextFile(file, code);
   try {
-    body();
+    const started = performance.now();
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net=127.0.0.1", file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
+    return { ms: performance.now() - started, out, success: result.success };
   } finally {
-    globalThis.setTimeout = set;
-    globalThis.clearTimeout = clear;
-    Deno.refTimer = ref;
-    Deno.unrefTimer = unref;
+    await Deno.remove(file);
   }
-  return live.size;
 }
 
-Deno.test("a wire whose limits are all removed holds no timer, even open", async () => {
-  const { wire, peer } = await pair();
-  const live = liveTimersAfter(() => {
-    wire.setBudget(10_000, "The budget ran out");
-    wire.setDeadline(10_000);
-    wire.setRateFloor(4096, 10_000);
-    wire.setRateFloor(0, 0);
-    wire.setDeadline(0);
-    wire.setBudget(0);
-  });
-  assert.equal(live, 0, "a timer that keeps the process alive is left on a wire with no limits");
-  wire.close();
-  peer.close();
+const SCRIPT_HEAD = `
+import { Wire } from "${new URL("../lib/net/wire.ts", import.meta.url)}";
+const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+const peer = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+const wire = new Wire(await listener.accept());
+listener.close();
+wire.setBudget(60_000, "The budget ran out");
+wire.setDeadline(60_000);
+wire.setRateFloor(4096, 60_000);
+`;
+
+Deno.test("a process whose wires have no limit left ends without waiting for their timer", async () => {
+  const { ms, out, success } = await runScript(
+    SCRIPT_HEAD + `
+wire.setRateFloor(0, 0);
+wire.setDeadline(0);
+wire.setBudget(0);
+// Only the connection is closed, not the wire: no limit is left to keep the process.
+wire.conn.close();
+peer.close();
+console.log("done");
+`,
+  );
+  assert.ok(success, out);
+  assert.match(out, /done/);
+  assert.ok(ms < 30_000, `the process took ${ms} ms: it waited for a limit of 60 s`);
 });
 
-Deno.test("a closed wire holds no timer, and ignores limits set after its close", async () => {
-  const { wire, peer } = await pair();
-  const live = liveTimersAfter(() => {
-    wire.setBudget(10_000, "The budget ran out");
-    wire.setDeadline(10_000);
-    wire.setRateFloor(4096, 10_000);
-    wire.close();
-    wire.setDeadline(10_000);
-    wire.setBudget(10_000);
-    wire.setRateFloor(4096, 10_000);
-  });
-  assert.equal(live, 0, "a timer that keeps the process alive is left on a closed wire");
-  peer.close();
+Deno.test("a process whose wires are closed ends without waiting for their timer", async () => {
+  const { ms, out, success } = await runScript(
+    SCRIPT_HEAD + `
+wire.close();
+wire.setDeadline(60_000);
+wire.setBudget(60_000);
+wire.setRateFloor(4096, 60_000);
+peer.close();
+console.log("done");
+`,
+  );
+  assert.ok(success, out);
+  assert.match(out, /done/);
+  assert.ok(ms < 30_000, `the process took ${ms} ms: it waited for a limit of 60 s`);
 });
 
 Deno.test("wires share the timer: each is cut at its own limit, the others go on", async () => {

@@ -6,6 +6,7 @@
  */
 
 import { ProtocolError } from "../protocol/errors.ts";
+import { Limits } from "./limits.ts";
 
 /** A read or write made no progress before its deadline. */
 export class TimeoutError extends Error {
@@ -73,21 +74,8 @@ export class Wire {
   #end = 0;
   /** How much of the buffer was ever written: what {@link release} zeroes. */
   #used = 0;
-  #deadlineMs = 0;
-  #lastProgress = 0;
-  /** When the budget runs out (`performance.now()` time); Infinity for none. */
-  #budgetAt = Infinity;
-  #budgetMessage: string | undefined;
-  /** The rate floor: bytes a second and a window, the window, its end, the bytes moved at its start. */
-  #rateFloor = 0;
-  #rateLeast = 0;
-  #rateWindowMs = 0;
-  #rateAt = Infinity;
-  #rateMark = 0;
-  /** When the earliest of the budget, the deadline and the rate floor is due; Infinity for none. */
-  #dueAt = Infinity;
-  /** Bytes read and written so far, for the rate floor. */
-  #moved = 0;
+  /** The deadline, the budget and the rate floor (lib/net/limits.ts). */
+  readonly #limits = new Limits((message) => this.#expire(message));
   #timedOut = false;
   #timeoutMessage: string | undefined;
   #closed = false;
@@ -133,9 +121,7 @@ export class Wire {
    * @param ms milliseconds without progress; 0 for none
    */
   setDeadline(ms: number): void {
-    this.#deadlineMs = ms;
-    this.#lastProgress = performance.now();
-    this.#schedule();
+    this.#limits.setDeadline(ms);
   }
 
   /**
@@ -148,9 +134,7 @@ export class Wire {
    * @param message what the {@link TimeoutError} says when the budget runs out
    */
   setBudget(ms: number, message?: string): void {
-    this.#budgetAt = ms > 0 && !this.#closed ? performance.now() + ms : Infinity;
-    this.#budgetMessage = message;
-    this.#schedule();
+    this.#limits.setBudget(ms, message);
   }
 
   /**
@@ -164,16 +148,7 @@ export class Wire {
    * @param windowMs the window the rate is averaged over
    */
   setRateFloor(bytesPerSecond: number, windowMs: number): void {
-    if (bytesPerSecond <= 0 || windowMs <= 0 || this.#closed) {
-      this.#rateAt = Infinity;
-    } else {
-      this.#rateFloor = bytesPerSecond;
-      this.#rateLeast = Math.ceil(bytesPerSecond * windowMs / 1000);
-      this.#rateWindowMs = windowMs;
-      this.#rateMark = this.#moved;
-      this.#rateAt = performance.now() + windowMs;
-    }
-    this.#schedule();
+    this.#limits.setRateFloor(bytesPerSecond, windowMs);
   }
 
   #expire(message: string | undefined): void {
@@ -182,98 +157,11 @@ export class Wire {
     this.close();
   }
 
-  /** The earliest time one of the budget, the deadline and the rate floor is due. */
-  #due(): number {
-    const deadlineAt = this.#deadlineMs > 0 ? this.#lastProgress + this.#deadlineMs : Infinity;
-    return Math.min(this.#budgetAt, deadlineAt, this.#rateAt);
-  }
-
-  /**
-   * Every wire with a limit due, and one timer for them all (issue 25: a timer
-   * set and cleared costs about 2.5 µs, and a request set three). The timer is
-   * due at or before the earliest of them; when it fires it checks those due,
-   * and is set again for the next. While no wire is watched it keeps no
-   * process alive.
-   */
-  static #watched = new Set<Wire>();
-  static #timer: ReturnType<typeof setTimeout> | undefined;
-  static #timerAt = Infinity;
-  static #timerHeld = false;
-
-  /** Watches this wire until {@link #due}, or stops watching it when nothing is due. */
-  #schedule(): void {
-    const due = this.#closed ? Infinity : this.#due();
-    this.#dueAt = due;
-    if (due === Infinity) return Wire.#unwatch(this);
-    Wire.#watched.add(this);
-    Wire.#arm(due);
-  }
-
-  static #unwatch(wire: Wire): void {
-    if (!Wire.#watched.delete(wire) || Wire.#watched.size > 0) return;
-    // Left to fire (finding nothing) rather than cleared: the next wire, due
-    // later, reuses it. Unreferenced, so that it keeps no process alive.
-    if (Wire.#timer !== undefined && Wire.#timerHeld) Deno.unrefTimer(Wire.#timer);
-    Wire.#timerHeld = false;
-  }
-
-  /** Keeps the timer due at or before `due`: one due earlier stays, a later one is replaced. */
-  static #arm(due: number): void {
-    if (Wire.#timer !== undefined && Wire.#timerAt <= due) {
-      if (!Wire.#timerHeld) Deno.refTimer(Wire.#timer);
-      Wire.#timerHeld = true;
-      return;
-    }
-    if (Wire.#timer !== undefined) clearTimeout(Wire.#timer);
-    const now = performance.now();
-    const wait = Math.max(0, Math.ceil(due - now));
-    Wire.#timerAt = now + wait;
-    Wire.#timer = setTimeout(Wire.#fired, wait);
-    Wire.#timerHeld = true;
-  }
-
-  /** The timer fired: checks every wire due, and sets the timer for the next. */
-  static #fired(): void {
-    Wire.#timer = undefined;
-    Wire.#timerAt = Infinity;
-    Wire.#timerHeld = false;
-    const now = performance.now();
-    const due = [...Wire.#watched].filter((wire) => wire.#dueAt <= now);
-    for (const wire of due) wire.#check(now);
-    let next = Infinity;
-    for (const wire of Wire.#watched) next = Math.min(next, wire.#dueAt);
-    if (next < Infinity) Wire.#arm(next);
-  }
-
-  /** This wire is due: closes the connection for what is due, or watches it again. */
-  #check(now: number): void {
-    if (this.#budgetAt <= now) return this.#expire(this.#budgetMessage);
-    if (this.#deadlineMs > 0 && now - this.#lastProgress >= this.#deadlineMs) {
-      return this.#expire(undefined);
-    }
-    if (this.#rateAt <= now) {
-      if (this.#moved - this.#rateMark < this.#rateLeast) {
-        const [least, windowMs] = [this.#rateLeast, this.#rateWindowMs];
-        return this.#expire(
-          `The transfer moved less than ${least} bytes in ${windowMs / 1000} s ` +
-            `(at least ${this.#rateFloor} bytes a second are needed)`,
-        );
-      }
-      this.#rateMark = this.#moved;
-      this.#rateAt = now + this.#rateWindowMs;
-    }
-    this.#schedule();
-  }
-
-  #progress(): void {
-    this.#lastProgress = performance.now();
-  }
-
   async #read(target: Uint8Array): Promise<number | null> {
     try {
       const n = await this.conn.read(target);
-      this.#progress();
-      if (n !== null) this.#moved += n;
+      this.#limits.lastProgress = performance.now();
+      if (n !== null) this.#limits.moved += n;
       return n;
     } catch (error) {
       if (this.#timedOut) throw new TimeoutError(this.#timeoutMessage);
@@ -416,8 +304,8 @@ export class Wire {
         throw error;
       }
       sent += n;
-      this.#moved += n;
-      this.#progress();
+      this.#limits.moved += n;
+      this.#limits.lastProgress = performance.now();
     }
   }
 
@@ -448,9 +336,7 @@ export class Wire {
 
   /** Closes the connection; safe to call more than once. */
   close(): void {
-    this.#dueAt = this.#budgetAt = this.#rateAt = Infinity;
-    this.#deadlineMs = 0;
-    Wire.#unwatch(this);
+    this.#limits.stop();
     if (this.#closed) return;
     this.#closed = true;
     this.#onClose?.abort();

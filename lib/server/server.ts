@@ -310,8 +310,7 @@ export class Server implements AsyncDisposable {
     } catch (error) {
       recordError(record, error);
     } finally {
-      // Every read of this connection is over: its buffer can serve the next one.
-      wire.release();
+      wire.release(); // every read of this connection is over
       if (record.op === "-" && !record.summarized && this.#flood.summarizes()) {
         record.summarized = true;
       }
@@ -337,7 +336,7 @@ export class Server implements AsyncDisposable {
         "The server is serving its maximum of connections from your address: try again",
       );
     }
-    // The deadline first: the budget's timer, due sooner, then serves for both (issue 25).
+    // The deadline first: the budget's alarm, due sooner, serves for both (issue 25).
     wire.setDeadline(this.#options.dataTimeoutMs);
     wire.setBudget(0);
   }
