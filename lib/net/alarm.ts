@@ -1,15 +1,11 @@
 /**
  * Alarms for the deadlines of connections: every alarm of the process shares
- * one timer, due at or before the earliest of them (issue 25).
- *
- * Two costs are avoided. A timer set and cleared costs about 2.5 µs, and a
- * server's request set three (its command budget, data deadline and rate
- * floor); here a request adds to a set and takes away from it. And the global
- * `setTimeout` is, in Deno 2.9, a getter that loads Deno's Node-compatible
- * timers at its first use, 4–6 ms of a client process's start; the timer here
- * is `AbortSignal.timeout`'s, which does not. That timer cannot be cleared:
- * while no alarm is set, its listener is removed, so that it keeps no process
- * alive, and it fires finding nothing, or serves the next alarm due later.
+ * one timer, due at or before the earliest of them (issue 25: a timer set and
+ * cleared costs about 2.5 µs, and a server's request set three, for its
+ * command budget, data deadline and rate floor; here a request adds to a set
+ * and takes away from it). While no alarm is set the timer is left
+ * unreferenced rather than cleared, so that it keeps no process alive; it
+ * fires finding nothing, or serves the next alarm due later.
  *
  * @module
  */
@@ -19,8 +15,8 @@ export class Alarm {
   /** The alarms set. */
   static #armed = new Set<Alarm>();
   /** The shared timer, when it is due, and whether it holds the process alive. */
-  static #signal: AbortSignal | undefined;
-  static #signalAt = Infinity;
+  static #timer: ReturnType<typeof setTimeout> | undefined;
+  static #timerAt = Infinity;
   static #held = false;
 
   /** When the alarm is due (`performance.now()` time); Infinity when not set. */
@@ -52,31 +48,29 @@ export class Alarm {
   clear(): void {
     this.at = Infinity;
     if (!Alarm.#armed.delete(this) || Alarm.#armed.size > 0) return;
-    if (Alarm.#held) Alarm.#signal!.removeEventListener("abort", Alarm.#fired);
+    if (Alarm.#held) Deno.unrefTimer(Alarm.#timer!);
     Alarm.#held = false;
   }
 
   /** Keeps the shared timer due at or before `due`: one due earlier stays, a later one is replaced. */
   static #arm(due: number): void {
-    const signal = Alarm.#signal;
-    if (signal && !signal.aborted && Alarm.#signalAt <= due) {
-      if (!Alarm.#held) signal.addEventListener("abort", Alarm.#fired);
+    if (Alarm.#timer !== undefined && Alarm.#timerAt <= due) {
+      if (!Alarm.#held) Deno.refTimer(Alarm.#timer);
       Alarm.#held = true;
       return;
     }
-    // A timer due later is left to fire without a listener: it holds nothing alive.
-    if (Alarm.#held) signal!.removeEventListener("abort", Alarm.#fired);
+    if (Alarm.#timer !== undefined) clearTimeout(Alarm.#timer);
     const now = performance.now();
     const wait = Math.max(0, Math.ceil(due - now));
-    Alarm.#signalAt = now + wait;
-    Alarm.#signal = AbortSignal.timeout(wait);
-    Alarm.#signal.addEventListener("abort", Alarm.#fired);
+    Alarm.#timerAt = now + wait;
+    Alarm.#timer = setTimeout(Alarm.#fired, wait);
     Alarm.#held = true;
   }
 
   /** The shared timer fired: runs every alarm due, then sets the timer for the next. */
   static #fired(): void {
-    Alarm.#signal!.removeEventListener("abort", Alarm.#fired);
+    Alarm.#timer = undefined;
+    Alarm.#timerAt = Infinity;
     Alarm.#held = false;
     const now = performance.now();
     let failure: { error: unknown } | undefined;
