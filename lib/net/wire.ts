@@ -6,6 +6,7 @@
  */
 
 import { ProtocolError } from "../protocol/errors.ts";
+import { Limits } from "./limits.ts";
 
 /** A read or write made no progress before its deadline. */
 export class TimeoutError extends Error {
@@ -51,6 +52,14 @@ export function isConnectionError(error: unknown): error is Error {
 }
 
 const BUFFER_BYTES = 16 * 1024;
+/** A released wire's buffer: nothing to read. */
+const NO_BUFFER = new Uint8Array(0);
+/**
+ * Read buffers of released wires, for the next (issue 25: a server made a
+ * 16 KiB buffer a connection, about 2 µs). At most {@link SPARE_LIMIT}.
+ */
+const spareBuffers: Uint8Array[] = [];
+const SPARE_LIMIT = 16;
 
 /**
  * A buffered connection. Lines are read through a small internal buffer;
@@ -60,16 +69,13 @@ const BUFFER_BYTES = 16 * 1024;
 export class Wire {
   /** The underlying connection. */
   readonly conn: Deno.Conn;
-  #buf = new Uint8Array(BUFFER_BYTES);
+  #buf = spareBuffers.pop() ?? new Uint8Array(BUFFER_BYTES);
   #start = 0;
   #end = 0;
-  #deadlineMs = 0;
-  #lastProgress = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #budgetTimer: ReturnType<typeof setTimeout> | undefined;
-  #rateTimer: ReturnType<typeof setInterval> | undefined;
-  /** Bytes read and written so far, for the rate floor. */
-  #moved = 0;
+  /** How much of the buffer was ever written: what {@link release} zeroes. */
+  #used = 0;
+  /** The deadline, the budget and the rate floor (lib/net/limits.ts). */
+  readonly #limits = new Limits((message) => this.#expire(message));
   #timedOut = false;
   #timeoutMessage: string | undefined;
   #closed = false;
@@ -115,11 +121,7 @@ export class Wire {
    * @param ms milliseconds without progress; 0 for none
    */
   setDeadline(ms: number): void {
-    this.#deadlineMs = ms;
-    this.#lastProgress = performance.now();
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (ms > 0) this.#arm(ms);
+    this.#limits.setDeadline(ms);
   }
 
   /**
@@ -132,13 +134,7 @@ export class Wire {
    * @param message what the {@link TimeoutError} says when the budget runs out
    */
   setBudget(ms: number, message?: string): void {
-    if (this.#budgetTimer !== undefined) clearTimeout(this.#budgetTimer);
-    this.#budgetTimer = undefined;
-    if (ms <= 0 || this.#closed) return;
-    this.#budgetTimer = setTimeout(() => {
-      this.#budgetTimer = undefined;
-      this.#expire(message);
-    }, ms);
+    this.#limits.setBudget(ms, message);
   }
 
   /**
@@ -152,20 +148,7 @@ export class Wire {
    * @param windowMs the window the rate is averaged over
    */
   setRateFloor(bytesPerSecond: number, windowMs: number): void {
-    clearInterval(this.#rateTimer);
-    this.#rateTimer = undefined;
-    if (bytesPerSecond <= 0 || windowMs <= 0 || this.#closed) return;
-    const least = Math.ceil(bytesPerSecond * windowMs / 1000);
-    let mark = this.#moved;
-    this.#rateTimer = setInterval(() => {
-      if (this.#moved - mark < least) {
-        this.#expire(
-          `The transfer moved less than ${least} bytes in ${windowMs / 1000} s ` +
-            `(at least ${bytesPerSecond} bytes a second are needed)`,
-        );
-      }
-      mark = this.#moved;
-    }, windowMs);
+    this.#limits.setRateFloor(bytesPerSecond, windowMs);
   }
 
   #expire(message: string | undefined): void {
@@ -174,27 +157,11 @@ export class Wire {
     this.close();
   }
 
-  #arm(ms: number): void {
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      const idle = performance.now() - this.#lastProgress;
-      if (idle >= this.#deadlineMs) {
-        this.#expire(undefined);
-      } else {
-        this.#arm(this.#deadlineMs - idle);
-      }
-    }, ms);
-  }
-
-  #progress(): void {
-    this.#lastProgress = performance.now();
-  }
-
   async #read(target: Uint8Array): Promise<number | null> {
     try {
       const n = await this.conn.read(target);
-      this.#progress();
-      if (n !== null) this.#moved += n;
+      this.#limits.lastProgress = performance.now();
+      if (n !== null) this.#limits.moved += n;
       return n;
     } catch (error) {
       if (this.#timedOut) throw new TimeoutError(this.#timeoutMessage);
@@ -223,6 +190,7 @@ export class Wire {
     const n = await this.#read(this.#buf.subarray(this.#end));
     if (n === null) return false;
     this.#end += n;
+    if (this.#end > this.#used) this.#used = this.#end;
     return true;
   }
 
@@ -336,8 +304,8 @@ export class Wire {
         throw error;
       }
       sent += n;
-      this.#moved += n;
-      this.#progress();
+      this.#limits.moved += n;
+      this.#limits.lastProgress = performance.now();
     }
   }
 
@@ -350,14 +318,25 @@ export class Wire {
     }
   }
 
+  /**
+   * Closes the connection and gives its read buffer, zeroed, to a wire made
+   * later. Call it only when nothing reads this wire any more and no view
+   * of {@link buffered} is kept: afterwards the wire holds no bytes.
+   */
+  release(): void {
+    this.close();
+    const buf = this.#buf;
+    if (buf === NO_BUFFER) return;
+    this.#buf = NO_BUFFER;
+    this.#start = this.#end = 0;
+    if (spareBuffers.length >= SPARE_LIMIT) return;
+    buf.fill(0, 0, this.#used);
+    spareBuffers.push(buf);
+  }
+
   /** Closes the connection; safe to call more than once. */
   close(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#budgetTimer !== undefined) clearTimeout(this.#budgetTimer);
-    this.#budgetTimer = undefined;
-    clearInterval(this.#rateTimer);
-    this.#rateTimer = undefined;
+    this.#limits.stop();
     if (this.#closed) return;
     this.#closed = true;
     this.#onClose?.abort();

@@ -45,6 +45,7 @@ export function looksClassic(head: Uint8Array): boolean {
 
 /** How a classic command begins. */
 const CLASSIC_STARTS = ["put,", "get,", "list"].map((start) => encoder.encode(start));
+const LIST = CLASSIC_STARTS[2]!;
 
 /**
  * Parses a classic command: the op before the first comma, the name after it
@@ -55,6 +56,10 @@ const CLASSIC_STARTS = ["put,", "get,", "list"].map((start) => encoder.encode(st
  * @throws {ProtocolError} for anything else
  */
 export function parseClassic(bytes: Uint8Array): { op: ClassicOp; name: string } {
+  // The commonest command, compared as bytes: a decode costs about 3 µs (issue 25).
+  if (bytes.length === 4 && LIST.every((byte, i) => bytes[i] === byte)) {
+    return { op: "list", name: "" };
+  }
   let text: string;
   try {
     text = decoder.decode(bytes);

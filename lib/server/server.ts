@@ -310,7 +310,7 @@ export class Server implements AsyncDisposable {
     } catch (error) {
       recordError(record, error);
     } finally {
-      wire.close();
+      wire.release(); // every read of this connection is over
       if (record.op === "-" && !record.summarized && this.#flood.summarizes()) {
         record.summarized = true;
       }
@@ -336,8 +336,9 @@ export class Server implements AsyncDisposable {
         "The server is serving its maximum of connections from your address: try again",
       );
     }
-    wire.setBudget(0);
+    // The deadline first: the budget's alarm, due sooner, serves for both (issue 25).
     wire.setDeadline(this.#options.dataTimeoutMs);
+    wire.setBudget(0);
   }
 
   /**
