@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { Sha256 } from "../transfer/hash.ts";
+import type { Hash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { newHash } from "../transfer/body.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
@@ -296,7 +296,7 @@ export async function hashFilePrefix(
   path: string,
   length: number,
   options: { pool: ChunkPool; signal?: AbortSignal; at?: number },
-): Promise<{ hash: Sha256; prefix?: string }> {
+): Promise<{ hash: Hash; prefix?: string }> {
   const { pool, signal, at } = options;
   const hash = newHash();
   let prefix: string | undefined;

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Sha256 } from "../transfer/hash.ts";
+import type { Hash } from "node:crypto";
 import { basename } from "node:path";
 import { newHash } from "../transfer/body.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
@@ -52,7 +52,7 @@ export class PartialDownload {
   /** Bytes it holds, all of them hashed into {@link hash}. */
   have = 0;
   /** The running SHA-256 of the bytes it holds. */
-  hash: Sha256 = newHash();
+  hash: Hash = newHash();
   /** Bytes fed to {@link hash} so far (set by the download as it receives). */
   hashed = 0;
   /** The server's size of the file, once known. */

@@ -8,7 +8,7 @@
 import { CancelError, ProtocolError } from "../protocol/errors.ts";
 import type { ListEntry, Reply } from "../protocol/ps2.ts";
 import { TruncatedError, type Wire } from "../net/wire.ts";
-import type { Sha256 } from "../transfer/hash.ts";
+import type { Hash } from "node:crypto";
 import {
   matchPrefix,
   readDone,
@@ -153,7 +153,7 @@ export interface HashedPrefix {
   /** Its length. */
   offset: number;
   /** The running SHA-256 of those bytes. */
-  hash: Sha256;
+  hash: Hash;
 }
 
 /**
@@ -184,10 +184,10 @@ export async function putPs2(
   await sendCommand(wire, { op: "put", name, size, resume: resume && seekable });
   const reply = await firstPass(wire, options, RESUME);
   const offset = reply.offset ?? 0;
-  let point: ResumePoint | undefined;
+  let point: ResumePoint = { start: 0, hash: newHash() };
   if (seekable && hashed && hashed.offset === offset && offset <= size) {
     const match = hashed.hash.copy().digest("hex") === reply.prefixSha256;
-    point = { start: match ? offset : 0, hash: match ? hashed.hash : newHash(size) };
+    if (match) point = { start: offset, hash: hashed.hash };
     await (source as SeekableSource).seek(point.start, Deno.SeekMode.Start);
   } else if (
     source instanceof Deno.FsFile && !hashed && offset > INLINE_HASH_LIMIT && offset <= size
@@ -203,7 +203,7 @@ export async function putPs2(
       options.pool,
     );
   }
-  const { start, hash } = point ?? { start: 0, hash: newHash(size) };
+  const { start, hash } = point;
   await sendStart(wire, start);
   const progress = options.onProgress;
   progress?.({ done: start, total: size, resumedFrom: start });
@@ -257,8 +257,8 @@ export interface DownloadSink {
   readonly file: Deno.FsFile;
   /** Bytes it holds already. */
   readonly have: number;
-  /** The running SHA-256 of those bytes; a download from the start replaces it. */
-  hash: Sha256;
+  /** The running SHA-256 of those bytes. */
+  readonly hash: Hash;
   /** Bytes fed to {@link hash} so far; the download keeps it up to date. */
   hashed: number;
   /** The server's size of the file, once known. */
@@ -305,8 +305,6 @@ export async function getPs2(
   sink.size = size;
   // The server's file is not the one the partial came from: start over.
   if (start === 0 && have > 0) await sink.restart();
-  // A body received from its start is hashed as large bodies are (see newHash).
-  if (start === 0) sink.hash = newHash(size);
   const hash = sink.hash;
   const progress = options.onProgress;
   progress?.({ done: start, total: size, resumedFrom: start });

@@ -25,7 +25,6 @@ import { encodeLine, MAX_REPLY_BYTES } from "../protocol/ps2.ts";
 import { TruncatedError, type Wire } from "../net/wire.ts";
 import { hashPrefix, newHash, sendBody } from "../transfer/body.ts";
 import type { Dir } from "../transfer/dir.ts";
-import type { Sha256 } from "../transfer/hash.ts";
 import type { ChunkPool } from "../transfer/pool.ts";
 import { DirCursor } from "../transfer/tree_walk.ts";
 import type { FolderReceiver } from "./folder_receive.ts";
@@ -228,15 +227,15 @@ export async function sendFolderData(
       try {
         const held = have.get(path);
         let start = 0;
-        let hash: Sha256 | undefined;
+        let hash = newHash();
         if (held && "sha256" in held) {
-          const whole = newHash(size);
-          await hashPrefix(file, size, whole, options.pool);
-          if (whole.digest("hex") === held.sha256) {
+          await hashPrefix(file, size, hash, options.pool);
+          if (hash.digest("hex") === held.sha256) {
             options.onFile?.(path, size, true);
             continue;
           }
           await file.seek(0, Deno.SeekMode.Start);
+          hash = newHash();
         } else if (held) {
           ({ start, hash } = await matchPrefix(
             file,
@@ -246,7 +245,6 @@ export async function sendFolderData(
             options.pool,
           ));
         }
-        hash ??= newHash(size);
         await batch.add(encodeLine({ path, offset: start }));
         const length = size - start;
         if (length <= SMALL_FILE) {

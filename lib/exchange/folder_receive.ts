@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { Sha256 } from "../transfer/hash.ts";
+import type { Hash } from "node:crypto";
 import { CancelError, ProtocolError } from "../protocol/errors.ts";
 import type { DataHeader, HaveEntry, Manifest } from "../protocol/folder.ts";
 import { quoteName } from "../protocol/names.ts";
@@ -62,7 +62,7 @@ interface Held {
   /** Whether it holds the whole file. */
   complete: boolean;
   /** The hash of its bytes, for continuing a partial one. */
-  hash: Sha256;
+  hash: Hash;
 }
 
 /** A folder being received into a hidden working folder. */
@@ -164,7 +164,7 @@ export class FolderReceiver {
     try {
       const facts = await file.facts();
       if (!facts.isFile || facts.nlink !== 1 || facts.size > size) return undefined;
-      const hash = newHash(size);
+      const hash = newHash();
       await hashPrefix(file, facts.size, hash, this.#options.pool);
       const complete = facts.size === size;
       if (complete) await file.syncData();
@@ -199,7 +199,7 @@ export class FolderReceiver {
     if (offset === 0 && size <= SMALL_FILE) return await this.#receiveSmall(wire, path, size, held);
     const { dir, name } = await this.#cursor.parentOf(path);
     let file: FolderFile;
-    let hash: Sha256;
+    let hash: Hash;
     if (offset > 0) {
       const existing = await dir.openFile(name);
       const facts = await existing.facts();
@@ -213,7 +213,7 @@ export class FolderReceiver {
     } else {
       if (held) await dir.remove(name).catch(() => {});
       file = await createFile(dir, name, path);
-      hash = newHash(size);
+      hash = newHash();
     }
     this.#held.delete(path);
     const before = this.#bytes;

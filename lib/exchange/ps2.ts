@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Sha256 } from "../transfer/hash.ts";
+import type { Hash } from "node:crypto";
 import { CancelError, ProtocolError } from "../protocol/errors.ts";
 import {
   type Command,
@@ -162,7 +162,7 @@ export async function readStart(wire: Wire, offered: number): Promise<number> {
  * @param hash the running hash of the body (consumed)
  * @returns the hex digest sent
  */
-export async function sendTrailer(wire: Wire, hash: Sha256): Promise<string> {
+export async function sendTrailer(wire: Wire, hash: Hash): Promise<string> {
   const sha256 = hash.digest("hex");
   await wire.write(encodeLine({ sha256 }));
   return sha256;
@@ -177,7 +177,7 @@ export async function sendTrailer(wire: Wire, hash: Sha256): Promise<string> {
  * @returns the verified hex digest
  * @throws {CancelError} `corrupt` when they differ
  */
-export async function verifyTrailer(wire: Wire, hash: Sha256, message: string): Promise<string> {
+export async function verifyTrailer(wire: Wire, hash: Hash, message: string): Promise<string> {
   const line = await wire.readLine(MAX_REPLY_BYTES);
   if (line === null) throw new TruncatedError("The peer closed before its checksum");
   const digest = hash.digest("hex");
@@ -190,7 +190,7 @@ export interface ResumePoint {
   /** Where the body continues: the prefix's length, or 0 to start over. */
   start: number;
   /** The hash of the bytes before `start`, to be fed the rest. */
-  hash: Sha256;
+  hash: Hash;
 }
 
 /** A source that can go back to its start, as a file can. */
@@ -225,13 +225,12 @@ export async function matchPrefix(
   size: number,
   pool: ChunkPool,
 ): Promise<ResumePoint> {
-  const hash = newHash(size);
+  const hash = newHash();
   if (offset <= 0 || offset > size || prefixSha256 === undefined) return { start: 0, hash };
   await hashPrefix(source, offset, hash, pool);
   if (hash.copy().digest("hex") === prefixSha256) return { start: offset, hash };
   await source.seek(0, Deno.SeekMode.Start);
-  hash.digest("hex"); // Spent, so that a worker holding it is let go.
-  return { start: 0, hash: newHash(size) };
+  return { start: 0, hash: newHash() };
 }
 
 /**
@@ -240,16 +239,14 @@ export async function matchPrefix(
  * @param source the partial file, at its start; left at `length`
  * @param length bytes it holds
  * @param pool buffers
- * @param size the whole body's size, when known (see {@link newHash})
  * @returns the running hash of the prefix
  */
 export async function hashPartial(
   source: BodySource,
   length: number,
   pool: ChunkPool,
-  size = length,
-): Promise<Sha256> {
-  const hash = newHash(size);
+): Promise<Hash> {
+  const hash = newHash();
   await hashPrefix(source, length, hash, pool);
   return hash;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Sha256 } from "../transfer/hash.ts";
+import type { Hash } from "node:crypto";
 import { CancelError, ProtocolError } from "../protocol/errors.ts";
 import type { Command } from "../protocol/ps2.ts";
 import { isConnectionError, type Wire } from "../net/wire.ts";
@@ -136,10 +136,10 @@ async function put(
   let keep = true;
   try {
     let offset = upload.offset;
-    let hash: Sha256 | undefined;
+    let hash = newHash();
     if (offset > 0) {
       try {
-        hash = await hashPartial(upload.file, offset, context.pool, size);
+        hash = await hashPartial(upload.file, offset, context.pool);
       } catch (error) {
         // The partial shrank since it was opened: start over.
         if (!(error instanceof SourceEndedError)) throw error;
@@ -147,7 +147,6 @@ async function put(
         offset = 0;
       }
     }
-    hash ??= newHash(size);
     await sendReply(
       wire,
       offset > 0
@@ -163,8 +162,7 @@ async function put(
     );
     if (start === 0 && offset > 0) {
       await upload.restart();
-      hash.digest("hex"); // Spent, so that a worker holding it is let go.
-      hash = newHash(size);
+      hash = newHash();
     }
     if (start > 0) context.record.resumedFrom = start;
     await receiveAndCommit(wire, context, upload, size, start, hash, () => keep = false);
@@ -191,7 +189,7 @@ async function receiveAndCommit(
   upload: Upload,
   size: number,
   start: number,
-  hash: Sha256,
+  hash: Hash,
   discard: () => void,
 ): Promise<void> {
   wire.setRateFloor(context.minRate, context.dataTimeoutMs);

@@ -318,8 +318,7 @@ async function restart(web: WebRequest, uploads: UploadTable, held: HeldUpload):
   return await uploads.work(held, async () => {
     await held.upload.restart();
     held.held = 0;
-    held.hash.digest("hex"); // Spent, so that a worker holding it is let go.
-    held.hash = newHash(held.size);
+    held.hash = newHash();
     return json({ offset: 0 });
   });
 }

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Sha256 } from "../transfer/hash.ts";
+import type { Hash } from "node:crypto";
 import { CancelError } from "../protocol/errors.ts";
 import { freeName, quoteName } from "../protocol/names.ts";
 import { lastName, parentPath } from "../protocol/paths.ts";
@@ -62,7 +62,7 @@ export interface HeldUpload {
   /** Bytes the hidden file holds. */
   held: number;
   /** The SHA-256 of those bytes. */
-  hash: Sha256;
+  hash: Hash;
   /** Cuts the request that works on it now, if one does. */
   cut?: AbortController;
   /** Settles when the request that works on it now ends. */
@@ -128,18 +128,17 @@ export class UploadTable {
     const { upload, at } = await this.#open(path, size, keepBoth);
     let held: HeldUpload | undefined;
     try {
-      let hash: Sha256 | undefined;
+      let hash = newHash();
       let offset = upload.offset;
       await upload.file.seek(0, Deno.SeekMode.Start);
       try {
-        if (offset > 0) hash = await hashPartial(upload.file, offset, this.#pool, size);
+        if (offset > 0) hash = await hashPartial(upload.file, offset, this.#pool);
       } catch (error) {
         // The partial shrank since it was opened: start over.
         if (!(error instanceof SourceEndedError)) throw error;
         await upload.restart();
         offset = 0;
       }
-      hash ??= newHash(size);
       if (this.#closed) throw new CancelError("busy", "The server is stopping");
       const id = randomToken(18);
       held = { id, session, from, asked: path, path: at, size, upload, held: offset, hash };

@@ -8,11 +8,12 @@
  * @module
  */
 
-import type { Sha256 } from "./hash.ts";
+// Deferred: node:crypto costs a process a few tens of milliseconds to start, which a
+// list, and a client's start-up, need not pay (issue 16).
+import defer * as nodeCrypto from "node:crypto";
+import type { Hash } from "node:crypto";
 import { TruncatedError, type Wire } from "../net/wire.ts";
 import { CHUNK_SIZE, type ChunkPool, SPENT_BUFFER_SIZE } from "./pool.ts";
-
-export { newHash, type Sha256 } from "./hash.ts";
 
 /**
  * A chunk is held at most about this long while its peer is slow to fill
@@ -101,9 +102,14 @@ export interface BodyOptions {
   /** The pool to take buffers from. */
   pool: ChunkPool;
   /** The running SHA-256, updated with every byte moved. */
-  hash: Sha256;
+  hash: Hash;
   /** Called as bytes move. */
   onProgress?: ProgressCallback;
+}
+
+/** A new SHA-256. */
+export function newHash(): Hash {
+  return nodeCrypto.createHash("sha256");
 }
 
 /**
@@ -119,7 +125,7 @@ export interface BodyOptions {
 export async function hashPrefix(
   source: BodySource,
   length: number,
-  hash: Sha256,
+  hash: Hash,
   pool: ChunkPool,
 ): Promise<void> {
   if (length === 0) return;
