@@ -18,6 +18,7 @@ import {
 } from "../lib/net/private_names.ts";
 import { connect, pinnedCertificate } from "../lib/net/socket.ts";
 import { pemCertificates } from "../lib/net/tls.ts";
+import { permissionsFor, PROGRAMS } from "../tools/build.ts";
 import {
   CLIENT_RUN_PERMS,
   namesIn,
@@ -49,6 +50,12 @@ const PUBLIC_ROOTS = {
 
 /** The same for a program a test starts (DENO_CERT stays unset: set but empty, Deno fails). */
 const PUBLIC_ROOTS_ENV = { NODE_EXTRA_CA_CERTS: "", DENO_TLS_CA_STORE: "mozilla" };
+
+/** The permissions the downloaded client is compiled with (tools/build.ts). */
+const RELEASE_CLIENT_PERMS = permissionsFor(
+  PROGRAMS.find((program) => program.entry === "client.ts")!,
+  Deno.build.target,
+);
 
 /** The DER of a PEM certificate. */
 function derOf(pem: string): Uint8Array {
@@ -537,6 +544,8 @@ Deno.test(
       const cases = [
         // label, permissions, environment, connections for --fingerprint and for remembered
         ["readme", CLIENT_RUN_PERMS, PUBLIC_ROOTS_ENV, 2, 1],
+        // The downloaded client's own set (and the gui-client task's variables).
+        ["release", RELEASE_CLIENT_PERMS, PUBLIC_ROOTS_ENV, 2, 1],
         ["extra-roots", CLIENT_RUN_PERMS, { NODE_EXTRA_CA_CERTS: cert.certFile }, 1, 1],
         ["no-env", ["--allow-net", "--allow-read", "--allow-write"], PUBLIC_ROOTS_ENV, 1, 1],
       ] as const;

@@ -49,7 +49,8 @@ function expectedPermissions(entry: string, target: string): string[] {
       ? "--allow-sys=hostname,networkInterfaces,statfs"
       : "--allow-sys=networkInterfaces",
     `--allow-run=${OPENERS[target]}`,
-    "--allow-env=HOME,USERPROFILE,XDG_CONFIG_HOME,APPDATA,PRIVATESHARE_PASSWORD",
+    "--allow-env=HOME,USERPROFILE,XDG_CONFIG_HOME,APPDATA,PRIVATESHARE_PASSWORD," +
+    "DENO_CERT,NODE_EXTRA_CA_CERTS,DENO_TLS_CA_STORE",
   ];
 }
 
@@ -296,7 +297,10 @@ Deno.test("the gui tasks let the GUI read the same environment variables as the 
   for (const task of ["gui-server", "gui-client"]) {
     const words: string[] = CONFIG.tasks[task].split(" ");
     const env = words.filter((word) => word.startsWith("--allow-env"));
-    assert.deepEqual(env, ["--allow-env=HOME,USERPROFILE,XDG_CONFIG_HOME,APPDATA"], task);
+    assert.deepEqual(env, [
+      "--allow-env=HOME,USERPROFILE,XDG_CONFIG_HOME,APPDATA,DENO_CERT,NODE_EXTRA_CA_CERTS," +
+      "DENO_TLS_CA_STORE",
+    ], task);
   }
 });
 

@@ -17,6 +17,7 @@
 import { fileURLToPath } from "node:url";
 import { browserOpener, ENV_VARIABLES } from "../lib/gui/system.ts";
 import { PASSWORD_VARIABLE } from "../lib/cli/password.ts";
+import { ROOT_VARIABLES } from "../lib/net/private_names.ts";
 
 /** The repository root. */
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
@@ -100,8 +101,10 @@ export function programFile(program: Program, target: string): string {
  * those its GUI needs when the program is started with no arguments (as
  * when double-clicked): to run the one program that opens the browser on
  * that system, and to read the environment variables that locate the home
- * and settings folders. Nothing else: no other program, variable or system
- * information, no libraries.
+ * and settings folders, the password's, and those that may add TLS roots
+ * (so that a pinned server is checked with Deno's own TLS when none does).
+ * Nothing else: no other program, variable or system information, no
+ * libraries.
  *
  * @param program the program
  * @param target a `deno compile --target` name
@@ -109,14 +112,14 @@ export function programFile(program: Program, target: string): string {
  * @example
  * ```ts
  * permissionsFor(PROGRAMS[1]!, "aarch64-apple-darwin");
- * // [..., "--allow-write", "--allow-run=open", "--allow-env=HOME,USERPROFILE,XDG_CONFIG_HOME,APPDATA"]
+ * // [..., "--allow-run=open", "--allow-env=HOME,USERPROFILE,XDG_CONFIG_HOME,APPDATA,PRIVATESHARE_PASSWORD,DENO_CERT,..."]
  * ```
  */
 export function permissionsFor(program: Program, target: string): string[] {
   return [
     ...program.permissions,
     `--allow-run=${browserOpener(targetOs(target))}`,
-    `--allow-env=${[...ENV_VARIABLES, PASSWORD_VARIABLE].join(",")}`,
+    `--allow-env=${[...ENV_VARIABLES, PASSWORD_VARIABLE, ...ROOT_VARIABLES].join(",")}`,
   ];
 }
 

@@ -11,8 +11,12 @@
  * @module
  */
 
-/** The roots that Deno's TLS may have been given beside the public ones, by variable. */
-const ROOT_VARIABLES = ["DENO_CERT", "NODE_EXTRA_CA_CERTS", "DENO_TLS_CA_STORE"] as const;
+/**
+ * The variables by which Deno's TLS may have been given roots beside the
+ * public ones. A program that may read them (the GUI tasks and the compiled
+ * programs are let read exactly these) checks a pin with Deno's own TLS.
+ */
+export const ROOT_VARIABLES = ["DENO_CERT", "NODE_EXTRA_CA_CERTS", "DENO_TLS_CA_STORE"] as const;
 
 /**
  * Whether the environment may have added roots to Deno's TLS beyond the
