@@ -323,7 +323,16 @@ function embedded(program: Program): Record<string, string[]> {
     "--allow-read": [],
     "--allow-write": [],
     "--allow-run": [OPENER],
-    "--allow-env": ["HOME", "USERPROFILE", "XDG_CONFIG_HOME", "APPDATA", "PRIVATESHARE_PASSWORD"],
+    "--allow-env": [
+      "HOME",
+      "USERPROFILE",
+      "XDG_CONFIG_HOME",
+      "APPDATA",
+      "PRIVATESHARE_PASSWORD",
+      "DENO_CERT",
+      "NODE_EXTRA_CA_CERTS",
+      "DENO_TLS_CA_STORE",
+    ],
     "--allow-sys": program.entry === "server.ts"
       ? ["hostname", "networkInterfaces", "statfs"]
       : ["networkInterfaces"],
@@ -419,7 +428,7 @@ Deno.test({
       probe,
       `const state = (descriptor: Deno.PermissionDescriptor) =>
   Deno.permissions.querySync(descriptor).state;
-const variables = ["HOME", "USERPROFILE", "XDG_CONFIG_HOME", "APPDATA", "PRIVATESHARE_PASSWORD", "PATH", "AWS_SECRET"];
+const variables = ["HOME", "USERPROFILE", "XDG_CONFIG_HOME", "APPDATA", "PRIVATESHARE_PASSWORD", "DENO_CERT", "NODE_EXTRA_CA_CERTS", "DENO_TLS_CA_STORE", "DENO_DIR", "PATH", "AWS_SECRET"];
 console.log(JSON.stringify({
   opener: state({ name: "run", command: Deno.args[0]! }),
   shell: state({ name: "run", command: "sh" }),
@@ -457,6 +466,10 @@ console.log(JSON.stringify({
           XDG_CONFIG_HOME: "granted",
           APPDATA: "granted",
           PRIVATESHARE_PASSWORD: "granted",
+          DENO_CERT: "granted",
+          NODE_EXTRA_CA_CERTS: "granted",
+          DENO_TLS_CA_STORE: "granted",
+          DENO_DIR: "prompt",
           PATH: "prompt",
           AWS_SECRET: "prompt",
         },
