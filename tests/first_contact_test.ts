@@ -15,72 +15,7 @@ import {
   shortCode,
 } from "../lib/mod.ts";
 import { tempDir, until } from "./helpers.ts";
-import { makeCertificate, type TestCertificate, withDeadline } from "./security_helpers.ts";
-
-/** A TLS server that counts the bytes each connection sends after its handshake. */
-function countingServer(cert: TestCertificate) {
-  const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...cert });
-  const received: number[] = [];
-  const done = (async () => {
-    for await (const conn of listener) {
-      (async () => {
-        let total = 0;
-        const buffer = new Uint8Array(16 * 1024);
-        try {
-          while (true) {
-            const n = await conn.read(buffer);
-            if (n === null) break;
-            total += n;
-          }
-        } catch {
-          // A client that leaves, mid-handshake or after it.
-        } finally {
-          received.push(total);
-          conn.close();
-        }
-      })();
-    }
-  })();
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    received,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      await done.catch(() => {});
-    },
-  };
-}
-
-/** A TCP relay that sends its first `count` connections to one port and every later one to another. */
-function switching(count: number, first: number, later: number) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  let connections = 0;
-  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
-    try {
-      await from.readable.pipeTo(to.writable);
-    } catch {
-      // One side went away.
-    }
-  };
-  const done = (async () => {
-    for await (const conn of listener) {
-      const target = connections++ < count ? first : later;
-      const upstream = await Deno.connect({ hostname: "127.0.0.1", port: target });
-      pipe(conn, upstream);
-      pipe(upstream, conn);
-    }
-  })();
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    get connections() {
-      return connections;
-    },
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      await done.catch(() => {});
-    },
-  };
-}
+import { makeCertificate, switchingFront, tlsCounter, withDeadline } from "./security_helpers.ts";
 
 Deno.test(
   "a server that shows another certificate after the person said yes is refused on the " +
@@ -89,10 +24,10 @@ Deno.test(
     await using dir = await tempDir();
     const shown = await makeCertificate(dir.path, undefined, "shown-");
     const swapped = await makeCertificate(dir.path, undefined, "swapped-");
-    await using a = countingServer(shown);
-    await using b = countingServer(swapped);
+    await using a = tlsCounter(shown);
+    await using b = tlsCounter(swapped);
     // The first two connections (public roots, then the look at the certificate) reach the one.
-    await using relay = switching(2, a.port, b.port);
+    await using relay = switchingFront([a.port, a.port, b.port]);
     const file = join(dir.path, "known_servers");
     const asked: FirstContact[] = [];
     const error = await list({
@@ -128,7 +63,7 @@ Deno.test(
   withDeadline(60_000, async () => {
     await using dir = await tempDir();
     const cert = await makeCertificate(dir.path);
-    await using server = countingServer(cert);
+    await using server = tlsCounter(cert);
     const file = join(dir.path, "known_servers");
     let asked = 0;
     const confirm = () => {
@@ -164,7 +99,7 @@ Deno.test(
   withDeadline(60_000, async () => {
     await using dir = await tempDir();
     const cert = await makeCertificate(dir.path);
-    await using real = countingServer(cert);
+    await using real = tlsCounter(cert);
     // Accepts and never answers: the ClientHello goes unanswered.
     const stall = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const held: Deno.Conn[] = [];
@@ -172,7 +107,7 @@ Deno.test(
       for await (const conn of stall) held.push(conn);
     })();
     try {
-      await using relay = switching(1, real.port, (stall.addr as Deno.NetAddr).port);
+      await using relay = switchingFront([real.port, (stall.addr as Deno.NetAddr).port]);
       let asked = 0;
       const error = await list({
         host: "127.0.0.1",

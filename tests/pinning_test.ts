@@ -10,126 +10,30 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { rememberServer } from "../lib/client/known_servers.ts";
 import { runClient, startTestServer, tempDir } from "./helpers.ts";
-import { makeCertificate, testEnv, withDeadline } from "./security_helpers.ts";
+import {
+  countingServer,
+  makeCertificate,
+  otherAuthority,
+  testEnv,
+  withDeadline,
+} from "./security_helpers.ts";
 
 /** README's client permissions (put and get; list needs no --allow-write). */
 const CLIENT_PERMS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
-
-/** Runs openssl; fails the test when it fails. */
-async function openssl(args: string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
-    .output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-}
-
-/** Another authority (an inspection proxy's) and a `localhost` certificate it signed. */
-async function otherAuthority(dir: string): Promise<{ caFile: string; cert: string; key: string }> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await openssl([
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=Inspection CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign",
-  ], dir);
-  await openssl(
-    ["req", ...ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost"],
-    dir,
-  );
-  await Deno.writeTextFile(
-    join(dir, "leaf.ext"),
-    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n" +
-      "extendedKeyUsage=serverAuth\n",
-  );
-  await openssl([
-    "x509",
-    "-req",
-    "-in",
-    "leaf.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "leaf.pem",
-    "-days",
-    "2",
-    "-extfile",
-    "leaf.ext",
-  ], dir);
-  return {
-    caFile: join(dir, "ca.pem"),
-    cert: await Deno.readTextFile(join(dir, "leaf.pem")),
-    key: await Deno.readTextFile(join(dir, "leaf.key")),
-  };
-}
-
-/** A fake server that accepts and records every byte each connection sends. */
-function recorder(listener: Deno.Listener) {
-  const received: number[] = [];
-  let connections = 0;
-  const done = (async () => {
-    for await (const conn of listener) {
-      connections++;
-      (async () => {
-        let total = 0;
-        const buffer = new Uint8Array(16 * 1024);
-        try {
-          while (true) {
-            const n = await conn.read(buffer);
-            if (n === null) break;
-            total += n;
-          }
-        } catch {
-          // A client that leaves mid-handshake.
-        } finally {
-          received.push(total);
-          try {
-            conn.close();
-          } catch {
-            // Closed.
-          }
-        }
-      })();
-    }
-  })();
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    received,
-    get connections() {
-      return connections;
-    },
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      await done.catch(() => {});
-    },
-  };
-}
 
 Deno.test(
   "a pinned server is its certificate only: with DENO_CERT naming another CA, a `localhost` " +
     "certificate it signed is refused (exit 8) and nothing is sent, remembered or --fingerprint",
   withDeadline(120_000, async () => {
     await using dir = await tempDir();
-    const ca = await otherAuthority(dir.path);
+    const { caFile, leaf } = await otherAuthority(dir.path);
     const real = await makeCertificate(dir.path);
-    await using fake = recorder(
-      Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert: ca.cert, key: ca.key }),
+    await using fake = countingServer(
+      Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert: leaf.cert, key: leaf.key }),
     );
     const file = join(dir.path, "privateshare", "known_servers");
     await rememberServer(file, "127.0.0.1", fake.port, real.fingerprint, real.cert);
-    const env = testEnv(dir.path, { DENO_CERT: ca.caFile, PRIVATESHARE_PASSWORD: "sesame" });
+    const env = testEnv(dir.path, { DENO_CERT: caFile, PRIVATESHARE_PASSWORD: "sesame" });
     await Deno.writeTextFile(join(dir.path, "a.txt"), "secret");
     for (
       const args of [
@@ -203,7 +107,7 @@ Deno.test(
   withDeadline(120_000, async () => {
     await using home = await tempDir();
     const cert = await makeCertificate(home.path);
-    await using impostor = recorder(Deno.listen({ hostname: "127.0.0.1", port: 0 }));
+    await using impostor = countingServer(Deno.listen({ hostname: "127.0.0.1", port: 0 }));
     const file = join(home.path, ".config", "privateshare", "known_servers");
     await rememberServer(file, "127.0.0.1", impostor.port, cert.fingerprint, cert.cert);
     await Deno.writeTextFile(join(home.path, "a.txt"), "secret");

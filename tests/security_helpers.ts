@@ -8,6 +8,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createCertificate } from "../lib/mod.ts";
 import { fingerprintOf, pemCertificates } from "../lib/net/tls.ts";
@@ -67,6 +68,219 @@ export async function makeCertificate(
   await Deno.writeTextFile(certFile, cert);
   await Deno.writeTextFile(keyFile, key, { mode: 0o600 });
   return { certFile, keyFile, cert, key, fingerprint: fingerprintOf(pemCertificates(cert)[0]!) };
+}
+
+/**
+ * Runs openssl in `dir`; fails the test when it fails.
+ *
+ * @param args its arguments
+ * @param dir where it runs
+ */
+export async function openssl(args: string[], dir: string): Promise<void> {
+  const out = await new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "piped" })
+    .output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
+/**
+ * Another certificate authority (an inspection proxy's) made with openssl
+ * in `dir`, and a certificate it signed for `localhost` and 127.0.0.1.
+ *
+ * @param dir the folder
+ * @returns the authority's certificate file, and the certificate it signed
+ */
+export async function otherAuthority(
+  dir: string,
+): Promise<{ caFile: string; leaf: TestCertificate }> {
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  await openssl([
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=Inspection CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign",
+  ], dir);
+  await openssl(
+    ["req", ...ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost"],
+    dir,
+  );
+  await Deno.writeTextFile(
+    join(dir, "leaf.ext"),
+    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n" +
+      "extendedKeyUsage=serverAuth\n",
+  );
+  await openssl([
+    "x509",
+    "-req",
+    "-in",
+    "leaf.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "leaf.pem",
+    "-days",
+    "2",
+    "-extfile",
+    "leaf.ext",
+  ], dir);
+  const cert = await Deno.readTextFile(join(dir, "leaf.pem"));
+  return {
+    caFile: join(dir, "ca.pem"),
+    leaf: {
+      certFile: join(dir, "leaf.pem"),
+      keyFile: join(dir, "leaf.key"),
+      cert,
+      key: await Deno.readTextFile(join(dir, "leaf.key")),
+      fingerprint: fingerprintOf(pemCertificates(cert)[0]!),
+    },
+  };
+}
+
+/** A server of a test's own, and what each connection sent it. */
+export interface CountingServer extends AsyncDisposable {
+  /** Its port on 127.0.0.1. */
+  port: number;
+  /** The bytes each finished connection sent (after its handshake, over TLS), as they ended. */
+  received: number[];
+  /** Connections accepted so far. */
+  readonly connections: number;
+}
+
+/**
+ * A fake server that accepts every connection of `listener` and counts the
+ * bytes each sends: a server that must receive nothing.
+ *
+ * @param listener a TCP or TLS listener on 127.0.0.1
+ * @returns the server
+ */
+export function countingServer(listener: Deno.Listener): CountingServer {
+  const received: number[] = [];
+  let connections = 0;
+  const done = (async () => {
+    for await (const conn of listener) {
+      connections++;
+      (async () => {
+        let total = 0;
+        const buffer = new Uint8Array(16 * 1024);
+        try {
+          while (true) {
+            const n = await conn.read(buffer);
+            if (n === null) break;
+            total += n;
+          }
+        } catch {
+          // A client that leaves, mid-handshake (refusing the certificate) or after it.
+        } finally {
+          received.push(total);
+          try {
+            conn.close();
+          } catch {
+            // Closed already.
+          }
+        }
+      })();
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    received,
+    get connections() {
+      return connections;
+    },
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await done.catch(() => {});
+    },
+  };
+}
+
+/**
+ * A {@link countingServer} over TLS that shows `cert`.
+ *
+ * @param cert its certificate and key
+ * @returns the server
+ */
+export function tlsCounter(cert: TestCertificate): CountingServer {
+  return countingServer(
+    Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert: cert.cert, key: cert.key }),
+  );
+}
+
+/**
+ * A TCP front on 127.0.0.1 that sends its n-th connection to `backends[n]`
+ * (the last one for the rest): a server whose certificate changes from one
+ * connection to the next.
+ *
+ * @param backends the ports, in the order connections reach them
+ * @returns the front, with the count of connections it has taken
+ */
+export function switchingFront(
+  backends: number[],
+): { port: number; readonly connections: number } & AsyncDisposable {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let connections = 0;
+  const open = new Set<Deno.Conn>();
+  const closeQuietly = (conn: Deno.Conn) => {
+    try {
+      conn.close();
+    } catch {
+      // Closed already.
+    }
+  };
+  const pump = async (from: Deno.Conn, to: Deno.Conn) => {
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const n = await from.read(buffer);
+        if (n === null) break;
+        let sent = 0;
+        while (sent < n) sent += await to.write(buffer.subarray(sent, n));
+      }
+      await (to as Deno.TcpConn).closeWrite();
+    } catch {
+      // One side went away.
+      closeQuietly(from);
+      closeQuietly(to);
+    }
+  };
+  const done = (async () => {
+    for await (const client of listener) {
+      const port = backends[Math.min(connections, backends.length - 1)]!;
+      connections++;
+      const server = await Deno.connect({ hostname: "127.0.0.1", port });
+      open.add(client).add(server);
+      Promise.all([pump(client, server), pump(server, client)]).finally(() => {
+        for (const conn of [client, server]) {
+          open.delete(conn);
+          closeQuietly(conn);
+        }
+      });
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    get connections() {
+      return connections;
+    },
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const conn of open) closeQuietly(conn);
+      await done.catch(() => {});
+    },
+  };
 }
 
 /**
