@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { type Server, type ServerEvent, startServer } from "../lib/mod.ts";
 import { shortCode } from "../lib/net/short_code.ts";
 import { makeCertificate } from "./security_helpers.ts";
+import { openSession } from "./support/web_raw.ts";
 import {
   assertBytes,
   closeQuietly,
@@ -57,13 +58,7 @@ async function openPage(
     : undefined;
   const scheme = options.tls ? "https" : "http";
   const base = `${scheme}://${HOST}:${server.web!.addr.port}`;
-  const opened = await fetch(server.web!.url(HOST), {
-    redirect: "manual",
-    ...(client ? { client } : {}),
-  });
-  await opened.body?.cancel();
-  assert.equal(opened.status, 303);
-  const cookie = opened.headers.get("set-cookie")!.split(";")[0]!;
+  const cookie = await openSession(server.web!.url(HOST), client);
   return {
     server,
     base,

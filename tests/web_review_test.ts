@@ -3,11 +3,10 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import type { ServerOptions } from "../lib/mod.ts";
 import { WEB_HEADERS } from "../lib/server/web_page.ts";
-import { type LibraryServer, serveFolder, tempDir, test, until } from "./helpers.ts";
+import { type LibraryServer, servePage, tempDir, test, until } from "./helpers.ts";
 import { command } from "./support/folder_peer.ts";
-import { cookiesSet, httpRequest, rawHttp } from "./support/web_raw.ts";
+import { cookiesSet, httpRequest, openSession, rawHttp } from "./support/web_raw.ts";
 
 /** A browser session on a server's page. */
 interface Page {
@@ -18,17 +17,10 @@ interface Page {
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
-function webServer(root: string, options: Partial<ServerOptions> = {}): LibraryServer {
-  return serveFolder(root, { web: { port: 0, host: "127.0.0.1" }, ...options });
-}
-
 /** Opens the page's address with its token, as a phone does from the QR code. */
 async function openPage(lib: LibraryServer): Promise<Page> {
   const web = lib.server.web!;
-  const answer = await fetch(web.url("127.0.0.1"), { redirect: "manual" });
-  await answer.body?.cancel();
-  assert.equal(answer.status, 303);
-  const cookie = answer.headers.get("set-cookie")!.split(";")[0]!;
+  const cookie = await openSession(web.url("127.0.0.1"));
   const origin = `http://127.0.0.1:${web.addr.port}`;
   return {
     origin,
@@ -51,7 +43,7 @@ function assertHardened(response: Response, what: string): void {
 
 test("an asset that does not exist is a 404 with the security headers, logged as a refusal", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   for (const path of ["/assets/nope.js", "/assets/", "/assets/page.js.map", "/assets/Page.js"]) {
     const answer = await page.fetch(path);
@@ -100,7 +92,7 @@ const MIB = 1024 * 1024; // FREE_SPACE_MARGIN: a put leaves this much free besid
 test("an upload the disk cannot hold is refused no-space before a byte moves (web and PS/2; fault injection: free space injected)", async () => {
   await using dir = await tempDir();
   let free = 2 * MIB;
-  await using lib = webServer(dir.path, { freeSpace: () => Promise.resolve(free) });
+  await using lib = servePage(dir.path, { freeSpace: () => Promise.resolve(free) });
   const page = await openPage(lib);
   // One byte more than fits: 507, and no partial left behind.
   const over = await api(page, "POST", "/api/uploads", { path: "big.bin", size: MIB + 1 });
@@ -147,7 +139,7 @@ test("a large listing that the browser does not read holds its slot until the da
   // About 7.7 MB of JSON: more than loopback's socket buffers take (4 MiB to send, less to read).
   const stem = "x".repeat(240);
   for (let i = 0; i < 30_000; i++) Deno.writeFileSync(`${dir.path}/${stem}${i}`, new Uint8Array());
-  await using lib = webServer(dir.path, { maxPerAddress: 2, dataTimeoutMs: 3000 });
+  await using lib = servePage(dir.path, { maxPerAddress: 2, dataTimeoutMs: 3000 });
   const page = await openPage(lib);
   const whole = await api(page, "GET", "/api/list");
   assert.equal(whole.json.entries.length, 30_000);
@@ -183,7 +175,7 @@ test("a large listing that the browser does not read holds its slot until the da
 test("an upload whose folder is removed before its commit is refused not-found, keeps nothing, and is no server error", async () => {
   await using dir = await tempDir();
   await Deno.mkdir(`${dir.path}/gone`);
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const bytes = new TextEncoder().encode("photo bytes");
   const begun = await api(page, "POST", "/api/uploads", { path: "gone/f.txt", size: bytes.length });
@@ -213,7 +205,7 @@ test("an upload whose folder is removed before its commit is refused not-found, 
 test("a session cookie read by another program of the host (cookies go to every port) is no session from another address", async () => {
   await using dir = await tempDir();
   await Deno.writeTextFile(`${dir.path}/a.txt`, "the folder's secret");
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const port = lib.server.web!.addr.port;
   // The phone opens the QR code's address from 127.0.0.3; the server's host reads its cookie.
   const opened = await rawHttp(port, httpRequest("GET", `/?t=${lib.server.web!.token}`, port), {
@@ -244,7 +236,7 @@ test("a download's saved name cannot read as another: bidirectional controls in 
     "plain é.jpg": "plain é.jpg",
   };
   for (const name of Object.keys(names)) await Deno.writeTextFile(`${dir.path}/${name}`, name);
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   for (const [name, saved] of Object.entries(names)) {
     const answer = await page.fetch(`/files/${encodeURIComponent(name)}`);
@@ -260,7 +252,7 @@ test("a download's saved name cannot read as another: bidirectional controls in 
 test("one address's flood of sessions ends its own oldest, never another address's session", async () => {
   await using dir = await tempDir();
   await Deno.writeTextFile(`${dir.path}/a.txt`, "private");
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const port = lib.server.web!.addr.port;
   const open = async (from: string) => {
     const opened = await rawHttp(port, httpRequest("GET", `/?t=${lib.server.web!.token}`, port), {
@@ -285,7 +277,7 @@ test("one address's flood of sessions ends its own oldest, never another address
 test("a second file of the same name from the same page, kept both, is an upload of its own and does not cut the first", async () => {
   await using dir = await tempDir();
   await Deno.writeTextFile(`${dir.path}/photo.jpg`, "there");
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const first = new TextEncoder().encode("first photo");
   const second = new TextEncoder().encode("the second photo");
@@ -329,7 +321,7 @@ test("with no data deadline (0), a download, a zip and a listing whose browser p
   await Deno.mkdir(`${dir.path}/album`);
   await Deno.writeFile(`${dir.path}/album/big.bin`, new Uint8Array(size).fill(1));
   await Deno.writeFile(`${dir.path}/other.bin`, new Uint8Array(4 * MIB));
-  await using lib = webServer(dir.path, { dataTimeoutMs: 0 });
+  await using lib = servePage(dir.path, { dataTimeoutMs: 0 });
   const page = await openPage(lib);
   for (const target of ["/files/album/big.bin", "/zip/album"]) {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: page.port });
@@ -357,7 +349,7 @@ test("with no data deadline (0), a download, a zip and a listing whose browser p
 
 test("a commit whose upload was taken over while its body was on its way is refused not-found, not a server error", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const bytes = new TextEncoder().encode("the whole photo");
   const first = await api(page, "POST", "/api/uploads", { path: "p.jpg", size: bytes.length });
@@ -415,7 +407,7 @@ test("a commit whose upload was taken over while its body was on its way is refu
 
 test("one address cannot fill the server's table of uploads: past 64 its own oldest idle one is let go, and another address still uploads", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const port = lib.server.web!.addr.port;
   const origin = `http://127.0.0.1:${port}`;
   const session = async (from: string) => {
@@ -464,7 +456,7 @@ test("the listing holds only what the page can open: planted names that the name
   for (const name of [...refused, "inner.txt"]) {
     await Deno.writeTextFile(`${dir.path}/album/${name}`, name);
   }
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const top = await api(page, "GET", "/api/list");
   const names = top.json.entries.map((e: { name: string }) => e.name).sort();
@@ -482,7 +474,7 @@ test("unread listings asked at once share one encoding: 25 of a 7.7 MB listing g
   await using dir = await tempDir();
   const stem = "x".repeat(240);
   for (let i = 0; i < 30_000; i++) Deno.writeFileSync(`${dir.path}/${stem}${i}`, new Uint8Array());
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const size = (await (await page.fetch("/api/list")).arrayBuffer()).byteLength;
   assert.ok(size > 7_000_000, `${size} bytes`);

@@ -5,17 +5,17 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { ServerOptions } from "../lib/mod.ts";
 import {
   assertBytes,
   type LibraryServer,
   randomBytes,
-  serveFolder,
+  servePage,
   sha256Hex,
   tempDir,
   test,
   until,
 } from "./helpers.ts";
+import { openSession } from "./support/web_raw.ts";
 
 /** An answer of the page's API: its status and JSON body, whose fields each test reads. */
 // deno-lint-ignore no-explicit-any
@@ -32,17 +32,10 @@ interface Page {
   put(id: string, offset: number, bytes: Uint8Array): Promise<Answer>;
 }
 
-function webServer(root: string, options: Partial<ServerOptions> = {}): LibraryServer {
-  return serveFolder(root, { web: { port: 0, host: "127.0.0.1" }, ...options });
-}
-
 /** Opens the page's address with its token, as a phone does from the QR code. */
 async function openPage(lib: LibraryServer): Promise<Page> {
   const web = lib.server.web!;
-  const answer = await fetch(web.url("127.0.0.1"), { redirect: "manual" });
-  await answer.body?.cancel();
-  assert.equal(answer.status, 303);
-  const cookie = answer.headers.get("set-cookie")!.split(";")[0]!;
+  const cookie = await openSession(web.url("127.0.0.1"));
   const origin = `http://127.0.0.1:${web.addr.port}`;
   const call = async (method: string, path: string, body?: BodyInit, type?: string) => {
     const response = await fetch(origin + path, {
@@ -151,7 +144,7 @@ function putsEnded(lib: LibraryServer): number {
 
 test("an upload arrives byte for byte, verified, and leaves no partial behind", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const bytes = randomBytes(3 * 1024 * 1024 + 17, 7);
   const done = await upload(page, "photo.jpg", bytes);
@@ -168,7 +161,7 @@ test("an upload arrives byte for byte, verified, and leaves no partial behind", 
 
 test("bodies of no byte, one byte and around the 1 MiB read buffer arrive byte for byte", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const MiB = 1024 * 1024;
   for (const size of [0, 1, MiB - 1, MiB, MiB + 1, 2 * MiB + 3]) {
@@ -204,7 +197,7 @@ test("bodies of no byte, one byte and around the 1 MiB read buffer arrive byte f
 
 test("a cut-off upload resumes from the offset the server reports", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const bytes = randomBytes(2 * 1024 * 1024, 3);
   const begun = await page.api("POST", "/api/uploads", { path: "video.mp4", size: bytes.length });
@@ -236,7 +229,7 @@ test("a cut-off upload resumes from the offset the server reports", async () => 
 
 test("a prefix that differs from the page's file is restarted from zero", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const old = randomBytes(100_000, 1);
   const bytes = randomBytes(100_000, 2);
@@ -258,7 +251,7 @@ test("a prefix that differs from the page's file is restarted from zero", async 
 
 test("a wrong SHA-256 is refused 422 and nothing is kept, partial included", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const bytes = randomBytes(50_000, 4);
   const begun = await page.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
@@ -277,7 +270,7 @@ test("a wrong SHA-256 is refused 422 and nothing is kept, partial included", asy
 
 test("a commit before every byte arrived says how much the server holds, and keeps it", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const bytes = randomBytes(10_000, 5);
   const begun = await page.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
@@ -294,7 +287,7 @@ test("a commit before every byte arrived says how much the server holds, and kee
 test("a name that exists is refused 409 and the file is untouched; Keep both takes a (2)", async () => {
   await using dir = await tempDir();
   await Deno.writeTextFile(join(dir.path, "a.txt"), "mine");
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const bytes = randomBytes(1000, 6);
   const refused = await page.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
@@ -318,7 +311,7 @@ test("a name that exists is refused 409 and the file is untouched; Keep both tak
 
 test("a name taken while the upload ran is refused 409 at commit, never replaced", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const bytes = randomBytes(1000, 6);
   const begun = await page.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
@@ -334,7 +327,7 @@ test("a name taken while the upload ran is refused 409 at commit, never replaced
 
 test("a body over the size is refused 413 and nothing past the size is written", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const bytes = randomBytes(20_001, 8);
   const size = 20_000;
@@ -357,7 +350,7 @@ test("a body over the size is refused 413 and nothing past the size is written",
 
 test("an offset one off what the server holds is refused 409 with the right one", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const bytes = randomBytes(3000, 9);
   const begun = await page.api("POST", "/api/uploads", { path: "a.bin", size: bytes.length });
@@ -377,7 +370,7 @@ test("an offset one off what the server holds is refused 409 with the right one"
 
 test("invalid names are refused 400 and nothing is written", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const long = "a".repeat(252) + ".txt";
   for (const path of ["..", "a/../b", "a\u0000b", long, "/x", "x/", "", "a\\b"]) {
@@ -400,7 +393,7 @@ test("a link to a folder outside is never followed: nothing is written outside",
   await using dir = await tempDir();
   await using outside = await tempDir();
   Deno.symlinkSync(outside.path, join(dir.path, "out"));
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const file = await page.api("POST", "/api/uploads", { path: "out/x.txt", size: 1 });
   assert.equal(file.status, 404, JSON.stringify(file.json));
@@ -413,7 +406,7 @@ test("a link to a folder outside is never followed: nothing is written outside",
 
 test("folders are made one at a time, and a nested upload lands in them", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   assert.deepEqual(await page.api("POST", "/api/folders", { path: "photos" }), {
     status: 200,
@@ -436,7 +429,7 @@ test("folders are made one at a time, and a nested upload lands in them", async 
 
 test("a read-only server refuses every write route 403 in its own words", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path, { readOnly: true, readOnlyMessage: "Look, do not touch" });
+  await using lib = servePage(dir.path, { readOnly: true, readOnlyMessage: "Look, do not touch" });
   const page = await openPage(lib);
   const calls: [string, string, unknown?][] = [
     ["POST", "/api/uploads", { path: "a.txt", size: 1 }],
@@ -456,7 +449,7 @@ test("a read-only server refuses every write route 403 in its own words", async 
 
 test("two sessions uploading one name at once: the second is busy, and cannot use the first's ID", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const first = await openPage(lib);
   const second = await openPage(lib);
   const begun = await first.api("POST", "/api/uploads", { path: "a.txt", size: 10 });
@@ -478,7 +471,7 @@ test("two sessions uploading one name at once: the second is busy, and cannot us
 
 test("an ID left without a request for the data deadline is forgotten, its partial kept", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path, { dataTimeoutMs: 1500 });
+  await using lib = servePage(dir.path, { dataTimeoutMs: 1500 });
   const first = await openPage(lib);
   const second = await openPage(lib);
   const bytes = randomBytes(5000, 11);
@@ -498,7 +491,7 @@ test("an ID left without a request for the data deadline is forgotten, its parti
 
 test("a body that stalls for the data deadline is cut, and what arrived is kept", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path, { dataTimeoutMs: 1500 });
+  await using lib = servePage(dir.path, { dataTimeoutMs: 1500 });
   const page = await openPage(lib);
   const bytes = randomBytes(8000, 12);
   const begun = await page.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
@@ -515,7 +508,7 @@ test("a body that stalls for the data deadline is cut, and what arrived is kept"
 
 test("a JSON body over its limit is refused 413", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const big = await page.api("POST", "/api/uploads", {
     path: "a",
@@ -529,7 +522,7 @@ test("a JSON body over its limit is refused 413", async () => {
 
 test("the same session asking again cuts its own stalled PUT and resumes from it", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const bytes = randomBytes(6000, 13);
   const begun = await page.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
@@ -562,7 +555,7 @@ test("the same session asking again cuts its own stalled PUT and resumes from it
 
 test("Cancel on the page ends its PUT as cancelled by the page, never as busy, and keeps nothing", async () => {
   await using dir = await tempDir();
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const bytes = randomBytes(6000, 15);
   const begun = await page.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
@@ -585,7 +578,7 @@ test("stopping the server mid-upload keeps the partial for a resume after the re
   await using dir = await tempDir();
   const bytes = randomBytes(6000, 14);
   {
-    await using lib = webServer(dir.path);
+    await using lib = servePage(dir.path);
     const page = await openPage(lib);
     const begun = await page.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
     const conn = await rawPut(page, begun.json.id, 0, bytes.length, bytes.subarray(0, 1500));
@@ -595,7 +588,7 @@ test("stopping the server mid-upload keeps the partial for a resume after the re
     conn.close();
     await closing;
   }
-  await using lib = webServer(dir.path);
+  await using lib = servePage(dir.path);
   const page = await openPage(lib);
   const again = await page.api("POST", "/api/uploads", { path: "a.txt", size: bytes.length });
   assert.equal(again.json.offset, 1500);

@@ -63,6 +63,18 @@ export function serveFolder(
   };
 }
 
+/**
+ * The library's server on 127.0.0.1 with its web page on a port of its own,
+ * also on 127.0.0.1 only (so that a relay may take the same port on 127.0.0.2).
+ */
+export function servePage(
+  root: string,
+  options: Partial<ServerOptions> = {},
+): LibraryServer & { url: string } {
+  const served = serveFolder(root, { web: { port: 0, host: "127.0.0.1" }, ...options });
+  return Object.assign(served, { url: served.server.web!.url("127.0.0.1") });
+}
+
 /** A connected pair of real TCP connections over loopback. */
 export interface ConnPair extends Disposable {
   /** The end that connected. */

@@ -7,9 +7,8 @@
  */
 
 import { type BrowserContext, chromium, devices, type Page } from "npm:playwright-core@1.65.1";
-import { type LibraryServer, serveFolder } from "./peers.ts";
+export { servePage } from "./peers.ts";
 import { CHROMIUM, CHROMIUM_ARGS, STEP_MS } from "./gui.ts";
-import type { ServerOptions } from "../../lib/mod.ts";
 import { denoRunArgs, kill, SERVER_TS } from "./processes.ts";
 import { testEnv } from "../security_helpers.ts";
 
@@ -42,18 +41,6 @@ export async function launchPhone(
       await browser.close();
     },
   });
-}
-
-/**
- * The library's server on 127.0.0.1 with its web page on a port of its own,
- * also on 127.0.0.1 only (so that a relay may take the same port on 127.0.0.2).
- */
-export function servePage(
-  root: string,
-  options: Partial<ServerOptions> = {},
-): LibraryServer & { url: string } {
-  const served = serveFolder(root, { web: { port: 0, host: "127.0.0.1" }, ...options });
-  return Object.assign(served, { url: served.server.web!.url("127.0.0.1") });
 }
 
 /** Opens the page at `url` and waits for its first listing. */

@@ -7,6 +7,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 
@@ -171,4 +172,19 @@ export function httpRequest(
  */
 export function cookiesSet(answer: RawAnswer): string[] {
   return answer.headers.get("set-cookie") ?? [];
+}
+
+/**
+ * Opens a page's address with its key, as a phone does from the QR code:
+ * the answer must be the 303 that sets the session's cookie.
+ *
+ * @param address the address with its key (`server.web.url(HOST)`)
+ * @param client an HTTP client that trusts the page's certificate, over HTTPS
+ * @returns the cookie, `privateshare_session_PORT=ID`
+ */
+export async function openSession(address: string, client?: Deno.HttpClient): Promise<string> {
+  const answer = await fetch(address, { redirect: "manual", ...(client ? { client } : {}) });
+  await answer.body?.cancel();
+  assert.equal(answer.status, 303);
+  return answer.headers.get("set-cookie")!.split(";")[0]!;
 }
